@@ -134,6 +134,7 @@ PIXAUDIT_ORG_NAME = env_str("PIXAUDIT_ORG_NAME", "PixMuse AI")
 # --- Static files and artifact storage ------------------------------------------------------
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT.mkdir(exist_ok=True)  # WhiteNoise warns on every request when it is missing
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT") or VAR_DIR / "media")
 PIXAUDIT_S3_BUCKET = env_str("PIXAUDIT_S3_BUCKET")

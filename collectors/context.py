@@ -1,0 +1,361 @@
+"""The ``CollectionContext`` handed to ``Collector.collect``: every client a collector uses.
+
+Clients (boto3 sessions and clients, the HTTP session) are created lazily on first use, never
+at import time. The context also records provenance (identity, API actions called) and
+partial failures (:meth:`CollectionContext.error`), and redacts secrets from log output.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+import traceback
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from collectors._http import HTTPSession, check_response, iter_link_pages
+from collectors.base import REDACTED, CollectorError
+
+if TYPE_CHECKING:
+    import boto3.session
+    import requests
+    from botocore.client import BaseClient
+
+__all__ = ["CollectionContext", "RedactingLoggerAdapter", "aws_client_config"]
+
+_DEFAULT_LOGGER = logging.getLogger("collectors")
+#: Secrets shorter than this are not redacted (would mangle ordinary words like "on").
+_MIN_SECRET_LENGTH = 4
+
+
+def aws_client_config() -> Any:
+    """The botocore ``Config`` used for every AWS client (adaptive retries, timeouts)."""
+    from botocore.config import Config
+
+    return Config(
+        retries={"mode": "adaptive", "max_attempts": 10},
+        connect_timeout=10,
+        read_timeout=60,
+        max_pool_connections=32,
+    )
+
+
+class RedactingLoggerAdapter(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """A logger adapter that formats each message and replaces every secret with ``********``.
+
+    The message is interpolated before redaction (so secrets passed as ``%s`` arguments are
+    caught) and exception tracebacks are rendered into the message and redacted as well.
+    """
+
+    def __init__(self, logger: logging.Logger, redact: Callable[[str], str]) -> None:
+        super().__init__(logger, {})
+        self._redact = redact
+
+    def process(self, msg: Any, kwargs: MutableMapping[str, Any]) -> tuple[Any, Any]:
+        """Pass through (redaction happens in :meth:`log`, after interpolation)."""
+        return msg, kwargs
+
+    def log(self, level: int, msg: Any, *args: Any, **kwargs: Any) -> None:
+        """Interpolate, redact and emit ``msg`` at ``level``."""
+        if not self.isEnabledFor(level):
+            return
+        text = str(msg)
+        if args:
+            try:
+                text = text % args
+            except (TypeError, ValueError):
+                text = " ".join([text, *map(str, args)])
+        exc_info = kwargs.pop("exc_info", None)
+        if exc_info:
+            if exc_info is True:
+                import sys
+
+                exc_info = sys.exc_info()
+            elif isinstance(exc_info, BaseException):
+                exc_info = (type(exc_info), exc_info, exc_info.__traceback__)
+            if exc_info[0] is not None:
+                text = text + "\n" + "".join(traceback.format_exception(*exc_info)).rstrip()
+        kwargs.setdefault("stacklevel", 2)
+        self.logger.log(level, self._redact(text), **kwargs)
+
+    def exception(self, msg: Any, *args: Any, exc_info: Any = True, **kwargs: Any) -> None:
+        """Log at ERROR with the current exception, redacted."""
+        self.log(logging.ERROR, msg, *args, exc_info=exc_info, **kwargs)
+
+
+class CollectionContext:
+    """Everything a collector may use while collecting.
+
+    ``params`` are the validated params; ``secrets`` are values to redact from logs (the
+    runner passes the secret param values). ``clock`` returns the current time (UTC-aware;
+    naive values are taken as UTC). ``progress(done, total, message)`` reports progress.
+    ``time_budget`` (seconds) bounds the run: see :meth:`remaining` and :meth:`check_budget`.
+    ``aws_session_factory(region)`` replaces the built-in AWS credential logic when given;
+    ``http_session`` replaces the default :class:`~collectors._http.HTTPSession`.
+    """
+
+    def __init__(
+        self,
+        params: Mapping[str, Any],
+        *,
+        secrets: Iterable[str] = (),
+        clock: Callable[[], datetime] | None = None,
+        logger: logging.Logger | None = None,
+        progress: Callable[[int, int | None, str], None] | None = None,
+        time_budget: float | None = None,
+        aws_session_factory: Callable[[str | None], boto3.session.Session] | None = None,
+        http_session: requests.Session | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.params: dict[str, Any] = dict(params)
+        self._secrets = sorted(
+            {s for s in secrets if isinstance(s, str) and len(s) >= _MIN_SECRET_LENGTH},
+            key=len,
+            reverse=True,  # longest first, so a secret containing another is fully replaced
+        )
+        self._clock = clock or (lambda: datetime.now(UTC))
+        self.logger = RedactingLoggerAdapter(logger or _DEFAULT_LOGGER, self.redact)
+        self._progress = progress
+        self.time_budget = time_budget
+        self._monotonic = monotonic
+        self._started = monotonic()
+        self._sleep = sleep
+        self._aws_session_factory = aws_session_factory
+        self._http: requests.Session | None = http_session
+        self._lock = threading.Lock()
+        self._aws_sessions: dict[str | None, Any] = {}
+        self._aws_clients: dict[tuple[str, str | None], Any] = {}
+        self._role_credentials: dict[tuple[str, str | None], dict[str, Any]] = {}
+        #: The account or identity the collector ran as (set by the collector).
+        self.identity: str | None = None
+        self._api_calls: set[str] = set()
+        #: Partial failures: dicts with ``message``, ``action``, ``resource``, ``assertions``.
+        self.errors: list[dict[str, Any]] = []
+
+    # -- time, logging, progress -------------------------------------------------------------
+
+    def now(self) -> datetime:
+        """The current time as a UTC-aware datetime (from the injected clock)."""
+        value = self._clock()
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+    def redact(self, text: str) -> str:
+        """Return ``text`` with every known secret value replaced by ``********``."""
+        for secret in self._secrets:
+            if secret in text:
+                text = text.replace(secret, REDACTED)
+        return text
+
+    def add_secret(self, value: str) -> None:
+        """Register another value to redact (e.g. a token obtained during collection)."""
+        if isinstance(value, str) and len(value) >= _MIN_SECRET_LENGTH:
+            self._secrets = sorted({*self._secrets, value}, key=len, reverse=True)
+
+    def progress(self, done: int, total: int | None = None, message: str = "") -> None:
+        """Report progress to the runner (no-op when nobody listens)."""
+        if self._progress is not None:
+            self._progress(done, total, self.redact(message))
+
+    def elapsed(self) -> float:
+        """Seconds since the context was created."""
+        return self._monotonic() - self._started
+
+    def remaining(self) -> float:
+        """Seconds left in the time budget (``inf`` without a budget, never negative)."""
+        if self.time_budget is None:
+            return math.inf
+        return max(0.0, self.time_budget - self.elapsed())
+
+    def check_budget(self) -> None:
+        """Raise a transient :class:`CollectorError` once the time budget is exhausted."""
+        if self.time_budget is not None and self.remaining() <= 0:
+            raise CollectorError(
+                f"time budget of {self.time_budget:g} s exhausted", permanent=False
+            )
+
+    # -- provenance and partial failures ----------------------------------------------------
+
+    def record_call(self, action: str) -> None:
+        """Record that the API action ``action`` (e.g. ``"s3:ListBuckets"``) was called."""
+        with self._lock:
+            self._api_calls.add(action)
+
+    @property
+    def api_calls(self) -> list[str]:
+        """The API actions called so far, sorted."""
+        with self._lock:
+            return sorted(self._api_calls)
+
+    def error(
+        self,
+        message: str,
+        *,
+        action: str | None = None,
+        resource: str | None = None,
+        assertions: Iterable[str] = (),
+    ) -> None:
+        """Record a partial failure and carry on collecting.
+
+        It becomes an ERROR finding for each named assertion id (all of the collector's
+        assertions when none are named), for ``resource`` or for ``"*"`` when it is ``None``.
+        """
+        entry = {
+            "message": self.redact(message),
+            "action": action,
+            "resource": resource,
+            "assertions": tuple(assertions),
+        }
+        with self._lock:
+            self.errors.append(entry)
+        self.logger.warning(
+            "collection error%s%s: %s",
+            f" on {resource}" if resource else "",
+            f" ({action})" if action else "",
+            message,
+        )
+
+    # -- AWS --------------------------------------------------------------------------------
+
+    def aws_session(self, region: str | None = None) -> boto3.session.Session:
+        """Return a boto3 session for ``region`` (cached), built from the params.
+
+        Credentials come from, in order: ``aws_session_factory`` if injected; ``role_arn`` (+
+        ``external_id``) assumed through STS with the base credentials; static
+        ``access_key_id``/``secret_access_key``/``session_token``; ``profile``; else the
+        standard boto3 chain (environment, config files, instance role).
+        ``AWS_ENDPOINT_URL`` is honoured by boto3 itself.
+        """
+        region = region or self.params.get("region") or None
+        with self._lock:
+            cached = self._aws_sessions.get(region)
+        if cached is not None:
+            return cached
+        if self._aws_session_factory is not None:
+            session = self._aws_session_factory(region)
+        else:
+            session = self._build_aws_session(region)
+        with self._lock:
+            self._aws_sessions.setdefault(region, session)
+            return self._aws_sessions[region]
+
+    def _base_aws_session(self, region: str | None) -> boto3.session.Session:
+        import boto3.session
+
+        kwargs: dict[str, Any] = {"region_name": region}
+        if self.params.get("access_key_id"):
+            kwargs["aws_access_key_id"] = self.params["access_key_id"]
+            kwargs["aws_secret_access_key"] = self.params.get("secret_access_key")
+            if self.params.get("session_token"):
+                kwargs["aws_session_token"] = self.params["session_token"]
+        elif self.params.get("profile"):
+            kwargs["profile_name"] = self.params["profile"]
+        return boto3.session.Session(**kwargs)
+
+    def _build_aws_session(self, region: str | None) -> boto3.session.Session:
+        import boto3.session
+
+        role_arn = self.params.get("role_arn")
+        if not role_arn:
+            return self._base_aws_session(region)
+        creds = self._assume_role(role_arn, self.params.get("external_id") or None, region)
+        return boto3.session.Session(
+            aws_access_key_id=creds["AccessKeyId"],
+            aws_secret_access_key=creds["SecretAccessKey"],
+            aws_session_token=creds["SessionToken"],
+            region_name=region,
+        )
+
+    def _assume_role(
+        self, role_arn: str, external_id: str | None, region: str | None
+    ) -> dict[str, Any]:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        cache_key = (role_arn, external_id)
+        with self._lock:
+            creds = self._role_credentials.get(cache_key)
+        expiration = creds.get("Expiration") if creds else None
+        if creds and (
+            not isinstance(expiration, datetime)
+            or expiration - timedelta(minutes=5) > datetime.now(UTC)
+        ):
+            return creds
+        sts = self._base_aws_session(region).client("sts", config=aws_client_config())
+        kwargs: dict[str, Any] = {"RoleArn": role_arn, "RoleSessionName": "pixaudit-collector"}
+        if external_id:
+            kwargs["ExternalId"] = external_id
+        self.record_call("sts:AssumeRole")
+        try:
+            creds = sts.assume_role(**kwargs)["Credentials"]
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "ClientError")
+            raise CollectorError(
+                f"cannot assume role {role_arn}: {code}", permanent=True, action="sts:AssumeRole"
+            ) from None
+        except BotoCoreError as exc:
+            raise CollectorError(
+                f"cannot assume role {role_arn}: {type(exc).__name__}",
+                permanent=False,
+                action="sts:AssumeRole",
+            ) from None
+        self.add_secret(creds["SecretAccessKey"])
+        self.add_secret(creds["SessionToken"])
+        with self._lock:
+            self._role_credentials[cache_key] = creds
+        return creds
+
+    def aws_client(self, service: str, region: str | None = None) -> BaseClient:
+        """Return a cached boto3 client with adaptive retries and timeouts.
+
+        Every API call made through it is recorded in :attr:`api_calls` as
+        ``<signing name>:<Operation>`` (e.g. ``s3:ListBuckets``).
+        """
+        region = region or self.params.get("region") or None
+        key = (service, region)
+        with self._lock:
+            cached = self._aws_clients.get(key)
+        if cached is not None:
+            return cached
+        client = self.aws_session(region).client(
+            service, region_name=region, config=aws_client_config()
+        )
+        prefix = client.meta.service_model.signing_name or service
+
+        def _record(model: Any, **_: Any) -> None:
+            self.record_call(f"{prefix}:{model.name}")
+
+        client.meta.events.register("before-call", _record)
+        with self._lock:
+            self._aws_clients.setdefault(key, client)
+            return self._aws_clients[key]
+
+    # -- HTTP -------------------------------------------------------------------------------
+
+    @property
+    def http(self) -> requests.Session:
+        """The HTTP session (created on first use; retries never outlast the budget)."""
+        with self._lock:
+            if self._http is None:
+                self._http = HTTPSession(sleep=self._sleep, remaining=self.remaining)
+            return self._http
+
+    def http_json(self, method: str, url: str, **kwargs: Any) -> Any:
+        """Send a request, raise :class:`CollectorError` on an error status, return the JSON."""
+        response = check_response(self.http.request(method, url, **kwargs))
+        try:
+            return response.json()
+        except ValueError:
+            raise CollectorError(
+                f"invalid JSON from {method.upper()} {response.url.split('?')[0]}",
+                permanent=False,
+            ) from None
+
+    def http_pages(self, url: str, **kwargs: Any) -> Iterator[Any]:
+        """Yield the JSON body of each page of a ``Link``-paginated GET (see iter_link_pages)."""
+        for response in iter_link_pages(self.http, url, **kwargs):
+            yield response.json()

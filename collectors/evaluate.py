@@ -1,0 +1,96 @@
+"""Turn a collection's rows and recorded errors into findings (shared by tests and the runner).
+
+The Django runner and :mod:`collectors.testing` both call :func:`evaluate_assertions`, so a
+plugin's tests see exactly what production computes.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from collectors.base import Collector, Finding, ParamError, Status
+
+__all__ = ["evaluate_assertions", "validate_thresholds"]
+
+logger = logging.getLogger(__name__)
+
+
+def validate_thresholds(
+    cls: type[Collector], thresholds: Mapping[str, Mapping[str, Any]] | None
+) -> dict[str, dict[str, Any]]:
+    """Validate per-assertion threshold overrides ``{assertion_id: {param: value}}``.
+
+    Returns the complete thresholds of every assertion (defaults filled). Raises
+    :class:`ParamError` whose keys are ``"<assertion_id>"`` (unknown assertion) or
+    ``"<assertion_id>.<param>"``, with every problem at once.
+    """
+    thresholds = thresholds or {}
+    errors: dict[str, str] = {}
+    for assertion_id in thresholds:
+        if assertion_id not in cls.assertions_by_id:
+            errors[assertion_id] = f"Unknown assertion of {cls.key}."
+    result: dict[str, dict[str, Any]] = {}
+    for a in cls.assertions:
+        try:
+            result[a.id] = a.validate_thresholds(thresholds.get(a.id))
+        except ParamError as exc:
+            errors.update({f"{a.id}.{name}": msg for name, msg in exc.errors.items()})
+    if errors:
+        raise ParamError(errors)
+    return result
+
+
+def evaluate_assertions(
+    cls: type[Collector],
+    rows: Sequence[Mapping[str, Any]],
+    errors: Sequence[Mapping[str, Any]],
+    *,
+    thresholds: Mapping[str, Mapping[str, Any]] | None = None,
+) -> list[Finding]:
+    """Evaluate every assertion of ``cls`` over ``rows`` and merge the recorded ``errors``.
+
+    ``errors`` are ``ctx.errors`` entries (``message``, ``action``, ``resource``,
+    ``assertions``). Each becomes one ERROR finding per named assertion (all assertions when
+    none or only unknown ones are named) for its resource, or ``"*"``. An ERROR for a specific
+    resource replaces the check's finding for that assertion and resource: a check cannot
+    pass on data the collector could not see. Invalid ``thresholds`` raise
+    :class:`ParamError` before anything is evaluated.
+    """
+    resolved = validate_thresholds(cls, thresholds)
+    error_findings: list[Finding] = []
+    for error in errors:
+        named = [i for i in error.get("assertions") or () if i in cls.assertions_by_id]
+        unknown = [i for i in error.get("assertions") or () if i not in cls.assertions_by_id]
+        if unknown:
+            logger.warning("%s recorded an error for unknown assertions %s", cls.key, unknown)
+        targets = named or [a.id for a in cls.assertions]
+        resource = error.get("resource")
+        message = str(error.get("message") or "collection error")
+        action = error.get("action")
+        if action and action not in message:
+            message = f"{message} ({action})"
+        for assertion_id in targets:
+            a = cls.assertions_by_id[assertion_id]
+            error_findings.append(
+                Finding(
+                    assertion_id=a.id,
+                    resource="*" if resource is None else str(resource),
+                    status=Status.ERROR,
+                    severity=a.severity,
+                    message=message,
+                    thresholds=dict(resolved[a.id]),
+                    controls=a.controls,
+                )
+            )
+    shadowed = {(f.assertion_id, f.resource) for f in error_findings if f.resource != "*"}
+    findings: list[Finding] = []
+    for a in cls.assertions:
+        for finding in a.evaluate(
+            rows, resource_column=cls.resource_column, thresholds=resolved[a.id]
+        ):
+            if (finding.assertion_id, finding.resource) not in shadowed:
+                findings.append(finding)
+    findings.extend(error_findings)
+    return findings

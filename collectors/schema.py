@@ -1,0 +1,265 @@
+"""Validate and coerce collector rows against the declared columns (vectorised with pandas).
+
+Output values are plain Python (``str``, ``int``, ``float``, ``bool``, ``None``, or the
+JSON value as given): no numpy scalars and no NaN. Datetimes become UTC ISO-8601 strings in
+one fixed form, ``YYYY-MM-DDTHH:MM:SS.ffffffZ`` (:func:`format_datetime`), dates
+``YYYY-MM-DD``; identical inputs therefore always serialise to identical bytes.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from datetime import UTC, date, datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from collectors.base import CollectorError, Column
+
+__all__ = ["DATETIME_FORMAT", "coerce_rows", "format_date", "format_datetime"]
+
+#: strftime form of canonical datetimes (always UTC, microseconds, ``Z``).
+DATETIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+_TRUE = frozenset({"true", "yes", "y", "t", "1", "on"})
+_FALSE = frozenset({"false", "no", "n", "f", "0", "off"})
+
+
+def _parse_datetime(value: Any) -> datetime:
+    if isinstance(value, pd.Timestamp):
+        value = value.to_pydatetime()
+    if isinstance(value, datetime):
+        dt = value
+    elif isinstance(value, date):
+        dt = datetime(value.year, value.month, value.day)
+    elif isinstance(value, str):
+        text = value.strip()
+        if text.endswith(("Z", "z")):
+            text = text[:-1] + "+00:00"
+        dt = datetime.fromisoformat(text)
+    else:
+        raise ValueError(f"expected a datetime or ISO-8601 string, got {type(value).__name__}")
+    if dt.tzinfo is None:
+        return dt.replace(tzinfo=UTC)  # naive values are taken as UTC
+    return dt.astimezone(UTC)
+
+
+def format_datetime(value: datetime | date | str) -> str:
+    """Return the canonical UTC form ``YYYY-MM-DDTHH:MM:SS.ffffffZ`` of ``value``.
+
+    Accepts aware or naive datetimes (naive = UTC), dates (midnight UTC) and ISO-8601
+    strings. :func:`coerce_rows` produces exactly this form, vectorised.
+    """
+    return _parse_datetime(value).strftime(DATETIME_FORMAT)
+
+
+def format_date(value: datetime | date | str) -> str:
+    """Return ``YYYY-MM-DD`` for a date, a datetime (its UTC date) or an ISO-8601 string."""
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value.isoformat()
+    return _parse_datetime(value).date().isoformat()
+
+
+def _is_null(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NaT
+
+
+def _bad(column: Column, index: int, value: Any, detail: str = "") -> CollectorError:
+    shown = repr(value)
+    if len(shown) > 80:
+        shown = shown[:77] + "..."
+    suffix = f" ({detail})" if detail else ""
+    return CollectorError(
+        f"column {column.name!r}, row {index}: cannot coerce {shown} to {column.dtype}{suffix}",
+        permanent=True,
+    )
+
+
+def _first_bad(column: Column, values: list[Any], ok: np.ndarray, null_in: np.ndarray) -> None:
+    bad = np.flatnonzero(~ok & ~null_in)
+    if bad.size:
+        index = int(bad[0])
+        raise _bad(column, index, values[index])
+
+
+def _coerce_string(column: Column, values: list[Any]) -> list[Any]:
+    out: list[Any] = []
+    for index, value in enumerate(values):
+        if type(value) is str or value is None:
+            out.append(value)
+        elif _is_null(value):
+            out.append(None)
+        elif isinstance(value, str):
+            out.append(str(value))
+        elif isinstance(value, bool) or not isinstance(value, int | float | np.number):
+            raise _bad(column, index, value)
+        else:
+            out.append(str(value))
+    return out
+
+
+def _numeric(column: Column, values: list[Any]) -> tuple[np.ndarray, np.ndarray]:
+    """Return (float values, input-null mask), rejecting booleans and non-numbers."""
+    series = pd.Series(values, dtype=object)
+    null_in = series.isna().to_numpy()
+    is_bool = series.map(lambda v: isinstance(v, bool | np.bool_)).to_numpy()
+    if is_bool.any():
+        index = int(np.flatnonzero(is_bool)[0])
+        raise _bad(column, index, values[index])
+    numbers = pd.to_numeric(series, errors="coerce").astype("float64").to_numpy()
+    _first_bad(column, values, ~np.isnan(numbers), null_in)
+    return numbers, null_in
+
+
+def _coerce_integer(column: Column, values: list[Any]) -> list[Any]:
+    if all(type(v) is int or v is None for v in values):
+        return list(values)  # fast path: already plain ints (also keeps ints beyond 2**53)
+    numbers, null_in = _numeric(column, values)
+    whole = np.isfinite(numbers) & (np.floor(numbers) == numbers)
+    _first_bad(column, values, whole, null_in)
+    out: list[Any] = []
+    for value, number, null in zip(values, numbers.tolist(), null_in.tolist(), strict=True):
+        if null:
+            out.append(None)
+        elif type(value) is int:
+            out.append(value)
+        else:
+            out.append(int(number))
+    return out
+
+
+def _coerce_float(column: Column, values: list[Any]) -> list[Any]:
+    numbers, null_in = _numeric(column, values)
+    _first_bad(column, values, np.isfinite(numbers), null_in)
+    return [
+        None if null else number for number, null in zip(numbers.tolist(), null_in, strict=True)
+    ]
+
+
+def _coerce_boolean(column: Column, values: list[Any]) -> list[Any]:
+    out: list[Any] = []
+    for index, value in enumerate(values):
+        if value is True or value is False or value is None:
+            out.append(value)
+        elif isinstance(value, bool | np.bool_):
+            out.append(bool(value))
+        elif _is_null(value):
+            out.append(None)
+        elif isinstance(value, int | np.integer) and value in (0, 1):
+            out.append(bool(value))
+        elif isinstance(value, str) and value.strip().lower() in _TRUE:
+            out.append(True)
+        elif isinstance(value, str) and value.strip().lower() in _FALSE:
+            out.append(False)
+        else:
+            raise _bad(column, index, value)
+    return out
+
+
+def _to_utc_series(column: Column, values: list[Any]) -> tuple[pd.Series, np.ndarray]:
+    series = pd.Series(values, dtype=object)
+    null_in = series.isna().to_numpy()
+    wrong_type = series.map(
+        lambda v: not isinstance(v, str | datetime | date | pd.Timestamp) and not _is_null(v)
+    ).to_numpy()
+    if wrong_type.any():
+        index = int(np.flatnonzero(wrong_type)[0])
+        raise _bad(column, index, values[index])
+    # utc=True takes naive values as UTC, which is the contract for naive datetimes.
+    try:
+        parsed: pd.Series | None = pd.to_datetime(
+            series, utc=True, errors="coerce", format="ISO8601"
+        )
+    except (ValueError, TypeError, OverflowError):
+        parsed = None
+    if parsed is None or int(parsed.isna().to_numpy().sum()) != int(null_in.sum()):
+        # the fast path rejected something: parse per value for a precise error
+        fallback = []
+        for index, value in enumerate(values):
+            if _is_null(value):
+                fallback.append(pd.NaT)
+                continue
+            try:
+                fallback.append(pd.Timestamp(_parse_datetime(value)))
+            except (ValueError, OverflowError) as exc:
+                raise _bad(column, index, value, str(exc)) from None
+        parsed = pd.Series(pd.DatetimeIndex(fallback, tz=UTC))
+    return parsed, null_in
+
+
+def _coerce_datetime(column: Column, values: list[Any]) -> list[Any]:
+    parsed, null_in = _to_utc_series(column, values)
+    naive = parsed.dt.tz_convert(None).to_numpy(dtype="datetime64[us]")
+    text = np.datetime_as_string(naive, unit="us")
+    return [None if null else f"{s}Z" for s, null in zip(text.tolist(), null_in, strict=True)]
+
+
+def _coerce_date(column: Column, values: list[Any]) -> list[Any]:
+    if all(type(v) is date or v is None for v in values):
+        return [None if v is None else v.isoformat() for v in values]
+    parsed, null_in = _to_utc_series(column, values)
+    naive = parsed.dt.tz_convert(None).to_numpy(dtype="datetime64[us]")
+    text = np.datetime_as_string(naive, unit="D")
+    out: list[Any] = []
+    for value, s, null in zip(values, text.tolist(), null_in, strict=True):
+        if null:
+            out.append(None)
+        elif type(value) is date:  # a plain date is a calendar date, not midnight UTC
+            out.append(value.isoformat())
+        else:
+            out.append(s)
+    return out
+
+
+def _coerce_json(column: Column, values: list[Any]) -> list[Any]:
+    return [None if _is_null(v) else v for v in values]
+
+
+_COERCERS: dict[str, Callable[[Column, list[Any]], list[Any]]] = {
+    "string": _coerce_string,
+    "integer": _coerce_integer,
+    "float": _coerce_float,
+    "boolean": _coerce_boolean,
+    "datetime": _coerce_datetime,
+    "date": _coerce_date,
+    "json": _coerce_json,
+}
+
+
+def coerce_rows(columns: Sequence[Column], rows: Sequence[Any]) -> list[dict[str, Any]]:
+    """Check ``rows`` against ``columns`` and return new rows with coerced, plain values.
+
+    Every output row has exactly the declared columns in declared order; a missing column is
+    ``None``. An undeclared column, a row that is not a mapping, or a value that cannot be
+    coerced raises ``CollectorError(permanent=True)`` naming the column and the row index.
+    """
+    if not rows:
+        return []
+    names = [c.name for c in columns]
+    declared = set(names)
+    for index, row in enumerate(rows):
+        if not isinstance(row, dict):
+            raise CollectorError(
+                f"row {index} is a {type(row).__name__}, expected a dict", permanent=True
+            )
+    seen_keys: set[str] = set().union(*(row.keys() for row in rows))
+    unknown = sorted(str(k) for k in seen_keys - declared)
+    if unknown:
+        name = unknown[0]
+        index = next(i for i, row in enumerate(rows) if name in row)
+        raise CollectorError(
+            f"undeclared column {name!r} in row {index} (declared: {', '.join(names)})",
+            permanent=True,
+        )
+    coerced_columns = []
+    for column in columns:
+        coercer = _COERCERS.get(column.dtype)
+        if coercer is None:
+            raise CollectorError(
+                f"column {column.name!r} has unknown dtype {column.dtype!r}", permanent=True
+            )
+        values = [row.get(column.name) for row in rows]
+        coerced_columns.append(coercer(column, values))
+    return [dict(zip(names, vals, strict=True)) for vals in zip(*coerced_columns, strict=True)]

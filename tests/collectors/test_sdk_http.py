@@ -1,0 +1,161 @@
+"""The HTTP chokepoint against a real local server (serve_fixtures): retries, errors, pages."""
+
+from __future__ import annotations
+
+import email.utils
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import requests
+
+from collectors import CollectorError
+from collectors._http import HTTPSession, check_response, iter_link_pages, safe_url
+from collectors.testing import make_context, serve_fixtures
+
+FIXTURES = Path(__file__).parent / "fixtures" / "sdk_http"
+
+
+class FakeSleep:
+    """Records the requested sleeps instead of sleeping."""
+
+    def __init__(self) -> None:
+        self.calls: list[float] = []
+
+    def __call__(self, seconds: float) -> None:
+        self.calls.append(seconds)
+
+
+def test_429_with_retry_after_is_retried_after_waiting() -> None:
+    sleep = FakeSleep()
+    with serve_fixtures(FIXTURES) as server:
+        ctx = make_context(sleep=sleep)
+        assert ctx.http_json("GET", server.url("/busy")) == {"ok": True}
+        assert server.hits("GET /busy") == 2
+    assert sleep.calls == [3.0]
+
+
+def test_5xx_is_retried_with_exponential_backoff() -> None:
+    sleep = FakeSleep()
+    with serve_fixtures(FIXTURES) as server:
+        ctx = make_context(sleep=sleep)
+        assert ctx.http_json("GET", server.url("/flaky")) == {"ok": True}
+    assert sleep.calls == [1.0, 2.0]
+
+
+def test_retries_give_up_after_max_retries() -> None:
+    sleep = FakeSleep()
+    routes = {"GET /down": {"status": 500, "body": {"message": "down"}}}
+    with serve_fixtures(routes=routes) as server:
+        session = HTTPSession(sleep=sleep, max_retries=2)
+        with pytest.raises(CollectorError) as info:
+            check_response(session.get(server.url("/down")))
+        assert server.hits("GET /down") == 3
+    assert info.value.permanent is False
+    assert "HTTP 500" in info.value.message
+    assert sleep.calls == [1.0, 2.0]
+
+
+def test_retry_after_http_date_and_rate_limit_reset() -> None:
+    now = datetime(2030, 1, 1, 12, 0, tzinfo=UTC).timestamp()
+    date = email.utils.format_datetime(datetime(2030, 1, 1, 12, 2, tzinfo=UTC), usegmt=True)
+    routes = {
+        "GET /dated": [{"status": 503, "headers": {"Retry-After": date}}, {"body": []}],
+        "GET /github": [
+            {
+                "status": 403,
+                "headers": {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(int(now) + 30)},
+                "body": {"message": "API rate limit exceeded"},
+            },
+            {"body": ["ok"]},
+        ],
+    }
+    sleep = FakeSleep()
+    with serve_fixtures(routes=routes) as server:
+        session = HTTPSession(sleep=sleep, clock=lambda: now)
+        assert check_response(session.get(server.url("/dated"))).json() == []
+        assert check_response(session.get(server.url("/github"))).json() == ["ok"]
+    assert sleep.calls == [120.0, 30.0]
+
+
+def test_never_sleeps_past_the_budget() -> None:
+    sleep = FakeSleep()
+    routes = {"GET /slow": {"status": 429, "headers": {"Retry-After": "100"}}}
+    with serve_fixtures(routes=routes) as server:
+        ctx = make_context(sleep=sleep, time_budget=10)
+        with pytest.raises(CollectorError) as info:
+            ctx.http_json("GET", server.url("/slow"))
+        assert server.hits("GET /slow") == 1
+    assert sleep.calls == []
+    assert info.value.permanent is False
+    assert "retry after 100 s exceeds the time budget" in info.value.message
+
+
+def test_401_is_permanent_and_hides_the_query_string() -> None:
+    with serve_fixtures(FIXTURES) as server:
+        ctx = make_context()
+        with pytest.raises(CollectorError) as info:
+            ctx.http_json("GET", server.url("/private?access_token=SECRET123"))
+    assert info.value.permanent is True
+    assert "HTTP 401" in info.value.message
+    assert f"GET {server.base_url}/private" in info.value.message
+    assert "SECRET123" not in info.value.message
+
+
+def test_403_without_rate_limit_is_permanent() -> None:
+    with serve_fixtures(FIXTURES) as server, pytest.raises(CollectorError) as info:
+        make_context().http_json("GET", server.url("/forbidden"))
+    assert info.value.permanent is True
+    assert "HTTP 403" in info.value.message
+
+
+def test_network_error_is_transient_collector_error() -> None:
+    with serve_fixtures(routes={}) as server:
+        dead = server.base_url  # the port is closed once the server stops
+    sleep = FakeSleep()
+    session = HTTPSession(sleep=sleep, max_retries=1)
+    with pytest.raises(CollectorError) as info:
+        session.get(f"{dead}/x?token=abc")
+    assert info.value.permanent is False
+    assert "network error calling GET" in info.value.message
+    assert "token=abc" not in info.value.message
+    assert sleep.calls == [1.0]
+
+
+def test_link_pagination_follows_next() -> None:
+    with serve_fixtures(FIXTURES) as server:
+        ctx = make_context()
+        pages = list(ctx.http_pages(server.url("/orgs/acme/members")))
+        assert [m["login"] for page in pages for m in page] == ["alice", "bob", "carol"]
+        responses = list(iter_link_pages(ctx.http, server.url("/orgs/acme/members")))
+        assert len(responses) == 2
+        assert [r["path"] for r in server.requests][-2:] == [
+            "/orgs/acme/members",
+            "/orgs/acme/members?page=2&per_page=2",
+        ]
+
+
+def test_pagination_stops_on_a_link_loop() -> None:
+    routes = {"GET /loop": {"headers": {"Link": '<{base_url}/loop>; rel="next"'}, "body": [1]}}
+    with serve_fixtures(routes=routes) as server:
+        pages = list(iter_link_pages(HTTPSession(), server.url("/loop")))
+    assert len(pages) == 1
+
+
+def test_default_timeout_is_applied(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: dict[str, object] = {}
+
+    def fake_request(self: requests.Session, method: str, url: str, **kwargs: object) -> None:
+        seen.update(kwargs)
+        raise requests.ConnectionError("stop")
+
+    monkeypatch.setattr(requests.Session, "request", fake_request)
+    with pytest.raises(CollectorError):
+        HTTPSession(max_retries=0).get("http://127.0.0.1:9/")
+    assert seen["timeout"] == (10.0, 60.0)
+
+
+def test_safe_url_strips_credentials_and_query() -> None:
+    assert safe_url("https://user:pw@api.example.com:8443/a/b?token=x#frag") == (
+        "https://api.example.com:8443/a/b"
+    )
