@@ -80,7 +80,10 @@ def _retry_after_seconds(response: requests.Response, now: float) -> float | Non
                 when = when.replace(tzinfo=UTC)
             return max(0.0, when.timestamp() - now)
     if is_rate_limited(response):
-        reset = response.headers.get("X-RateLimit-Reset")
+        # GitHub sends X-RateLimit-Reset, Okta X-Rate-Limit-Reset (both epoch seconds).
+        reset = response.headers.get("X-RateLimit-Reset") or response.headers.get(
+            "X-Rate-Limit-Reset"
+        )
         if reset:
             try:
                 return max(0.0, float(reset) - now)

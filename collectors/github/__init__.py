@@ -1,0 +1,3 @@
+"""GitHub collectors (github.com and GitHub Enterprise Server REST API)."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""Okta collectors (Okta management REST API)."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""PostgreSQL collectors (psycopg 3)."""
+
+from __future__ import annotations
