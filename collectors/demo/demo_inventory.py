@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
@@ -88,6 +89,12 @@ class DemoInventoryCollector(Collector):
             help="Fail the whole collection on purpose (to exercise retries and errors).",
         ),
         Param(
+            "simulate_delay",
+            "float",
+            default=0.0,
+            help="Seconds to pause per resource, to watch progress or stop a worker mid-run.",
+        ),
+        Param(
             "api_token",
             "string",
             secret=True,
@@ -127,8 +134,11 @@ class DemoInventoryCollector(Collector):
         return sorted(rows, key=lambda row: row["name"])
 
     def _rows(self, ctx: CollectionContext, resources: list[Any]) -> Iterator[dict[str, Any]]:
+        delay = float(ctx.params.get("simulate_delay") or 0.0)
         for index, item in enumerate(resources):
             ctx.check_budget()
+            if delay > 0:
+                time.sleep(delay)
             if not isinstance(item, dict) or not item.get("name"):
                 raise CollectorError(
                     f"resources[{index}] must be an object with a name", permanent=True

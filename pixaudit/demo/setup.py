@@ -1,0 +1,134 @@
+"""What ``manage.py demo`` does: a working pixaudit with evidence from local sandboxes.
+
+Everything runs on this machine: the offline demo inventory, an AWS account simulated by a
+moto server on 127.0.0.1, and an HTTPS endpoint with a throwaway CA. The sandboxes live only
+while the demo collects; their connections are left disabled afterwards, so the scheduler
+does not keep trying endpoints that are gone (``make demo`` again re-creates them).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import django_rq
+from django.db import transaction
+
+from collectors import registry
+from pixaudit.accounts.services import DemoCredential, demo_users_ensure
+from pixaudit.controls.collector_mappings import check_mappings_sync_from_registry
+from pixaudit.controls.services import catalogs_load_builtin
+from pixaudit.evidence.models import CollectionRun, Connection
+from pixaudit.evidence.services import connection_create, connection_update
+from pixaudit.evidence.services.scheduling import COLLECT_QUEUE, collections_enqueue_due
+
+SANDBOX_PREFIX = "Sandbox"
+
+
+@dataclass
+class DemoReport:
+    catalogs: list[str] = field(default_factory=list)
+    mappings: int = 0
+    users: list[DemoCredential] = field(default_factory=list)
+    runs: list[CollectionRun] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def _connection_ensure(*, name: str, collector_key: str, params: dict[str, Any]) -> Connection:
+    existing = Connection.objects.filter(name=name).first()
+    if existing is None:
+        return connection_create(name=name, collector_key=collector_key, params=params)
+    connection = connection_update(connection=existing, params=params)
+    Connection.objects.filter(pk=connection.pk).update(enabled=True, next_run_at=None)
+    return connection
+
+
+@contextlib.contextmanager
+def _environ(**values: str) -> Iterator[None]:
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def _aws_connections(report: DemoReport) -> tuple[list[Connection], Callable[[], None], dict]:
+    from pixaudit.demo.aws_sandbox import seed_sandbox, start_moto_server
+
+    url, stop = start_moto_server()
+    seed_sandbox(url)
+    params = {"regions": ["us-east-1", "eu-west-1"], "access_key_id": "demo-sandbox",
+              "secret_access_key": "demo-sandbox-secret"}  # fmt: skip
+    connections = []
+    for cls in registry.all_collectors():
+        if cls.source != "aws":
+            continue
+        declared = {p.name for p in cls.params}
+        connections.append(
+            _connection_ensure(
+                name=f"{SANDBOX_PREFIX} AWS · {cls.title}",
+                collector_key=cls.key,
+                params={k: v for k, v in params.items() if k in declared},
+            )
+        )
+    report.notes.append(f"AWS sandbox: moto server at {url} (stopped after the demo collects)")
+    env = {"AWS_ENDPOINT_URL": url, "AWS_DEFAULT_REGION": "us-east-1"}
+    return connections, stop, env
+
+
+def _tls_connection(report: DemoReport) -> tuple[Connection, Callable[[], None]]:
+    from pixaudit.demo.tls_sandbox import start_tls_endpoint
+
+    host_port, ca_pem, stop = start_tls_endpoint()
+    connection = _connection_ensure(
+        name=f"{SANDBOX_PREFIX} HTTPS endpoint",
+        collector_key="tls_endpoints",
+        params={"endpoints": [host_port], "ca_bundle": str(ca_pem)},
+    )
+    report.notes.append(f"TLS sandbox: https://{host_port} with a throwaway CA")
+    return connection, stop
+
+
+def _run_due_jobs() -> list[CollectionRun]:
+    runs = collections_enqueue_due()
+    queue = django_rq.get_queue(COLLECT_QUEUE)
+    if queue.is_async:
+        # With REDIS_URL set the jobs went to Redis; work them here so the demo is complete.
+        django_rq.get_worker(COLLECT_QUEUE).work(burst=True)
+    return list(CollectionRun.objects.filter(pk__in=[r.pk for r in runs]).order_by("pk"))
+
+
+def demo_setup() -> DemoReport:
+    """Load catalogs and mappings, create demo users, collect from every sandbox."""
+    report = DemoReport()
+    with transaction.atomic():
+        report.catalogs = [r.framework for r in catalogs_load_builtin()]
+        report.mappings = check_mappings_sync_from_registry().created
+        report.users = demo_users_ensure()
+    registry.discover()
+    _connection_ensure(name="Demo inventory (offline)", collector_key="demo_inventory", params={})
+    stops: list[Callable[[], None]] = []
+    env: dict[str, str] = {}
+    sandbox: list[Connection] = []
+    try:
+        aws, stop, env = _aws_connections(report)
+        stops.append(stop)
+        sandbox += aws
+        tls, stop = _tls_connection(report)
+        stops.append(stop)
+        sandbox.append(tls)
+        with _environ(**env):
+            report.runs = _run_due_jobs()
+    finally:
+        for stop in stops:
+            stop()
+        Connection.objects.filter(pk__in=[c.pk for c in sandbox]).update(enabled=False)
+    return report

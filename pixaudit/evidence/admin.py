@@ -1,0 +1,73 @@
+"""Admin: evidence history is read-only; connections never show their secrets."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+
+from pixaudit.evidence.models import CollectionRun, Connection, EvidenceItem, Finding, LatestResult
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """No add, change or delete: history is written by the runner only."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Connection)
+class ConnectionAdmin(admin.ModelAdmin):
+    # Secrets are excluded entirely (not even ciphertext): they are write-only, and edits
+    # must go through the services, which validate params and encrypt.
+    list_display = ("name", "collector_key", "enabled", "schedule_minutes", "next_run_at")
+    list_filter = ("collector_key", "enabled")
+    search_fields = ("name", "collector_key")
+    exclude = ("secrets",)
+    readonly_fields = ("collector_key", "params", "secret_names", "created_at", "updated_at",
+                       "created_by")  # fmt: skip
+
+    def has_add_permission(self, request, obj=None):
+        return False  # creation validates against the collector: use the app's form
+
+    @admin.display(description="Secrets set")
+    def secret_names(self, obj):
+        return ", ".join(sorted(obj.secrets)) or "—"
+
+
+@admin.register(CollectionRun)
+class CollectionRunAdmin(ReadOnlyAdmin):
+    list_display = (
+        "id", "collector_key", "connection", "status", "trigger", "attempt",
+        "queued_at", "finished_at", "rows_count", "findings_fail", "findings_error",
+    )  # fmt: skip
+    list_filter = ("status", "trigger", "collector_key")
+    exclude = ("secrets",)
+
+
+@admin.register(EvidenceItem)
+class EvidenceItemAdmin(ReadOnlyAdmin):
+    list_display = ("seq", "collector_key", "connection", "collected_at", "row_count",
+                    "findings_count", "sha256")  # fmt: skip
+    list_filter = ("collector_key",)
+    search_fields = ("sha256", "chain_hash")
+
+
+@admin.register(Finding)
+class FindingAdmin(ReadOnlyAdmin):
+    list_display = ("assertion_id", "resource", "status", "severity", "collected_at")
+    list_filter = ("status", "severity")
+    search_fields = ("assertion_id", "resource")
+    raw_id_fields = ("evidence", "run")
+    show_full_result_count = False  # history is large; skip the COUNT(*)
+
+
+@admin.register(LatestResult)
+class LatestResultAdmin(ReadOnlyAdmin):
+    list_display = ("assertion_id", "resource", "status", "severity", "collected_at")
+    list_filter = ("status", "severity", "collector_key")
+    search_fields = ("assertion_id", "resource")

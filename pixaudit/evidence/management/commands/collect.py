@@ -1,0 +1,213 @@
+"""``manage.py collect``: run collectors in the foreground, show progress, summarise findings.
+
+Exit status 0 when every collection ran (whatever its findings say), 1 when one could not
+run (bad params, unreachable source, revoked credential), 2 for a usage error
+(unknown key, unreadable --params file).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+
+from collectors import registry
+from pixaudit.evidence.canonical import format_datetime
+from pixaudit.evidence.models import Connection, RunStatus, RunTrigger
+from pixaudit.evidence.services import (
+    CollectionRunActive,
+    ConnectionParamsError,
+    collection_run_create,
+    collection_run_execute,
+)
+
+# Foreground retries of a transient failure (the job layer uses longer, queued backoff).
+CLI_RETRY_SECONDS = (2, 5)
+
+
+class UsageError(CommandError):
+    """The command line itself is wrong: exit status 2, like argparse."""
+
+    def __init__(self, message: str):
+        super().__init__(message, returncode=2)
+
+
+class Command(BaseCommand):
+    help = "Run collectors now, store their evidence and print a summary of the findings."
+
+    def add_arguments(self, parser):
+        parser.add_argument("keys", nargs="*", metavar="KEY", help="Collector keys to run")
+        parser.add_argument("--source", help="Run every collector of this source (aws, tls, ...)")
+        parser.add_argument("--connection", help="Run a saved connection by name")
+        parser.add_argument(
+            "--params",
+            metavar="FILE.json",
+            help='Params as JSON: {"param": value} for all, or {"<key>": {...}} per collector',
+        )
+        parser.add_argument(
+            "--findings-out", metavar="FILE.jsonl", help="Write every finding as JSON lines"
+        )
+        parser.add_argument(
+            "--no-store", action="store_true", help="Evaluate without storing evidence"
+        )
+
+    def handle(self, *args, **options):
+        registry.discover()
+        plans = self._plans(options)
+        findings_out = open_findings_out(options["findings_out"])
+        failed = 0
+        summary: dict[str, Counter] = defaultdict(Counter)
+        try:
+            for label, make_run in plans:
+                run = self._execute_with_retries(label, make_run, store=not options["no_store"])
+                if run.status != RunStatus.SUCCEEDED:
+                    failed += 1
+                    self.stderr.write(self.style.ERROR(f"{label}: FAILED: {run.error_message}"))
+                    continue
+                result = run.result
+                stored = f", evidence seq {result.evidence.seq}" if result.evidence else ""
+                self.stdout.write(
+                    self.style.SUCCESS(f"{label}: {run.rows_count} rows, ")
+                    + f"{len(result.findings)} findings, sha256 {result.sha256[:16]}…{stored}"
+                )
+                collected_at = format_datetime(run.started_at)
+                for finding in result.findings:
+                    summary[finding.assertion_id][str(finding.status)] += 1
+                    if findings_out:
+                        line = {**finding.to_dict(), "assertion": finding.assertion_id}
+                        line.update(collector=run.collector_key, collected_at=collected_at)
+                        findings_out.write(json.dumps(line, sort_keys=True) + "\n")
+        finally:
+            if findings_out:
+                findings_out.close()
+        self._print_summary(summary)
+        if failed:
+            self.stderr.write(self.style.ERROR(f"{failed} of {len(plans)} collection(s) failed"))
+            sys.exit(1)
+
+    # --- planning ---------------------------------------------------------------------------
+
+    def _plans(self, options) -> list[tuple[str, Any]]:
+        if options["connection"]:
+            if options["keys"] or options["source"] or options["params"]:
+                raise UsageError("--connection takes no KEY, --source or --params")
+            connection = Connection.objects.filter(name=options["connection"]).first()
+            if connection is None:
+                raise UsageError(f"no connection named {options['connection']!r}")
+            return [(connection.name, lambda: self._create(connection=connection))]
+        keys = list(options["keys"])
+        if options["source"]:
+            keys += [c.key for c in registry.all_collectors() if c.source == options["source"]]
+            if not keys:
+                raise UsageError(f"no collector has source {options['source']!r}")
+        if not keys:
+            raise UsageError("name collector KEYs, a --source or a --connection")
+        known = {c.key for c in registry.all_collectors()}
+        unknown = [k for k in keys if k not in known]
+        if unknown:
+            raise UsageError(
+                f"unknown collector(s): {', '.join(unknown)} (see `manage.py collectors`)"
+            )
+        params = load_params(options["params"], keys)
+        return [
+            (key, lambda key=key: self._create(collector_key=key, params=params.get(key, {})))
+            for key in dict.fromkeys(keys)
+        ]
+
+    def _create(self, **kwargs):
+        try:
+            return collection_run_create(trigger=RunTrigger.CLI, **kwargs)
+        except ConnectionParamsError as exc:
+            detail = "; ".join(f"{k}: {v}" for k, v in sorted(exc.errors.items()))
+            raise CommandError(f"invalid params: {detail}") from None
+        except CollectionRunActive as exc:
+            raise CommandError(f"already running: {exc}") from None
+
+    # --- running ----------------------------------------------------------------------------
+
+    def _execute_with_retries(self, label: str, make_run, *, store: bool):
+        bar = ProgressBar(label, self.stderr)
+        run = collection_run_execute(run_id=make_run().pk, store=store, progress=bar.update)
+        bar.close()
+        for delay in CLI_RETRY_SECONDS:
+            if run.status == RunStatus.SUCCEEDED or run.error_permanent:
+                break
+            self.stderr.write(f"{label}: {run.error_message}; retrying in {delay}s")
+            time.sleep(delay)
+            run = collection_run_execute(run_id=make_run().pk, store=store, progress=bar.update)
+            bar.close()
+        return run
+
+    def _print_summary(self, summary: dict[str, Counter]) -> None:
+        if not summary:
+            return
+        width = max(len(k) for k in summary)
+        header = f"{'assertion'.ljust(width)}  {'pass':>5} {'fail':>5} {'warn':>5} {'error':>5}"
+        self.stdout.write("")
+        self.stdout.write(header)
+        self.stdout.write("-" * len(header))
+        for assertion_id in sorted(summary):
+            c = summary[assertion_id]
+            self.stdout.write(
+                f"{assertion_id.ljust(width)}  {c['pass']:>5} {c['fail']:>5} "
+                f"{c['warn']:>5} {c['error']:>5}"
+            )
+
+
+def load_params(path: str | None, keys: list[str]) -> dict[str, dict]:
+    """Params per collector key from a JSON file (shared or keyed by collector)."""
+    if not path:
+        return {}
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UsageError(f"--params: no such file {path}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"--params: cannot read {path}: {exc}") from None
+    except json.JSONDecodeError as exc:
+        raise UsageError(
+            f"--params: {path} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
+        ) from None
+    if not isinstance(data, dict):
+        raise UsageError(f"--params: {path} must hold a JSON object")
+    if data and set(data) <= set(keys) and all(isinstance(v, dict) for v in data.values()):
+        return data
+    return {key: data for key in keys}
+
+
+def open_findings_out(path: str | None):
+    if not path:
+        return None
+    try:
+        return open(path, "w", encoding="utf-8")  # noqa: SIM115 (closed by the caller)
+    except OSError as exc:
+        raise UsageError(f"--findings-out: cannot write {path}: {exc}") from None
+
+
+class ProgressBar:
+    """A one-line progress bar on stderr, fed by the collector's ``ctx.progress`` calls."""
+
+    def __init__(self, label: str, stream, width: int = 30):
+        self.label, self.stream, self.width = label, stream, width
+        self.drawn = False
+
+    def update(self, done: int, total: int | None, message: str) -> None:
+        if total:
+            filled = int(self.width * min(done, total) / total)
+            bar = "#" * filled + "." * (self.width - filled)
+            text = f"\r{self.label} [{bar}] {done}/{total} {message[:40]}"
+        else:
+            text = f"\r{self.label} {done} {message[:40]}"
+        self.stream.write(text.ljust(100), ending="")
+        self.stream.flush()
+        self.drawn = True
+
+    def close(self) -> None:
+        if self.drawn:
+            self.stream.write("")
+            self.drawn = False

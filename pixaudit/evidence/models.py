@@ -1,0 +1,302 @@
+"""Connections, collection runs, and the append-only evidence store.
+
+History (``EvidenceItem``, ``Finding``) is append-only: ``save()`` of an existing row,
+``delete()``, and queryset ``update()``/``delete()`` raise here, and on PostgreSQL a trigger
+rejects UPDATE and DELETE as well (migration 0002). ``LatestResult`` is the small "current
+state" table posture reads; it is rewritten in the same transaction as each ingest.
+Business logic lives in ``services``; these classes only describe the data.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+#: How many times a transiently failing run is attempted in total (job layer reads it).
+MAX_ATTEMPTS = 3
+
+#: ``prev_chain_hash`` of the first item of the chain.
+GENESIS_HASH = "0" * 64
+
+
+class AppendOnlyError(Exception):
+    """Raised on any attempt to change or remove evidence history through the ORM."""
+
+    def __init__(self, model: str):
+        super().__init__(f"pixaudit: evidence is append-only ({model} rows cannot change)")
+
+
+class FindingStatus(models.TextChoices):
+    PASS = "pass", "Pass"
+    FAIL = "fail", "Fail"
+    WARN = "warn", "Warn"
+    ERROR = "error", "Error"
+
+
+class FindingSeverity(models.TextChoices):
+    CRITICAL = "critical", "Critical"
+    HIGH = "high", "High"
+    MEDIUM = "medium", "Medium"
+    LOW = "low", "Low"
+    INFO = "info", "Info"
+
+
+class Connection(models.Model):
+    """A configured collector: which collector, its params, its encrypted secrets, schedule.
+
+    ``params`` holds only non-secret values; ``secrets`` maps a secret param's name to an
+    AES-GCM token (see ``crypto``). Create and change connections with the services, which
+    validate against the collector's declared params.
+    """
+
+    name = models.CharField(max_length=200, unique=True)
+    collector_key = models.CharField(max_length=100, db_index=True)
+    params = models.JSONField(default=dict, blank=True)
+    secrets = models.JSONField(default=dict, blank=True)
+    schedule_minutes = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Run every N minutes; empty = derive from max_age."
+    )
+    enabled = models.BooleanField(default=True)
+    next_run_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class RunStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+
+
+class RunTrigger(models.TextChoices):
+    SCHEDULE = "schedule", "Schedule"
+    MANUAL = "manual", "Manual"
+    CLI = "cli", "Command line"
+
+
+class CollectionRun(models.Model):
+    """One attempt to collect: its state, timings, counts and a user-actionable error.
+
+    A run without a connection (``manage.py collect --params``) keeps its own validated
+    params and encrypted secrets. ``error_message`` never holds a traceback or a secret.
+    """
+
+    connection = models.ForeignKey(
+        Connection, null=True, blank=True, on_delete=models.SET_NULL, related_name="runs"
+    )
+    collector_key = models.CharField(max_length=100, db_index=True)
+    params = models.JSONField(default=dict, blank=True)
+    secrets = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=16, choices=RunStatus.choices, default=RunStatus.QUEUED)
+    trigger = models.CharField(max_length=16, choices=RunTrigger.choices)
+    attempt = models.PositiveSmallIntegerField(default=1)
+    queued_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    rows_count = models.PositiveIntegerField(default=0)
+    findings_pass = models.PositiveIntegerField(default=0)
+    findings_fail = models.PositiveIntegerField(default=0)
+    findings_warn = models.PositiveIntegerField(default=0)
+    findings_error = models.PositiveIntegerField(default=0)
+    error_message = models.TextField(blank=True, default="")
+    error_permanent = models.BooleanField(default=False)
+    job_id = models.CharField(max_length=100, blank=True, default="")
+    worker = models.CharField(max_length=200, blank=True, default="", help_text="host:pid")
+
+    class Meta:
+        ordering = ["-queued_at", "-id"]
+        constraints = [
+            # One connection never has two active runs: the database refuses the second one
+            # even if two schedulers race past the application-level check.
+            models.UniqueConstraint(
+                fields=["connection"],
+                condition=Q(status__in=["queued", "running"]),
+                name="evidence_one_active_run_per_connection",
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "started_at"], name="evidence_run_status_idx")]
+
+    def __str__(self) -> str:
+        return f"run {self.pk} {self.collector_key} ({self.status})"
+
+    @property
+    def should_retry(self) -> bool:
+        """True when the run failed transiently and has attempts left."""
+        return (
+            self.status == RunStatus.FAILED
+            and not self.error_permanent
+            and self.attempt < MAX_ATTEMPTS
+        )
+
+    @property
+    def findings_total(self) -> int:
+        return self.findings_pass + self.findings_fail + self.findings_warn + self.findings_error
+
+
+class AppendOnlyQuerySet(models.QuerySet):
+    """Bulk ``update()``/``delete()`` are refused: history is never rewritten by the app."""
+
+    def update(self, **kwargs):  # noqa: D401
+        raise AppendOnlyError(self.model.__name__)
+
+    def delete(self):
+        raise AppendOnlyError(self.model.__name__)
+
+    update.queryset_only = True  # type: ignore[attr-defined]
+    delete.queryset_only = True  # type: ignore[attr-defined]
+
+
+class AppendOnlyModel(models.Model):
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise AppendOnlyError(type(self).__name__)
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AppendOnlyError(type(self).__name__)
+
+
+class EvidenceItem(AppendOnlyModel):
+    """One stored collection: a content-addressed canonical JSON artifact, linked in a chain.
+
+    ``chain_hash = sha256_hex(prev_chain_hash ‖ sha256 ‖ findings_digest)`` over the ASCII hex
+    strings (see ``integrity``); ``seq`` is the item's position, 1-based and gap-free.
+    """
+
+    run = models.ForeignKey(CollectionRun, on_delete=models.PROTECT, related_name="evidence")
+    connection = models.ForeignKey(
+        Connection, null=True, blank=True, on_delete=models.PROTECT, related_name="evidence"
+    )
+    collector_key = models.CharField(max_length=100)
+    collector_version = models.PositiveIntegerField()
+    pixaudit_version = models.CharField(max_length=32)
+    collected_at = models.DateTimeField()
+    effective_at = models.DateTimeField(help_text="When the activity this proves happened.")
+    expires_at = models.DateTimeField()
+    row_count = models.PositiveIntegerField()
+    findings_count = models.PositiveIntegerField()
+    sha256 = models.CharField(max_length=64)
+    artifact_path = models.CharField(max_length=300)
+    size = models.PositiveBigIntegerField()
+    findings_digest = models.CharField(max_length=64)
+    seq = models.BigIntegerField(unique=True)
+    prev_chain_hash = models.CharField(max_length=64)
+    chain_hash = models.CharField(max_length=64, unique=True)
+    provenance = models.JSONField(default=dict)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-seq"]
+        indexes = [
+            models.Index(fields=["collector_key", "collected_at"], name="evidence_item_key_idx"),
+            models.Index(fields=["connection", "collected_at"], name="evidence_item_conn_idx"),
+            models.Index(fields=["effective_at"], name="evidence_item_effective_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"evidence seq={self.seq} {self.collector_key}"
+
+
+class Finding(AppendOnlyModel):
+    """History: the result of one assertion for one resource in one evidence item."""
+
+    evidence = models.ForeignKey(EvidenceItem, on_delete=models.PROTECT, related_name="findings")
+    # Neither index nor database constraint on run: findings are reached through evidence
+    # (whose run is constrained), and each would cost a per-row check on every ingest.
+    run = models.ForeignKey(
+        CollectionRun,
+        on_delete=models.PROTECT,
+        related_name="findings",
+        db_index=False,
+        db_constraint=False,
+    )
+    assertion_id = models.CharField(max_length=200)
+    resource = models.TextField()
+    status = models.CharField(max_length=8, choices=FindingStatus.choices)
+    severity = models.CharField(max_length=8, choices=FindingSeverity.choices)
+    message = models.TextField()
+    thresholds = models.JSONField(default=dict)
+    controls = models.JSONField(default=list)
+    collected_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["assertion_id", "collected_at"], name="evidence_finding_aid_idx"),
+            models.Index(fields=["resource"], name="evidence_finding_res_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.assertion_id} {self.resource}: {self.status}"
+
+
+class LatestResult(models.Model):
+    """Current state: the latest status of each (assertion, resource), kept by the ingest.
+
+    Posture and the dashboard read this small table instead of scanning history. Rows of a
+    connection's resources that a later successful run no longer sees are removed.
+    """
+
+    assertion_id = models.CharField(max_length=200)
+    resource = models.TextField()
+    collector_key = models.CharField(max_length=100)
+    connection = models.ForeignKey(
+        Connection, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    status = models.CharField(max_length=8, choices=FindingStatus.choices)
+    severity = models.CharField(max_length=8, choices=FindingSeverity.choices)
+    message = models.TextField()
+    controls = models.JSONField(default=list)
+    # No index: rows are found by (assertion, resource) or source; every ingest rewrites this
+    # column, and an index on it would make each of those updates a non-HOT update.
+    evidence = models.ForeignKey(
+        EvidenceItem, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    collected_at = models.DateTimeField()
+    first_seen_at = models.DateTimeField()
+    last_changed_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["assertion_id", "resource"], name="evidence_latest_unique"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["collector_key", "connection"], name="evidence_latest_src_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.assertion_id} {self.resource}: {self.status}"
+
+
+class ChainHead(models.Model):
+    """Singleton (pk=1): the lock every append takes, and a pointer to the chain's head.
+
+    ``select_for_update`` on this row serialises appends on PostgreSQL; on SQLite the write
+    transaction does. ``verify_evidence`` checks it against the last item, which detects a
+    removed tail.
+    """
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    seq = models.BigIntegerField(default=0)
+    chain_hash = models.CharField(max_length=64, default=GENESIS_HASH)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"chain head seq={self.seq}"

@@ -1,0 +1,49 @@
+"""Writes of the evidence app (keyword-only ``<entity>_<action>`` functions).
+
+Split by concern: ``connections`` (validated params, encrypted secrets), ``runs`` (the
+runner), ``ingest`` (the one-transaction append to the chain).
+"""
+
+from __future__ import annotations
+
+from pixaudit.evidence.services.connections import (
+    UNSET,
+    ConnectionParamsError,
+    collector_class,
+    connection_create,
+    connection_decrypted_params,
+    connection_next_run_at,
+    connection_secrets_set,
+    connection_update,
+)
+from pixaudit.evidence.services.ingest import evidence_ingest
+from pixaudit.evidence.services.runs import (
+    STALE_RUN_MESSAGE,
+    CollectionRunActive,
+    RunResult,
+    collection_run_create,
+    collection_run_execute,
+    collection_run_mark_stale,
+    collection_run_retry,
+)
+from pixaudit.evidence.services.secrets import secrets_rotate
+
+__all__ = [
+    "STALE_RUN_MESSAGE",
+    "UNSET",
+    "CollectionRunActive",
+    "ConnectionParamsError",
+    "RunResult",
+    "collection_run_create",
+    "collection_run_execute",
+    "collection_run_mark_stale",
+    "collection_run_retry",
+    "collector_class",
+    "connection_create",
+    "connection_decrypted_params",
+    "connection_next_run_at",
+    "connection_secrets_set",
+    "connection_update",
+    "evidence_ingest",
+    "secrets_rotate",
+]

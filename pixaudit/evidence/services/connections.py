@@ -1,0 +1,248 @@
+"""Writes on connections: validated params, encrypted write-only secrets."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from collectors import Collector, ParamError, registry
+from collectors.base import validate_params
+from pixaudit.evidence import crypto
+from pixaudit.evidence.models import Connection
+
+__all__ = [
+    "UNSET",
+    "ConnectionParamsError",
+    "collector_class",
+    "connection_create",
+    "connection_decrypted_params",
+    "connection_next_run_at",
+    "connection_secret_values",
+    "connection_secrets_set",
+    "connection_update",
+    "decrypt_secrets",
+    "encrypt_secrets",
+    "split_params",
+]
+
+
+class _Unset:
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+#: Marks a keyword argument of an update as "leave unchanged".
+UNSET: Any = _Unset()
+
+
+class ConnectionParamsError(ValueError):
+    """Invalid connection input; ``errors`` maps a field/param name to a message.
+
+    Keys are param names, or ``name``, ``collector_key``, ``schedule_minutes``; every problem
+    is reported at once so a form can show them together. Messages never contain a secret.
+    """
+
+    def __init__(self, errors: Mapping[str, str]):
+        self.errors = dict(errors)
+        detail = "; ".join(f"{k}: {v}" for k, v in sorted(self.errors.items()))
+        super().__init__(f"invalid connection: {detail}")
+
+
+def collector_class(key: str) -> type[Collector]:
+    """The registered collector class for ``key`` (``KeyError`` with a clear text if none)."""
+    registry.discover()
+    return registry.get(key)
+
+
+def _is_blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and value.strip() == "")
+
+
+def split_params(cls: type[Collector], values: Mapping[str, Any]) -> tuple[dict, dict]:
+    """Split validated values into (non-secret params, secret values that are set)."""
+    secret_names = set(cls.secret_param_names())
+    public = {k: v for k, v in values.items() if k not in secret_names}
+    secret = {k: v for k, v in values.items() if k in secret_names and not _is_blank(v)}
+    return public, secret
+
+
+def encrypt_secrets(kind: str, object_id: int, secrets: Mapping[str, Any]) -> dict[str, str]:
+    """Encrypt each secret value, bound to ``<kind>:<id>:<name>``."""
+    return {
+        name: crypto.encrypt(str(value), aad=crypto.secret_aad(kind, object_id, name))
+        for name, value in secrets.items()
+    }
+
+
+def decrypt_secrets(kind: str, object_id: int, tokens: Mapping[str, str]) -> dict[str, str]:
+    return {
+        name: crypto.decrypt(token, aad=crypto.secret_aad(kind, object_id, name))
+        for name, token in tokens.items()
+    }
+
+
+def _validate(
+    cls: type[Collector], values: Mapping[str, Any], errors: dict[str, str]
+) -> dict[str, Any]:
+    try:
+        return validate_params(cls.params, values)
+    except ParamError as exc:
+        secret_names = set(cls.secret_param_names())
+        for name, message in exc.errors.items():
+            # A coercion message may quote the value; for a secret, say only what is wrong.
+            errors[name] = (
+                "Invalid value."
+                if name in secret_names and "required" not in (message.lower())
+                else message
+            )
+        return {}
+
+
+def _check_schedule(schedule_minutes: Any, errors: dict[str, str]) -> None:
+    if schedule_minutes is None:
+        return
+    if isinstance(schedule_minutes, bool) or not isinstance(schedule_minutes, int):
+        errors["schedule_minutes"] = "Enter a whole number of minutes."
+    elif schedule_minutes < 1:
+        errors["schedule_minutes"] = "The interval must be at least 1 minute."
+
+
+def connection_create(
+    *,
+    name: str,
+    collector_key: str,
+    params: Mapping[str, Any],
+    schedule_minutes: int | None = None,
+    enabled: bool = True,
+    user: Any = None,
+) -> Connection:
+    """Create a connection after validating ``params`` (secrets included) per field.
+
+    Secret params are encrypted; the rest is stored as validated. Raises
+    :class:`ConnectionParamsError`. The new connection is due at once (``next_run_at`` now).
+    """
+    errors: dict[str, str] = {}
+    name = (name or "").strip()
+    if not name:
+        errors["name"] = "A name is required."
+    elif Connection.objects.filter(name=name).exists():
+        errors["name"] = f"A connection named {name!r} already exists."
+    _check_schedule(schedule_minutes, errors)
+    try:
+        cls = collector_class(collector_key)
+    except KeyError:
+        errors["collector_key"] = f"Unknown collector {collector_key!r}."
+        raise ConnectionParamsError(errors) from None
+    validated = _validate(cls, params, errors)
+    if errors:
+        raise ConnectionParamsError(errors)
+    public, secret = split_params(cls, validated)
+    try:
+        with transaction.atomic():
+            conn = Connection.objects.create(
+                name=name,
+                collector_key=collector_key,
+                params=public,
+                schedule_minutes=schedule_minutes,
+                enabled=enabled,
+                next_run_at=timezone.now(),
+                created_by=user if getattr(user, "pk", None) else None,
+            )
+            # The id is part of each secret's associated data, so encrypt after the insert.
+            conn.secrets = encrypt_secrets("connection", conn.pk, secret)
+            conn.save(update_fields=["secrets"])
+    except IntegrityError:
+        raise ConnectionParamsError(
+            {"name": f"A connection named {name!r} already exists."}
+        ) from None
+    return conn
+
+
+def connection_update(
+    *,
+    connection: Connection,
+    name: Any = UNSET,
+    params: Mapping[str, Any] | None = None,
+    clear_secrets: Iterable[str] = (),
+    schedule_minutes: Any = UNSET,
+    enabled: Any = UNSET,
+) -> Connection:
+    """Change a connection. Only the arguments given change.
+
+    ``params`` is merged over the stored values: a non-secret set to ``None``/blank is unset
+    (its default applies); a secret left blank keeps the stored value (secrets are
+    write-only: forms never show them, so a blank field means "unchanged"). Remove a stored
+    secret explicitly with ``clear_secrets``.
+    """
+    errors: dict[str, str] = {}
+    if name is not UNSET:
+        name = (name or "").strip()
+        if not name:
+            errors["name"] = "A name is required."
+        elif Connection.objects.filter(name=name).exclude(pk=connection.pk).exists():
+            errors["name"] = f"A connection named {name!r} already exists."
+    if schedule_minutes is not UNSET:
+        _check_schedule(schedule_minutes, errors)
+    cls = collector_class(connection.collector_key)
+    stored_secrets = decrypt_secrets("connection", connection.pk, connection.secrets)
+    for secret_name in clear_secrets:
+        stored_secrets.pop(secret_name, None)
+    merged: dict[str, Any] = {**connection.params, **stored_secrets}
+    secret_names = set(cls.secret_param_names())
+    for key, value in (params or {}).items():
+        if key in secret_names and _is_blank(value):
+            continue  # write-only: blank keeps the stored secret
+        merged[key] = value
+    declared = {p.name for p in cls.params}
+    # Stored values of params the collector no longer declares are dropped, not errors.
+    merged = {k: v for k, v in merged.items() if k in declared or k in (params or {})}
+    validated = _validate(cls, merged, errors)
+    if errors:
+        raise ConnectionParamsError(errors)
+    public, secret = split_params(cls, validated)
+    if name is not UNSET:
+        connection.name = name
+    if schedule_minutes is not UNSET:
+        connection.schedule_minutes = schedule_minutes
+    if enabled is not UNSET:
+        connection.enabled = bool(enabled)
+    connection.params = public
+    connection.secrets = encrypt_secrets("connection", connection.pk, secret)
+    try:
+        with transaction.atomic():
+            connection.save()
+    except IntegrityError:
+        raise ConnectionParamsError(
+            {"name": "A connection with this name already exists."}
+        ) from None
+    return connection
+
+
+def connection_secret_values(*, connection: Connection) -> dict[str, str]:
+    """The decrypted secrets of a connection (for the runner only; never render them)."""
+    return decrypt_secrets("connection", connection.pk, connection.secrets)
+
+
+def connection_decrypted_params(*, connection: Connection) -> dict[str, Any]:
+    """Params with secrets decrypted, ready for a ``CollectionContext``. Runner use only."""
+    return {**connection.params, **connection_secret_values(connection=connection)}
+
+
+def connection_secrets_set(*, connection: Connection) -> list[str]:
+    """Names of the secrets that have a stored value (what a form may say is "set")."""
+    return sorted(connection.secrets)
+
+
+def connection_next_run_at(*, connection: Connection, after: datetime | None = None) -> datetime:
+    """When the connection is due next: ``after`` + its interval (or the collector's max_age)."""
+    after = after or timezone.now()
+    if connection.schedule_minutes:
+        return after + timedelta(minutes=connection.schedule_minutes)
+    try:
+        return after + collector_class(connection.collector_key).max_age
+    except KeyError:
+        return after + timedelta(days=1)

@@ -1,0 +1,239 @@
+"""Append one collection to the evidence store: item, findings, latest state, in one transaction.
+
+Appends are serialised by the ``ChainHead`` row: the first statement of the transaction is
+an UPDATE of that row, which takes PostgreSQL's row lock and SQLite's database write lock,
+so two workers finishing at once append one after the other and the chain never forks.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from collections import Counter
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+from django.db import connection as db_connection
+from django.db import transaction
+from django.utils import timezone
+
+from collectors import Collector
+from collectors.base import Finding as SdkFinding
+from pixaudit.evidence.canonical import canonical_bytes
+from pixaudit.evidence.integrity import compute_chain_hash, findings_digest
+from pixaudit.evidence.models import (
+    GENESIS_HASH,
+    ChainHead,
+    CollectionRun,
+    Connection,
+    EvidenceItem,
+    Finding,
+    LatestResult,
+    RunStatus,
+)
+from pixaudit.evidence.services.connections import connection_next_run_at
+from pixaudit.evidence.storage import artifact_store
+
+__all__ = ["evidence_ingest", "finding_counts", "worker_name"]
+
+_BATCH = 5000
+_FINDING_COLUMNS = (
+    "evidence_id", "run_id", "assertion_id", "resource", "status", "severity", "message",
+    "thresholds", "controls", "collected_at",
+)  # fmt: skip
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"[:200]
+
+
+def finding_counts(findings: Sequence[SdkFinding]) -> dict[str, int]:
+    counts = Counter(str(f.status) for f in findings)
+    return {s: counts.get(s, 0) for s in ("pass", "fail", "warn", "error")}
+
+
+def _digest_of(findings: Sequence[SdkFinding]) -> tuple[str, bool]:
+    """``(findings_digest, has duplicate (assertion, resource) pairs)``."""
+    rows = sorted(
+        [f.assertion_id, f.resource, str(f.status), str(f.severity), f.message] for f in findings
+    )
+    duplicates = any(a[:2] == b[:2] for a, b in zip(rows, rows[1:], strict=False))
+    return findings_digest(rows), duplicates
+
+
+def _finding_rows(item: EvidenceItem, run: CollectionRun, findings: Sequence[SdkFinding]):
+    # Thresholds and controls are the same for every finding of one assertion in one run:
+    # serialise them once per assertion, not once per finding.
+    json_cache: dict[str, tuple[str, str]] = {}
+    for f in findings:
+        cached = json_cache.get(f.assertion_id)
+        if cached is None:
+            cached = (
+                canonical_bytes(f.thresholds).decode("utf-8"),
+                json.dumps(list(f.controls)),
+            )
+            json_cache[f.assertion_id] = cached
+        yield (
+            item.pk, run.pk, f.assertion_id, f.resource, str(f.status), str(f.severity),
+            f.message, cached[0], cached[1], item.collected_at,
+        )  # fmt: skip
+
+
+def _insert_findings_copy(item, run, findings) -> None:
+    """PostgreSQL: COPY is several times faster than multi-row INSERT for large batches."""
+    table = Finding._meta.db_table
+    columns = ", ".join(_FINDING_COLUMNS)
+    with db_connection.cursor() as cursor:
+        with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+            for row in _finding_rows(item, run, findings):
+                copy.write_row(row)
+
+
+def _insert_findings_orm(item, run, findings) -> None:
+    batch: list[Finding] = []
+    for row in _finding_rows(item, run, findings):
+        values = dict(zip(_FINDING_COLUMNS, row, strict=True))
+        values["thresholds"] = json.loads(values["thresholds"])
+        values["controls"] = json.loads(values["controls"])
+        batch.append(Finding(**values))
+        if len(batch) >= _BATCH:
+            Finding.objects.bulk_create(batch, batch_size=_BATCH)
+            batch = []
+    if batch:
+        Finding.objects.bulk_create(batch, batch_size=_BATCH)
+
+
+# One statement on both backends (window functions and ON CONFLICT exist in PostgreSQL and in
+# SQLite >= 3.25). When a run has several findings for one (assertion, resource) the worst
+# status is kept (ranking costs a sort, so it is only done when the ingest saw duplicates).
+# last_changed_at moves only when the status changes; first_seen_at is kept.
+_PLAIN_SOURCE = "SELECT * FROM {finding} WHERE evidence_id = %s"
+_RANKED_SOURCE = """
+SELECT * FROM (
+    SELECT f.*, ROW_NUMBER() OVER (
+        PARTITION BY assertion_id, resource
+        ORDER BY CASE status WHEN 'error' THEN 0 WHEN 'fail' THEN 1 WHEN 'warn' THEN 2
+                 ELSE 3 END, id
+    ) AS pixaudit_rank
+    FROM {finding} f WHERE evidence_id = %s
+) ranked WHERE pixaudit_rank = 1
+"""
+_UPSERT_LATEST = """
+INSERT INTO {latest} (assertion_id, resource, collector_key, connection_id, status, severity,
+                      message, controls, evidence_id, collected_at, first_seen_at,
+                      last_changed_at)
+SELECT assertion_id, resource, %s, %s, status, severity, message, controls, evidence_id,
+       collected_at, collected_at, collected_at
+FROM ({source}) AS source
+WHERE true
+ON CONFLICT (assertion_id, resource) DO UPDATE SET
+    collector_key = excluded.collector_key,
+    connection_id = excluded.connection_id,
+    status = excluded.status,
+    severity = excluded.severity,
+    message = excluded.message,
+    controls = excluded.controls,
+    evidence_id = excluded.evidence_id,
+    collected_at = excluded.collected_at,
+    last_changed_at = CASE WHEN {latest}.status = excluded.status
+                           THEN {latest}.last_changed_at ELSE excluded.collected_at END
+"""
+
+
+def _upsert_latest(item: EvidenceItem, *, duplicates: bool) -> None:
+    source = _RANKED_SOURCE if duplicates else _PLAIN_SOURCE
+    sql = _UPSERT_LATEST.format(
+        source=source.format(finding=Finding._meta.db_table), latest=LatestResult._meta.db_table
+    )
+    with db_connection.cursor() as cursor:
+        cursor.execute(sql, [item.collector_key, item.connection_id, item.pk])
+    # Resources this connection's collector no longer reports are gone from current state.
+    gone = LatestResult.objects.filter(collector_key=item.collector_key)
+    if item.connection_id is None:
+        gone = gone.filter(connection__isnull=True)
+    else:
+        gone = gone.filter(connection_id=item.connection_id)
+    gone.exclude(evidence_id=item.pk).delete()
+
+
+def _lock_chain(now: datetime) -> ChainHead:
+    # UPDATE first: it is what takes the lock on SQLite (a SELECT would only take a read lock
+    # and fail on upgrade under contention). The row may be missing after a test flush.
+    if not ChainHead.objects.filter(pk=1).update(updated_at=now):
+        ChainHead.objects.get_or_create(pk=1)
+        ChainHead.objects.filter(pk=1).update(updated_at=now)
+    return ChainHead.objects.select_for_update().get(pk=1)
+
+
+def evidence_ingest(
+    *,
+    run: CollectionRun,
+    cls: type[Collector],
+    data: bytes,
+    sha256: str,
+    collected_at: datetime,
+    rows_count: int,
+    findings: Sequence[SdkFinding],
+    provenance: dict[str, Any],
+    effective_at: datetime | None = None,
+) -> EvidenceItem:
+    """Store the artifact, then append item + findings + latest state and finish the run.
+
+    Everything after the artifact write happens in one transaction: a failure leaves no
+    item, no finding and no change to the latest state (at most an unreferenced artifact).
+    """
+    path = artifact_store(data, sha256)
+    digest, duplicates = _digest_of(findings)
+    counts = finding_counts(findings)
+    with transaction.atomic():
+        now = timezone.now()
+        head = _lock_chain(now)
+        last = EvidenceItem.objects.order_by("-seq").values_list("seq", "chain_hash").first()
+        seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS_HASH)
+        item = EvidenceItem(
+            run=run,
+            connection_id=run.connection_id,
+            collector_key=cls.key,
+            collector_version=int(cls.version),
+            pixaudit_version=settings.PIXAUDIT_VERSION,
+            collected_at=collected_at,
+            effective_at=effective_at or collected_at,
+            expires_at=collected_at + cls.max_age,
+            row_count=rows_count,
+            findings_count=len(findings),
+            sha256=sha256,
+            artifact_path=path,
+            size=len(data),
+            findings_digest=digest,
+            seq=seq,
+            prev_chain_hash=prev,
+            chain_hash=compute_chain_hash(prev, sha256, digest),
+            provenance=provenance,
+        )
+        item.save()
+        if db_connection.vendor == "postgresql":
+            _insert_findings_copy(item, run, findings)
+        else:
+            _insert_findings_orm(item, run, findings)
+        _upsert_latest(item, duplicates=duplicates)
+        head.seq, head.chain_hash = item.seq, item.chain_hash
+        head.save(update_fields=["seq", "chain_hash", "updated_at"])
+        run.status = RunStatus.SUCCEEDED
+        run.finished_at = timezone.now()
+        run.rows_count = rows_count
+        run.findings_pass = counts["pass"]
+        run.findings_fail = counts["fail"]
+        run.findings_warn = counts["warn"]
+        run.findings_error = counts["error"]
+        run.error_message = ""
+        run.error_permanent = False
+        run.save()
+        if run.connection_id:
+            conn = Connection.objects.get(pk=run.connection_id)
+            Connection.objects.filter(pk=conn.pk).update(
+                next_run_at=connection_next_run_at(connection=conn, after=run.finished_at)
+            )
+    return item
