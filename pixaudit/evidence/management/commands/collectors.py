@@ -34,6 +34,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         registry.discover()
+        for name, error in registry.load_errors:
+            self.stderr.write(self.style.WARNING(f"collector failed to load: {name}: {error}"))
         classes = [
             c
             for c in registry.all_collectors()
