@@ -26,6 +26,10 @@ from pixaudit.evidence.services import connection_create, connection_update
 from pixaudit.evidence.services.scheduling import COLLECT_QUEUE, collections_enqueue_due
 
 SANDBOX_PREFIX = "Sandbox"
+# The policy's 7-day image deletion applies to buckets tagged data=... in the sandbox.
+AWS_THRESHOLDS = {
+    "aws_s3_buckets": {"aws_s3_buckets.lifecycle_expiration": {"tag_key": "data"}},
+}
 
 
 @dataclass
@@ -37,11 +41,15 @@ class DemoReport:
     notes: list[str] = field(default_factory=list)
 
 
-def _connection_ensure(*, name: str, collector_key: str, params: dict[str, Any]) -> Connection:
+def _connection_ensure(
+    *, name: str, collector_key: str, params: dict[str, Any], thresholds: dict | None = None
+) -> Connection:
     existing = Connection.objects.filter(name=name).first()
     if existing is None:
-        return connection_create(name=name, collector_key=collector_key, params=params)
-    connection = connection_update(connection=existing, params=params)
+        return connection_create(
+            name=name, collector_key=collector_key, params=params, thresholds=thresholds
+        )
+    connection = connection_update(connection=existing, params=params, thresholds=thresholds or {})
     Connection.objects.filter(pk=connection.pk).update(enabled=True, next_run_at=None)
     return connection
 
@@ -61,12 +69,10 @@ def _environ(**values: str) -> Iterator[None]:
 
 
 def _aws_connections(report: DemoReport) -> tuple[list[Connection], Callable[[], None], dict]:
-    from pixaudit.demo.aws_sandbox import seed_sandbox, start_moto_server
+    from pixaudit.demo.aws_sandbox import SANDBOX_PARAMS, seed_sandbox, start_moto_server
 
     url, stop = start_moto_server()
-    seed_sandbox(url)
-    params = {"regions": ["us-east-1", "eu-west-1"], "access_key_id": "demo-sandbox",
-              "secret_access_key": "demo-sandbox-secret"}  # fmt: skip
+    seed_sandbox(url, n=2)
     connections = []
     for cls in registry.all_collectors():
         if cls.source != "aws":
@@ -76,7 +82,8 @@ def _aws_connections(report: DemoReport) -> tuple[list[Connection], Callable[[],
             _connection_ensure(
                 name=f"{SANDBOX_PREFIX} AWS · {cls.title}",
                 collector_key=cls.key,
-                params={k: v for k, v in params.items() if k in declared},
+                params={k: v for k, v in SANDBOX_PARAMS.items() if k in declared},
+                thresholds=AWS_THRESHOLDS.get(cls.key),
             )
         )
     report.notes.append(f"AWS sandbox: moto server at {url} (stopped after the demo collects)")

@@ -54,6 +54,9 @@ class Connection(models.Model):
     collector_key = models.CharField(max_length=100, db_index=True)
     params = models.JSONField(default=dict, blank=True)
     secrets = models.JSONField(default=dict, blank=True)
+    thresholds = models.JSONField(
+        default=dict, blank=True, help_text="Assertion threshold overrides: {assertion: {param: v}}"
+    )
     schedule_minutes = models.PositiveIntegerField(
         null=True, blank=True, help_text="Run every N minutes; empty = derive from max_age."
     )
@@ -98,6 +101,8 @@ class CollectionRun(models.Model):
     collector_key = models.CharField(max_length=100, db_index=True)
     params = models.JSONField(default=dict, blank=True)
     secrets = models.JSONField(default=dict, blank=True)
+    # The thresholds in force when the run was created (a connection may change later).
+    thresholds = models.JSONField(default=dict, blank=True)
     status = models.CharField(max_length=16, choices=RunStatus.choices, default=RunStatus.QUEUED)
     trigger = models.CharField(max_length=16, choices=RunTrigger.choices)
     attempt = models.PositiveSmallIntegerField(default=1)

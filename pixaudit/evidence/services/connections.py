@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from collectors import Collector, ParamError, registry
 from collectors.base import validate_params
+from collectors.evaluate import validate_thresholds
 from pixaudit.evidence import crypto
 from pixaudit.evidence.models import Connection
 
@@ -102,6 +103,29 @@ def _validate(
         return {}
 
 
+def validate_connection_thresholds(
+    cls: type[Collector], thresholds: Any, errors: dict[str, str]
+) -> dict[str, dict[str, Any]]:
+    """The validated overrides (only the values given, coerced); problems go to ``errors``.
+
+    Error keys are ``thresholds.<assertion_id>[.<param>]`` so a form can show each next to
+    its field.
+    """
+    if not thresholds:
+        return {}
+    if not isinstance(thresholds, Mapping) or not all(
+        isinstance(v, Mapping) for v in thresholds.values()
+    ):
+        errors["thresholds"] = 'Give thresholds as {"<assertion id>": {"<param>": value}}.'
+        return {}
+    try:
+        complete = validate_thresholds(cls, thresholds)
+    except ParamError as exc:
+        errors.update({f"thresholds.{key}": message for key, message in exc.errors.items()})
+        return {}
+    return {aid: {k: complete[aid][k] for k in values} for aid, values in thresholds.items()}
+
+
 def _check_schedule(schedule_minutes: Any, errors: dict[str, str]) -> None:
     if schedule_minutes is None:
         return
@@ -119,6 +143,7 @@ def connection_create(
     schedule_minutes: int | None = None,
     enabled: bool = True,
     user: Any = None,
+    thresholds: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Connection:
     """Create a connection after validating ``params`` (secrets included) per field.
 
@@ -138,6 +163,7 @@ def connection_create(
         errors["collector_key"] = f"Unknown collector {collector_key!r}."
         raise ConnectionParamsError(errors) from None
     validated = _validate(cls, params, errors)
+    overrides = validate_connection_thresholds(cls, thresholds, errors)
     if errors:
         raise ConnectionParamsError(errors)
     public, secret = split_params(cls, validated)
@@ -147,6 +173,7 @@ def connection_create(
                 name=name,
                 collector_key=collector_key,
                 params=public,
+                thresholds=overrides,
                 schedule_minutes=schedule_minutes,
                 enabled=enabled,
                 next_run_at=timezone.now(),
@@ -170,8 +197,11 @@ def connection_update(
     clear_secrets: Iterable[str] = (),
     schedule_minutes: Any = UNSET,
     enabled: Any = UNSET,
+    thresholds: Any = UNSET,
 ) -> Connection:
     """Change a connection. Only the arguments given change.
+
+    ``thresholds`` replaces the stored overrides as a whole (``{}`` resets to defaults).
 
     ``params`` is merged over the stored values: a non-secret set to ``None``/blank is unset
     (its default applies); a secret left blank keeps the stored value (secrets are
@@ -201,9 +231,13 @@ def connection_update(
     # Stored values of params the collector no longer declares are dropped, not errors.
     merged = {k: v for k, v in merged.items() if k in declared or k in (params or {})}
     validated = _validate(cls, merged, errors)
+    if thresholds is not UNSET:
+        thresholds = validate_connection_thresholds(cls, thresholds, errors)
     if errors:
         raise ConnectionParamsError(errors)
     public, secret = split_params(cls, validated)
+    if thresholds is not UNSET:
+        connection.thresholds = thresholds
     if name is not UNSET:
         connection.name = name
     if schedule_minutes is not UNSET:

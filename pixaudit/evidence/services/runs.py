@@ -38,6 +38,7 @@ from pixaudit.evidence.services.connections import (
     decrypt_secrets,
     encrypt_secrets,
     split_params,
+    validate_connection_thresholds,
 )
 from pixaudit.evidence.services.ingest import evidence_ingest, finding_counts, worker_name
 
@@ -83,6 +84,7 @@ def collection_run_create(
     connection: Connection | None = None,
     collector_key: str | None = None,
     params: Mapping[str, Any] | None = None,
+    thresholds: Mapping[str, Mapping[str, Any]] | None = None,
     trigger: str,
     attempt: int = 1,
 ) -> CollectionRun:
@@ -106,6 +108,7 @@ def collection_run_create(
                 return CollectionRun.objects.create(
                     connection=connection,
                     collector_key=connection.collector_key,
+                    thresholds=connection.thresholds,
                     trigger=trigger,
                     attempt=attempt,
                 )
@@ -130,11 +133,16 @@ def collection_run_create(
         raise ConnectionParamsError(
             {k: ("Invalid value." if k in secret_names else v) for k, v in exc.errors.items()}
         ) from None
+    errors: dict[str, str] = {}
+    overrides = validate_connection_thresholds(cls, thresholds, errors)
+    if errors:
+        raise ConnectionParamsError(errors)
     public, secret = split_params(cls, validated)
     with transaction.atomic():
         run = CollectionRun.objects.create(
-            collector_key=collector_key, params=public, trigger=trigger, attempt=attempt
-        )
+            collector_key=collector_key, params=public, thresholds=overrides, trigger=trigger,
+            attempt=attempt,
+        )  # fmt: skip
         run.secrets = encrypt_secrets("run", run.pk, secret)
         run.save(update_fields=["secrets"])
     return run
@@ -151,8 +159,8 @@ def collection_run_retry(*, run_id: int) -> CollectionRun:
         )
     with transaction.atomic():
         run = CollectionRun.objects.create(
-            collector_key=old.collector_key, params=old.params, trigger=old.trigger,
-            attempt=old.attempt + 1,
+            collector_key=old.collector_key, params=old.params, thresholds=old.thresholds,
+            trigger=old.trigger, attempt=old.attempt + 1,
         )  # fmt: skip
         run.secrets = encrypt_secrets("run", run.pk, decrypt_secrets("run", old.pk, old.secrets))
         run.save(update_fields=["secrets"])
@@ -291,7 +299,7 @@ def collection_run_execute(
         # Deterministic order whatever the collector returned: identical collections must
         # produce identical bytes (and so share one content-addressed artifact).
         rows.sort(key=canonical_bytes)
-        findings = evaluate_assertions(cls, rows, ctx.errors)
+        findings = evaluate_assertions(cls, rows, ctx.errors, thresholds=run.thresholds or None)
         data = canonical_bytes(_document(run, cls, ctx, params, rows, collected_at))
     except CollectorError as exc:
         logger.warning("run %s of %s failed: %s", run.pk, key, redact(exc.message))

@@ -50,6 +50,11 @@ class Command(BaseCommand):
             help='Params as JSON: {"param": value} for all, or {"<key>": {...}} per collector',
         )
         parser.add_argument(
+            "--thresholds",
+            metavar="FILE.json",
+            help='Assertion thresholds as JSON: {"<assertion id>": {"<param>": value}}',
+        )
+        parser.add_argument(
             "--findings-out", metavar="FILE.jsonl", help="Write every finding as JSON lines"
         )
         parser.add_argument(
@@ -94,8 +99,8 @@ class Command(BaseCommand):
 
     def _plans(self, options) -> list[tuple[str, Any]]:
         if options["connection"]:
-            if options["keys"] or options["source"] or options["params"]:
-                raise UsageError("--connection takes no KEY, --source or --params")
+            if options["keys"] or options["source"] or options["params"] or options["thresholds"]:
+                raise UsageError("--connection takes no KEY, --source, --params or --thresholds")
             connection = Connection.objects.filter(name=options["connection"]).first()
             if connection is None:
                 raise UsageError(f"no connection named {options['connection']!r}")
@@ -114,8 +119,16 @@ class Command(BaseCommand):
                 f"unknown collector(s): {', '.join(unknown)} (see `manage.py collectors`)"
             )
         params = load_params(options["params"], keys)
+        thresholds = load_json_object(options["thresholds"], "--thresholds")
         return [
-            (key, lambda key=key: self._create(collector_key=key, params=params.get(key, {})))
+            (
+                key,
+                lambda key=key: self._create(
+                    collector_key=key,
+                    params=params.get(key, {}),
+                    thresholds={a: v for a, v in thresholds.items() if a.startswith(key + ".")},
+                ),
+            )
             for key in dict.fromkeys(keys)
         ]
 
@@ -161,23 +174,29 @@ class Command(BaseCommand):
 
 def load_params(path: str | None, keys: list[str]) -> dict[str, dict]:
     """Params per collector key from a JSON file (shared or keyed by collector)."""
+    data = load_json_object(path, "--params")
+    if data and set(data) <= set(keys) and all(isinstance(v, dict) for v in data.values()):
+        return data
+    return {key: data for key in keys}
+
+
+def load_json_object(path: str | None, option: str) -> dict:
+    """A JSON object from a file, with errors that name the option, line and column."""
     if not path:
         return {}
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise UsageError(f"--params: no such file {path}") from None
+        raise UsageError(f"{option}: no such file {path}") from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"--params: cannot read {path}: {exc}") from None
+        raise UsageError(f"{option}: cannot read {path}: {exc}") from None
     except json.JSONDecodeError as exc:
         raise UsageError(
-            f"--params: {path} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
+            f"{option}: {path} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
         ) from None
     if not isinstance(data, dict):
-        raise UsageError(f"--params: {path} must hold a JSON object")
-    if data and set(data) <= set(keys) and all(isinstance(v, dict) for v in data.values()):
-        return data
-    return {key: data for key in keys}
+        raise UsageError(f"{option}: {path} must hold a JSON object")
+    return data
 
 
 def open_findings_out(path: str | None):

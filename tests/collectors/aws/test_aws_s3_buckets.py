@@ -1,0 +1,185 @@
+"""aws_s3_buckets against moto: encryption, TLS-only policy, versioning, retention, denials."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import boto3
+import pytest
+
+from collectors import CollectorError, Status
+from collectors.aws.aws_s3_buckets import S3BucketsCollector
+from collectors.testing import run_collector
+
+GOOD, BAD = "arn:aws:s3:::good-images", "arn:aws:s3:::bad-images"
+RETENTION = {"aws_s3_buckets.lifecycle_expiration": {"tag_key": "data", "tag_value": "images"}}
+
+
+def _tls_policy(name: str) -> str:
+    arn = f"arn:aws:s3:::{name}"
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Deny",
+                    "Principal": {"AWS": "*"},
+                    "Action": ["s3:*"],
+                    "Resource": [arn, f"{arn}/*"],
+                    "Condition": {"Bool": {"aws:SecureTransport": ["false"]}},
+                }
+            ],
+        }
+    )
+
+
+def _seed(days_bad: int = 30) -> None:
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.create_bucket(Bucket="good-images")
+    s3.put_bucket_encryption(
+        Bucket="good-images",
+        ServerSideEncryptionConfiguration={
+            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
+        },
+    )
+    s3.put_bucket_policy(Bucket="good-images", Policy=_tls_policy("good-images"))
+    s3.put_bucket_versioning(Bucket="good-images", VersioningConfiguration={"Status": "Enabled"})
+    s3.put_bucket_lifecycle_configuration(
+        Bucket="good-images",
+        LifecycleConfiguration={
+            "Rules": [
+                {
+                    "ID": "expire",
+                    "Status": "Enabled",
+                    "Filter": {},
+                    "Expiration": {"Days": 7},
+                    "NoncurrentVersionExpiration": {"NoncurrentDays": 1},
+                }
+            ]
+        },
+    )
+    eu = boto3.client("s3", region_name="eu-west-1")
+    eu.create_bucket(
+        Bucket="bad-images", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}
+    )
+    eu.put_bucket_versioning(Bucket="bad-images", VersioningConfiguration={"Status": "Suspended"})
+    eu.put_bucket_policy(
+        Bucket="bad-images",
+        Policy=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+                     "Resource": "arn:aws:s3:::bad-images/*"}
+                ],
+            }
+        ),
+    )  # fmt: skip
+    eu.put_bucket_lifecycle_configuration(
+        Bucket="bad-images",
+        LifecycleConfiguration={
+            "Rules": [
+                {"ID": "x", "Status": "Enabled", "Filter": {}, "Expiration": {"Days": days_bad}}
+            ]
+        },
+    )
+    for name in ("good-images", "bad-images"):
+        boto3.client("s3").put_bucket_tagging(
+            Bucket=name, Tagging={"TagSet": [{"Key": "data", "Value": "images"}]}
+        )
+    s3.create_bucket(Bucket="other-logs")
+
+
+def test_compliant_and_non_compliant_buckets(aws: None) -> None:
+    _seed()
+    result = run_collector(S3BucketsCollector, thresholds=RETENTION)
+    assert [r["arn"] for r in result.rows] == sorted(r["arn"] for r in result.rows)
+    assert result.identity == "arn:aws:sts::123456789012:user/moto"
+    rows = {r["arn"]: r for r in result.rows}
+    assert rows[BAD]["region"] == "eu-west-1"
+    assert rows[GOOD]["tags"] == {"data": "images"}
+    for assertion_id in (
+        "aws_s3_buckets.default_encryption",
+        "aws_s3_buckets.secure_transport",
+        "aws_s3_buckets.versioning_enabled",
+        "aws_s3_buckets.lifecycle_expiration",
+    ):
+        statuses = result.statuses(assertion_id)
+        assert statuses[GOOD] is Status.PASS, assertion_id
+        assert statuses[BAD] is Status.FAIL, assertion_id
+    assert "arn:aws:s3:::other-logs" not in result.statuses("aws_s3_buckets.lifecycle_expiration")
+    assert "suspended" in result.finding("aws_s3_buckets.versioning_enabled", BAD).message
+    assert result.errors == []
+
+
+def test_require_kms_variant_and_name_pattern_selector(aws: None) -> None:
+    _seed(days_bad=5)
+    thresholds = {
+        "aws_s3_buckets.default_encryption": {"require_kms": True},
+        "aws_s3_buckets.lifecycle_expiration": {"name_pattern": "*-images"},
+    }
+    result = run_collector(S3BucketsCollector, thresholds=thresholds)
+    assert result.finding("aws_s3_buckets.default_encryption", GOOD).status is Status.FAIL
+    retention = result.statuses("aws_s3_buckets.lifecycle_expiration")
+    # bad-images expires in 5 days, but suspended versioning keeps noncurrent versions.
+    assert retention == {GOOD: Status.PASS, BAD: Status.FAIL}
+    message = result.finding("aws_s3_buckets.lifecycle_expiration", BAD).message
+    assert "noncurrent" in message
+
+
+def test_retention_without_selector_warns(aws: None) -> None:
+    _seed()
+    result = run_collector(S3BucketsCollector)
+    assert result.statuses("aws_s3_buckets.lifecycle_expiration") == {"*": Status.WARN}
+
+
+def test_prefix_only_rule_warns(aws: None) -> None:
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.create_bucket(Bucket="prefix-images")
+    s3.put_bucket_lifecycle_configuration(
+        Bucket="prefix-images",
+        LifecycleConfiguration={
+            "Rules": [
+                {"ID": "tmp", "Status": "Enabled", "Filter": {"Prefix": "tmp/"},
+                 "Expiration": {"Days": 1}}
+            ]
+        },
+    )  # fmt: skip
+    result = run_collector(
+        S3BucketsCollector,
+        thresholds={"aws_s3_buckets.lifecycle_expiration": {"name_pattern": "prefix-*"}},
+    )
+    finding = result.finding("aws_s3_buckets.lifecycle_expiration", "arn:aws:s3:::prefix-images")
+    assert finding.status is Status.WARN
+
+
+def test_access_denied_on_one_call_is_an_error_for_that_bucket_only(aws: None, hooked: Any) -> None:
+    _seed()
+    result = run_collector(
+        S3BucketsCollector,
+        thresholds=RETENTION,
+        aws_session_factory=hooked(deny=("GetBucketEncryption",)),
+    )
+    finding = result.finding("aws_s3_buckets.default_encryption", GOOD)
+    assert finding.status is Status.ERROR
+    assert "AccessDenied on s3:GetEncryptionConfiguration for arn:aws:s3:::good-images" in (
+        finding.message
+    )
+    assert result.finding("aws_s3_buckets.secure_transport", GOOD).status is Status.PASS
+    assert {e["action"] for e in result.errors} == {"s3:GetEncryptionConfiguration"}
+
+
+def test_denied_listing_is_a_permanent_collector_error(aws: None, hooked: Any) -> None:
+    _seed()
+    with pytest.raises(CollectorError) as info:
+        run_collector(S3BucketsCollector, aws_session_factory=hooked(deny=("ListBuckets",)))
+    assert info.value.permanent is True
+    assert info.value.action == "s3:ListAllMyBuckets"
+    assert "AccessDenied on s3:ListAllMyBuckets" in str(info.value)
+
+
+def test_regions_param_filters_buckets(aws: None) -> None:
+    _seed()
+    result = run_collector(S3BucketsCollector, {"regions": ["eu-west-1"]})
+    assert [r["arn"] for r in result.rows] == [BAD]
