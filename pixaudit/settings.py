@@ -55,9 +55,15 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_rq",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "pixaudit.accounts",
+    "pixaudit.auditlog",
+    "pixaudit.audits",
     "pixaudit.controls",
     "pixaudit.evidence",
+    "pixaudit.posture",
     "pixaudit.dashboard",
 ]
 
@@ -68,6 +74,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "pixaudit.accounts.middleware.MFAEnforcementMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "pixaudit.lib.middleware.ContentSecurityPolicyMiddleware",
@@ -110,6 +118,8 @@ DATABASES = {"default": _db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
+# Refuses locked usernames/addresses before any password check (pixaudit.accounts.lockout).
+AUTHENTICATION_BACKENDS = ["pixaudit.accounts.backends.LockoutModelBackend"]
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "accounts:login"
@@ -195,6 +205,18 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 8 * 3600, minimum=300)
 CSRF_COOKIE_HTTPONLY = True
+# Auditors are external: their sessions end sooner (set on login, pixaudit.accounts.signals).
+PIXAUDIT_AUDITOR_SESSION_SECONDS = env_int(
+    "PIXAUDIT_AUDITOR_SESSION_SECONDS", 2 * 3600, minimum=300
+)
+# Sign-in throttling (pixaudit.accounts.lockout).
+PIXAUDIT_LOGIN_MAX_FAILURES = env_int("PIXAUDIT_LOGIN_MAX_FAILURES", 5, minimum=1)
+PIXAUDIT_LOGIN_MAX_FAILURES_PER_IP = env_int("PIXAUDIT_LOGIN_MAX_FAILURES_PER_IP", 20, minimum=1)
+PIXAUDIT_LOGIN_WINDOW_SECONDS = env_int("PIXAUDIT_LOGIN_WINDOW_SECONDS", 900, minimum=60)
+PIXAUDIT_LOGIN_LOCKOUT_SECONDS = env_int("PIXAUDIT_LOGIN_LOCKOUT_SECONDS", 900, minimum=60)
+# Auditor invitations: how long a new invitation (and the access it grants) lasts by default.
+PIXAUDIT_INVITATION_DAYS = env_int("PIXAUDIT_INVITATION_DAYS", 30, minimum=1)
+OTP_TOTP_ISSUER = f"pixaudit ({PIXAUDIT_ORG_NAME})"
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
@@ -229,5 +251,9 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"rq.worker": {"level": "WARNING"}},
+    "loggers": {
+        "rq.worker": {"level": "WARNING"},
+        "botocore": {"level": "WARNING"},
+        "urllib3": {"level": "WARNING"},
+    },
 }

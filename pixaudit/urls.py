@@ -1,9 +1,14 @@
 from django.contrib import admin
 from django.urls import include, path
+from django.views.generic import RedirectView
 
 urlpatterns = [
     path("accounts/", include("pixaudit.accounts.urls")),
     path("catalog/", include("pixaudit.controls.urls")),
+    path("engagements/", include("pixaudit.audits.urls")),
+    path("audit-log/", include("pixaudit.auditlog.urls")),
+    # One sign-in page for everyone: throttling, lockout and MFA apply to the admin too.
+    path("admin/login/", RedirectView.as_view(pattern_name="accounts:login", query_string=True)),
     path("admin/rq/", include("django_rq.urls")),
     path("admin/", admin.site.urls),
     path("", include("pixaudit.dashboard.urls")),

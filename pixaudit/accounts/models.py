@@ -8,7 +8,7 @@ read-only, engagement-scoped).
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
 
 
@@ -19,8 +19,18 @@ class Role(models.TextChoices):
     AUDITOR = "auditor", "Auditor"
 
 
+class PixauditUserManager(UserManager):
+    def create_superuser(self, username, email=None, password=None, **extra_fields):
+        # `manage.py createsuperuser` makes an administrator: give it the admin role too, so
+        # role rules (and MFA) treat it as one.
+        extra_fields.setdefault("role", Role.ADMIN)
+        return super().create_superuser(username, email, password, **extra_fields)
+
+
 class User(AbstractUser):
     role = models.CharField(max_length=32, choices=Role.choices, default=Role.ENGINEER)
+
+    objects = PixauditUserManager()
 
     class Meta:
         db_table = "accounts_user"
@@ -31,3 +41,33 @@ class User(AbstractUser):
 
     def has_role(self, *roles: str) -> bool:
         return self.role in roles
+
+
+class LoginFailure(models.Model):
+    """Throttle state: one failed sign-in. The audit log keeps the permanent record."""
+
+    username = models.CharField(max_length=150, db_index=True, help_text="Lower-cased.")
+    ip = models.GenericIPAddressField(null=True, blank=True, db_index=True)
+    at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"failed sign-in {self.username} from {self.ip} at {self.at:%Y-%m-%d %H:%M}"
+
+
+class LoginLockout(models.Model):
+    """Sign-in refused for a username or an IP address until ``locked_until``."""
+
+    class Scope(models.TextChoices):
+        USERNAME = "username", "Username"
+        IP = "ip", "IP address"
+
+    scope = models.CharField(max_length=16, choices=Scope.choices)
+    key = models.CharField(max_length=150)
+    locked_until = models.DateTimeField(db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["scope", "key"], name="accounts_lockout_key_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.scope} {self.key} locked until {self.locked_until:%Y-%m-%d %H:%M}"

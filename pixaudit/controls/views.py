@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
+from pixaudit.accounts.permissions import INTERNAL, role_required
 from pixaudit.controls import selectors
 from pixaudit.controls.models import Control, Framework
 
 
-@login_required
+@role_required(INTERNAL)
 def framework_list(request: HttpRequest) -> HttpResponse:
     return render(
         request, "controls/framework_list.html", {"frameworks": selectors.framework_list()}
     )
 
 
-@login_required
+@role_required(INTERNAL)
 def framework_detail(request: HttpRequest, framework_key: str) -> HttpResponse:
     framework = get_object_or_404(Framework, key=framework_key)
     q = request.GET.get("q", "").strip()[:200]
@@ -45,7 +45,7 @@ def framework_detail(request: HttpRequest, framework_key: str) -> HttpResponse:
     return render(request, "controls/framework_detail.html", context)
 
 
-@login_required
+@role_required(INTERNAL)
 def control_detail(request: HttpRequest, framework_key: str, ref: str) -> HttpResponse:
     try:
         control = selectors.control_get(framework_key=framework_key, ref=ref)

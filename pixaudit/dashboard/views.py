@@ -1,9 +1,142 @@
+"""Posture pages: framework overview, control list, control detail. Thin: read, render."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from urllib.parse import urlencode
+
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+
+from pixaudit.accounts.permissions import can
+from pixaudit.controls import selectors as control_selectors
+from pixaudit.controls.models import Control, Framework
+from pixaudit.dashboard import charts
+from pixaudit.dashboard.forms import PeriodForm
+from pixaudit.dashboard.permissions import dashboard_view
+from pixaudit.posture import selectors
+from pixaudit.posture.selectors import ControlStatus
+
+TREND_DAYS = 90
+HISTORY_DAYS = 90
+
+
+def _frameworks() -> list[Framework]:
+    return list(Framework.objects.order_by("key"))
 
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
-    # The control catalog is the landing page until the posture dashboard exists.
-    return redirect("controls:framework_list")
+    """The overview of the first framework; auditors land on their engagements."""
+    if not can(request.user, "posture.view"):
+        if can(request.user, "engagements.view"):
+            return redirect("audits:engagement_list")
+        raise PermissionDenied("posture.view")
+    framework = Framework.objects.order_by("key").first()
+    if framework is None:
+        return render(request, "dashboard/empty.html", {})
+    return overview(request, framework.key)
+
+
+@dashboard_view("posture.view")
+def overview(request: HttpRequest, framework_key: str) -> HttpResponse:
+    frameworks = _frameworks()
+    framework = next((f for f in frameworks if f.key == framework_key), None)
+    if framework is None:
+        raise Http404(f"No framework {framework_key}")
+    posture = selectors.framework_posture(framework=framework)
+    today = posture.computed_at.date()
+    snapshots = selectors.readiness_trend(framework=framework, days=TREND_DAYS, today=today)
+    points = [(s.day, s.readiness) for s in snapshots]
+    if posture.readiness is not None and (not points or points[-1][0] != today):
+        points.append((today, posture.readiness))  # today's live value until the snapshot
+    context = {
+        "frameworks": frameworks,
+        "framework": framework,
+        "posture": posture,
+        "trend_svg": charts.trend_svg(
+            points, days=TREND_DAYS, end=today, title=f"{framework.name} readiness, 90 days"
+        ),
+        "status_svg": charts.status_bar_svg(posture.status_rows),
+        "top_failing": posture.top_failing(10),
+        "stale_next": posture.stale_next(8),
+        "now": posture.computed_at,
+    }
+    return render(request, "dashboard/overview.html", context)
+
+
+@dashboard_view("posture.view")
+def control_list(request: HttpRequest) -> HttpResponse:
+    frameworks = _frameworks()
+    if not frameworks:
+        return render(request, "dashboard/empty.html", {})
+    key = request.GET.get("framework", "")[:64]
+    framework = next((f for f in frameworks if f.key == key), frameworks[0])
+    groups = list(control_selectors.framework_groups(framework=framework))
+    group_ref = request.GET.get("group", "").strip()[:32]
+    group = next((g for g in groups if g.ref == group_ref), None)
+    status = request.GET.get("status", "")
+    status = status if status in ControlStatus.values else ""
+    q = request.GET.get("q", "").strip()[:200]
+    posture = selectors.framework_posture(framework=framework)
+    rows = selectors.posture_filter(posture, status=status, group=group, q=q)
+    context = {
+        "frameworks": frameworks,
+        "framework": framework,
+        "groups": groups,
+        "group_ref": group_ref,
+        "statuses": [(s.value, s.label) for s in selectors.STATUS_ORDER],
+        "status": status,
+        "q": q,
+        "rows": rows,
+        "posture": posture,
+        "filtering": bool(status or group_ref or q),
+    }
+    return render(request, "dashboard/control_list.html", context)
+
+
+@dashboard_view("posture.view")
+def control_detail(request: HttpRequest, framework_key: str, ref: str) -> HttpResponse:
+    try:
+        control = control_selectors.control_get(framework_key=framework_key, ref=ref)
+    except Control.DoesNotExist:
+        raise Http404(f"No control {ref} in {framework_key}") from None
+    if control.is_group:
+        query = urlencode({"framework": framework_key, "group": ref})
+        return redirect(f"{reverse('dashboard:control_list')}?{query}")
+    period = PeriodForm(request.GET or None)
+    since, until = period.bounds() if period.is_bound else (None, None)
+    if not period.is_bound:
+        since = timezone.now() - timedelta(days=HISTORY_DAYS)
+        period = PeriodForm(initial={"since": since.date()})
+    item = selectors.control_posture(control=control)
+    catalog = selectors.assertion_catalog()
+    timeline = selectors.control_timeline(
+        assertion_ids=item.assertion_ids, since=since, until=until
+    )
+    states = {s.assertion_id: s for s in item.states}
+    assertions = sorted(
+        ({"id": a, "info": catalog.get(a, {}), "state": states.get(a)} for a in item.assertion_ids),
+        key=lambda row: (row["state"] is None, row["id"]),  # checks with results first
+    )
+    failing = selectors.control_results(assertion_ids=item.assertion_ids, only_failing=True)
+    strip = [
+        (e.status, e.status_label, f"{e.item.collected_at:%Y-%m-%d %H:%M} UTC")
+        for e in reversed(timeline)
+    ]
+    context = {
+        "framework": control.framework,
+        "control": control,
+        "item": item,
+        "assertions": assertions,
+        "failing": [(r, catalog.get(r.assertion_id, {})) for r in failing],
+        "timeline": timeline,
+        "history_svg": charts.status_strip_svg(strip, title=f"{control.ref} status history"),
+        "period": period,
+        "mappings": control_selectors.control_mapping_rows(control=control),
+    }
+    return render(request, "dashboard/control_detail.html", context)

@@ -18,7 +18,9 @@ import django_rq
 from django.db import transaction
 
 from collectors import registry
+from pixaudit.accounts.models import User
 from pixaudit.accounts.services import DemoCredential, demo_users_ensure
+from pixaudit.audits.services import demo_engagement_ensure
 from pixaudit.controls.collector_mappings import check_mappings_sync_from_registry
 from pixaudit.controls.services import catalogs_load_builtin
 from pixaudit.evidence.models import CollectionRun, Connection
@@ -37,6 +39,7 @@ class DemoReport:
     catalogs: list[str] = field(default_factory=list)
     mappings: int = 0
     users: list[DemoCredential] = field(default_factory=list)
+    engagement: str = ""
     runs: list[CollectionRun] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -120,6 +123,8 @@ def demo_setup() -> DemoReport:
         report.catalogs = [r.framework for r in catalogs_load_builtin()]
         report.mappings = check_mappings_sync_from_registry().created
         report.users = demo_users_ensure()
+        auditor = User.objects.get(username="demo-auditor")
+        report.engagement = demo_engagement_ensure(auditor=auditor).name
     registry.discover()
     _connection_ensure(name="Demo inventory (offline)", collector_key="demo_inventory", params={})
     stops: list[Callable[[], None]] = []

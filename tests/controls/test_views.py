@@ -9,6 +9,7 @@ from django.urls import reverse
 
 from pixaudit.controls.selectors import control_get_by_address
 from pixaudit.controls.services import check_mappings_sync, mapping_override_create
+from tests.security.helpers import client_for
 
 pytestmark = pytest.mark.django_db
 
@@ -131,9 +132,10 @@ def test_group_detail_lists_children(logged_in, catalogs):
     assert "6.1.2" in html and "Evidence checks" not in html
 
 
-def test_admin_pages_render(client, catalogs, django_user_model):
+def test_admin_pages_render(catalogs, django_user_model):
     admin = django_user_model.objects.create_superuser(username="root", password="x" * 16)
-    client.force_login(admin)
+    assert admin.role == "admin"
+    client = client_for(admin)  # signed in and MFA-verified, as the admin site requires
     check_mappings_sync(
         declarations=[
             (

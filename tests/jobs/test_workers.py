@@ -96,8 +96,13 @@ def test_cron_config_registers_the_periodic_job():
     scheduler = CronScheduler(connection=django_rq.get_connection("default"))
     scheduler.load_config_from_file("pixaudit/cron.py")
     jobs = scheduler.get_jobs()
-    assert [j.func_name for j in jobs] == ["pixaudit.evidence.jobs.collections_enqueue_due"]
-    assert jobs[0].interval == 60
+    by_name = {j.func_name: j for j in jobs}
+    assert set(by_name) == {
+        "pixaudit.evidence.jobs.collections_enqueue_due",
+        "pixaudit.posture.jobs.readiness_snapshots_job",
+    }
+    assert by_name["pixaudit.evidence.jobs.collections_enqueue_due"].interval == 60
+    assert by_name["pixaudit.posture.jobs.readiness_snapshots_job"].cron == "5 0 * * *"
 
 
 def test_verify_evidence_command_reports_ok_after_worker_runs(async_collect_queue, start_worker,

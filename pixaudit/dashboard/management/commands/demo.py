@@ -31,5 +31,13 @@ class Command(BaseCommand):
         self.stdout.write(self.style.MIGRATE_HEADING("Demo users (passwords are new each run)"))
         for cred in report.users:
             self.stdout.write(f"  {cred.role:<20} {cred.username:<28} {cred.password}")
+            if cred.recovery_codes:
+                # MFA is required for this role: any one of these works once at the MFA step.
+                self.stdout.write(f"  {'':<20} MFA recovery codes: {' '.join(cred.recovery_codes)}")
+                self.stdout.write(f"  {'':<20} or add to an authenticator: {cred.totp_uri}")
         self.stdout.write("")
+        self.stdout.write(
+            f"Audit engagement {report.engagement!r}: sign in as demo-auditor to see "
+            "the external auditor's view."
+        )
         self.stdout.write("Sign in at http://127.0.0.1:8000/accounts/login/")

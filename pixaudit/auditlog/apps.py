@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class AuditlogConfig(AppConfig):
+    name = "pixaudit.auditlog"
+    label = "auditlog"
+    verbose_name = "Audit log"

@@ -1,0 +1,175 @@
+"""Audit engagements: the external auditors' window onto the evidence.
+
+An engagement names its frameworks and the audit window (the Type II observation period,
+whole UTC days, both ends inclusive). Auditors reach it only through an accepted, unrevoked,
+unexpired ``AuditorInvitation``; that is checked on every request by the selectors. Evidence
+requests keep their status history in ``EvidenceRequestEvent``; samples are immutable once
+drawn (their seed and population hash make them reproducible).
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from pixaudit.controls.models import Control, Framework
+from pixaudit.evidence.models import EvidenceItem
+
+
+class Engagement(models.Model):
+    name = models.CharField(max_length=200)
+    frameworks = models.ManyToManyField(Framework, related_name="engagements")
+    window_start = models.DateField(help_text="First day of the observation period (UTC).")
+    window_end = models.DateField(help_text="Last day of the observation period (UTC).")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-window_end", "name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(window_end__gte=models.F("window_start")),
+                name="audits_engagement_window_order",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class AuditorInvitation(models.Model):
+    """One auditor's access to one engagement, from invitation until ``expires_at``.
+
+    Only the SHA-256 of the invitation token is stored; the token itself is in the e-mail.
+    """
+
+    engagement = models.ForeignKey(Engagement, on_delete=models.CASCADE, related_name="invitations")
+    email = models.EmailField()
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="auditor_invitations",
+    )
+    token_hash = models.CharField(max_length=64, unique=True)
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.email} → {self.engagement}"
+
+    @property
+    def revoked(self) -> bool:
+        return self.revoked_at is not None
+
+    @property
+    def is_expired(self) -> bool:
+        return self.expires_at <= timezone.now()
+
+    @property
+    def status(self) -> str:
+        if self.revoked:
+            return "revoked"
+        if self.is_expired:
+            return "expired"
+        return "active" if self.accepted_at else "pending"
+
+
+class RequestStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    ANSWERED = "answered", "Answered"
+    ACCEPTED = "accepted", "Accepted"
+    NEEDS_MORE = "needs_more", "Needs more"
+
+
+class EvidenceRequest(models.Model):
+    engagement = models.ForeignKey(Engagement, on_delete=models.CASCADE, related_name="requests")
+    control = models.ForeignKey(Control, on_delete=models.PROTECT, related_name="+")
+    description = models.TextField()
+    status = models.CharField(
+        max_length=16, choices=RequestStatus.choices, default=RequestStatus.OPEN
+    )
+    evidence_items = models.ManyToManyField(EvidenceItem, blank=True, related_name="+")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"request #{self.pk} {self.control.ref}"
+
+
+class EvidenceRequestEvent(models.Model):
+    """Status history of a request: each transition, who made it, and the note."""
+
+    request = models.ForeignKey(EvidenceRequest, on_delete=models.CASCADE, related_name="events")
+    status = models.CharField(max_length=16, choices=RequestStatus.choices)
+    note = models.TextField(blank=True, default="")
+    evidence_items = models.ManyToManyField(EvidenceItem, blank=True, related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"request #{self.request_id} → {self.status}"
+
+
+class SampleKind(models.TextChoices):
+    IDENTITY = "identity", "Accounts of an identity population"
+    DAYS = "days", "Days of the audit window"
+
+
+class Sample(models.Model):
+    """A reproducible random draw: ``random.Random(seed).sample(population, size)``.
+
+    ``population_hash`` is the SHA-256 of the canonical JSON of the ordered population, so
+    anyone can recompute the draw from the stored evidence and the seed.
+    """
+
+    engagement = models.ForeignKey(Engagement, on_delete=models.CASCADE, related_name="samples")
+    kind = models.CharField(max_length=16, choices=SampleKind.choices)
+    collector_key = models.CharField(max_length=100, blank=True, default="")
+    evidence = models.ForeignKey(
+        EvidenceItem, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    size = models.PositiveIntegerField()
+    seed = models.BigIntegerField()
+    population_size = models.PositiveIntegerField()
+    population_hash = models.CharField(max_length=64)
+    items = models.JSONField(default=list)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        source = self.collector_key or "window days"
+        return f"sample #{self.pk}: {self.size} of {self.population_size} ({source})"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise ValueError("a drawn sample is part of the engagement record and cannot change")
+        super().save(*args, **kwargs)

@@ -1,0 +1,162 @@
+"""Reads of the audits app, and THE scoping rule for auditors.
+
+Every auditor-facing view reads through these functions: an auditor sees an engagement only
+while one of their invitations to it is accepted, unrevoked and unexpired (checked on every
+request), and sees only evidence collected inside the engagement's window. Objects outside
+that scope raise ``DoesNotExist`` exactly like missing ones, so views answer 404 either way
+and never reveal whether another engagement's object exists.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from collectors import registry
+from pixaudit.accounts.models import Role, User
+from pixaudit.accounts.permissions import MANAGERS
+from pixaudit.audits.models import (
+    AuditorInvitation,
+    Engagement,
+    EvidenceRequest,
+    EvidenceRequestEvent,
+    Sample,
+)
+from pixaudit.evidence.models import EvidenceItem, Finding
+from pixaudit.evidence.selectors import evidence_list
+
+__all__ = [
+    "Download",
+    "IdentityPopulation",
+    "engagement_downloads",
+    "engagement_evidence_get",
+    "engagement_evidence_list",
+    "engagement_findings",
+    "engagement_get_for_user",
+    "engagement_invitations",
+    "engagement_list_for_user",
+    "engagement_window",
+    "evidence_request_events",
+    "evidence_request_get",
+    "evidence_request_list",
+    "identity_populations",
+    "invitations_active_for",
+    "sample_get",
+    "sample_list",
+]
+
+
+def invitations_active_for(*, user: User) -> QuerySet[AuditorInvitation]:
+    """The auditor's invitations that grant access right now."""
+    return AuditorInvitation.objects.filter(
+        user=user,
+        accepted_at__isnull=False,
+        revoked_at__isnull=True,
+        expires_at__gt=timezone.now(),
+    )
+
+
+def engagement_list_for_user(*, user: User) -> QuerySet[Engagement]:
+    """Managers see every engagement, auditors their active ones, everyone else none."""
+    qs = Engagement.objects.prefetch_related("frameworks")
+    if user.role in MANAGERS:
+        return qs.all()
+    if user.role == Role.AUDITOR:
+        ids = invitations_active_for(user=user).values("engagement_id")
+        return qs.filter(pk__in=ids)
+    return qs.none()
+
+
+def engagement_get_for_user(*, user: User, pk: int) -> Engagement:
+    """The engagement if ``user`` may see it; ``Engagement.DoesNotExist`` otherwise."""
+    return engagement_list_for_user(user=user).get(pk=pk)
+
+
+def engagement_window(*, engagement: Engagement) -> tuple[datetime, datetime]:
+    """``(since, until)``: UTC midnight of the first day, UTC midnight after the last day."""
+    since = datetime.combine(engagement.window_start, time.min, tzinfo=UTC)
+    until = datetime.combine(engagement.window_end + timedelta(days=1), time.min, tzinfo=UTC)
+    return since, until
+
+
+def engagement_evidence_list(
+    *, engagement: Engagement, collector_key: str | None = None
+) -> QuerySet[EvidenceItem]:
+    """Evidence collected inside the window (by ``collected_at``), newest first."""
+    since, until = engagement_window(engagement=engagement)
+    return evidence_list(collector_key=collector_key or None, since=since, until=until)
+
+
+def engagement_evidence_get(*, engagement: Engagement, pk: int) -> EvidenceItem:
+    return engagement_evidence_list(engagement=engagement).get(pk=pk)
+
+
+def engagement_findings(*, engagement: Engagement, evidence: EvidenceItem) -> QuerySet[Finding]:
+    since, until = engagement_window(engagement=engagement)
+    return Finding.objects.filter(
+        evidence=evidence, collected_at__gte=since, collected_at__lt=until
+    ).order_by("assertion_id", "resource", "id")
+
+
+def engagement_invitations(*, engagement: Engagement) -> QuerySet[AuditorInvitation]:
+    return engagement.invitations.select_related("user", "invited_by").order_by("-created_at")
+
+
+def evidence_request_list(*, engagement: Engagement) -> QuerySet[EvidenceRequest]:
+    return engagement.requests.select_related("control", "control__framework", "requested_by")
+
+
+def evidence_request_get(*, engagement: Engagement, pk: int) -> EvidenceRequest:
+    return evidence_request_list(engagement=engagement).get(pk=pk)
+
+
+def evidence_request_events(*, request: EvidenceRequest) -> QuerySet[EvidenceRequestEvent]:
+    return request.events.select_related("actor").prefetch_related("evidence_items")
+
+
+def sample_list(*, engagement: Engagement) -> QuerySet[Sample]:
+    return engagement.samples.select_related("created_by", "evidence")
+
+
+def sample_get(*, engagement: Engagement, pk: int) -> Sample:
+    return sample_list(engagement=engagement).get(pk=pk)
+
+
+@dataclass(frozen=True)
+class IdentityPopulation:
+    collector_key: str
+    title: str
+    evidence: EvidenceItem
+
+
+def identity_populations(*, engagement: Engagement) -> list[IdentityPopulation]:
+    """Per identity-population collector, its latest evidence inside the window."""
+    registry.discover()
+    out = []
+    for cls in registry.all_collectors():
+        if not cls.identity_population:
+            continue
+        item = engagement_evidence_list(engagement=engagement, collector_key=cls.key).first()
+        if item is not None:
+            out.append(IdentityPopulation(collector_key=cls.key, title=cls.title, evidence=item))
+    return out
+
+
+@dataclass(frozen=True)
+class Download:
+    label: str
+    url: str
+    description: str = ""
+
+
+def engagement_downloads(*, engagement: Engagement, user: User) -> list[Download]:
+    """Engagement-level downloads (PDF report, evidence pack) offered on the engagement page.
+
+    Seam for the reports issue: return ``Download`` entries whose URLs point at views that
+    scope with ``engagement_get_for_user`` and record ``audit_log_record(action=
+    "engagement.download", ...)``. Nothing is offered until those views exist.
+    """
+    return []

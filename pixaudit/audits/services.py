@@ -1,0 +1,337 @@
+"""Writes of the audits app: engagements, auditor invitations, evidence requests.
+
+Every state change is recorded with ``audit_log_record``. Sampling is in ``sampling``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Iterable
+from datetime import date, timedelta
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
+from django.db import transaction
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils import timezone
+
+from pixaudit.accounts.models import Role, User
+from pixaudit.accounts.services import user_create
+from pixaudit.auditlog.services import audit_log_record
+from pixaudit.audits.models import (
+    AuditorInvitation,
+    Engagement,
+    EvidenceRequest,
+    EvidenceRequestEvent,
+    RequestStatus,
+)
+from pixaudit.audits.selectors import engagement_evidence_list
+from pixaudit.controls.models import Control, Framework
+from pixaudit.evidence.models import EvidenceItem
+
+__all__ = [
+    "InvitationUnusable",
+    "auditor_invitation_accept",
+    "auditor_invitation_revoke",
+    "auditor_invite",
+    "demo_engagement_ensure",
+    "engagement_create",
+    "evidence_request_answer",
+    "evidence_request_create",
+    "evidence_request_review",
+    "invitation_get_by_token",
+    "invitation_token_hash",
+]
+
+
+class InvitationUnusable(Exception):
+    """The invitation link cannot be used; ``reason`` is expired, revoked or accepted."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+# --- Engagements -----------------------------------------------------------------------------
+
+
+@transaction.atomic
+def engagement_create(
+    *,
+    name: str,
+    frameworks: Iterable[Framework],
+    window_start: date,
+    window_end: date,
+    created_by: User | None,
+    request: HttpRequest | None = None,
+) -> Engagement:
+    frameworks = list(frameworks)
+    if not frameworks:
+        raise ValidationError({"frameworks": "Choose at least one framework."})
+    if window_end < window_start:
+        raise ValidationError({"window_end": "The window must end on or after its start."})
+    engagement = Engagement(
+        name=name, window_start=window_start, window_end=window_end, created_by=created_by
+    )
+    engagement.full_clean()
+    engagement.save()
+    engagement.frameworks.set(frameworks)
+    audit_log_record(actor=created_by, action="engagement.created", obj=engagement,
+                     request=request, frameworks=[f.key for f in frameworks],
+                     window_start=window_start, window_end=window_end)  # fmt: skip
+    return engagement
+
+
+# --- Invitations -----------------------------------------------------------------------------
+
+
+def invitation_token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def invitation_get_by_token(*, token: str) -> AuditorInvitation:
+    """The invitation for a link token (``AuditorInvitation.DoesNotExist`` if unknown)."""
+    return AuditorInvitation.objects.select_related("engagement", "user").get(
+        token_hash=invitation_token_hash(token)
+    )
+
+
+def _invitation_email(invitation: AuditorInvitation, link: str) -> None:
+    org = settings.PIXAUDIT_ORG_NAME
+    send_mail(
+        subject=f"{org} invites you to the audit engagement {invitation.engagement.name}",
+        message=(
+            f"{org} has invited you to review evidence for the audit engagement "
+            f'"{invitation.engagement.name}" in pixaudit.\n\n'
+            f"Accept the invitation and choose a password here:\n{link}\n\n"
+            f"The link and your access end on {invitation.expires_at:%Y-%m-%d %H:%M} UTC.\n"
+        ),
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        recipient_list=[invitation.email],
+    )
+
+
+@transaction.atomic
+def auditor_invite(
+    *,
+    engagement: Engagement,
+    email: str,
+    invited_by: User,
+    expires_at=None,
+    request: HttpRequest | None = None,
+) -> tuple[AuditorInvitation, str]:
+    """Invite an auditor by e-mail; returns the invitation and the raw link token (once).
+
+    Access granted by the invitation ends at ``expires_at`` (default: in
+    ``PIXAUDIT_INVITATION_DAYS`` days). Internal users cannot be invited as auditors.
+    """
+    email = email.strip().lower()
+    existing = User.objects.filter(email__iexact=email).exclude(role=Role.AUDITOR).first()
+    if (
+        existing is not None
+        or User.objects.filter(username__iexact=email).exclude(role=Role.AUDITOR).exists()
+    ):
+        raise ValidationError(
+            {"email": "This address belongs to an internal user; auditors need their own."}
+        )
+    if expires_at is None:
+        expires_at = timezone.now() + timedelta(days=settings.PIXAUDIT_INVITATION_DAYS)
+    if expires_at <= timezone.now():
+        raise ValidationError({"expires_at": "The expiry must be in the future."})
+    token = secrets.token_urlsafe(32)
+    invitation = AuditorInvitation.objects.create(
+        engagement=engagement,
+        email=email,
+        token_hash=invitation_token_hash(token),
+        expires_at=expires_at,
+        invited_by=invited_by,
+    )
+    path = reverse("audits:invitation_accept", args=[token])
+    link = request.build_absolute_uri(path) if request is not None else path
+    transaction.on_commit(lambda: _invitation_email(invitation, link))
+    audit_log_record(actor=invited_by, action="invitation.created", obj=invitation,
+                     request=request, engagement_id=engagement.pk, email=email,
+                     expires_at=expires_at)  # fmt: skip
+    return invitation, token
+
+
+def _invitation_check(invitation: AuditorInvitation) -> None:
+    if invitation.revoked:
+        raise InvitationUnusable("revoked")
+    if invitation.is_expired:
+        raise InvitationUnusable("expired")
+    if invitation.accepted_at is not None:
+        raise InvitationUnusable("accepted")
+
+
+@transaction.atomic
+def auditor_invitation_accept(
+    *, invitation: AuditorInvitation, password: str | None, request: HttpRequest | None = None
+) -> User:
+    """Accept: link (or create, with ``password``) the auditor account for the e-mail."""
+    invitation = AuditorInvitation.objects.select_for_update().get(pk=invitation.pk)
+    _invitation_check(invitation)
+    user = User.objects.filter(email__iexact=invitation.email, role=Role.AUDITOR).first()
+    if user is None:
+        if User.objects.filter(username__iexact=invitation.email).exists():
+            raise InvitationUnusable("conflict")
+        if not password:
+            raise ValidationError({"password1": "Choose a password."})
+        user = user_create(username=invitation.email, email=invitation.email,
+                           role=Role.AUDITOR, password=password)  # fmt: skip
+    invitation.user = user
+    invitation.accepted_at = timezone.now()
+    invitation.save(update_fields=["user", "accepted_at"])
+    audit_log_record(actor=user, action="invitation.accepted", obj=invitation, request=request,
+                     engagement_id=invitation.engagement_id)  # fmt: skip
+    return user
+
+
+def auditor_has_account(*, invitation: AuditorInvitation) -> bool:
+    return User.objects.filter(email__iexact=invitation.email, role=Role.AUDITOR).exists()
+
+
+@transaction.atomic
+def auditor_invitation_revoke(
+    *, invitation: AuditorInvitation, actor: User, request: HttpRequest | None = None
+) -> AuditorInvitation:
+    if invitation.revoked_at is None:
+        invitation.revoked_at = timezone.now()
+        invitation.save(update_fields=["revoked_at"])
+        audit_log_record(actor=actor, action="invitation.revoked", obj=invitation,
+                         request=request, engagement_id=invitation.engagement_id)  # fmt: skip
+    return invitation
+
+
+# --- Evidence requests -----------------------------------------------------------------------
+
+
+@transaction.atomic
+def evidence_request_create(
+    *,
+    engagement: Engagement,
+    control: Control,
+    description: str,
+    actor: User,
+    request: HttpRequest | None = None,
+) -> EvidenceRequest:
+    if not engagement.frameworks.filter(pk=control.framework_id).exists():
+        raise ValidationError({"control": "The control is not in this engagement's frameworks."})
+    if not description.strip():
+        raise ValidationError({"description": "Describe the evidence you need."})
+    evidence_request = EvidenceRequest.objects.create(
+        engagement=engagement, control=control, description=description.strip(),
+        requested_by=actor,
+    )  # fmt: skip
+    EvidenceRequestEvent.objects.create(
+        request=evidence_request, status=RequestStatus.OPEN, note=description.strip(), actor=actor
+    )
+    audit_log_record(actor=actor, action="evidence_request.created", obj=evidence_request,
+                     request=request, engagement_id=engagement.pk,
+                     control=f"{control.framework.key}:{control.ref}")  # fmt: skip
+    return evidence_request
+
+
+def _transition(
+    *, evidence_request: EvidenceRequest, status: str, actor: User, note: str,
+    items: list[EvidenceItem], request: HttpRequest | None,
+) -> EvidenceRequest:  # fmt: skip
+    previous = evidence_request.status
+    evidence_request.status = status
+    evidence_request.save(update_fields=["status", "updated_at"])
+    event = EvidenceRequestEvent.objects.create(
+        request=evidence_request, status=status, note=note, actor=actor
+    )
+    if items:
+        event.evidence_items.set(items)
+        evidence_request.evidence_items.add(*items)
+    audit_log_record(actor=actor, action=f"evidence_request.{status}", obj=evidence_request,
+                     request=request, engagement_id=evidence_request.engagement_id,
+                     previous=previous, evidence_ids=[i.pk for i in items])  # fmt: skip
+    return evidence_request
+
+
+@transaction.atomic
+def evidence_request_answer(
+    *,
+    evidence_request: EvidenceRequest,
+    actor: User,
+    note: str,
+    evidence_items: Iterable[EvidenceItem] = (),
+    request: HttpRequest | None = None,
+) -> EvidenceRequest:
+    """The team answers an open (or needs-more) request with a note and in-window evidence."""
+    evidence_request = EvidenceRequest.objects.select_for_update().get(pk=evidence_request.pk)
+    if evidence_request.status not in (RequestStatus.OPEN, RequestStatus.NEEDS_MORE):
+        raise ValidationError("Only open requests, or requests needing more, can be answered.")
+    items = list(evidence_items)
+    in_window = set(
+        engagement_evidence_list(engagement=evidence_request.engagement)
+        .filter(pk__in=[i.pk for i in items])
+        .values_list("pk", flat=True)
+    )
+    if any(i.pk not in in_window for i in items):
+        raise ValidationError({"evidence_items": "Evidence must be collected inside the window."})
+    if not note.strip() and not items:
+        raise ValidationError({"note": "Write a note or link evidence."})
+    return _transition(evidence_request=evidence_request, status=RequestStatus.ANSWERED,
+                       actor=actor, note=note.strip(), items=items, request=request)  # fmt: skip
+
+
+@transaction.atomic
+def evidence_request_review(
+    *,
+    evidence_request: EvidenceRequest,
+    actor: User,
+    accept: bool,
+    note: str = "",
+    request: HttpRequest | None = None,
+) -> EvidenceRequest:
+    """The auditor accepts an answered request or asks for more."""
+    evidence_request = EvidenceRequest.objects.select_for_update().get(pk=evidence_request.pk)
+    if evidence_request.status != RequestStatus.ANSWERED:
+        raise ValidationError("Only answered requests can be accepted or sent back.")
+    if not accept and not note.strip():
+        raise ValidationError({"note": "Say what more you need."})
+    status = RequestStatus.ACCEPTED if accept else RequestStatus.NEEDS_MORE
+    return _transition(evidence_request=evidence_request, status=status, actor=actor,
+                       note=note.strip(), items=[], request=request)  # fmt: skip
+
+
+# --- Demo ------------------------------------------------------------------------------------
+
+DEMO_ENGAGEMENT_NAME = "Demo SOC 2 Type II"
+
+
+@transaction.atomic
+def demo_engagement_ensure(*, auditor: User) -> Engagement:
+    """The demo engagement (last 90 days, SOC 2) with ``auditor`` holding active access."""
+    today = timezone.now().date()
+    framework = Framework.objects.get(key="soc2-2017")
+    engagement = Engagement.objects.filter(name=DEMO_ENGAGEMENT_NAME).first()
+    if engagement is None:
+        engagement = engagement_create(name=DEMO_ENGAGEMENT_NAME, frameworks=[framework],
+                                       window_start=today - timedelta(days=89),
+                                       window_end=today, created_by=None)  # fmt: skip
+    else:
+        Engagement.objects.filter(pk=engagement.pk).update(
+            window_start=today - timedelta(days=89), window_end=today
+        )
+        engagement.refresh_from_db()
+        engagement.frameworks.add(framework)
+    if not engagement.invitations.filter(
+        user=auditor, accepted_at__isnull=False, revoked_at__isnull=True,
+        expires_at__gt=timezone.now() + timedelta(days=1),
+    ).exists():  # fmt: skip
+        now = timezone.now()
+        invitation = AuditorInvitation.objects.create(
+            engagement=engagement, email=auditor.email or f"{auditor.username}@example.com",
+            user=auditor, token_hash=invitation_token_hash(secrets.token_urlsafe(32)),
+            expires_at=now + timedelta(days=settings.PIXAUDIT_INVITATION_DAYS), accepted_at=now,
+        )  # fmt: skip
+        audit_log_record(action="invitation.accepted", obj=invitation, demo=True,
+                         engagement_id=engagement.pk)  # fmt: skip
+    return engagement

@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from pixaudit.audits import views, views_requests
+
+app_name = "audits"
+
+urlpatterns = [
+    path("", views.engagement_list, name="engagement_list"),
+    path("new/", views.engagement_create, name="engagement_create"),
+    path("invitation/<str:token>/", views_requests.invitation_accept, name="invitation_accept"),
+    path("<int:pk>/", views.engagement_detail, name="engagement_detail"),
+    path("<int:pk>/invite/", views.invitation_create, name="invitation_create"),
+    path(
+        "<int:pk>/invitations/<int:invitation_pk>/revoke/",
+        views.invitation_revoke,
+        name="invitation_revoke",
+    ),
+    path("<int:pk>/evidence/", views.evidence_list, name="evidence_list"),
+    path("<int:pk>/evidence/<int:evidence_pk>/", views.evidence_detail, name="evidence_detail"),
+    path(
+        "<int:pk>/evidence/<int:evidence_pk>/download/",
+        views.evidence_download,
+        name="evidence_download",
+    ),
+    path("<int:pk>/requests/", views_requests.request_list, name="request_list"),
+    path("<int:pk>/requests/new/", views_requests.request_create, name="request_create"),
+    path(
+        "<int:pk>/requests/<int:request_pk>/",
+        views_requests.request_detail,
+        name="request_detail",
+    ),
+    path(
+        "<int:pk>/requests/<int:request_pk>/answer/",
+        views_requests.request_answer,
+        name="request_answer",
+    ),
+    path(
+        "<int:pk>/requests/<int:request_pk>/review/",
+        views_requests.request_review,
+        name="request_review",
+    ),
+    path("<int:pk>/samples/", views_requests.sample_list, name="sample_list"),
+    path("<int:pk>/samples/<int:sample_pk>/", views_requests.sample_detail, name="sample_detail"),
+]

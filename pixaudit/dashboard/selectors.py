@@ -1,0 +1,93 @@
+"""Reads for the dashboard's operational pages (connections, runs, evidence)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db.models import OuterRef, QuerySet, Subquery
+
+from collectors import registry
+from pixaudit.evidence.models import CollectionRun, Connection, EvidenceItem, RunStatus
+from pixaudit.evidence.selectors import evidence_list
+
+
+@dataclass
+class ConnectionRow:
+    connection: Connection
+    last_run: CollectionRun | None
+    collector_title: str
+
+    @property
+    def status(self) -> str:
+        """A word for the connection's state: disabled, running, failing, healthy, new."""
+        if self.last_run is not None and self.last_run.status in (
+            RunStatus.QUEUED,
+            RunStatus.RUNNING,
+        ):
+            return self.last_run.status
+        if not self.connection.enabled:
+            return "disabled"
+        if self.last_run is None:
+            return "never_run"
+        return "failing" if self.last_run.status == RunStatus.FAILED else "healthy"
+
+    @property
+    def status_label(self) -> str:
+        return {
+            "queued": "Queued",
+            "running": "Running",
+            "disabled": "Disabled",
+            "never_run": "Never run",
+            "failing": "Failing",
+            "healthy": "Healthy",
+        }[self.status]
+
+
+def collector_titles() -> dict[str, str]:
+    registry.discover()
+    return {cls.key: cls.title for cls in registry.all_collectors()}
+
+
+def connection_rows() -> list[ConnectionRow]:
+    """Every connection with its latest run (two queries)."""
+    latest = CollectionRun.objects.filter(connection=OuterRef("pk")).order_by("-queued_at", "-id")
+    connections = list(
+        Connection.objects.annotate(last_run_id=Subquery(latest.values("pk")[:1])).order_by("name")
+    )
+    runs = CollectionRun.objects.in_bulk([c.last_run_id for c in connections if c.last_run_id])
+    titles = collector_titles()
+    return [
+        ConnectionRow(c, runs.get(c.last_run_id), titles.get(c.collector_key, c.collector_key))
+        for c in connections
+    ]
+
+
+def run_list(*, connection: Connection | None = None, status: str = "") -> QuerySet[CollectionRun]:
+    qs = CollectionRun.objects.select_related("connection")
+    if connection is not None:
+        qs = qs.filter(connection=connection)
+    if status:
+        qs = qs.filter(status=status)
+    return qs.order_by("-queued_at", "-id")
+
+
+def run_evidence(*, run: CollectionRun) -> EvidenceItem | None:
+    return EvidenceItem.objects.filter(run=run).order_by("-seq").first()
+
+
+def evidence_browse(
+    *,
+    collector_key: str = "",
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> QuerySet[EvidenceItem]:
+    """Evidence by collection time, newest first (the evidence app's selector + joins)."""
+    return evidence_list(
+        collector_key=collector_key or None, since=since, until=until
+    ).select_related("connection")
+
+
+def evidence_collector_keys() -> list[str]:
+    """Collector keys to offer in the evidence filter: registered ones plus any seen."""
+    return sorted(collector_titles())

@@ -1,0 +1,118 @@
+"""Actions the dashboard starts that are not plain model writes.
+
+``connection_run_now`` hands a manual run to the job layer
+(``pixaudit.evidence.services.scheduling``);
+``evidence_item_verify`` recomputes one item's hashes (the single-item counterpart of
+``manage.py verify_evidence``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from django.db import connection as db_connection
+from django.db.models import F
+from django.db.models.functions import Collate
+
+from pixaudit.evidence.integrity import (
+    FINDING_DIGEST_FIELDS,
+    compute_chain_hash,
+    findings_digest,
+)
+from pixaudit.evidence.models import GENESIS_HASH, CollectionRun, Connection, EvidenceItem, Finding
+from pixaudit.evidence.storage import artifact_exists, artifact_sha256
+
+
+def connection_run_now(*, connection: Connection) -> CollectionRun:
+    """Queue a manual run (in-process queues complete it before this returns).
+
+    Raises ``pixaudit.evidence.services.CollectionRunActive`` when one is already active.
+    """
+    from pixaudit.evidence.services.scheduling import collection_run_enqueue
+
+    return collection_run_enqueue(connection=connection, trigger="manual")
+
+
+@dataclass
+class VerifyCheck:
+    name: str
+    ok: bool
+    detail: str
+
+
+@dataclass
+class VerifyOutcome:
+    item: EvidenceItem
+    checks: list[VerifyCheck] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(check.ok for check in self.checks)
+
+
+def _finding_rows(evidence_id: int):
+    collation = "C" if db_connection.vendor == "postgresql" else "BINARY"
+    ordering = [Collate(F(name), collation) for name in FINDING_DIGEST_FIELDS]
+    return (
+        Finding.objects.filter(evidence_id=evidence_id)
+        .order_by(*ordering)
+        .values_list(*FINDING_DIGEST_FIELDS)
+        .iterator(chunk_size=5000)
+    )
+
+
+def evidence_item_verify(*, item: EvidenceItem) -> VerifyOutcome:
+    """Recompute the artifact's SHA-256, the findings digest and the chain link of one item."""
+    outcome = VerifyOutcome(item)
+    if not artifact_exists(item.artifact_path):
+        outcome.checks.append(VerifyCheck("Artifact hash", False, "The artifact file is missing."))
+    else:
+        actual = artifact_sha256(item.artifact_path)
+        outcome.checks.append(
+            VerifyCheck(
+                "Artifact hash",
+                actual == item.sha256,
+                f"SHA-256 of the stored file is {actual}"
+                + ("." if actual == item.sha256 else f", expected {item.sha256}."),
+            )
+        )
+    digest = findings_digest(_finding_rows(item.pk))
+    outcome.checks.append(
+        VerifyCheck(
+            "Findings digest",
+            digest == item.findings_digest,
+            "Findings match the digest sealed in the chain."
+            if digest == item.findings_digest
+            else "A finding row was changed, added or removed.",
+        )
+    )
+    expected_prev = (
+        GENESIS_HASH
+        if item.seq == 1
+        else EvidenceItem.objects.filter(seq=item.seq - 1)
+        .values_list("chain_hash", flat=True)
+        .first()
+    )
+    linked = expected_prev == item.prev_chain_hash
+    outcome.checks.append(
+        VerifyCheck(
+            "Chain link",
+            linked,
+            f"Links to item seq {item.seq - 1}."
+            if linked and item.seq > 1
+            else "First item of the chain."
+            if linked
+            else "prev_chain_hash does not match the previous item's chain hash.",
+        )  # fmt: skip
+    )
+    recomputed = compute_chain_hash(item.prev_chain_hash, item.sha256, digest)
+    outcome.checks.append(
+        VerifyCheck(
+            "Chain hash",
+            recomputed == item.chain_hash,
+            "Recomputed chain hash matches."
+            if recomputed == item.chain_hash
+            else f"Recomputed {recomputed}, stored {item.chain_hash}.",
+        )
+    )
+    return outcome

@@ -1,0 +1,302 @@
+"""Operational pages: connections, runs, evidence, Statement of Applicability. Thin views."""
+
+from __future__ import annotations
+
+import base64
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    JsonResponse,
+    StreamingHttpResponse,
+)
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from collectors import registry
+from pixaudit.controls.models import Control, Framework
+from pixaudit.dashboard import selectors
+from pixaudit.dashboard.forms import ApplicabilityForm, ConnectionForm, EvidenceFilterForm
+from pixaudit.dashboard.permissions import dashboard_view
+from pixaudit.dashboard.services import connection_run_now, evidence_item_verify
+from pixaudit.evidence.models import CollectionRun, Connection, EvidenceItem, RunStatus
+from pixaudit.evidence.services import (
+    CollectionRunActive,
+    ConnectionParamsError,
+    collector_class,
+    connection_create,
+    connection_secrets_set,
+    connection_update,
+)
+from pixaudit.evidence.storage import artifact_chunks, artifact_exists
+from pixaudit.posture import selectors as posture_selectors
+from pixaudit.posture.services import ApplicabilityError, applicability_decide
+
+PAGE_SIZE = 50
+SOA_FRAMEWORK = "iso27001-2022"
+
+
+def _page(request: HttpRequest, qs):
+    return Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+
+
+# --- Connections ---------------------------------------------------------------------------
+
+
+@dashboard_view("connections.view")
+def connection_list(request: HttpRequest) -> HttpResponse:
+    registry.discover()
+    collectors = sorted(registry.all_collectors(), key=lambda c: c.title.lower())
+    return render(
+        request,
+        "dashboard/connection_list.html",
+        {"rows": selectors.connection_rows(), "collectors": collectors},
+    )
+
+
+@dashboard_view("connections.manage")
+def connection_create_view(request: HttpRequest) -> HttpResponse:
+    key = request.POST.get("collector") or request.GET.get("collector") or ""
+    try:
+        collector = collector_class(key)
+    except KeyError:
+        messages.error(request, "Choose a collector to configure.")
+        return redirect("dashboard:connection_list")
+    form = ConnectionForm(request.POST or None, collector=collector)
+    if request.method == "POST" and form.is_valid():
+        try:
+            conn = connection_create(
+                name=form.cleaned_data["name"],
+                collector_key=collector.key,
+                params=form.params_payload(),
+                schedule_minutes=form.cleaned_data["schedule_minutes"],
+                enabled=form.cleaned_data["enabled"],
+                user=request.user,
+            )
+        except ConnectionParamsError as exc:
+            form.add_service_errors(exc.errors)
+        else:
+            messages.success(request, f"Connection “{conn.name}” created.")
+            return redirect("dashboard:connection_list")
+    return render(
+        request,
+        "dashboard/connection_form.html",
+        {"form": form, "collector": collector, "connection": None},
+        status=400 if form.errors else 200,
+    )
+
+
+@dashboard_view("connections.manage")
+def connection_edit_view(request: HttpRequest, pk: int) -> HttpResponse:
+    conn = get_object_or_404(Connection, pk=pk)
+    try:
+        collector = collector_class(conn.collector_key)
+    except KeyError:
+        raise Http404(f"collector {conn.collector_key} is not installed") from None
+    secrets_set = connection_secrets_set(connection=conn)
+    form = ConnectionForm(
+        request.POST or None, collector=collector, connection=conn, secrets_set=secrets_set
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            connection_update(
+                connection=conn,
+                name=form.cleaned_data["name"],
+                params=form.params_payload(for_update=True),
+                clear_secrets=form.secrets_to_clear(),
+                schedule_minutes=form.cleaned_data["schedule_minutes"],
+                enabled=form.cleaned_data["enabled"],
+            )
+        except ConnectionParamsError as exc:
+            conn.refresh_from_db()
+            form.add_service_errors(exc.errors)
+        else:
+            messages.success(request, f"Connection “{conn.name}” saved.")
+            return redirect("dashboard:connection_list")
+    return render(
+        request,
+        "dashboard/connection_form.html",
+        {"form": form, "collector": collector, "connection": conn},
+        status=400 if form.errors else 200,
+    )
+
+
+@require_POST
+@dashboard_view("runs.start")
+def connection_run(request: HttpRequest, pk: int) -> HttpResponse:
+    conn = get_object_or_404(Connection, pk=pk)
+    try:
+        run = connection_run_now(connection=conn)
+    except CollectionRunActive as exc:
+        messages.warning(request, f"“{conn.name}” is already running.")
+        if exc.run is not None:
+            return redirect("dashboard:run_detail", pk=exc.run.pk)
+        return redirect("dashboard:connection_list")
+    return redirect("dashboard:run_detail", pk=run.pk)
+
+
+# --- Runs ----------------------------------------------------------------------------------
+
+
+@dashboard_view("connections.view")
+def run_list(request: HttpRequest) -> HttpResponse:
+    status = request.GET.get("status", "")
+    status = status if status in RunStatus.values else ""
+    connection = None
+    if request.GET.get("connection", "").isdigit():
+        connection = Connection.objects.filter(pk=int(request.GET["connection"])).first()
+    page = _page(request, selectors.run_list(connection=connection, status=status))
+    return render(
+        request,
+        "dashboard/run_list.html",
+        {
+            "page": page,
+            "status": status,
+            "statuses": RunStatus.choices,
+            "connection": connection,
+            "connections": Connection.objects.order_by("name").only("pk", "name"),
+        },
+    )
+
+
+def _run_payload(run: CollectionRun) -> dict:
+    evidence = selectors.run_evidence(run=run) if run.status == RunStatus.SUCCEEDED else None
+    return {
+        "id": run.pk,
+        "status": run.status,
+        "status_label": run.get_status_display(),
+        "active": run.status in (RunStatus.QUEUED, RunStatus.RUNNING),
+        "started_at": run.started_at.isoformat() if run.started_at else None,
+        "finished_at": run.finished_at.isoformat() if run.finished_at else None,
+        "rows_count": run.rows_count,
+        "findings": {
+            "pass": run.findings_pass,
+            "fail": run.findings_fail,
+            "warn": run.findings_warn,
+            "error": run.findings_error,
+        },
+        "error_message": run.error_message,
+        "evidence_url": reverse("dashboard:evidence_detail", args=[evidence.pk])
+        if evidence
+        else None,
+    }
+
+
+@dashboard_view("connections.view")
+def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    run = get_object_or_404(CollectionRun.objects.select_related("connection"), pk=pk)
+    payload = _run_payload(run)
+    return render(request, "dashboard/run_detail.html", {"run": run, "payload": payload})
+
+
+@require_GET
+@dashboard_view("connections.view")
+def run_status(request: HttpRequest, pk: int) -> JsonResponse:
+    run = get_object_or_404(CollectionRun, pk=pk)
+    response = JsonResponse(_run_payload(run))
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+# --- Evidence ------------------------------------------------------------------------------
+
+
+@dashboard_view("evidence.view")
+def evidence_list(request: HttpRequest) -> HttpResponse:
+    form = EvidenceFilterForm(
+        request.GET or None, collector_keys=selectors.evidence_collector_keys()
+    )
+    since, until = form.bounds() if form.is_bound else (None, None)
+    collector = form.cleaned_data.get("collector", "") if form.is_bound and form.is_valid() else ""
+    qs = selectors.evidence_browse(collector_key=collector, since=since, until=until)
+    return render(
+        request, "dashboard/evidence_list.html", {"form": form, "page": _page(request, qs)}
+    )
+
+
+@dashboard_view("evidence.view")
+def evidence_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    item = get_object_or_404(EvidenceItem.objects.select_related("connection", "run"), pk=pk)
+    return render(request, "dashboard/evidence_detail.html", {"item": item, "verify": None})
+
+
+@require_POST
+@dashboard_view("evidence.verify")
+def evidence_verify(request: HttpRequest, pk: int) -> HttpResponse:
+    item = get_object_or_404(EvidenceItem.objects.select_related("connection", "run"), pk=pk)
+    outcome = evidence_item_verify(item=item)
+    return render(request, "dashboard/evidence_detail.html", {"item": item, "verify": outcome})
+
+
+@require_GET
+@dashboard_view("evidence.view")
+def evidence_artifact(request: HttpRequest, pk: int) -> HttpResponse:
+    item = get_object_or_404(EvidenceItem, pk=pk)
+    if not artifact_exists(item.artifact_path):
+        raise Http404("The artifact file is missing from storage.")
+    response = StreamingHttpResponse(
+        artifact_chunks(item.artifact_path), content_type="application/json"
+    )
+    response["Content-Length"] = str(item.size)
+    response["Content-Disposition"] = (
+        f'attachment; filename="evidence-{item.seq}-{item.collector_key}-{item.sha256[:12]}.json"'
+    )
+    response["X-Content-SHA256"] = item.sha256
+    digest_b64 = base64.b64encode(bytes.fromhex(item.sha256)).decode("ascii")
+    response["Repr-Digest"] = f"sha-256=:{digest_b64}:"
+    return response
+
+
+# --- Statement of Applicability ------------------------------------------------------------
+
+
+@dashboard_view("soa.view")
+def soa_list(request: HttpRequest) -> HttpResponse:
+    framework = get_object_or_404(Framework, key=request.GET.get("framework") or SOA_FRAMEWORK)
+    entries = posture_selectors.soa_entries(framework=framework)
+    excluded = sum(1 for _, d in entries if d is not None and not d.applicable)
+    decided = sum(1 for _, d in entries if d is not None)
+    return render(
+        request,
+        "dashboard/soa_list.html",
+        {"framework": framework, "entries": entries, "excluded": excluded, "decided": decided},
+    )
+
+
+@dashboard_view("soa.manage")
+def soa_edit(request: HttpRequest, framework_key: str, ref: str) -> HttpResponse:
+    control = get_object_or_404(
+        Control.objects.select_related("framework", "parent"),
+        framework__key=framework_key,
+        ref=ref,
+    )
+    history = list(posture_selectors.applicability_history(control=control))
+    current = history[0] if history else None
+    initial = {
+        "applicable": "no" if current and not current.applicable else "yes",
+        "justification": current.justification if current else "",
+    }
+    form = ApplicabilityForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            applicability_decide(
+                control=control,
+                applicable=form.cleaned_data["applicable"] == "yes",
+                justification=form.cleaned_data["justification"],
+                user=request.user,
+            )
+        except ApplicabilityError as exc:
+            form.add_service_errors(exc.errors)
+        else:
+            messages.success(request, f"{control.ref} applicability recorded.")
+            return redirect(f"{reverse('dashboard:soa_list')}?framework={framework_key}")
+    return render(
+        request,
+        "dashboard/soa_form.html",
+        {"control": control, "form": form, "history": history, "current": current},
+        status=400 if form.errors else 200,
+    )

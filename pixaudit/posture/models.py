@@ -1,0 +1,73 @@
+"""Statement of Applicability decisions and daily readiness snapshots.
+
+``ApplicabilityDecision`` is history: each change appends a row and the latest row of a
+control wins, so "who decided what, when, and why" is never lost. ``ReadinessSnapshot`` is
+one row per framework per day, written by the daily snapshot job; it feeds trend charts.
+Business logic lives in ``services`` and ``selectors``.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from pixaudit.controls.models import Control, Framework
+
+
+class ApplicabilityDecision(models.Model):
+    """One Statement of Applicability entry for a control (latest per control wins)."""
+
+    control = models.ForeignKey(
+        Control, on_delete=models.CASCADE, related_name="applicability_decisions"
+    )
+    applicable = models.BooleanField()
+    justification = models.TextField(blank=True, default="")
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="applicability_decisions",
+    )
+    decided_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-decided_at", "-id"]
+        indexes = [
+            models.Index(fields=["control", "decided_at"], name="posture_soa_control_idx"),
+        ]
+        constraints = [
+            # An exclusion without a reason is not a Statement of Applicability.
+            models.CheckConstraint(
+                condition=Q(applicable=True) | ~Q(justification=""),
+                name="posture_soa_exclusion_justified",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        state = "applicable" if self.applicable else "not applicable"
+        return f"{self.control_id}: {state}"
+
+
+class ReadinessSnapshot(models.Model):
+    """A framework's posture on one day (UTC): readiness and the count of each status."""
+
+    framework = models.ForeignKey(
+        Framework, on_delete=models.CASCADE, related_name="readiness_snapshots"
+    )
+    day = models.DateField()
+    readiness = models.FloatField(help_text="passing / (assessable - not applicable), 0..100")
+    assessable = models.PositiveIntegerField()
+    counts = models.JSONField(default=dict, help_text="status -> number of controls")
+    taken_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["framework", "day"]
+        constraints = [
+            models.UniqueConstraint(fields=["framework", "day"], name="posture_snapshot_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.framework_id} {self.day}: {self.readiness:.1f}%"

@@ -1,0 +1,459 @@
+"""Control status: what each control of a framework looks like right now, and over time.
+
+Current status reads the small ``LatestResult`` table (one row per assertion × resource),
+joined once to its evidence item for freshness; it never scans ``Finding`` history. Every
+selector here runs a constant number of queries, whatever the volume of evidence.
+
+Status rules, first match wins (see ``docs/architecture.md``):
+
+1. ``not_applicable``: the latest Statement of Applicability decision excludes the control.
+2. ``no_evidence``: none of the control's effective assertions (mappings after overrides)
+   has a current result.
+3. ``failing``: any current result is FAIL.
+4. ``error``: any current result is ERROR (failure is data: a check that could not see a
+   resource keeps the control from passing).
+5. ``warning``: any current result is WARN ("needs review").
+6. ``stale``: the freshest evidence of one of its assertions has expired (``expires_at``).
+7. ``passing``: every current result passes, and the evidence is fresh.
+
+``manual_pending`` is reserved for manual evidence, which does not exist yet; nothing
+computes it until it does. Readiness = passing / (assessable − not applicable).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from functools import cached_property
+from typing import Any
+
+from django.db.models import Count, Max, QuerySet, TextChoices
+from django.utils import timezone
+
+from collectors import registry
+from pixaudit.controls.models import Control, Framework
+from pixaudit.controls.selectors import effective_mappings
+from pixaudit.evidence.models import EvidenceItem, Finding, LatestResult
+from pixaudit.posture.models import ApplicabilityDecision, ReadinessSnapshot
+
+
+class ControlStatus(TextChoices):
+    PASSING = "passing", "Passing"
+    FAILING = "failing", "Failing"
+    ERROR = "error", "Error"
+    WARNING = "warning", "Needs review"
+    STALE = "stale", "Stale"
+    NO_EVIDENCE = "no_evidence", "No evidence"
+    NOT_APPLICABLE = "not_applicable", "Not applicable"
+    MANUAL_PENDING = "manual_pending", "Manual pending"
+
+
+#: Order of statuses in summaries: what needs attention first.
+STATUS_ORDER = (
+    ControlStatus.FAILING,
+    ControlStatus.ERROR,
+    ControlStatus.WARNING,
+    ControlStatus.STALE,
+    ControlStatus.MANUAL_PENDING,
+    ControlStatus.NO_EVIDENCE,
+    ControlStatus.PASSING,
+    ControlStatus.NOT_APPLICABLE,
+)
+SEVERITY_RANK = {"critical": 0, "high": 1, "medium": 2, "low": 3, "info": 4}
+_NOT_PASSING = ("fail", "error", "warn")
+
+
+@dataclass
+class AssertionState:
+    """Current results of one assertion, summed over its resources."""
+
+    assertion_id: str
+    counts: dict[str, int] = field(default_factory=dict)
+    worst_severity: str = ""  # of non-passing results
+    last_collected_at: datetime | None = None
+    expires_at: datetime | None = None  # of the freshest evidence
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    def stale(self, now: datetime) -> bool:
+        return self.expires_at is not None and self.expires_at < now
+
+
+@dataclass
+class ControlPosture:
+    control: Control
+    status: str
+    assertion_ids: list[str]
+    states: list[AssertionState]
+    decision: ApplicabilityDecision | None
+    stale: bool = False
+
+    @property
+    def status_label(self) -> str:
+        return ControlStatus(self.status).label
+
+    def _count(self, status: str) -> int:
+        return sum(s.counts.get(status, 0) for s in self.states)
+
+    @property
+    def passing_results(self) -> int:
+        return self._count("pass")
+
+    @property
+    def failing_results(self) -> int:
+        """FAIL and ERROR results (each assertion × resource counted once)."""
+        return self._count("fail") + self._count("error")
+
+    @property
+    def warning_results(self) -> int:
+        return self._count("warn")
+
+    @property
+    def total_results(self) -> int:
+        return sum(s.total for s in self.states)
+
+    @property
+    def worst_severity(self) -> str:
+        severities = [s.worst_severity for s in self.states if s.worst_severity]
+        return min(severities, key=lambda s: SEVERITY_RANK.get(s, 9), default="")
+
+    @property
+    def last_collected_at(self) -> datetime | None:
+        times = [s.last_collected_at for s in self.states if s.last_collected_at]
+        return max(times, default=None)
+
+    @property
+    def expires_at(self) -> datetime | None:
+        """When the first of its assertions' evidence goes (went) stale."""
+        times = [s.expires_at for s in self.states if s.expires_at]
+        return min(times, default=None)
+
+
+@dataclass
+class FrameworkPosture:
+    framework: Framework
+    controls: list[ControlPosture]
+    computed_at: datetime
+
+    @cached_property
+    def counts(self) -> dict[str, int]:
+        counts = {status.value: 0 for status in STATUS_ORDER}
+        for item in self.controls:
+            counts[item.status] += 1
+        return counts
+
+    @property
+    def status_rows(self) -> list[tuple[str, str, int]]:
+        """``(status, label, count)`` in attention order (for summaries and charts)."""
+        return [(s.value, s.label, self.counts[s.value]) for s in STATUS_ORDER]
+
+    @property
+    def assessable(self) -> int:
+        return len(self.controls)
+
+    @property
+    def in_scope(self) -> int:
+        return self.assessable - self.counts[ControlStatus.NOT_APPLICABLE]
+
+    @property
+    def readiness(self) -> float | None:
+        """Percentage of in-scope controls that pass; None when nothing is in scope."""
+        if not self.in_scope:
+            return None
+        return 100.0 * self.counts[ControlStatus.PASSING] / self.in_scope
+
+    def top_failing(self, limit: int = 10) -> list[ControlPosture]:
+        """Failing and erroring controls, worst severity first, then most failing results."""
+        failing = [
+            c for c in self.controls if c.status in (ControlStatus.FAILING, ControlStatus.ERROR)
+        ]
+        failing.sort(
+            key=lambda c: (
+                SEVERITY_RANK.get(c.worst_severity, 9),
+                -c.failing_results,
+                c.control.sort_order,
+            )
+        )
+        return failing[:limit]
+
+    def stale_next(self, limit: int = 10) -> list[ControlPosture]:
+        """Controls with evidence, soonest expiry first (already stale ones lead)."""
+        dated = [
+            c
+            for c in self.controls
+            if c.expires_at is not None and c.status != ControlStatus.NOT_APPLICABLE
+        ]
+        dated.sort(key=lambda c: (c.expires_at, c.control.sort_order))
+        return dated[:limit]
+
+
+# --- Building blocks ----------------------------------------------------------------------
+
+
+def assessable_controls(*, framework: Framework) -> QuerySet[Control]:
+    """Controls that carry a status: assessable, non-group nodes, in catalog order."""
+    return (
+        Control.objects.filter(framework=framework, assessable=True)
+        .exclude(kind=Control.Kind.GROUP)
+        .select_related("framework", "parent")
+        .order_by("sort_order")
+    )
+
+
+def applicability_current(*, controls: list[Control] | None = None, framework=None) -> dict:
+    """control id -> latest ApplicabilityDecision (one query)."""
+    qs = ApplicabilityDecision.objects.select_related("decided_by")
+    if controls is not None:
+        qs = qs.filter(control_id__in=[c.pk for c in controls])
+    elif framework is not None:
+        qs = qs.filter(control__framework=framework)
+    latest: dict[int, ApplicabilityDecision] = {}
+    for decision in qs.order_by("decided_at", "id"):
+        latest[decision.control_id] = decision
+    return latest
+
+
+def assertion_states(*, assertion_ids: set[str] | list[str]) -> dict[str, AssertionState]:
+    """assertion id -> AssertionState from the current-state table (two queries)."""
+    states: dict[str, AssertionState] = {}
+    if not assertion_ids:
+        return states
+    # Grouping by evidence item (a handful per assertion: one per connection) instead of
+    # joining each current row to its item keeps this one pass over the small table; the
+    # items' expiry comes from a second, tiny query.
+    rows = list(
+        LatestResult.objects.filter(assertion_id__in=sorted(assertion_ids))
+        .values("assertion_id", "status", "severity", "evidence_id")
+        .annotate(n=Count("id"), last=Max("collected_at"))
+        .order_by()
+    )
+    expiry = dict(
+        EvidenceItem.objects.filter(pk__in={row["evidence_id"] for row in rows}).values_list(
+            "pk", "expires_at"
+        )
+    )
+    for row in rows:
+        row["expires"] = expiry[row["evidence_id"]]
+        state = states.setdefault(row["assertion_id"], AssertionState(row["assertion_id"]))
+        state.counts[row["status"]] = state.counts.get(row["status"], 0) + row["n"]
+        if row["status"] in _NOT_PASSING and (
+            not state.worst_severity
+            or SEVERITY_RANK.get(row["severity"], 9) < SEVERITY_RANK.get(state.worst_severity, 9)
+        ):
+            state.worst_severity = row["severity"]
+        if state.last_collected_at is None or row["last"] > state.last_collected_at:
+            state.last_collected_at = row["last"]
+        if state.expires_at is None or row["expires"] > state.expires_at:
+            state.expires_at = row["expires"]
+    return states
+
+
+def status_for(
+    *, decision: ApplicabilityDecision | None, states: list[AssertionState], now: datetime
+) -> tuple[str, bool]:
+    """``(status, stale)`` of one control from its decision and its assertions' states."""
+    stale = any(state.stale(now) for state in states)
+    if decision is not None and not decision.applicable:
+        return ControlStatus.NOT_APPLICABLE, stale
+    if not states:
+        return ControlStatus.NO_EVIDENCE, False
+    counts: dict[str, int] = defaultdict(int)
+    for state in states:
+        for key, value in state.counts.items():
+            counts[key] += value
+    if counts["fail"]:
+        return ControlStatus.FAILING, stale
+    if counts["error"]:
+        return ControlStatus.ERROR, stale
+    if counts["warn"]:
+        return ControlStatus.WARNING, stale
+    if stale:
+        return ControlStatus.STALE, True
+    return ControlStatus.PASSING, False
+
+
+def _postures(
+    controls: list[Control], mappings: dict[str, set[int]], now: datetime
+) -> list[ControlPosture]:
+    by_control: dict[int, list[str]] = defaultdict(list)
+    for assertion_id, control_ids in mappings.items():
+        for control_id in control_ids:
+            by_control[control_id].append(assertion_id)
+    wanted = {a for c in controls for a in by_control.get(c.pk, ())}
+    states = assertion_states(assertion_ids=wanted)
+    decisions = applicability_current(controls=controls)
+    result = []
+    for control in controls:
+        ids = sorted(by_control.get(control.pk, ()))
+        own = [states[a] for a in ids if a in states]
+        decision = decisions.get(control.pk)
+        status, stale = status_for(decision=decision, states=own, now=now)
+        result.append(ControlPosture(control, status, ids, own, decision, stale))
+    return result
+
+
+# --- Public selectors ---------------------------------------------------------------------
+
+
+def framework_posture(*, framework: Framework, now: datetime | None = None) -> FrameworkPosture:
+    """Status of every assessable control of ``framework`` (six queries)."""
+    now = now or timezone.now()
+    controls = list(assessable_controls(framework=framework))
+    mappings = effective_mappings(framework=framework)
+    return FrameworkPosture(framework, _postures(controls, mappings, now), now)
+
+
+def control_posture(*, control: Control, now: datetime | None = None) -> ControlPosture:
+    """Status of one control (same rules as :func:`framework_posture`)."""
+    now = now or timezone.now()
+    mappings = effective_mappings(framework=control.framework)
+    return _postures([control], mappings, now)[0]
+
+
+def posture_filter(
+    posture: FrameworkPosture,
+    *,
+    status: str = "",
+    group: Control | None = None,
+    q: str = "",
+) -> list[ControlPosture]:
+    """Filter a posture's controls by status, group (ref prefix) and ID/title search."""
+    items = posture.controls
+    if status:
+        items = [c for c in items if c.status == status]
+    if group is not None:
+        prefix = f"{group.ref}."
+        items = [c for c in items if c.control.ref.startswith(prefix)]
+    for term in q.lower().split():
+        items = [
+            c for c in items if term in c.control.ref.lower() or term in c.control.title.lower()
+        ]
+    return items
+
+
+def assertion_catalog() -> dict[str, dict[str, Any]]:
+    """assertion id -> title, severity, remediation, collector key/title (no query)."""
+    registry.discover()
+    catalog: dict[str, dict[str, Any]] = {}
+    for cls in registry.all_collectors():
+        for item in cls.assertions:
+            catalog[item.id] = {
+                "id": item.id,
+                "title": item.title,
+                "severity": str(item.severity),
+                "remediation": item.remediation,
+                "collector_key": cls.key,
+                "collector_title": cls.title,
+            }
+    return catalog
+
+
+def collector_keys_for(assertion_ids: list[str]) -> list[str]:
+    """Collectors whose evidence carries these assertions (``<key>.<what>`` naming)."""
+    catalog = assertion_catalog()
+    keys = {
+        catalog[a]["collector_key"] if a in catalog else a.split(".", 1)[0] for a in assertion_ids
+    }
+    return sorted(keys)
+
+
+def control_results(
+    *, assertion_ids: list[str], only_failing: bool = False, limit: int = 200
+) -> list[LatestResult]:
+    """Current results of some assertions, non-passing first (one query)."""
+    if not assertion_ids:
+        return []
+    qs = LatestResult.objects.filter(assertion_id__in=assertion_ids).select_related("connection")
+    if only_failing:
+        qs = qs.filter(status__in=_NOT_PASSING)
+    rows = list(qs.order_by("assertion_id", "resource")[: limit * 4 if not only_failing else limit])
+    order = {"error": 0, "fail": 1, "warn": 2, "pass": 3}
+    rows.sort(key=lambda r: (order.get(r.status, 9), SEVERITY_RANK.get(r.severity, 9), r.resource))
+    return rows[:limit]
+
+
+@dataclass
+class TimelineEntry:
+    item: EvidenceItem
+    counts: dict[str, int]
+
+    @property
+    def status(self) -> str:
+        if self.counts.get("fail"):
+            return ControlStatus.FAILING
+        if self.counts.get("error"):
+            return ControlStatus.ERROR
+        if self.counts.get("warn"):
+            return ControlStatus.WARNING
+        if self.counts.get("pass"):
+            return ControlStatus.PASSING
+        return ControlStatus.NO_EVIDENCE
+
+    @property
+    def status_label(self) -> str:
+        return ControlStatus(self.status).label
+
+
+def control_timeline(
+    *,
+    assertion_ids: list[str],
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int = 50,
+) -> list[TimelineEntry]:
+    """Evidence items that carry the control's assertions, newest first, with the control's
+    result counts in each (two queries). The period selects by collection time."""
+    if not assertion_ids:
+        return []
+    items_qs = EvidenceItem.objects.filter(
+        collector_key__in=collector_keys_for(assertion_ids)
+    ).select_related("connection")
+    findings = Finding.objects.filter(assertion_id__in=assertion_ids)
+    if since is not None:
+        items_qs = items_qs.filter(collected_at__gte=since)
+        findings = findings.filter(collected_at__gte=since)
+    if until is not None:
+        items_qs = items_qs.filter(collected_at__lt=until)
+        findings = findings.filter(collected_at__lt=until)
+    items = list(items_qs.order_by("-collected_at", "-seq")[:limit])
+    counts: dict[int, dict[str, int]] = defaultdict(dict)
+    rows = (
+        findings.filter(evidence_id__in=[i.pk for i in items])
+        .values("evidence_id", "status")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    for row in rows:
+        counts[row["evidence_id"]][row["status"]] = row["n"]
+    return [TimelineEntry(item, counts.get(item.pk, {})) for item in items]
+
+
+def readiness_trend(
+    *, framework: Framework, days: int = 90, today: date | None = None
+) -> list[ReadinessSnapshot]:
+    """The framework's daily snapshots over the last ``days`` days, oldest first."""
+    today = today or timezone.now().date()
+    return list(
+        ReadinessSnapshot.objects.filter(
+            framework=framework, day__gt=today - timedelta(days=days), day__lte=today
+        ).order_by("day")
+    )
+
+
+def soa_entries(*, framework: Framework) -> list[tuple[Control, ApplicabilityDecision | None]]:
+    """The framework's controls (kind "control": Annex A for ISO 27001) with their latest
+    applicability decision (two queries)."""
+    controls = list(
+        Control.objects.filter(framework=framework, kind=Control.Kind.CONTROL)
+        .select_related("parent")
+        .order_by("sort_order")
+    )
+    decisions = applicability_current(framework=framework)
+    return [(control, decisions.get(control.pk)) for control in controls]
+
+
+def applicability_history(*, control: Control) -> QuerySet[ApplicabilityDecision]:
+    return ApplicabilityDecision.objects.filter(control=control).select_related("decided_by")

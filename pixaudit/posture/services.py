@@ -1,0 +1,93 @@
+"""Writes of the posture app: Statement of Applicability decisions and readiness snapshots."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from pixaudit.controls.models import Control, Framework
+from pixaudit.posture.models import ApplicabilityDecision, ReadinessSnapshot
+from pixaudit.posture.selectors import framework_posture
+
+__all__ = [
+    "ApplicabilityError",
+    "applicability_decide",
+    "readiness_snapshot_take",
+    "readiness_snapshots_take_all",
+]
+
+_MAX_JUSTIFICATION = 4000
+
+
+@dataclass
+class ApplicabilityError(ValueError):
+    """Invalid decision; ``errors`` maps a field name to a message."""
+
+    errors: dict[str, str]
+
+    def __str__(self) -> str:
+        return "; ".join(f"{k}: {v}" for k, v in sorted(self.errors.items()))
+
+
+def applicability_decide(
+    *,
+    control: Control,
+    applicable: bool,
+    justification: str = "",
+    user: Any = None,
+    now: datetime | None = None,
+) -> ApplicabilityDecision:
+    """Record a Statement of Applicability decision (appended; the latest one wins).
+
+    Excluding a control needs a justification; group nodes carry no decision.
+    """
+    justification = (justification or "").strip()
+    errors: dict[str, str] = {}
+    if control.kind == Control.Kind.GROUP:
+        errors["control"] = "Groups are not in the Statement of Applicability."
+    if not applicable and not justification:
+        errors["justification"] = "Explain why the control is not applicable."
+    if len(justification) > _MAX_JUSTIFICATION:
+        errors["justification"] = f"Keep the justification under {_MAX_JUSTIFICATION} characters."
+    if errors:
+        raise ApplicabilityError(errors)
+    return ApplicabilityDecision.objects.create(
+        control=control,
+        applicable=bool(applicable),
+        justification=justification,
+        decided_by=user if getattr(user, "pk", None) else None,
+        decided_at=now or timezone.now(),
+    )
+
+
+def readiness_snapshot_take(
+    *, framework: Framework, day: date | None = None, now: datetime | None = None
+) -> ReadinessSnapshot:
+    """Store (or refresh) the framework's snapshot for ``day`` (UTC) from its current posture."""
+    now = now or timezone.now()
+    day = day or now.date()
+    posture = framework_posture(framework=framework, now=now)
+    with transaction.atomic():
+        snapshot, _ = ReadinessSnapshot.objects.update_or_create(
+            framework=framework,
+            day=day,
+            defaults={
+                "readiness": round(posture.readiness or 0.0, 2),
+                "assessable": posture.assessable,
+                "counts": dict(posture.counts),
+                "taken_at": now,
+            },
+        )
+    return snapshot
+
+
+def readiness_snapshots_take_all(*, now: datetime | None = None) -> list[ReadinessSnapshot]:
+    """One snapshot per loaded framework (what the daily job runs)."""
+    return [
+        readiness_snapshot_take(framework=framework, now=now)
+        for framework in Framework.objects.order_by("key")
+    ]

@@ -1,0 +1,51 @@
+/* Run detail: poll the run's JSON status and update the page in place until it finishes. */
+(function () {
+  "use strict";
+  var box = document.getElementById("run-status");
+  if (!box || box.dataset.active !== "true") { return; }
+  var url = box.dataset.statusUrl;
+  var delay = 1000;
+
+  function field(name) { return box.querySelector('[data-field="' + name + '"]'); }
+  function setText(name, text) { var el = field(name); if (el) { el.textContent = text; } }
+  function when(iso) { return iso ? new Date(iso).toLocaleString() : "—"; }
+
+  function render(data) {
+    var badge = field("status");
+    if (badge) {
+      badge.className = "badge " + data.status;
+      badge.textContent = data.status_label;
+    }
+    setText("started_at", when(data.started_at));
+    setText("finished_at", when(data.finished_at));
+    setText("rows_count", String(data.rows_count));
+    var f = data.findings;
+    setText("findings", f.pass + " pass · " + f.fail + " fail · " + f.warn + " warn · " + f.error + " error");
+    setText("error_message", data.error_message || "—");
+    var ev = field("evidence");
+    if (ev && data.evidence_url) {
+      ev.textContent = "";
+      var a = document.createElement("a");
+      a.href = data.evidence_url;
+      a.textContent = "View evidence item";
+      ev.appendChild(a);
+    }
+    var spinner = field("spinner");
+    if (spinner) { spinner.classList.toggle("hidden", !data.active); }
+    box.dataset.active = data.active ? "true" : "false";
+  }
+
+  function poll() {
+    fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" })
+      .then(function (r) { if (!r.ok) { throw new Error("HTTP " + r.status); } return r.json(); })
+      .then(function (data) {
+        render(data);
+        if (data.active) { window.setTimeout(poll, delay); }
+      })
+      .catch(function () {
+        delay = Math.min(delay * 2, 15000);
+        window.setTimeout(poll, delay);
+      });
+  }
+  window.setTimeout(poll, 500);
+})();

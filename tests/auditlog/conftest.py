@@ -1,0 +1,1 @@
+from tests.security.fixtures import *  # noqa: F403

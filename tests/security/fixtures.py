@@ -1,0 +1,117 @@
+"""Pytest fixtures shared by tests/accounts, tests/audits, tests/auditlog and tests/security.
+
+Import with ``from tests.security.fixtures import *  # noqa: F403`` in a conftest.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from pixaudit.accounts.models import Role, User
+from pixaudit.audits.models import AuditorInvitation, Engagement, EvidenceRequest, Sample
+from pixaudit.audits.sampling import sample_draw
+from pixaudit.audits.services import evidence_request_create
+from pixaudit.controls.models import Control, Framework
+from pixaudit.controls.services import catalogs_load_builtin
+from pixaudit.evidence.models import Connection, EvidenceItem
+from pixaudit.evidence.services import connection_create
+from tests.security.helpers import (
+    engagement_make,
+    evidence_make,
+    invitation_make,
+    user_make,
+)
+
+__all__ = ["catalogs", "soc2", "world"]
+
+IAM_ROWS = [
+    {"account_id": f"AIDA{i:04d}", "display_name": f"user-{i:02d}", "email": None,
+     "privileges": [], "is_privileged": i % 7 == 0, "mfa_enabled": i % 3 != 0,
+     "last_activity_at": None, "status": "active", "source": "aws:123456789012"}
+    for i in range(30)
+]  # fmt: skip
+
+
+@pytest.fixture
+def catalogs(db) -> dict[str, Framework]:
+    catalogs_load_builtin()
+    return {f.key: f for f in Framework.objects.all()}
+
+
+@pytest.fixture
+def soc2(catalogs) -> Framework:
+    return catalogs["soc2-2017"]
+
+
+@dataclass
+class World:
+    soc2: Framework
+    control: Control
+    admin: User
+    manager: User
+    engineer: User
+    auditor: User
+    expired_auditor: User
+    other_auditor: User
+    engagement: Engagement
+    other_engagement: Engagement
+    evidence_in: EvidenceItem
+    evidence_out: EvidenceItem
+    identity_evidence: EvidenceItem
+    pending_invitation: AuditorInvitation
+    pending_token: str
+    request: EvidenceRequest
+    other_request: EvidenceRequest
+    sample: Sample
+    other_sample: Sample
+    connection: Connection
+
+
+@pytest.fixture
+def world(soc2) -> World:
+    """Two engagements over the last 30 days, one auditor on each, evidence in and out."""
+    today = timezone.now().date()
+    now = timezone.now()
+    a = engagement_make(framework=soc2, start=today - timedelta(days=30), end=today, name="A")
+    b = engagement_make(framework=soc2, start=today - timedelta(days=30), end=today, name="B")
+    auditor = user_make(Role.AUDITOR, "auditor-a")
+    expired = user_make(Role.AUDITOR, "auditor-expired")
+    other = user_make(Role.AUDITOR, "auditor-b")
+    invitation_make(engagement=a, user=auditor)
+    invitation_make(engagement=a, user=expired, expires_in=timedelta(seconds=-1))
+    invitation_make(engagement=b, user=other)
+    pending, token = invitation_make(
+        engagement=a, user=None, accepted=False, email="new-auditor@example.com"
+    )
+    control = Control.objects.get(framework=soc2, ref="CC6.1")
+    evidence_in = evidence_make(
+        collector_key="demo_inventory", collected_at=now - timedelta(days=1)
+    )
+    evidence_out = evidence_make(
+        collector_key="demo_inventory", collected_at=now - timedelta(days=60)
+    )
+    identity = evidence_make(
+        collector_key="aws_iam_users", collected_at=now - timedelta(days=2), rows=IAM_ROWS
+    )
+    request_a = evidence_request_create(
+        engagement=a, control=control, description="Access reviews Q1", actor=auditor
+    )
+    request_b = evidence_request_create(
+        engagement=b, control=control, description="Access reviews Q1", actor=other
+    )
+    sample_a = sample_draw(engagement=a, actor=auditor, kind="days", size=5, seed=1)
+    sample_b = sample_draw(engagement=b, actor=other, kind="days", size=5, seed=2)
+    return World(
+        soc2=soc2, control=control, admin=user_make(Role.ADMIN, "admin-1"),
+        manager=user_make(Role.COMPLIANCE_MANAGER, "manager-1"),
+        engineer=user_make(Role.ENGINEER, "engineer-1"), auditor=auditor,
+        expired_auditor=expired, other_auditor=other, engagement=a, other_engagement=b,
+        evidence_in=evidence_in, evidence_out=evidence_out, identity_evidence=identity,
+        pending_invitation=pending, pending_token=token, request=request_a,
+        other_request=request_b, sample=sample_a, other_sample=sample_b,
+        connection=connection_create(name="demo", collector_key="demo_inventory", params={}),
+    )  # fmt: skip
