@@ -257,3 +257,19 @@ def test_soa_list_and_edit(catalogs, django_user_model, logged_in):
     assert "Fully remote." in html and "casey-manager" in html and "Not applicable" in html
     detail = logged_in.get(reverse("dashboard:control_detail", args=["iso27001-2022", "A.7.4"]))
     assert detail.context["item"].status == "not_applicable"
+
+
+def test_pages_offer_only_the_actions_the_role_may_take(catalogs, django_user_model, logged_in):
+    manager = client_for(
+        django_user_model.objects.create_user(
+            username="mia", password="unused-pass-123", role="compliance_manager"
+        )
+    )
+    # Managers read connections but do not hold credentials: no add or edit buttons.
+    html = body(manager.get(reverse("dashboard:connection_list")))
+    assert "Add connection" not in html
+    # Engineers read applicability but do not decide it: no change link.
+    html = body(logged_in.get(reverse("dashboard:control_detail", args=["iso27001-2022", "A.7.4"])))
+    assert reverse("dashboard:soa_edit", args=["iso27001-2022", "A.7.4"]) not in html
+    html = body(manager.get(reverse("dashboard:control_detail", args=["iso27001-2022", "A.7.4"])))
+    assert reverse("dashboard:soa_edit", args=["iso27001-2022", "A.7.4"]) in html
