@@ -55,6 +55,7 @@ ACTIONS: dict[str, frozenset[str]] = {
     "catalog.view": INTERNAL,
     "dashboard.view": INTERNAL,
     "posture.view": INTERNAL,
+    "controls.own": MANAGERS,
     "connections.view": INTERNAL,
     "connections.manage": frozenset({Role.ADMIN.value, Role.ENGINEER.value}),
     "runs.start": INTERNAL,

@@ -164,6 +164,16 @@ class ApplicabilityForm(forms.Form):
             self.add_error(key if key in self.fields else None, message)
 
 
+class OwnerForm(forms.Form):
+    owner = forms.ModelChoiceField(
+        queryset=None, required=False, label="Owner", empty_label="No owner"
+    )
+
+    def __init__(self, *args: Any, candidates: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.fields["owner"].queryset = candidates
+
+
 class PeriodForm(forms.Form):
     """A period by collection date (UTC days; ``until`` inclusive)."""
 
@@ -190,6 +200,13 @@ class PeriodForm(forms.Form):
 
 class EvidenceFilterForm(PeriodForm):
     collector = forms.ChoiceField(required=False, label="Collector")
+    resource = forms.CharField(required=False, max_length=500, label="Resource contains")
+    status = forms.ChoiceField(
+        required=False,
+        label="Finding status",
+        choices=[("", "Any status"), ("pass", "Pass"), ("fail", "Fail"), ("warn", "Warn"),
+                 ("error", "Error")],
+    )  # fmt: skip
 
     def __init__(self, *args: Any, collector_keys: list[str], **kwargs: Any):
         super().__init__(*args, **kwargs)

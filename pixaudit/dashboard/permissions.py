@@ -19,6 +19,7 @@ from pixaudit.accounts.permissions import can
 
 PERMISSIONS = (
     "posture.view",
+    "controls.own",
     "connections.view",
     "connections.manage",
     "runs.start",

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import OuterRef, QuerySet, Subquery
+from django.db.models import Exists, OuterRef, QuerySet, Subquery
 
 from collectors import registry
-from pixaudit.evidence.models import CollectionRun, Connection, EvidenceItem, RunStatus
+from pixaudit.evidence.models import CollectionRun, Connection, EvidenceItem, Finding, RunStatus
 from pixaudit.evidence.selectors import evidence_list
 
 
@@ -81,11 +81,23 @@ def evidence_browse(
     collector_key: str = "",
     since: datetime | None = None,
     until: datetime | None = None,
+    resource: str = "",
+    status: str = "",
 ) -> QuerySet[EvidenceItem]:
-    """Evidence by collection time, newest first (the evidence app's selector + joins)."""
-    return evidence_list(
-        collector_key=collector_key or None, since=since, until=until
-    ).select_related("connection")
+    """Evidence by collection time, newest first (the evidence app's selector + joins).
+
+    ``resource`` (a substring, case-insensitive) and ``status`` keep the items that hold a
+    finding matching both, e.g. every collection in which a given bucket failed.
+    """
+    items = evidence_list(collector_key=collector_key or None, since=since, until=until)
+    if resource or status:
+        findings = Finding.objects.filter(evidence=OuterRef("pk"))
+        if resource:
+            findings = findings.filter(resource__icontains=resource)
+        if status:
+            findings = findings.filter(status=status)
+        items = items.filter(Exists(findings))
+    return items.select_related("connection")
 
 
 def evidence_collector_keys() -> list[str]:

@@ -11,6 +11,9 @@ urlpatterns = [
     path("frameworks/<slug:framework_key>/", views.overview, name="overview"),
     path("controls/", views.control_list, name="control_list"),
     path("controls/<slug:framework_key>/<str:ref>/", views.control_detail, name="control_detail"),
+    path(
+        "controls/<slug:framework_key>/<str:ref>/owner/", views.control_owner, name="control_owner"
+    ),
     path("connections/", views_ops.connection_list, name="connection_list"),
     path("connections/new/", views_ops.connection_create_view, name="connection_create"),
     path("connections/<int:pk>/edit/", views_ops.connection_edit_view, name="connection_edit"),

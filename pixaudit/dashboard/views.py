@@ -5,23 +5,26 @@ from __future__ import annotations
 from datetime import timedelta
 from urllib.parse import urlencode
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.views.decorators.http import require_POST
 
 from pixaudit.accounts.permissions import can
 from pixaudit.controls import selectors as control_selectors
 from pixaudit.controls.models import Control, Framework
 from pixaudit.dashboard import charts
-from pixaudit.dashboard.forms import PeriodForm
+from pixaudit.dashboard.forms import OwnerForm, PeriodForm
 from pixaudit.dashboard.permissions import dashboard_view
-from pixaudit.posture import selectors
+from pixaudit.posture import ownership, selectors
 from pixaudit.posture.selectors import ControlStatus
 
 TREND_DAYS = 90
+UNOWNED = "-"  # the owner filter's value for "no owner yet"
 HISTORY_DAYS = 90
 
 
@@ -82,8 +85,14 @@ def control_list(request: HttpRequest) -> HttpResponse:
     status = request.GET.get("status", "")
     status = status if status in ControlStatus.values else ""
     q = request.GET.get("q", "").strip()[:200]
+    owner = request.GET.get("owner", "").strip()[:150]
     posture = selectors.framework_posture(framework=framework)
     rows = selectors.posture_filter(posture, status=status, group=group, q=q)
+    owners = ownership.control_owners(framework=framework)
+    if owner == UNOWNED:
+        rows = [r for r in rows if r.control.pk not in owners]
+    elif owner:
+        rows = [r for r in rows if getattr(owners.get(r.control.pk), "username", None) == owner]
     context = {
         "frameworks": frameworks,
         "framework": framework,
@@ -92,9 +101,13 @@ def control_list(request: HttpRequest) -> HttpResponse:
         "statuses": [(s.value, s.label) for s in selectors.STATUS_ORDER],
         "status": status,
         "q": q,
-        "rows": rows,
+        "rows": [(r, owners.get(r.control.pk)) for r in rows],
+        "row_count": len(rows),
         "posture": posture,
-        "filtering": bool(status or group_ref or q),
+        "owner": owner,
+        "owner_choices": sorted({u.get_username() for u in owners.values()}),
+        "unowned": UNOWNED,
+        "filtering": bool(status or group_ref or q or owner),
     }
     return render(request, "dashboard/control_list.html", context)
 
@@ -138,5 +151,33 @@ def control_detail(request: HttpRequest, framework_key: str, ref: str) -> HttpRe
         "history_svg": charts.status_strip_svg(strip, title=f"{control.ref} status history"),
         "period": period,
         "mappings": control_selectors.control_mapping_rows(control=control),
+        "ownership": ownership.control_owner_get(control=control),
+        "owner_form": OwnerForm(candidates=ownership.owner_candidates())
+        if can(request.user, "controls.own")
+        else None,
     }
     return render(request, "dashboard/control_detail.html", context)
+
+
+@require_POST
+@dashboard_view("controls.own")
+def control_owner(request: HttpRequest, framework_key: str, ref: str) -> HttpResponse:
+    """Assign or remove the control's owner (compliance managers and admins)."""
+    try:
+        control = control_selectors.control_get(framework_key=framework_key, ref=ref)
+    except Control.DoesNotExist:
+        raise Http404(f"No control {ref} in {framework_key}") from None
+    form = OwnerForm(request.POST, candidates=ownership.owner_candidates())
+    if form.is_valid():
+        try:
+            ownership.control_owner_assign(
+                control=control, owner=form.cleaned_data["owner"], actor=request.user,
+                request=request,
+            )  # fmt: skip
+        except ownership.OwnershipError as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(request, "Owner updated.")
+    else:
+        messages.error(request, "Choose an owner from the list.")
+    return redirect("dashboard:control_detail", framework_key=framework_key, ref=ref)

@@ -211,8 +211,14 @@ def evidence_list(request: HttpRequest) -> HttpResponse:
         request.GET or None, collector_keys=selectors.evidence_collector_keys()
     )
     since, until = form.bounds() if form.is_bound else (None, None)
-    collector = form.cleaned_data.get("collector", "") if form.is_bound and form.is_valid() else ""
-    qs = selectors.evidence_browse(collector_key=collector, since=since, until=until)
+    data = form.cleaned_data if form.is_bound and form.is_valid() else {}
+    qs = selectors.evidence_browse(
+        collector_key=data.get("collector", ""),
+        since=since,
+        until=until,
+        resource=data.get("resource", "").strip(),
+        status=data.get("status", ""),
+    )
     return render(
         request, "dashboard/evidence_list.html", {"form": form, "page": _page(request, qs)}
     )

@@ -71,3 +71,27 @@ class ReadinessSnapshot(models.Model):
 
     def __str__(self) -> str:
         return f"{self.framework_id} {self.day}: {self.readiness:.1f}%"
+
+
+class ControlOwner(models.Model):
+    """Who is accountable for a control in this organisation (one owner per control).
+
+    Catalog controls are shared reference data; ownership is the organisation's own, so it
+    lives here and survives catalog reloads. Changes are recorded in the audit log.
+    """
+
+    control = models.OneToOneField(Control, on_delete=models.CASCADE, related_name="owner_row")
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="owned_controls"
+    )
+    assigned_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    assigned_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.control_id} owned by {self.owner_id}"

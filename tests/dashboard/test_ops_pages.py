@@ -199,6 +199,20 @@ def test_evidence_browser_filters_by_collector_and_date(logged_in, demo_run):
     assert list(logged_in.get(url, {"until": "2001-01-01"}).context["page"]) == []
 
 
+def test_evidence_browser_filters_by_resource_and_finding_status(logged_in, demo_run):
+    item = EvidenceItem.objects.get()
+    url = reverse("dashboard:evidence_list")
+
+    def found(**query):
+        return list(logged_in.get(url, query).context["page"])
+
+    # bucket-logs is not encrypted in the demo sample; bucket-finance is.
+    assert found(resource="BUCKET-LOGS", status="fail") == [item]
+    assert found(resource="bucket-finance", status="pass") == [item]
+    assert found(resource="no-such-resource") == []
+    assert found(resource="bucket-finance", status="error") == []
+
+
 @pytest.mark.smoke
 def test_artifact_download_bytes_hash_to_the_sha256(logged_in, demo_run):
     item = EvidenceItem.objects.get()

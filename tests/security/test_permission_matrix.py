@@ -110,6 +110,10 @@ MATRIX: dict[str, tuple[Kwargs, dict[str, int]]] = {
         lambda w: {"framework_key": "soc2-2017", "ref": "CC6.1"},
         INTERNAL_PAGE,
     ),
+    "dashboard:control_owner": (
+        lambda w: {"framework_key": "soc2-2017", "ref": "CC6.1"},
+        POST_ONLY,
+    ),
     "dashboard:connection_list": (NONE, INTERNAL_PAGE),
     # Without ?collector= the page sends the user to pick one on the connections list.
     "dashboard:connection_create": (NONE, exp(A=302, M=403, E=302, AU=403, EXP=403, ANON=302)),
@@ -152,6 +156,10 @@ POST_MATRIX: dict[str, tuple[Kwargs, dict[str, int]]] = {
         exp(A=200, M=200, E=302, AU=302, EXP=302, ANON=302),
     ),
     "dashboard:connection_run": (CONN, exp(A=302, M=302, E=302, AU=403, EXP=403, ANON=302)),
+    "dashboard:control_owner": (
+        lambda w: {"framework_key": "soc2-2017", "ref": "CC6.1"},
+        exp(A=302, M=302, E=403, AU=403, EXP=403, ANON=302),
+    ),
     # Verify answers with the result page itself.
     "dashboard:evidence_verify": (lambda w: {"pk": w.evidence_in.pk}, INTERNAL_PAGE),
     "dashboard:connection_create": (NONE, exp(A=302, M=403, E=302, AU=403, EXP=403, ANON=302)),
