@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "pixaudit.evidence",
     "pixaudit.posture",
     "pixaudit.dashboard",
+    "pixaudit.reports",
 ]
 
 MIDDLEWARE = [

@@ -9,6 +9,7 @@ urlpatterns = [
     path("audit-log/", include("pixaudit.auditlog.urls")),
     # One sign-in page for everyone: throttling, lockout and MFA apply to the admin too.
     path("admin/login/", RedirectView.as_view(pattern_name="accounts:login", query_string=True)),
+    path("reports/", include("pixaudit.reports.urls")),
     path("admin/rq/", include("django_rq.urls")),
     path("admin/", admin.site.urls),
     path("", include("pixaudit.dashboard.urls")),

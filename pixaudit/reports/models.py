@@ -1,0 +1,77 @@
+"""Rendered PDF reports: what was asked for, how far the job got, and what it produced.
+
+A report covers one framework over a period of whole UTC days (both ends inclusive). The
+``reports`` job renders it, stores the PDF through Django's default storage and records its
+SHA-256, so a report handed to an auditor can be matched to the stored file later. Business
+logic lives in ``services``; this class only describes the data.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+from pixaudit.controls.models import Framework
+
+
+class ReportStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+
+
+class Report(models.Model):
+    framework = models.ForeignKey(Framework, on_delete=models.PROTECT, related_name="reports")
+    period_start = models.DateField(help_text="First day of the period (UTC, inclusive).")
+    period_end = models.DateField(help_text="Last day of the period (UTC, inclusive).")
+    # A plain integer until the audits app links engagements to reports (a later migration
+    # may turn it into a foreign key without changing the column).
+    engagement_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+    status = models.CharField(
+        max_length=16, choices=ReportStatus.choices, default=ReportStatus.QUEUED
+    )
+    progress = models.PositiveSmallIntegerField(default=0, help_text="0..100")
+    progress_message = models.CharField(max_length=200, blank=True, default="")
+    error_message = models.TextField(blank=True, default="")
+    job_id = models.CharField(max_length=100, blank=True, default="")
+    file_path = models.CharField(max_length=300, blank=True, default="")
+    sha256 = models.CharField(max_length=64, blank=True, default="")
+    size = models.PositiveBigIntegerField(default=0)
+    page_count = models.PositiveIntegerField(default=0)
+    chain_head_seq = models.BigIntegerField(default=0)
+    chain_head_hash = models.CharField(max_length=64, blank=True, default="")
+    #: Auditor downloads are stamped with the viewer's name and the time (see services).
+    watermark_downloads = models.BooleanField(default=True)
+    watermark_text = models.CharField(
+        max_length=200,
+        blank=True,
+        default="",
+        help_text="Extra line for every watermark, e.g. 'Confidential - prepared for X'.",
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(period_end__gte=models.F("period_start")),
+                name="reports_report_period_order",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"report {self.pk} {self.framework_id} {self.period_start}..{self.period_end}"
+
+    @property
+    def active(self) -> bool:
+        return self.status in (ReportStatus.QUEUED, ReportStatus.RUNNING)
+
+    @property
+    def filename(self) -> str:
+        return f"pixaudit-{self.framework.key}-{self.period_start}-{self.period_end}.pdf"

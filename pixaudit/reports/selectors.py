@@ -1,0 +1,471 @@
+"""Reads for reports and packs: the state of a framework's controls over a period.
+
+The posture app answers "how does each control look *now*" from the current-state table.
+A report answers "how did it look over the period, and at its end", so this module reads
+``Finding`` history inside the period instead (one grouped query), then applies the posture
+app's own status rules (:func:`pixaudit.posture.selectors.status_for`) to the results of the
+last collection of each connection in the period. Applicability decisions are the current
+ones (the posture app keeps no "as of" view yet).
+
+Every selector runs a constant number of queries whatever the volume of evidence.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+from django.db.models import Count
+from django.utils import timezone
+
+from pixaudit.controls.models import Control, Framework
+from pixaudit.controls.selectors import effective_mappings
+from pixaudit.evidence.models import EvidenceItem, Finding
+from pixaudit.evidence.selectors import chain_head
+from pixaudit.posture.selectors import (
+    SEVERITY_RANK,
+    AssertionState,
+    ControlStatus,
+    applicability_current,
+    assertion_catalog,
+    assessable_controls,
+    soa_entries,
+    status_for,
+)
+from pixaudit.reports.periods import (  # noqa: F401 - re-exported for callers
+    EngagementUnavailable,
+    Period,
+    engagement_scope,
+    period_default,
+)
+
+#: Non-passing results listed per assertion in the PDF; the full table goes to the pack.
+FAILING_SAMPLE = 15
+_NOT_PASSING = ("fail", "error", "warn")
+_STATUS_RANK = {"error": 0, "fail": 1, "warn": 2, "pass": 3}
+
+
+@dataclass
+class EvidenceRow:
+    id: int
+    seq: int
+    collector_key: str
+    connection_id: int | None
+    connection_name: str
+    collected_at: datetime
+    effective_at: datetime
+    expires_at: datetime
+    row_count: int
+    findings_count: int
+    sha256: str
+    chain_hash: str
+    artifact_path: str
+    size: int
+    controls: list[str] = field(default_factory=list)  # refs, in catalog order
+
+
+@dataclass
+class FindingRow:
+    assertion_id: str
+    resource: str
+    status: str
+    severity: str
+    message: str
+    collected_at: datetime
+    evidence_id: int
+
+
+@dataclass
+class AssertionResult:
+    """One assertion over the period: its end-of-period results and its history."""
+
+    assertion_id: str
+    title: str
+    severity: str
+    remediation: str
+    collector_key: str
+    collector_title: str
+    counts: dict[str, int] = field(default_factory=dict)  # at the end of the period
+    thresholds: dict[str, Any] = field(default_factory=dict)
+    collections: int = 0  # evidence items in the period that carry it
+    collections_failing: int = 0  # ... of which had a FAIL or ERROR result
+    failing: list[FindingRow] = field(default_factory=list)  # sample, worst first
+    failing_total: int = 0
+    last_collected_at: datetime | None = None
+    expires_at: datetime | None = None
+    latest_evidence_ids: list[int] = field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def failing_more(self) -> int:
+        return max(self.failing_total - len(self.failing), 0)
+
+
+@dataclass
+class ControlSection:
+    control: Control
+    status: str
+    stale: bool
+    decision: Any  # ApplicabilityDecision | None
+    assertions: list[AssertionResult]
+    evidence: list[EvidenceRow]
+
+    @property
+    def status_label(self) -> str:
+        return ControlStatus(self.status).label
+
+    @property
+    def totals(self) -> dict[str, int]:
+        """End-of-period results per status, summed over the control's assertions."""
+        out = {"pass": 0, "fail": 0, "warn": 0, "error": 0}
+        for result in self.assertions:
+            for status, n in result.counts.items():
+                out[status] = out.get(status, 0) + n
+        return out
+
+    @property
+    def collections(self) -> int:
+        return len(self.evidence)
+
+    @property
+    def group(self) -> Control | None:
+        return self.control.parent
+
+    @property
+    def assertions_with_results(self) -> list[AssertionResult]:
+        return [a for a in self.assertions if a.total]
+
+    @property
+    def assertions_without_results(self) -> list[AssertionResult]:
+        return [a for a in self.assertions if not a.total]
+
+    @property
+    def evidence_ids(self) -> list[int]:
+        return [e.id for e in self.evidence]
+
+
+@dataclass
+class ReportData:
+    framework: Framework
+    period: Period
+    generated_at: datetime
+    org_name: str
+    version: str
+    chain_head_seq: int
+    chain_head_hash: str
+    sections: list[ControlSection]
+    evidence: list[EvidenceRow]
+    soa: list[tuple[Control, Any]]
+    daily_pass_rate: list[tuple[date, float]]
+    engagement_id: int | None = None
+    engagement_name: str = ""
+
+    @property
+    def status_rows(self) -> list[tuple[str, str, int]]:
+        counts: dict[str, int] = defaultdict(int)
+        for section in self.sections:
+            counts[section.status] += 1
+        order = [
+            ControlStatus.FAILING,
+            ControlStatus.ERROR,
+            ControlStatus.WARNING,
+            ControlStatus.STALE,
+            ControlStatus.NO_EVIDENCE,
+            ControlStatus.PASSING,
+            ControlStatus.NOT_APPLICABLE,
+        ]
+        return [(s.value, s.label, counts[s.value]) for s in order]
+
+    @property
+    def in_scope(self) -> int:
+        return sum(1 for s in self.sections if s.status != ControlStatus.NOT_APPLICABLE)
+
+    @property
+    def readiness(self) -> float | None:
+        if not self.in_scope:
+            return None
+        passing = sum(1 for s in self.sections if s.status == ControlStatus.PASSING)
+        return 100.0 * passing / self.in_scope
+
+    @property
+    def tested_sections(self) -> list[ControlSection]:
+        return [s for s in self.sections if s.assertions]
+
+    @property
+    def exceptions(self) -> list[ControlSection]:
+        """Controls excluded by the Statement of Applicability."""
+        return [s for s in self.sections if s.status == ControlStatus.NOT_APPLICABLE]
+
+
+# --- Building blocks ----------------------------------------------------------------------
+
+
+def evidence_in_period(*, period: Period) -> list[EvidenceRow]:
+    """Every evidence item collected in the period, in chain order (one query)."""
+    rows = (
+        EvidenceItem.objects.filter(collected_at__gte=period.since, collected_at__lt=period.until)
+        .order_by("seq")
+        .values_list(
+            "id", "seq", "collector_key", "connection_id", "connection__name", "collected_at",
+            "effective_at", "expires_at", "row_count", "findings_count", "sha256", "chain_hash",
+            "artifact_path", "size",
+        )
+    )  # fmt: skip
+    return [
+        EvidenceRow(*row[:4], row[4] or "", *row[5:])  # type: ignore[misc]
+        for row in rows.iterator(chunk_size=2000)
+    ]
+
+
+def _assertion_meta(assertion_id: str, catalog: dict[str, dict[str, Any]]) -> AssertionResult:
+    meta = catalog.get(assertion_id) or {}
+    collector_key = meta.get("collector_key") or assertion_id.split(".", 1)[0]
+    return AssertionResult(
+        assertion_id=assertion_id,
+        title=meta.get("title") or assertion_id,
+        severity=meta.get("severity") or "",
+        remediation=meta.get("remediation") or "",
+        collector_key=collector_key,
+        collector_title=meta.get("collector_title") or collector_key,
+    )
+
+
+def _period_history(
+    assertion_ids: list[str], period: Period, evidence_by_id: dict[int, EvidenceRow]
+) -> dict[str, dict[int, dict[str, int]]]:
+    """assertion -> evidence id -> status -> count, over the period (one grouped query)."""
+    out: dict[str, dict[int, dict[str, int]]] = defaultdict(lambda: defaultdict(dict))
+    if not assertion_ids:
+        return out
+    rows = (
+        Finding.objects.filter(
+            assertion_id__in=assertion_ids,
+            collected_at__gte=period.since,
+            collected_at__lt=period.until,
+        )
+        .values_list("assertion_id", "evidence_id", "status")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    for assertion_id, evidence_id, status, n in rows:
+        if evidence_id in evidence_by_id:
+            out[assertion_id][evidence_id][status] = n
+    return out
+
+
+def _fill_results(
+    results: dict[str, AssertionResult],
+    history: dict[str, dict[int, dict[str, int]]],
+    evidence_by_id: dict[int, EvidenceRow],
+) -> None:
+    """Counts at period end = the last collection of each connection that carries it."""
+    for assertion_id, per_item in history.items():
+        result = results.get(assertion_id)
+        if result is None:
+            continue
+        latest: dict[int | None, EvidenceRow] = {}
+        for evidence_id, counts in per_item.items():
+            item = evidence_by_id[evidence_id]
+            result.collections += 1
+            if counts.get("fail") or counts.get("error"):
+                result.collections_failing += 1
+            current = latest.get(item.connection_id)
+            if current is None or item.seq > current.seq:
+                latest[item.connection_id] = item
+        for item in latest.values():
+            for status, n in per_item[item.id].items():
+                result.counts[status] = result.counts.get(status, 0) + n
+            result.failing_total += sum(per_item[item.id].get(s, 0) for s in _NOT_PASSING)
+            result.latest_evidence_ids.append(item.id)
+            if result.last_collected_at is None or item.collected_at > result.last_collected_at:
+                result.last_collected_at = item.collected_at
+            if result.expires_at is None or item.expires_at > result.expires_at:
+                result.expires_at = item.expires_at
+
+
+def _fill_failing_and_thresholds(results: dict[str, AssertionResult]) -> None:
+    """A worst-first sample of non-passing results and the thresholds (two queries)."""
+    latest_ids = sorted({i for r in results.values() for i in r.latest_evidence_ids})
+    if not latest_ids:
+        return
+    wanted = {(r.assertion_id, i) for r in results.values() for i in r.latest_evidence_ids}
+    failing = (
+        Finding.objects.filter(
+            evidence_id__in=latest_ids,
+            assertion_id__in=list(results),
+            status__in=_NOT_PASSING,
+        )
+        .values_list(
+            "assertion_id", "resource", "status", "severity", "message", "collected_at",
+            "evidence_id",
+        )
+        .order_by("assertion_id", "resource")
+    )  # fmt: skip
+    buckets: dict[str, list[FindingRow]] = defaultdict(list)
+    for row in failing.iterator(chunk_size=5000):
+        if (row[0], row[6]) in wanted:
+            buckets[row[0]].append(FindingRow(*row))
+    for assertion_id, rows in buckets.items():
+        rows.sort(
+            key=lambda f: (
+                _STATUS_RANK.get(f.status, 9),
+                SEVERITY_RANK.get(f.severity, 9),
+                f.resource,
+            )
+        )
+        results[assertion_id].failing = rows[:FAILING_SAMPLE]
+    thresholds = (
+        Finding.objects.filter(evidence_id__in=latest_ids, assertion_id__in=list(results))
+        .values_list("assertion_id", "thresholds")
+        .distinct()
+        .order_by("assertion_id")
+    )
+    for assertion_id, value in thresholds:
+        if value and not results[assertion_id].thresholds:
+            results[assertion_id].thresholds = value
+
+
+def _daily_pass_rate(evidence: list[EvidenceRow], history) -> list[tuple[date, float]]:
+    """Share of passing results per collection day, over the framework's assertions."""
+    per_day: dict[date, list[int]] = defaultdict(lambda: [0, 0])
+    by_id = {e.id: e for e in evidence}
+    for per_item in history.values():
+        for evidence_id, counts in per_item.items():
+            day = by_id[evidence_id].collected_at.astimezone(UTC).date()
+            per_day[day][0] += counts.get("pass", 0)
+            per_day[day][1] += sum(counts.values())
+    return [(d, 100.0 * p / t) for d, (p, t) in sorted(per_day.items()) if t]
+
+
+# --- Public selectors ---------------------------------------------------------------------
+
+
+def report_data(
+    *,
+    framework: Framework,
+    period: Period,
+    now: datetime | None = None,
+    engagement_id: int | None = None,
+    engagement_name: str = "",
+) -> ReportData:
+    """Everything a report, a pack and an OSCAL export say about a framework and a period."""
+    from django.conf import settings
+
+    now = now or timezone.now()
+    controls = list(assessable_controls(framework=framework))
+    control_ids = {c.pk for c in controls}
+    mappings = {a: ids & control_ids for a, ids in effective_mappings(framework=framework).items()}
+    mappings = {a: ids for a, ids in mappings.items() if ids}
+    catalog = assertion_catalog()
+    results = {a: _assertion_meta(a, catalog) for a in sorted(mappings)}
+    evidence = evidence_in_period(period=period)
+    evidence_by_id = {e.id: e for e in evidence}
+    history = _period_history(sorted(results), period, evidence_by_id)
+    _fill_results(results, history, evidence_by_id)
+    _fill_failing_and_thresholds(results)
+
+    by_control: dict[int, list[str]] = defaultdict(list)
+    for assertion_id, ids in mappings.items():
+        for control_id in ids:
+            by_control[control_id].append(assertion_id)
+    evidence_controls: dict[int, set[int]] = defaultdict(set)
+    for assertion_id, per_item in history.items():
+        for evidence_id in per_item:
+            evidence_controls[evidence_id].update(mappings.get(assertion_id, ()))
+    decisions = applicability_current(controls=controls)
+    as_of = min(now, period.until)
+    sections = []
+    for control in controls:
+        own = [results[a] for a in sorted(by_control.get(control.pk, ()))]
+        states = [
+            AssertionState(
+                a.assertion_id,
+                dict(a.counts),
+                expires_at=a.expires_at,
+                last_collected_at=a.last_collected_at,
+            )
+            for a in own
+            if a.counts
+        ]
+        decision = decisions.get(control.pk)
+        status, stale = status_for(decision=decision, states=states, now=as_of)
+        items = [e for e in evidence if control.pk in evidence_controls.get(e.id, ())]
+        sections.append(ControlSection(control, status, stale, decision, own, items))
+    refs = {c.pk: c.ref for c in controls}
+    order = {c.pk: c.sort_order for c in controls}
+    for item in evidence:
+        ids = sorted(evidence_controls.get(item.id, ()), key=lambda pk: order[pk])
+        item.controls = [refs[pk] for pk in ids]
+    seq, head = chain_head()
+    return ReportData(
+        framework=framework,
+        period=period,
+        generated_at=now,
+        org_name=settings.PIXAUDIT_ORG_NAME,
+        version=settings.PIXAUDIT_VERSION,
+        chain_head_seq=seq,
+        chain_head_hash=head,
+        sections=sections,
+        evidence=evidence,
+        soa=soa_entries(framework=framework),
+        daily_pass_rate=_daily_pass_rate(evidence, history),
+        engagement_id=engagement_id,
+        engagement_name=engagement_name,
+    )
+
+
+def section_results(*, section: ControlSection) -> Iterator[FindingRow]:
+    """Every end-of-period result of a control's assertions (streamed, for pack tables)."""
+    wanted = {(a.assertion_id, i) for a in section.assertions for i in a.latest_evidence_ids}
+    ids = sorted({i for _, i in wanted})
+    if not ids:
+        return
+    rows = (
+        Finding.objects.filter(
+            evidence_id__in=ids, assertion_id__in=[a.assertion_id for a in section.assertions]
+        )
+        .values_list(
+            "assertion_id", "resource", "status", "severity", "message", "collected_at",
+            "evidence_id",
+        )
+        .order_by("assertion_id", "resource", "id")
+    )  # fmt: skip
+    for row in rows.iterator(chunk_size=5000):
+        if (row[0], row[6]) in wanted:
+            yield FindingRow(*row)
+
+
+def section_collections(*, section: ControlSection, period: Period) -> list[dict[str, Any]]:
+    """Per collection in the period: the control's result counts (Type II coverage)."""
+    assertion_ids = [a.assertion_id for a in section.assertions]
+    if not assertion_ids:
+        return []
+    rows = (
+        Finding.objects.filter(
+            assertion_id__in=assertion_ids,
+            evidence_id__in=section.evidence_ids,
+        )
+        .values_list("evidence_id", "status")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    counts: dict[int, dict[str, int]] = defaultdict(dict)
+    for evidence_id, status, n in rows:
+        counts[evidence_id][status] = n
+    return [
+        {
+            "evidence_id": item.id,
+            "seq": item.seq,
+            "collector_key": item.collector_key,
+            "connection": item.connection_name,
+            "collected_at": item.collected_at,
+            **{s: counts[item.id].get(s, 0) for s in ("pass", "fail", "warn", "error")},
+        }
+        for item in section.evidence
+    ]

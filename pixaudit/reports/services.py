@@ -1,0 +1,257 @@
+"""Writes of the reports app: create and render reports, stamp downloads, build packs.
+
+Reports are rendered by the ``reports`` job (``jobs.report_render``), which calls
+:func:`report_render`; commands and the demo render synchronously through the same function.
+Progress is written to the Report row with single-row UPDATEs outside any transaction, so
+the status page sees it while the job runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import IO, Any
+
+import django_rq
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.utils import timezone
+
+from pixaudit.controls.models import Framework
+from pixaudit.reports import oscal
+from pixaudit.reports.models import Report, ReportStatus
+from pixaudit.reports.packs import PackResult, evidence_pack_paths, pack_write
+from pixaudit.reports.rendering import pdf_watermark, report_pdf
+from pixaudit.reports.selectors import (
+    EngagementUnavailable,
+    Period,
+    ReportData,
+    engagement_scope,
+    period_default,
+    report_data,
+)
+
+logger = logging.getLogger(__name__)
+
+REPORTS_QUEUE = "reports"
+
+
+class ReportScopeError(ValueError):
+    """The framework, period or engagement asked for does not make a report."""
+
+
+@dataclass(frozen=True)
+class ReportScope:
+    framework: Framework
+    period: Period
+    engagement_id: int | None = None
+    engagement_name: str = ""
+
+
+def report_scope_resolve(
+    *,
+    framework_key: str | None,
+    start: date | None = None,
+    end: date | None = None,
+    engagement_id: int | None = None,
+) -> ReportScope:
+    """Framework + period from explicit values, or from an audit engagement.
+
+    With an engagement, its window is the period (explicit dates narrow it) and its
+    framework is used; ``framework_key`` must be one of the engagement's frameworks, and is
+    required when the engagement has several.
+    """
+    name = ""
+    if engagement_id is not None:
+        try:
+            window, frameworks, name = engagement_scope(engagement_id=engagement_id)
+        except EngagementUnavailable as exc:
+            raise ReportScopeError(f"engagement {engagement_id}: {exc}") from None
+        keys = [f.key for f in frameworks]
+        if framework_key is None:
+            if len(frameworks) != 1:
+                raise ReportScopeError(
+                    f"engagement {engagement_id} covers {', '.join(keys) or 'no framework'}: "
+                    "choose one with --framework"
+                )
+            framework_key = keys[0]
+        elif framework_key not in keys:
+            raise ReportScopeError(
+                f"engagement {engagement_id} does not cover {framework_key} "
+                f"(it covers {', '.join(keys) or 'no framework'})"
+            )
+        start = max(start or window.start, window.start)
+        end = min(end or window.end, window.end)
+    if not framework_key:
+        raise ReportScopeError("a framework is required (e.g. soc2-2017)")
+    framework = Framework.objects.filter(key=framework_key).first()
+    if framework is None:
+        loaded = ", ".join(Framework.objects.order_by("key").values_list("key", flat=True))
+        raise ReportScopeError(
+            f"framework {framework_key!r} is not loaded (loaded: {loaded or 'none'}; "
+            "run `manage.py load_catalogs`)"
+        )
+    default = period_default()
+    if start is None and end is None:
+        period = default
+    else:
+        end = end or timezone.now().date()
+        start = start or (end - (default.end - default.start))
+        period = Period(start, end)
+    if period.end < period.start:
+        raise ReportScopeError(f"the period ends ({period.end}) before it starts ({period.start})")
+    return ReportScope(framework, period, engagement_id, name)
+
+
+def report_create(*, scope: ReportScope, created_by: Any = None) -> Report:
+    return Report.objects.create(
+        framework=scope.framework,
+        period_start=scope.period.start,
+        period_end=scope.period.end,
+        engagement_id=scope.engagement_id,
+        created_by=created_by if getattr(created_by, "pk", None) else None,
+    )
+
+
+def report_request(*, scope: ReportScope, created_by: Any = None) -> Report:
+    """Create a report and enqueue its rendering on the ``reports`` queue (ids only)."""
+    from pixaudit.reports.jobs import report_render as job
+
+    report = report_create(scope=scope, created_by=created_by)
+    django_rq.get_queue(REPORTS_QUEUE).enqueue(job, report.pk, job_id=f"report-{report.pk}")
+    return report
+
+
+def _progress(report_id: int, percent: int, message: str) -> None:
+    Report.objects.filter(pk=report_id).update(progress=percent, progress_message=message[:200])
+
+
+def report_data_for(*, report: Report, now: datetime | None = None) -> ReportData:
+    name = ""
+    if report.engagement_id is not None:
+        try:
+            name = engagement_scope(engagement_id=report.engagement_id)[2]
+        except EngagementUnavailable:
+            name = ""
+    return report_data(
+        framework=report.framework,
+        period=Period(report.period_start, report.period_end),
+        now=now,
+        engagement_id=report.engagement_id,
+        engagement_name=name,
+    )
+
+
+def report_render(*, report_id: int, job_id: str = "") -> Report:
+    """Render a queued report, store its PDF and record its SHA-256 (the job's body).
+
+    A report already running or finished is returned unchanged (a duplicate delivery of the
+    job does nothing). Failures are recorded on the row; the message names no secret.
+    """
+    claimed = Report.objects.filter(pk=report_id, status=ReportStatus.QUEUED).update(
+        status=ReportStatus.RUNNING,
+        started_at=timezone.now(),
+        progress=1,
+        progress_message="Reading evidence",
+        job_id=job_id,
+    )
+    report = Report.objects.select_related("framework").get(pk=report_id)
+    if not claimed:
+        return report
+    try:
+        data = report_data_for(report=report)
+        _progress(report_id, 25, "Composing the report")
+        rendered = report_pdf(data, progress=lambda p, m: _progress(report_id, p, m))
+        _progress(report_id, 95, "Storing the PDF")
+        name = default_storage.save(
+            f"reports/{report.pk}/{report.filename}", ContentFile(rendered.data)
+        )
+    except Exception as exc:
+        logger.exception("report %s failed", report_id)
+        Report.objects.filter(pk=report_id).update(
+            status=ReportStatus.FAILED,
+            finished_at=timezone.now(),
+            error_message=f"{type(exc).__name__}: {exc}"[:2000],
+        )
+        report.refresh_from_db()
+        return report
+    Report.objects.filter(pk=report_id).update(
+        status=ReportStatus.SUCCEEDED,
+        finished_at=timezone.now(),
+        progress=100,
+        progress_message="Done",
+        file_path=name,
+        sha256=hashlib.sha256(rendered.data).hexdigest(),
+        size=len(rendered.data),
+        page_count=rendered.pages,
+        chain_head_seq=data.chain_head_seq,
+        chain_head_hash=data.chain_head_hash,
+    )
+    report.refresh_from_db()
+    return report
+
+
+def report_render_now(*, scope: ReportScope, created_by: Any = None) -> Report:
+    """Create and render a report in this process (commands, demo)."""
+    report = report_create(scope=scope, created_by=created_by)
+    return report_render(report_id=report.pk)
+
+
+def demo_report_render() -> Report:
+    """The SOC 2 report over the last 90 days, rendered synchronously (``make demo``)."""
+    scope = report_scope_resolve(framework_key="soc2-2017")
+    return report_render_now(scope=scope)
+
+
+def report_pdf_bytes(*, report: Report) -> bytes:
+    if report.status != ReportStatus.SUCCEEDED or not report.file_path:
+        raise ValueError(f"report {report.pk} has no PDF yet (status {report.status})")
+    with default_storage.open(report.file_path, "rb") as fh:
+        return fh.read()
+
+
+def report_pdf_watermarked(*, report: Report, viewer_label: str) -> bytes:
+    """The stored PDF stamped with ``viewer_label`` and the time (auditor downloads).
+
+    The stamp is laid over the stored bytes, so the content is exactly what the recorded
+    SHA-256 covers; the stamp names that digest so a copy can be traced back.
+    """
+    pdf = report_pdf_bytes(report=report)
+    if not report.watermark_downloads:
+        return pdf
+    stamp_time = timezone.now().strftime("%Y-%m-%d %H:%M UTC")
+    lines = [f"Downloaded by {viewer_label}", stamp_time]
+    if report.watermark_text:
+        lines.append(report.watermark_text)
+    lines.append(f"report {report.pk} · sha256 {report.sha256[:16]}")
+    return pdf_watermark(pdf, lines=lines)
+
+
+def pack_build(*, report: Report, fileobj: IO[bytes], progress=None) -> PackResult:
+    """Write the evidence pack of a rendered report into ``fileobj`` (streamed)."""
+    if report.status != ReportStatus.SUCCEEDED or not report.file_path:
+        raise ValueError(f"report {report.pk} has no PDF yet (status {report.status})")
+    data = report_data_for(report=report)
+    return pack_write(
+        fileobj=fileobj,
+        data=data,
+        report_pdf_path=report.file_path,
+        report_id=report.pk,
+        report_sha256=report.sha256,
+        progress=progress,
+    )
+
+
+def oscal_export(*, scope: ReportScope) -> tuple[dict, dict]:
+    """``(catalog, assessment_results)`` documents; evidence hrefs use the pack's paths."""
+    data = report_data(
+        framework=scope.framework,
+        period=scope.period,
+        engagement_id=scope.engagement_id,
+        engagement_name=scope.engagement_name,
+    )
+    catalog = oscal.catalog_document(framework=scope.framework, now=data.generated_at)
+    results = oscal.assessment_results_document(data=data, evidence_paths=evidence_pack_paths(data))
+    return catalog, results

@@ -1,0 +1,18 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from pixaudit.reports import views
+
+app_name = "reports"
+
+urlpatterns = [
+    path("", views.report_list, name="list"),
+    path("<int:pk>/", views.report_detail, name="detail"),
+    path("<int:pk>/status.json", views.report_status, name="status"),
+    path("<int:pk>/report.pdf", views.report_download, name="download"),
+    path("<int:pk>/preview/", views.report_preview, name="preview"),
+    path("<int:pk>/evidence-pack.zip", views.report_pack, name="pack"),
+    path("signing-key/", views.signing_key_page, name="signing_key"),
+    path("signing-key.pem", views.signing_key_pem, name="signing_key_pem"),
+]

@@ -1,0 +1,136 @@
+"""Report pages: request a report, watch its job, download the PDF and the evidence pack,
+preview it as HTML, and read the public key that signs packs. Thin: read, call, render."""
+
+from __future__ import annotations
+
+import tempfile
+
+from django import forms
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods
+
+from pixaudit.controls.models import Framework
+from pixaudit.reports import services, signing
+from pixaudit.reports.models import Report, ReportStatus
+from pixaudit.reports.permissions import reports_view
+from pixaudit.reports.rendering import report_html
+from pixaudit.reports.selectors import period_default
+
+
+class ReportForm(forms.Form):
+    framework = forms.ModelChoiceField(
+        queryset=Framework.objects.order_by("key"), to_field_name="key", empty_label=None
+    )
+    start = forms.DateField(label="From", widget=forms.DateInput(attrs={"type": "date"}))
+    end = forms.DateField(label="To", widget=forms.DateInput(attrs={"type": "date"}))
+
+    def clean(self):
+        data = super().clean()
+        if data.get("start") and data.get("end") and data["end"] < data["start"]:
+            raise forms.ValidationError("The period ends before it starts.")
+        return data
+
+
+def _report(pk: int) -> Report:
+    return get_object_or_404(Report.objects.select_related("framework", "created_by"), pk=pk)
+
+
+@reports_view("reports.view")
+@require_http_methods(["GET", "POST"])
+def report_list(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        form = ReportForm(request.POST)
+        if form.is_valid():
+            scope = services.report_scope_resolve(
+                framework_key=form.cleaned_data["framework"].key,
+                start=form.cleaned_data["start"],
+                end=form.cleaned_data["end"],
+            )
+            report = services.report_request(scope=scope, created_by=request.user)
+            return redirect("reports:detail", pk=report.pk)
+    else:
+        default = period_default()
+        form = ReportForm(initial={"start": default.start, "end": default.end})
+    reports = Report.objects.select_related("framework", "created_by")[:50]
+    return render(request, "reports/list.html", {"form": form, "reports": reports})
+
+
+@reports_view("reports.view")
+def report_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    return render(request, "reports/detail.html", {"report": _report(pk)})
+
+
+def status_payload(report: Report) -> dict:
+    done = report.status == ReportStatus.SUCCEEDED
+    return {
+        "id": report.pk,
+        "status": report.status,
+        "status_label": report.get_status_display(),
+        "active": report.active,
+        "progress": report.progress,
+        "progress_message": report.progress_message,
+        "error_message": report.error_message,
+        "sha256": report.sha256,
+        "page_count": report.page_count,
+        "size": report.size,
+        "download_url": reverse("reports:download", args=[report.pk]) if done else "",
+        "pack_url": reverse("reports:pack", args=[report.pk]) if done else "",
+    }
+
+
+@reports_view("reports.view")
+def report_status(request: HttpRequest, pk: int) -> JsonResponse:
+    return JsonResponse(status_payload(_report(pk)))
+
+
+@reports_view("reports.download")
+def report_download(request: HttpRequest, pk: int) -> HttpResponse:
+    report = _report(pk)
+    if report.status != ReportStatus.SUCCEEDED:
+        raise Http404("The report has not been rendered yet.")
+    from django.core.files.storage import default_storage
+
+    return FileResponse(
+        default_storage.open(report.file_path, "rb"),
+        as_attachment=True,
+        filename=report.filename,
+        content_type="application/pdf",
+    )
+
+
+@reports_view("reports.view")
+def report_preview(request: HttpRequest, pk: int) -> HttpResponse:
+    """The same document as the PDF, in the browser (data read afresh)."""
+    report = _report(pk)
+    return HttpResponse(report_html(services.report_data_for(report=report)))
+
+
+@reports_view("packs.download")
+def report_pack(request: HttpRequest, pk: int) -> HttpResponse:
+    """The evidence pack, built into a temporary file (memory stays flat), then streamed."""
+    report = _report(pk)
+    if report.status != ReportStatus.SUCCEEDED:
+        raise Http404("The report has not been rendered yet.")
+    tmp = tempfile.TemporaryFile(prefix="pixaudit-pack-")
+    services.pack_build(report=report, fileobj=tmp)
+    tmp.seek(0)
+    name = report.filename.removesuffix(".pdf") + "-evidence-pack.zip"
+    return FileResponse(tmp, as_attachment=True, filename=name, content_type="application/zip")
+
+
+@reports_view("signing_key.view")
+def signing_key_page(request: HttpRequest) -> HttpResponse:
+    context = {
+        "pem": signing.public_key_pem().decode("ascii"),
+        "fingerprint": signing.public_key_fingerprint(),
+    }
+    return render(request, "reports/signing_key.html", context)
+
+
+@reports_view("signing_key.view")
+def signing_key_pem(request: HttpRequest) -> HttpResponse:
+    response = HttpResponse(signing.public_key_pem(), content_type="application/x-pem-file")
+    response["Content-Disposition"] = 'attachment; filename="pixaudit-signing-key.pem"'
+    return response
