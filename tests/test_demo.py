@@ -8,6 +8,7 @@ from django.core.management import call_command
 from pixaudit.accounts.models import User
 from pixaudit.evidence.integrity import verify_chain
 from pixaudit.evidence.models import CollectionRun, Connection, RunStatus
+from pixaudit.reports.models import Report
 
 
 @pytest.mark.django_db(transaction=True)
@@ -24,3 +25,6 @@ def test_demo_collects_from_every_sandbox_and_leaves_a_verifiable_chain(capsys):
     assert not Connection.objects.filter(name__startswith="Sandbox", enabled=True).exists()
     assert User.objects.filter(username__startswith="demo-").count() == 4
     assert "demo-auditor" in out and "Sign in at" in out
+    report = Report.objects.get()
+    assert report.status == "succeeded" and len(report.sha256) == 64
+    assert "SOC 2 report rendered" in out

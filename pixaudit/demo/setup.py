@@ -26,6 +26,8 @@ from pixaudit.controls.services import catalogs_load_builtin
 from pixaudit.evidence.models import CollectionRun, Connection
 from pixaudit.evidence.services import connection_create, connection_update
 from pixaudit.evidence.services.scheduling import COLLECT_QUEUE, collections_enqueue_due
+from pixaudit.posture.services import readiness_snapshots_take_all
+from pixaudit.reports.services import demo_report_render
 
 SANDBOX_PREFIX = "Sandbox"
 # The policy's 7-day image deletion applies to buckets tagged data=... in the sandbox.
@@ -40,6 +42,7 @@ class DemoReport:
     mappings: int = 0
     users: list[DemoCredential] = field(default_factory=list)
     engagement: str = ""
+    report: Any = None
     runs: list[CollectionRun] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -143,4 +146,6 @@ def demo_setup() -> DemoReport:
         for stop in stops:
             stop()
         Connection.objects.filter(pk__in=[c.pk for c in sandbox]).update(enabled=False)
+    readiness_snapshots_take_all()
+    report.report = demo_report_render()
     return report

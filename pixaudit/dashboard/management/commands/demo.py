@@ -36,6 +36,13 @@ class Command(BaseCommand):
                 self.stdout.write(f"  {'':<20} MFA recovery codes: {' '.join(cred.recovery_codes)}")
                 self.stdout.write(f"  {'':<20} or add to an authenticator: {cred.totp_uri}")
         self.stdout.write("")
+        pdf = report.report
+        if pdf is not None and pdf.status == "succeeded":
+            self.stdout.write(
+                f"SOC 2 report rendered: /reports/{pdf.pk}/ (PDF sha256 {pdf.sha256[:16]}…)"
+            )
+        elif pdf is not None:
+            self.stdout.write(self.style.ERROR(f"SOC 2 report failed: {pdf.error_message}"))
         self.stdout.write(
             f"Audit engagement {report.engagement!r}: sign in as demo-auditor to see "
             "the external auditor's view."
