@@ -3,8 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 
 from collectors import Collector
+
+
+def _duration(td: timedelta) -> str:
+    """``1 day``, ``6 hours``, ``1 day 12 hours``: how long evidence stays fresh."""
+    parts = []
+    hours, rest = divmod(td.seconds, 3600)
+    for amount, unit in ((td.days, "day"), (hours, "hour"), (rest // 60, "minute")):
+        if amount:
+            parts.append(f"{amount} {unit}{'s' if amount != 1 else ''}")
+    return " ".join(parts) or "0 minutes"
 
 
 def _cell(text: object) -> str:
@@ -28,7 +39,7 @@ def collectors_markdown(classes: Sequence[type[Collector]]) -> str:
             f"## {cls.key}",
             "",
             f"**{cls.title}** (source `{cls.source}`, "
-            f"version {cls.version}, fresh for {cls.max_age})",
+            f"version {cls.version}, fresh for {_duration(cls.max_age)})",
             "",
             cls.description(),
             "",

@@ -143,3 +143,25 @@ def test_startcollector_scaffold_is_conformant_and_its_test_passes(tmp_path):
         sys.path.remove(str(tmp_path))
     with pytest.raises(CommandError, match="refusing to overwrite"):
         call_command("startcollector", "jira", "projects", "--root", str(tmp_path))
+
+
+def test_iam_policy_covers_every_permission_aws_collectors_declare(capsys):
+    call_command("collectors", "--iam-policy", "aws")
+    policy = json.loads(capsys.readouterr().out)
+    assert policy["Version"] == "2012-10-17"
+    granted = {a for st in policy["Statement"] for a in st["Action"]}
+    assert all(st["Effect"] == "Allow" for st in policy["Statement"])
+    registry.discover()
+    declared = {p for c in registry.all_collectors() if c.source == "aws" for p in c.permissions}
+    assert declared and granted == declared
+    # Least privilege: no wildcards in actions.
+    assert not any("*" in action for action in granted)
+
+
+def test_docs_collectors_md_is_up_to_date():
+    """docs/collectors.md is generated; regenerate with `manage.py collectors --doc`."""
+    from pixaudit.evidence.collector_docs import collectors_markdown
+
+    registry.discover()
+    builtins = [c for c in registry.all_collectors() if c.__module__.startswith("collectors.")]
+    assert (ROOT / "docs" / "collectors.md").read_text() == collectors_markdown(builtins)
