@@ -8,9 +8,14 @@ from rq import cron
 
 from pixaudit.evidence.jobs import collections_enqueue_due
 from pixaudit.posture.jobs import readiness_snapshots_job
+from pixaudit.reviews.jobs import reviews_daily_job
 
 # Every minute: sweep runs left by dead workers, enqueue every connection that is due.
 cron.register(collections_enqueue_due, queue_name="default", interval=60, job_timeout=300)
 
 # Daily at 00:05 UTC: each framework's readiness snapshot, which feeds the trend charts.
 cron.register(readiness_snapshots_job, queue_name="default", cron="5 0 * * *", job_timeout=600)
+
+# Daily at 07:00 UTC: start due recurring access reviews, re-check revocation follow-ups,
+# send review and manual-evidence reminders (idempotent per day: a rerun sends nothing new).
+cron.register(reviews_daily_job, queue_name="default", cron="0 7 * * *", job_timeout=600)

@@ -66,6 +66,9 @@ INSTALLED_APPS = [
     "pixaudit.posture",
     "pixaudit.dashboard",
     "pixaudit.reports",
+    "pixaudit.reviews",
+    "pixaudit.manualevidence",
+    "pixaudit.commitments",
 ]
 
 MIDDLEWARE = [
@@ -231,6 +234,15 @@ if PRODUCTION:
     SECURE_HSTS_PRELOAD = True
     if env_bool("SECURE_PROXY_SSL_HEADER", default=False):
         SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# --- Access reviews, manual evidence, commitments -----------------------------------------
+# Uploads above this size are refused while they stream in (default 25 MB).
+PIXAUDIT_MANUAL_MAX_BYTES = env_int("PIXAUDIT_MANUAL_MAX_BYTES", 25 * 1024 * 1024, minimum=1024)
+# Called after each committed collection (pixaudit.evidence.services.ingest.evidence_post_ingest):
+# access reviews check whether revoked access was removed.
+PIXAUDIT_POST_INGEST_HOOKS = ["pixaudit.reviews.services.followups.followups_after_ingest"]
+# Base URL for links in reminder e-mails (e.g. https://pixaudit.example.com).
+PIXAUDIT_BASE_URL = env_str("PIXAUDIT_BASE_URL", "http://localhost:8000")
 
 # --- E-mail ---------------------------------------------------------------------------------
 EMAIL_HOST = env_str("EMAIL_HOST", "")

@@ -2,6 +2,8 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from pixaudit.commitments.urls import trust_urlpatterns
+
 urlpatterns = [
     path("accounts/", include("pixaudit.accounts.urls")),
     path("catalog/", include("pixaudit.controls.urls")),
@@ -10,6 +12,11 @@ urlpatterns = [
     # One sign-in page for everyone: throttling, lockout and MFA apply to the admin too.
     path("admin/login/", RedirectView.as_view(pattern_name="accounts:login", query_string=True)),
     path("reports/", include("pixaudit.reports.urls")),
+    path("reviews/", include("pixaudit.reviews.urls")),
+    path("manual-evidence/", include("pixaudit.manualevidence.urls")),
+    path("commitments/", include("pixaudit.commitments.urls")),
+    # The opt-in public trust page (404 unless a manager publishes it).
+    path("trust/", include(trust_urlpatterns)),
     path("admin/rq/", include("django_rq.urls")),
     path("admin/", admin.site.urls),
     path("", include("pixaudit.dashboard.urls")),

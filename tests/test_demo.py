@@ -6,9 +6,11 @@ import pytest
 from django.core.management import call_command
 
 from pixaudit.accounts.models import User
+from pixaudit.commitments.models import Commitment
 from pixaudit.evidence.integrity import verify_chain
 from pixaudit.evidence.models import CollectionRun, Connection, RunStatus
 from pixaudit.reports.models import Report
+from pixaudit.reviews.models import Campaign
 
 
 @pytest.mark.django_db(transaction=True)
@@ -28,3 +30,6 @@ def test_demo_collects_from_every_sandbox_and_leaves_a_verifiable_chain(capsys):
     report = Report.objects.get()
     assert report.status == "succeeded" and len(report.sha256) == 64
     assert "SOC 2 report rendered" in out
+    assert Commitment.objects.count() >= 10
+    campaign = Campaign.objects.get()
+    assert campaign.connection.collector_key == "aws_iam_users"

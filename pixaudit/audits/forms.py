@@ -160,3 +160,19 @@ class AcceptInvitationForm(forms.Form):
             except forms.ValidationError as exc:
                 self.add_error("password1", exc)
         return data
+
+
+class EngagementReportForm(forms.Form):
+    """Which of the engagement's frameworks to report on (the period is the window)."""
+
+    framework = forms.ModelChoiceField(
+        queryset=Framework.objects.none(), to_field_name="key", empty_label=None
+    )
+
+    def __init__(self, *args, engagement: Engagement, **kwargs):
+        super().__init__(*args, **kwargs)
+        field = self.fields["framework"]
+        field.queryset = engagement.frameworks.order_by("key")
+        if field.queryset.count() == 1:
+            field.widget = forms.HiddenInput()
+            field.initial = field.queryset.first().key

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 
 from django.db.models import QuerySet
+from django.urls import reverse
 from django.utils import timezone
 
 from collectors import registry
@@ -25,8 +26,10 @@ from pixaudit.audits.models import (
     EvidenceRequestEvent,
     Sample,
 )
+from pixaudit.controls.models import Framework
 from pixaudit.evidence.models import EvidenceItem, Finding
 from pixaudit.evidence.selectors import evidence_list
+from pixaudit.reports.models import Report, ReportStatus
 
 __all__ = [
     "Download",
@@ -38,6 +41,9 @@ __all__ = [
     "engagement_get_for_user",
     "engagement_invitations",
     "engagement_list_for_user",
+    "engagement_report_get",
+    "engagement_reports",
+    "engagement_reports_latest",
     "engagement_window",
     "evidence_request_events",
     "evidence_request_get",
@@ -145,6 +151,40 @@ def identity_populations(*, engagement: Engagement) -> list[IdentityPopulation]:
     return out
 
 
+def engagement_reports(*, engagement: Engagement) -> QuerySet[Report]:
+    """Every report rendered for the engagement (``Report.engagement_id``), newest first."""
+    return Report.objects.filter(engagement_id=engagement.pk).select_related("framework")
+
+
+def engagement_report_get(*, engagement: Engagement, pk: int) -> Report:
+    """A succeeded report of this engagement; ``Report.DoesNotExist`` otherwise.
+
+    Another engagement's report, a report without an engagement and one not rendered yet
+    are all refused alike.
+    """
+    return engagement_reports(engagement=engagement).get(pk=pk, status=ReportStatus.SUCCEEDED)
+
+
+@dataclass(frozen=True)
+class EngagementReports:
+    """Per framework of the engagement: its newest report (any status) and newest success."""
+
+    framework: Framework
+    latest: Report | None
+    succeeded: Report | None
+
+
+def engagement_reports_latest(*, engagement: Engagement) -> list[EngagementReports]:
+    reports = list(engagement_reports(engagement=engagement)[:200])
+    out = []
+    for framework in engagement.frameworks.order_by("key"):
+        mine = [r for r in reports if r.framework_id == framework.pk]
+        done = [r for r in mine if r.status == ReportStatus.SUCCEEDED]
+        out.append(EngagementReports(framework, mine[0] if mine else None,
+                                     done[0] if done else None))  # fmt: skip
+    return out
+
+
 @dataclass(frozen=True)
 class Download:
     label: str
@@ -153,10 +193,31 @@ class Download:
 
 
 def engagement_downloads(*, engagement: Engagement, user: User) -> list[Download]:
-    """Engagement-level downloads (PDF report, evidence pack) offered on the engagement page.
+    """Engagement-level downloads offered on the engagement page, for managers and auditors.
 
-    Seam for the reports issue: return ``Download`` entries whose URLs point at views that
-    scope with ``engagement_get_for_user`` and record ``audit_log_record(action=
-    "engagement.download", ...)``. Nothing is offered until those views exist.
+    For each framework of the engagement, its latest succeeded report: the PDF (stamped with
+    the viewer's name, e-mail and the time) and the signed evidence pack. The views behind
+    these URLs scope with ``engagement_get_for_user`` and ``engagement_report_get`` and log
+    ``engagement.download``. Nothing is offered before a report has succeeded.
     """
-    return []
+    out: list[Download] = []
+    for entry in engagement_reports_latest(engagement=engagement):
+        report = entry.succeeded
+        if report is None:
+            continue
+        kwargs = {"pk": engagement.pk, "report_pk": report.pk}
+        rendered = (
+            f", rendered {report.finished_at:%Y-%m-%d %H:%M} UTC" if report.finished_at else ""
+        )
+        about = (
+            f"report #{report.pk}, {report.period_start:%Y-%m-%d} to {report.period_end:%Y-%m-%d}"
+            f"{rendered}, SHA-256 {report.sha256[:16]}…"
+        )
+        name = entry.framework.name
+        stamp = " (stamped with your name and the time)" if report.watermark_downloads else ""
+        out.append(Download(f"PDF report · {name}", reverse("audits:report_pdf", kwargs=kwargs),
+                            f"{about}{stamp}"))  # fmt: skip
+        out.append(Download(f"Evidence pack (ZIP) · {name}",
+                            reverse("audits:report_pack", kwargs=kwargs),
+                            "signed; verify offline with `manage.py verify_pack`"))  # fmt: skip
+    return out

@@ -31,6 +31,12 @@ from pixaudit.audits.models import (
 from pixaudit.audits.selectors import engagement_evidence_list
 from pixaudit.controls.models import Control, Framework
 from pixaudit.evidence.models import EvidenceItem
+from pixaudit.reports.models import Report, ReportStatus
+from pixaudit.reports.services import (
+    report_log_details,
+    report_request,
+    report_scope_resolve,
+)
 
 __all__ = [
     "InvitationUnusable",
@@ -39,6 +45,7 @@ __all__ = [
     "auditor_invite",
     "demo_engagement_ensure",
     "engagement_create",
+    "engagement_report_request",
     "evidence_request_answer",
     "evidence_request_create",
     "evidence_request_review",
@@ -83,6 +90,35 @@ def engagement_create(
                      request=request, frameworks=[f.key for f in frameworks],
                      window_start=window_start, window_end=window_end)  # fmt: skip
     return engagement
+
+
+def engagement_report_request(
+    *,
+    engagement: Engagement,
+    framework: Framework,
+    actor: User | None,
+    request: HttpRequest | None = None,
+) -> tuple[Report, bool]:
+    """Queue the engagement's report for ``framework`` on the ``reports`` queue.
+
+    The period is the engagement's window (``report_scope_resolve(engagement_id=...)``). If a
+    report of this engagement and framework is already queued or running, it is returned
+    instead of queuing another; the flag says whether a new one was queued.
+    ``ReportScopeError`` (e.g. a framework the engagement does not cover) propagates.
+    """
+    active = (
+        Report.objects.filter(engagement_id=engagement.pk, framework=framework)
+        .filter(status__in=[ReportStatus.QUEUED, ReportStatus.RUNNING])
+        .first()
+    )
+    if active is not None:
+        return active, False
+    scope = report_scope_resolve(framework_key=framework.key, engagement_id=engagement.pk)
+    report = report_request(scope=scope, created_by=actor)
+    audit_log_record(actor=actor, action="report.requested", obj=report, request=request,
+                     **report_log_details(report))  # fmt: skip
+    report.refresh_from_db()
+    return report, True
 
 
 # --- Invitations -----------------------------------------------------------------------------

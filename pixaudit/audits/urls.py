@@ -17,6 +17,17 @@ urlpatterns = [
         views.invitation_revoke,
         name="invitation_revoke",
     ),
+    path("<int:pk>/report/", views.engagement_report_generate, name="report_generate"),
+    path(
+        "<int:pk>/reports/<int:report_pk>/report.pdf",
+        views.engagement_report_pdf,
+        name="report_pdf",
+    ),
+    path(
+        "<int:pk>/reports/<int:report_pk>/evidence-pack.zip",
+        views.engagement_report_pack,
+        name="report_pack",
+    ),
     path("<int:pk>/evidence/", views.evidence_list, name="evidence_list"),
     path("<int:pk>/evidence/<int:evidence_pk>/", views.evidence_detail, name="evidence_detail"),
     path(

@@ -3,28 +3,40 @@
 Every view that takes an engagement id reads it through ``engagement_get_for_user`` (and
 objects under it through the scoped selectors), so another engagement's ids, evidence outside
 the window and expired access all answer 404 alike.
+
+Engagement reports: managers queue the engagement's report (period = the window) from the
+engagement page; managers and the engagement's auditors download its latest succeeded PDF
+and evidence pack here. Every PDF downloaded from an engagement page is stamped with the
+viewer's name, e-mail and the time, managers' copies included, so any copy that leaves
+through an engagement can be traced (internal users get the unstamped original from
+``/reports/``). Each download is logged as ``engagement.download``.
 """
 
 from __future__ import annotations
 
+import hashlib
+from datetime import UTC, datetime
 from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils.http import content_disposition_header
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from pixaudit.accounts.models import Role
 from pixaudit.accounts.permissions import ENGAGEMENT_READERS, MANAGERS, role_required
 from pixaudit.auditlog.services import audit_log_record
 from pixaudit.audits import selectors, services
-from pixaudit.audits.forms import EngagementForm, InvitationForm
+from pixaudit.audits.forms import EngagementForm, EngagementReportForm, InvitationForm
 from pixaudit.audits.models import AuditorInvitation, Engagement
 from pixaudit.evidence.models import EvidenceItem
 from pixaudit.evidence.storage import artifact_chunks
+from pixaudit.reports import services as report_services
+from pixaudit.reports.models import Report
+from pixaudit.reports.services import ReportScopeError
 
 
 def _engagement(request: HttpRequest, pk: int) -> Engagement:
@@ -39,6 +51,19 @@ def _evidence(engagement: Engagement, pk: int) -> EvidenceItem:
         return selectors.engagement_evidence_get(engagement=engagement, pk=pk)
     except EvidenceItem.DoesNotExist:
         raise Http404("No such evidence in this engagement") from None
+
+
+def _report(engagement: Engagement, pk: int) -> Report:
+    try:
+        return selectors.engagement_report_get(engagement=engagement, pk=pk)
+    except Report.DoesNotExist:
+        raise Http404("No such report in this engagement") from None
+
+
+def viewer_label(user) -> str:
+    """Who downloaded, for the watermark: name (or username), e-mail, and the UTC time."""
+    now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return f"{user.get_full_name() or user.username} <{user.email}> {now}"
 
 
 def form_errors_apply(form, exc: ValidationError) -> None:
@@ -84,10 +109,12 @@ def engagement_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "requests": selectors.evidence_request_list(engagement=engagement)[:10],
         "samples": selectors.sample_list(engagement=engagement)[:10],
         "downloads": selectors.engagement_downloads(engagement=engagement, user=request.user),
+        "engagement_reports": selectors.engagement_reports_latest(engagement=engagement),
         "is_manager": request.user.role in MANAGERS,
     }
     if request.user.role in MANAGERS:
         context["invitations"] = selectors.engagement_invitations(engagement=engagement)
+        context["report_form"] = EngagementReportForm(engagement=engagement)
     else:
         context["my_access"] = (
             selectors.invitations_active_for(user=request.user)
@@ -165,4 +192,76 @@ def evidence_download(request: HttpRequest, pk: int, evidence_pk: int) -> HttpRe
     response["Content-Disposition"] = content_disposition_header(True, filename)
     response["Content-Length"] = str(item.size)
     response["X-Content-SHA256"] = item.sha256
+    return response
+
+
+@require_POST
+@role_required(MANAGERS)
+def engagement_report_generate(request: HttpRequest, pk: int) -> HttpResponse:
+    """Queue the engagement's report (period = the window) on the ``reports`` queue."""
+    engagement = _engagement(request, pk)
+    form = EngagementReportForm(request.POST, engagement=engagement)
+    if not form.is_valid():
+        messages.error(request, "Choose one of the engagement's frameworks.")
+        return redirect("audits:engagement_detail", pk=engagement.pk)
+    try:
+        report, queued = services.engagement_report_request(
+            engagement=engagement, framework=form.cleaned_data["framework"],
+            actor=request.user, request=request,
+        )  # fmt: skip
+    except ReportScopeError as exc:
+        messages.error(request, f"The report cannot be produced: {exc}")
+        return redirect("audits:engagement_detail", pk=engagement.pk)
+    if queued:
+        messages.success(request, f"Report #{report.pk} queued: {report.get_status_display()}.")
+    else:
+        messages.info(request, f"Report #{report.pk} is already being rendered.")
+    return redirect("audits:engagement_detail", pk=engagement.pk)
+
+
+@require_GET
+@role_required(ENGAGEMENT_READERS)
+def engagement_report_pdf(request: HttpRequest, pk: int, report_pk: int) -> HttpResponse:
+    """The engagement report's PDF, stamped with the viewer and the time."""
+    engagement = _engagement(request, pk)
+    report = _report(engagement, report_pk)
+    pdf = report_services.report_pdf_watermarked(
+        report=report, viewer_label=viewer_label(request.user)
+    )
+    sha256 = hashlib.sha256(pdf).hexdigest()
+    details = report_services.report_log_details(
+        report,
+        what="report_pdf",
+        sha256=sha256,
+        size=len(pdf),
+        report_sha256=report.sha256,
+        watermarked=report.watermark_downloads,
+    )
+    audit_log_record(action="engagement.download", obj=engagement, request=request, **details)
+    response = HttpResponse(pdf, content_type="application/pdf")
+    response["Content-Disposition"] = content_disposition_header(True, report.filename)
+    response["X-Content-SHA256"] = sha256
+    return response
+
+
+@require_GET
+@role_required(ENGAGEMENT_READERS)
+def engagement_report_pack(request: HttpRequest, pk: int, report_pk: int) -> HttpResponse:
+    """The engagement report's signed evidence pack, built into a temporary file, streamed."""
+    engagement = _engagement(request, pk)
+    report = _report(engagement, report_pk)
+    pack = report_services.pack_build_tempfile(report=report)
+    details = report_services.report_log_details(
+        report,
+        what="evidence_pack",
+        sha256=pack.sha256,
+        size=pack.size,
+        manifest_sha256=pack.result.manifest_sha256,
+        report_sha256=report.sha256,
+    )
+    audit_log_record(action="engagement.download", obj=engagement, request=request, **details)
+    response = FileResponse(
+        pack.file, as_attachment=True, filename=pack.filename, content_type="application/zip"
+    )
+    response["X-Content-SHA256"] = pack.sha256
     return response

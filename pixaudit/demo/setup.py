@@ -21,6 +21,8 @@ from collectors import registry
 from pixaudit.accounts.models import User
 from pixaudit.accounts.services import DemoCredential, demo_users_ensure
 from pixaudit.audits.services import demo_engagement_ensure
+from pixaudit.commitments.models import Commitment
+from pixaudit.commitments.services import commitments_load_builtin
 from pixaudit.controls.collector_mappings import check_mappings_sync_from_registry
 from pixaudit.controls.services import catalogs_load_builtin
 from pixaudit.evidence.models import CollectionRun, Connection
@@ -28,6 +30,7 @@ from pixaudit.evidence.services import connection_create, connection_update
 from pixaudit.evidence.services.scheduling import COLLECT_QUEUE, collections_enqueue_due
 from pixaudit.posture.services import readiness_snapshots_take_all
 from pixaudit.reports.services import demo_report_render
+from pixaudit.reviews.services.demo import demo_campaign_ensure
 
 SANDBOX_PREFIX = "Sandbox"
 # The policy's 7-day image deletion applies to buckets tagged data=... in the sandbox.
@@ -43,6 +46,8 @@ class DemoReport:
     users: list[DemoCredential] = field(default_factory=list)
     engagement: str = ""
     report: Any = None
+    commitments: int = 0
+    campaign: Any = None
     runs: list[CollectionRun] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -146,6 +151,9 @@ def demo_setup() -> DemoReport:
         for stop in stops:
             stop()
         Connection.objects.filter(pk__in=[c.pk for c in sandbox]).update(enabled=False)
+    commitments_load_builtin()
+    report.commitments = Commitment.objects.count()
+    report.campaign = demo_campaign_ensure()
     readiness_snapshots_take_all()
     report.report = demo_report_render()
     return report

@@ -305,3 +305,101 @@ class ChainHead(models.Model):
 
     def __str__(self) -> str:
         return f"chain head seq={self.seq}"
+
+
+class ManualKind(models.TextChoices):
+    POLICY = "policy", "Policy document"
+    PENTEST = "pentest", "Penetration test report"
+    DPA = "dpa", "Data processing agreement"
+    TRAINING = "training", "Training record"
+    RESTORE_TEST = "restore_test", "Backup restore test"
+    CERTIFICATION = "certification", "Certification or audit report"
+    OTHER = "other", "Other"
+
+
+class ManualRecurrence(models.TextChoices):
+    NONE = "", "None (valid-until date)"
+    MONTHLY = "monthly", "Monthly"
+    QUARTERLY = "quarterly", "Quarterly"
+    SEMIANNUAL = "semiannual", "Every six months"
+    YEARLY = "yearly", "Yearly"
+
+
+class ManualEvidence(AppendOnlyModel):
+    """An uploaded file (policy, pen test report, DPA, ...) and what it supports.
+
+    Append-only and chained: each upload is one ``EvidenceItem`` (collector key ``manual``)
+    whose canonical artifact names the file's SHA-256, so the chain covers the file too. The
+    file itself is stored content-addressed (``evidence/manual/sha256/...``). A newer upload
+    for the same controls supersedes an older one by date, never by editing it.
+    ``effective_on`` is when the activity happened; ``valid_until`` when the proof lapses
+    (given, or derived from ``recurrence``). See ``pixaudit.evidence.services.manual``.
+    """
+
+    evidence = models.OneToOneField(EvidenceItem, on_delete=models.PROTECT, related_name="manual")
+    title = models.CharField(max_length=200)
+    description = models.TextField(blank=True, default="")
+    kind = models.CharField(max_length=32, choices=ManualKind.choices, default=ManualKind.OTHER)
+    file_name = models.CharField(max_length=160, help_text="Sanitised original name.")
+    content_type = models.CharField(max_length=100, help_text="Sniffed from the bytes.")
+    size = models.PositiveBigIntegerField()
+    file_sha256 = models.CharField(max_length=64)
+    file_path = models.CharField(max_length=300)
+    effective_on = models.DateField(help_text="When the activity this proves happened.")
+    valid_until = models.DateField(db_index=True)
+    recurrence = models.CharField(
+        max_length=16, choices=ManualRecurrence.choices, blank=True, default=""
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    uploaded_at = models.DateTimeField()
+    control_addresses = models.JSONField(default=list)
+
+    class Meta:
+        ordering = ["-uploaded_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"manual evidence {self.title!r} (valid until {self.valid_until})"
+
+
+class ManualEvidenceControl(AppendOnlyModel):
+    """Which controls an upload supports (the queryable form of ``control_addresses``)."""
+
+    manual = models.ForeignKey(
+        ManualEvidence, on_delete=models.PROTECT, related_name="control_links"
+    )
+    control = models.ForeignKey(
+        "controls.Control", on_delete=models.PROTECT, related_name="manual_links"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["manual", "control"], name="evidence_manual_control")
+        ]
+
+    def __str__(self) -> str:
+        return f"manual {self.manual_id} supports control {self.control_id}"
+
+
+class ManualRequirement(models.Model):
+    """A control flagged as needing current manual evidence (e.g. an annual pen test).
+
+    Such a control is "manual pending" while no unexpired ``ManualEvidence`` supports it,
+    even before anything was ever uploaded (see ``pixaudit.posture.selectors``).
+    """
+
+    control = models.OneToOneField(
+        "controls.Control", on_delete=models.CASCADE, related_name="manual_requirement"
+    )
+    reason = models.TextField(blank=True, default="")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"manual evidence required for control {self.control_id}"

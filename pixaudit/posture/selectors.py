@@ -16,8 +16,11 @@ Status rules, first match wins (see ``docs/architecture.md``):
 6. ``stale``: the freshest evidence of one of its assertions has expired (``expires_at``).
 7. ``passing``: every current result passes, and the evidence is fresh.
 
-``manual_pending`` is reserved for manual evidence, which does not exist yet; nothing
-computes it until it does. Readiness = passing / (assessable − not applicable).
+Manual evidence (``pixaudit.evidence.selectors_manual``) joins in after rule 5: a control that
+needs manual evidence — it is flagged (``ManualRequirement``) or it was evidenced by an upload
+before — and has no unexpired upload now is ``manual_pending`` (automated failures still win;
+a lapsed pen test report does not hide a failing check). A control whose only evidence is a
+valid upload is ``passing``. Readiness = passing / (assessable − not applicable).
 """
 
 from __future__ import annotations
@@ -35,6 +38,12 @@ from collectors import registry
 from pixaudit.controls.models import Control, Framework
 from pixaudit.controls.selectors import effective_mappings
 from pixaudit.evidence.models import EvidenceItem, Finding, LatestResult
+from pixaudit.evidence.selectors_manual import (
+    ManualControlState,
+    manual_annotate_controls,
+    manual_state_of,
+    manual_states,
+)
 from pixaudit.posture.models import ApplicabilityDecision, ReadinessSnapshot
 
 
@@ -90,6 +99,7 @@ class ControlPosture:
     states: list[AssertionState]
     decision: ApplicabilityDecision | None
     stale: bool = False
+    manual: ManualControlState | None = None
 
     @property
     def status_label(self) -> str:
@@ -194,8 +204,9 @@ class FrameworkPosture:
 
 
 def assessable_controls(*, framework: Framework) -> QuerySet[Control]:
-    """Controls that carry a status: assessable, non-group nodes, in catalog order."""
-    return (
+    """Controls that carry a status: assessable, non-group nodes, in catalog order (annotated
+    with their manual evidence state, see ``selectors_manual.manual_annotate_controls``)."""
+    return manual_annotate_controls(
         Control.objects.filter(framework=framework, assessable=True)
         .exclude(kind=Control.Kind.GROUP)
         .select_related("framework", "parent")
@@ -252,13 +263,23 @@ def assertion_states(*, assertion_ids: set[str] | list[str]) -> dict[str, Assert
 
 
 def status_for(
-    *, decision: ApplicabilityDecision | None, states: list[AssertionState], now: datetime
+    *,
+    decision: ApplicabilityDecision | None,
+    states: list[AssertionState],
+    now: datetime,
+    manual: ManualControlState | None = None,
 ) -> tuple[str, bool]:
-    """``(status, stale)`` of one control from its decision and its assertions' states."""
+    """``(status, stale)`` of one control from its decision, its assertions' states and its
+    manual evidence state."""
     stale = any(state.stale(now) for state in states)
     if decision is not None and not decision.applicable:
         return ControlStatus.NOT_APPLICABLE, stale
+    manual_pending = manual is not None and manual.pending(now.date())
     if not states:
+        if manual_pending:
+            return ControlStatus.MANUAL_PENDING, False
+        if manual is not None and manual.valid(now.date()):
+            return ControlStatus.PASSING, False
         return ControlStatus.NO_EVIDENCE, False
     counts: dict[str, int] = defaultdict(int)
     for state in states:
@@ -270,6 +291,8 @@ def status_for(
         return ControlStatus.ERROR, stale
     if counts["warn"]:
         return ControlStatus.WARNING, stale
+    if manual_pending:
+        return ControlStatus.MANUAL_PENDING, stale
     if stale:
         return ControlStatus.STALE, True
     return ControlStatus.PASSING, False
@@ -285,13 +308,17 @@ def _postures(
     wanted = {a for c in controls for a in by_control.get(c.pk, ())}
     states = assertion_states(assertion_ids=wanted)
     decisions = applicability_current(controls=controls)
+    # Controls from assessable_controls carry their manual state; others cost two queries.
+    annotated = all(hasattr(c, "manual_required") for c in controls)
+    manual = {} if annotated else manual_states(addresses={c.address for c in controls})
     result = []
     for control in controls:
         ids = sorted(by_control.get(control.pk, ()))
         own = [states[a] for a in ids if a in states]
         decision = decisions.get(control.pk)
-        status, stale = status_for(decision=decision, states=own, now=now)
-        result.append(ControlPosture(control, status, ids, own, decision, stale))
+        own_manual = manual_state_of(control) if annotated else manual.get(control.address)
+        status, stale = status_for(decision=decision, states=own, now=now, manual=own_manual)
+        result.append(ControlPosture(control, status, ids, own, decision, stale, own_manual))
     return result
 
 

@@ -1,10 +1,10 @@
 """The one place reports views check access.
 
 Every view names what it needs (``"reports.view"``, ``"reports.create"``, ...) through
-:func:`reports_view`. Today a signed-in, active user may do everything here; when the roles
-work lands, :func:`has_permission` is the only function to change (e.g. delegate to
-``pixaudit.accounts.permissions.can``). Auditor downloads go through the audits app, which
-calls ``services.report_pdf_watermarked`` after its own engagement scoping.
+:func:`reports_view`; who may do what is decided once, in ``pixaudit.accounts.permissions``
+(``ACTIONS``), which the permission matrix test checks against every URL. Internal users
+only: auditors never reach ``/reports/`` (403); they get their engagement's PDF (watermarked)
+and evidence pack through the audits app, which scopes them to their engagement first.
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 
+from pixaudit.accounts.permissions import can
+
 PERMISSIONS = (
     "reports.view",
     "reports.create",
@@ -27,10 +29,10 @@ PERMISSIONS = (
 
 
 def has_permission(user: Any, permission: str) -> bool:
-    """Whether ``user`` may do ``permission`` (login is the only requirement for now)."""
+    """Whether ``user`` may do ``permission`` (the roles table in accounts.permissions)."""
     if permission not in PERMISSIONS:
         raise ValueError(f"unknown reports permission {permission!r}")
-    return bool(user and user.is_authenticated and user.is_active)
+    return can(user, permission)
 
 
 def reports_view(permission: str) -> Callable:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import tempfile
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import IO, Any
@@ -165,9 +166,7 @@ def report_render(*, report_id: int, job_id: str = "") -> Report:
         _progress(report_id, 25, "Composing the report")
         rendered = report_pdf(data, progress=lambda p, m: _progress(report_id, p, m))
         _progress(report_id, 95, "Storing the PDF")
-        name = default_storage.save(
-            f"reports/{report.pk}/{report.filename}", ContentFile(rendered.data)
-        )
+        name = report_pdf_save(report=report, pdf=rendered.data)
     except Exception as exc:
         logger.exception("report %s failed", report_id)
         Report.objects.filter(pk=report_id).update(
@@ -177,17 +176,42 @@ def report_render(*, report_id: int, job_id: str = "") -> Report:
         )
         report.refresh_from_db()
         return report
-    Report.objects.filter(pk=report_id).update(
+    return report_mark_succeeded(
+        report=report,
+        file_path=name,
+        pdf=rendered.data,
+        page_count=rendered.pages,
+        chain_head_seq=data.chain_head_seq,
+        chain_head_hash=data.chain_head_hash,
+    )
+
+
+def report_pdf_save(*, report: Report, pdf: bytes) -> str:
+    """Store ``pdf`` as ``report``'s file in the default storage; returns the stored name."""
+    return default_storage.save(f"reports/{report.pk}/{report.filename}", ContentFile(pdf))
+
+
+def report_mark_succeeded(
+    *,
+    report: Report,
+    file_path: str,
+    pdf: bytes,
+    page_count: int,
+    chain_head_seq: int = 0,
+    chain_head_hash: str = "",
+) -> Report:
+    """Record the stored PDF (name, SHA-256, size) and mark ``report`` succeeded."""
+    Report.objects.filter(pk=report.pk).update(
         status=ReportStatus.SUCCEEDED,
         finished_at=timezone.now(),
         progress=100,
         progress_message="Done",
-        file_path=name,
-        sha256=hashlib.sha256(rendered.data).hexdigest(),
-        size=len(rendered.data),
-        page_count=rendered.pages,
-        chain_head_seq=data.chain_head_seq,
-        chain_head_hash=data.chain_head_hash,
+        file_path=file_path,
+        sha256=hashlib.sha256(pdf).hexdigest(),
+        size=len(pdf),
+        page_count=page_count,
+        chain_head_seq=chain_head_seq,
+        chain_head_hash=chain_head_hash,
     )
     report.refresh_from_db()
     return report
@@ -203,6 +227,17 @@ def demo_report_render() -> Report:
     """The SOC 2 report over the last 90 days, rendered synchronously (``make demo``)."""
     scope = report_scope_resolve(framework_key="soc2-2017")
     return report_render_now(scope=scope)
+
+
+def report_log_details(report: Report, **extra: Any) -> dict[str, Any]:
+    """What the audit log records about a report (its downloads, its request)."""
+    return {
+        "report_id": report.pk,
+        "framework": report.framework.key,
+        "period": {"start": report.period_start.isoformat(), "end": report.period_end.isoformat()},
+        "engagement_id": report.engagement_id,
+        **extra,
+    }
 
 
 def report_pdf_bytes(*, report: Report) -> bytes:
@@ -242,6 +277,41 @@ def pack_build(*, report: Report, fileobj: IO[bytes], progress=None) -> PackResu
         report_sha256=report.sha256,
         progress=progress,
     )
+
+
+@dataclass
+class BuiltPack:
+    """An evidence pack written to an anonymous temporary file, rewound, ready to stream."""
+
+    file: IO[bytes]
+    sha256: str
+    size: int
+    result: PackResult
+    filename: str
+
+
+def pack_build_tempfile(*, report: Report, progress=None) -> BuiltPack:
+    """Build ``report``'s pack into a temporary file and hash it (memory stays flat).
+
+    The caller streams ``file`` (e.g. with ``FileResponse``, which closes it); the file has no
+    name on disk, so it disappears when closed. ``sha256`` is the digest of the ZIP itself,
+    for the audit log.
+    """
+    tmp = tempfile.TemporaryFile(prefix="pixaudit-pack-")
+    try:
+        result = pack_build(report=report, fileobj=tmp, progress=progress)
+        tmp.seek(0)
+        digest = hashlib.sha256()
+        size = 0
+        while chunk := tmp.read(1024 * 1024):
+            digest.update(chunk)
+            size += len(chunk)
+        tmp.seek(0)
+    except BaseException:
+        tmp.close()
+        raise
+    name = report.filename.removesuffix(".pdf") + "-evidence-pack.zip"
+    return BuiltPack(file=tmp, sha256=digest.hexdigest(), size=size, result=result, filename=name)
 
 
 def oscal_export(*, scope: ReportScope) -> tuple[dict, dict]:

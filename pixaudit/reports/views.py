@@ -1,20 +1,28 @@
 """Report pages: request a report, watch its job, download the PDF and the evidence pack,
-preview it as HTML, and read the public key that signs packs. Thin: read, call, render."""
+preview it as HTML, and read the public key that signs packs. Thin: read, call, render.
+
+Internal users only (``accounts.permissions.ACTIONS``): everyone internal views reports and
+downloads PDFs, managers request reports and download evidence packs. Requests and downloads
+are recorded in the audit log. Auditors use their engagement's pages instead.
+"""
 
 from __future__ import annotations
 
-import tempfile
+from typing import Any
 
 from django import forms
+from django.core.exceptions import PermissionDenied
+from django.core.files.storage import default_storage
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
+from pixaudit.auditlog.services import audit_log_record
 from pixaudit.controls.models import Framework
 from pixaudit.reports import services, signing
 from pixaudit.reports.models import Report, ReportStatus
-from pixaudit.reports.permissions import reports_view
+from pixaudit.reports.permissions import has_permission, reports_view
 from pixaudit.reports.rendering import report_html
 from pixaudit.reports.selectors import period_default
 
@@ -40,7 +48,10 @@ def _report(pk: int) -> Report:
 @reports_view("reports.view")
 @require_http_methods(["GET", "POST"])
 def report_list(request: HttpRequest) -> HttpResponse:
+    can_create = has_permission(request.user, "reports.create")
     if request.method == "POST":
+        if not can_create:
+            raise PermissionDenied("reports.create")
         form = ReportForm(request.POST)
         if form.is_valid():
             scope = services.report_scope_resolve(
@@ -49,12 +60,15 @@ def report_list(request: HttpRequest) -> HttpResponse:
                 end=form.cleaned_data["end"],
             )
             report = services.report_request(scope=scope, created_by=request.user)
+            details = services.report_log_details(report)
+            audit_log_record(action="report.requested", obj=report, request=request, **details)
             return redirect("reports:detail", pk=report.pk)
     else:
         default = period_default()
         form = ReportForm(initial={"start": default.start, "end": default.end})
     reports = Report.objects.select_related("framework", "created_by")[:50]
-    return render(request, "reports/list.html", {"form": form, "reports": reports})
+    context = {"form": form if can_create else None, "reports": reports}
+    return render(request, "reports/list.html", context)
 
 
 @reports_view("reports.view")
@@ -62,8 +76,9 @@ def report_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "reports/detail.html", {"report": _report(pk)})
 
 
-def status_payload(report: Report) -> dict:
+def status_payload(report: Report, *, user: Any = None) -> dict:
     done = report.status == ReportStatus.SUCCEEDED
+    packs = done and has_permission(user, "packs.download")
     return {
         "id": report.pk,
         "status": report.status,
@@ -76,13 +91,13 @@ def status_payload(report: Report) -> dict:
         "page_count": report.page_count,
         "size": report.size,
         "download_url": reverse("reports:download", args=[report.pk]) if done else "",
-        "pack_url": reverse("reports:pack", args=[report.pk]) if done else "",
+        "pack_url": reverse("reports:pack", args=[report.pk]) if packs else "",
     }
 
 
 @reports_view("reports.view")
 def report_status(request: HttpRequest, pk: int) -> JsonResponse:
-    return JsonResponse(status_payload(_report(pk)))
+    return JsonResponse(status_payload(_report(pk), user=request.user))
 
 
 @reports_view("reports.download")
@@ -90,8 +105,8 @@ def report_download(request: HttpRequest, pk: int) -> HttpResponse:
     report = _report(pk)
     if report.status != ReportStatus.SUCCEEDED:
         raise Http404("The report has not been rendered yet.")
-    from django.core.files.storage import default_storage
-
+    details = services.report_log_details(report, sha256=report.sha256)
+    audit_log_record(action="report.downloaded", obj=report, request=request, **details)
     return FileResponse(
         default_storage.open(report.file_path, "rb"),
         as_attachment=True,
@@ -113,11 +128,18 @@ def report_pack(request: HttpRequest, pk: int) -> HttpResponse:
     report = _report(pk)
     if report.status != ReportStatus.SUCCEEDED:
         raise Http404("The report has not been rendered yet.")
-    tmp = tempfile.TemporaryFile(prefix="pixaudit-pack-")
-    services.pack_build(report=report, fileobj=tmp)
-    tmp.seek(0)
-    name = report.filename.removesuffix(".pdf") + "-evidence-pack.zip"
-    return FileResponse(tmp, as_attachment=True, filename=name, content_type="application/zip")
+    pack = services.pack_build_tempfile(report=report)
+    details = services.report_log_details(
+        report,
+        sha256=pack.sha256,
+        size=pack.size,
+        manifest_sha256=pack.result.manifest_sha256,
+        report_sha256=report.sha256,
+    )
+    audit_log_record(action="pack.downloaded", obj=report, request=request, **details)
+    return FileResponse(
+        pack.file, as_attachment=True, filename=pack.filename, content_type="application/zip"
+    )
 
 
 @reports_view("signing_key.view")

@@ -266,8 +266,14 @@ def test_demo_engagement_gives_the_demo_auditor_access(soc2):
 
 
 def test_engagement_detail_offers_no_fake_downloads(world):
-    response = client_for(world.auditor).get(
-        reverse("audits:engagement_detail", args=[world.engagement.pk])
-    )
-    assert response.context["downloads"] == []
+    """Every download offered answers (see test_engagement_reports for the no-report page)."""
+    client = client_for(world.auditor)
+    response = client.get(reverse("audits:engagement_detail", args=[world.engagement.pk]))
+    downloads = response.context["downloads"]
+    assert [d.label for d in downloads] == [
+        f"PDF report · {world.soc2.name}",
+        f"Evidence pack (ZIP) · {world.soc2.name}",
+    ]
+    for download in downloads:
+        assert client.get(download.url).status_code == 200, download.url
     assert json.dumps(response.context["engagement"].name)

@@ -41,7 +41,24 @@ def collected(catalogs):
 
 @pytest.fixture
 def user(db, django_user_model):
+    """An engineer (the default role): views reports and PDFs, no requests, no packs."""
     return django_user_model.objects.create_user(username="riley", password="unused-pass-123")
+
+
+@pytest.fixture
+def manager(db):
+    from pixaudit.accounts.models import Role
+    from tests.security.helpers import user_make
+
+    return user_make(Role.COMPLIANCE_MANAGER, "morgan")
+
+
+@pytest.fixture
+def manager_client(manager):
+    """A compliance manager's client, MFA-verified (managers cannot use the app otherwise)."""
+    from tests.security.helpers import client_for
+
+    return client_for(manager)
 
 
 @pytest.fixture

@@ -19,10 +19,12 @@ from pixaudit.controls.models import Control, Framework
 from pixaudit.controls.services import catalogs_load_builtin
 from pixaudit.evidence.models import Connection, EvidenceItem
 from pixaudit.evidence.services import connection_create
+from pixaudit.reports.models import Report
 from tests.security.helpers import (
     engagement_make,
     evidence_make,
     invitation_make,
+    report_make,
     user_make,
 )
 
@@ -69,6 +71,9 @@ class World:
     sample: Sample
     other_sample: Sample
     connection: Connection
+    #: Succeeded engagement reports of A and B (small real PDFs, stored like rendered ones).
+    report: Report
+    other_report: Report
 
 
 @pytest.fixture
@@ -105,13 +110,15 @@ def world(soc2) -> World:
     )
     sample_a = sample_draw(engagement=a, actor=auditor, kind="days", size=5, seed=1)
     sample_b = sample_draw(engagement=b, actor=other, kind="days", size=5, seed=2)
+    manager = user_make(Role.COMPLIANCE_MANAGER, "manager-1")
     return World(
-        soc2=soc2, control=control, admin=user_make(Role.ADMIN, "admin-1"),
-        manager=user_make(Role.COMPLIANCE_MANAGER, "manager-1"),
+        soc2=soc2, control=control, admin=user_make(Role.ADMIN, "admin-1"), manager=manager,
         engineer=user_make(Role.ENGINEER, "engineer-1"), auditor=auditor,
         expired_auditor=expired, other_auditor=other, engagement=a, other_engagement=b,
         evidence_in=evidence_in, evidence_out=evidence_out, identity_evidence=identity,
         pending_invitation=pending, pending_token=token, request=request_a,
         other_request=request_b, sample=sample_a, other_sample=sample_b,
         connection=connection_create(name="demo", collector_key="demo_inventory", params={}),
+        report=report_make(engagement=a, framework=soc2, created_by=manager),
+        other_report=report_make(engagement=b, framework=soc2, created_by=manager),
     )  # fmt: skip

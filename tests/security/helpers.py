@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import io
 import itertools
 import secrets
 from datetime import date, datetime, timedelta
@@ -28,6 +30,12 @@ from pixaudit.evidence.models import (
     RunTrigger,
 )
 from pixaudit.evidence.storage import artifact_store
+from pixaudit.reports.models import Report
+from pixaudit.reports.services import (
+    report_mark_succeeded,
+    report_pdf_save,
+    report_scope_resolve,
+)
 
 PASSWORD = "a-long-test-password-42"
 _counter = itertools.count(1)
@@ -117,6 +125,42 @@ def evidence_make(
         collected_at=collected_at,
     ).save()  # fmt: skip
     return item
+
+
+@functools.cache
+def pdf_make(text: str = "pixaudit engagement report") -> bytes:
+    """A small, valid one-page PDF showing ``text`` (pypdf only, no layout engine)."""
+    from pypdf import PdfWriter
+    from pypdf.generic import DecodedStreamObject, DictionaryObject, NameObject
+
+    writer = PdfWriter()
+    page = writer.add_blank_page(595, 842)
+    font = DictionaryObject({
+        NameObject("/Type"): NameObject("/Font"), NameObject("/Subtype"): NameObject("/Type1"),
+        NameObject("/BaseFont"): NameObject("/Helvetica"),
+    })  # fmt: skip
+    page[NameObject("/Resources")] = DictionaryObject(
+        {NameObject("/Font"): DictionaryObject({NameObject("/F1"): writer._add_object(font)})}
+    )
+    content = DecodedStreamObject()
+    content.set_data(f"BT /F1 18 Tf 72 760 Td ({text}) Tj ET".encode("latin-1"))
+    page[NameObject("/Contents")] = writer._add_object(content)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def report_make(*, engagement: Engagement, framework: Framework, created_by: User | None = None,
+                text: str | None = None) -> Report:  # fmt: skip
+    """A succeeded engagement report whose stored PDF is a small real PDF (no render)."""
+    scope = report_scope_resolve(framework_key=framework.key, engagement_id=engagement.pk)
+    report = Report.objects.create(
+        framework=scope.framework, period_start=scope.period.start, period_end=scope.period.end,
+        engagement_id=engagement.pk, created_by=created_by,
+    )  # fmt: skip
+    pdf = pdf_make(text or f"pixaudit report for engagement {engagement.name}")
+    name = report_pdf_save(report=report, pdf=pdf)
+    return report_mark_succeeded(report=report, file_path=name, pdf=pdf, page_count=1)
 
 
 def roles_all() -> list[str]:

@@ -8,6 +8,7 @@ so two workers finishing at once append one after the other and the chain never 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import socket
 from collections import Counter
@@ -19,6 +20,7 @@ from django.conf import settings
 from django.db import connection as db_connection
 from django.db import transaction
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 from collectors import Collector
 from collectors.base import Finding as SdkFinding
@@ -37,7 +39,16 @@ from pixaudit.evidence.models import (
 from pixaudit.evidence.services.connections import connection_next_run_at
 from pixaudit.evidence.storage import artifact_store
 
-__all__ = ["evidence_ingest", "finding_counts", "worker_name"]
+__all__ = [
+    "chain_append_locked",
+    "chain_lock",
+    "evidence_ingest",
+    "evidence_post_ingest",
+    "finding_counts",
+    "worker_name",
+]
+
+logger = logging.getLogger("pixaudit.evidence.ingest")
 
 _BATCH = 5000
 _FINDING_COLUMNS = (
@@ -143,13 +154,15 @@ ON CONFLICT (assertion_id, resource) DO UPDATE SET
 """
 
 
-def _upsert_latest(item: EvidenceItem, *, duplicates: bool) -> None:
+def _upsert_latest(item: EvidenceItem, *, duplicates: bool, sweep: bool = True) -> None:
     source = _RANKED_SOURCE if duplicates else _PLAIN_SOURCE
     sql = _UPSERT_LATEST.format(
         source=source.format(finding=Finding._meta.db_table), latest=LatestResult._meta.db_table
     )
     with db_connection.cursor() as cursor:
         cursor.execute(sql, [item.collector_key, item.connection_id, item.pk])
+    if not sweep:
+        return
     # Resources this connection's collector no longer reports are gone from current state.
     gone = LatestResult.objects.filter(collector_key=item.collector_key)
     if item.connection_id is None:
@@ -166,6 +179,75 @@ def _lock_chain(now: datetime) -> ChainHead:
         ChainHead.objects.get_or_create(pk=1)
         ChainHead.objects.filter(pk=1).update(updated_at=now)
     return ChainHead.objects.select_for_update().get(pk=1)
+
+
+def chain_lock() -> ChainHead:
+    """Take the chain's append lock (call inside ``transaction.atomic``); returns the head.
+
+    Everything done in the same transaction afterwards is serialised with every other append
+    (collections, manual uploads, access reviews).
+    """
+    return _lock_chain(timezone.now())
+
+
+def chain_append_locked(
+    *,
+    head: ChainHead,
+    run: CollectionRun,
+    connection_id: int | None,
+    collector_key: str,
+    collector_version: int,
+    sha256: str,
+    artifact_path: str,
+    size: int,
+    collected_at: datetime,
+    effective_at: datetime,
+    expires_at: datetime,
+    rows_count: int,
+    findings: Sequence[SdkFinding],
+    provenance: dict[str, Any],
+    sweep_latest: bool = True,
+    digest: tuple[str, bool] | None = None,
+) -> EvidenceItem:
+    """Append one item + its findings + the latest state, under the lock :func:`chain_lock`
+    took in the current transaction. The one implementation of "append to the chain".
+
+    ``sweep_latest`` removes current results of the same collector and connection that this
+    item no longer reports (a collection is a full picture; an access review is not).
+    """
+    findings_hex, duplicates = digest if digest is not None else _digest_of(findings)
+    last = EvidenceItem.objects.order_by("-seq").values_list("seq", "chain_hash").first()
+    seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS_HASH)
+    item = EvidenceItem(
+        run=run,
+        connection_id=connection_id,
+        collector_key=collector_key,
+        collector_version=int(collector_version),
+        pixaudit_version=settings.PIXAUDIT_VERSION,
+        collected_at=collected_at,
+        effective_at=effective_at,
+        expires_at=expires_at,
+        row_count=rows_count,
+        findings_count=len(findings),
+        sha256=sha256,
+        artifact_path=artifact_path,
+        size=size,
+        findings_digest=findings_hex,
+        seq=seq,
+        prev_chain_hash=prev,
+        chain_hash=compute_chain_hash(prev, sha256, findings_hex),
+        provenance=provenance,
+    )
+    item.save()
+    if findings:
+        if db_connection.vendor == "postgresql":
+            _insert_findings_copy(item, run, findings)
+        else:
+            _insert_findings_orm(item, run, findings)
+    _upsert_latest(item, duplicates=duplicates, sweep=sweep_latest)
+    head.seq, head.chain_hash = item.seq, item.chain_hash
+    head.save(update_fields=["seq", "chain_hash", "updated_at"])
+    return item
 
 
 def evidence_ingest(
@@ -186,41 +268,28 @@ def evidence_ingest(
     item, no finding and no change to the latest state (at most an unreferenced artifact).
     """
     path = artifact_store(data, sha256)
-    digest, duplicates = _digest_of(findings)
+    # Sorting and hashing the findings happens before the lock is taken.
+    digest = _digest_of(findings)
     counts = finding_counts(findings)
     with transaction.atomic():
-        now = timezone.now()
-        head = _lock_chain(now)
-        last = EvidenceItem.objects.order_by("-seq").values_list("seq", "chain_hash").first()
-        seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS_HASH)
-        item = EvidenceItem(
+        head = chain_lock()
+        item = chain_append_locked(
+            head=head,
             run=run,
             connection_id=run.connection_id,
             collector_key=cls.key,
             collector_version=int(cls.version),
-            pixaudit_version=settings.PIXAUDIT_VERSION,
-            collected_at=collected_at,
-            effective_at=effective_at or collected_at,
-            expires_at=collected_at + cls.max_age,
-            row_count=rows_count,
-            findings_count=len(findings),
             sha256=sha256,
             artifact_path=path,
             size=len(data),
-            findings_digest=digest,
-            seq=seq,
-            prev_chain_hash=prev,
-            chain_hash=compute_chain_hash(prev, sha256, digest),
+            collected_at=collected_at,
+            effective_at=effective_at or collected_at,
+            expires_at=collected_at + cls.max_age,
+            rows_count=rows_count,
+            findings=findings,
             provenance=provenance,
+            digest=digest,
         )
-        item.save()
-        if db_connection.vendor == "postgresql":
-            _insert_findings_copy(item, run, findings)
-        else:
-            _insert_findings_orm(item, run, findings)
-        _upsert_latest(item, duplicates=duplicates)
-        head.seq, head.chain_hash = item.seq, item.chain_hash
-        head.save(update_fields=["seq", "chain_hash", "updated_at"])
         run.status = RunStatus.SUCCEEDED
         run.finished_at = timezone.now()
         run.rows_count = rows_count
@@ -237,3 +306,17 @@ def evidence_ingest(
                 next_run_at=connection_next_run_at(connection=conn, after=run.finished_at)
             )
     return item
+
+
+def evidence_post_ingest(*, item: EvidenceItem) -> None:
+    """Run the hooks of ``settings.PIXAUDIT_POST_INGEST_HOOKS`` for a committed collection.
+
+    Called by the runner after a collection's ingest committed (never inside it, so a hook
+    can neither slow the append nor lose the evidence). Each hook is a dotted path to a
+    callable taking ``item=``; a failing hook is logged and the others still run.
+    """
+    for path in getattr(settings, "PIXAUDIT_POST_INGEST_HOOKS", ()):
+        try:
+            import_string(path)(item=item)
+        except Exception:
+            logger.exception("post-ingest hook %s failed for evidence seq=%s", path, item.seq)

@@ -40,7 +40,12 @@ from pixaudit.evidence.services.connections import (
     split_params,
     validate_connection_thresholds,
 )
-from pixaudit.evidence.services.ingest import evidence_ingest, finding_counts, worker_name
+from pixaudit.evidence.services.ingest import (
+    evidence_ingest,
+    evidence_post_ingest,
+    finding_counts,
+    worker_name,
+)
 
 __all__ = [
     "STALE_RUN_MESSAGE",
@@ -365,6 +370,7 @@ def collection_run_execute(
             permanent=False,
         )
     run.result.evidence = item
+    evidence_post_ingest(item=item)
     return run
 
 

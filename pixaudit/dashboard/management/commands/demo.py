@@ -43,6 +43,11 @@ class Command(BaseCommand):
             )
         elif pdf is not None:
             self.stdout.write(self.style.ERROR(f"SOC 2 report failed: {pdf.error_message}"))
+        self.stdout.write(f"Policy commitments loaded: {report.commitments} (see /commitments/)")
+        if report.campaign is not None:
+            self.stdout.write(
+                f"Access review open: {report.campaign} (see /reviews/{report.campaign.pk}/)"
+            )
         self.stdout.write(
             f"Audit engagement {report.engagement!r}: sign in as demo-auditor to see "
             "the external auditor's view."

@@ -32,8 +32,10 @@
     if (downloads && data.download_url) {
       downloads.textContent = "";
       downloads.appendChild(link(data.download_url, "PDF"));
-      downloads.appendChild(document.createTextNode(" · "));
-      downloads.appendChild(link(data.pack_url, "Evidence pack (ZIP)"));
+      if (data.pack_url) {
+        downloads.appendChild(document.createTextNode(" · "));
+        downloads.appendChild(link(data.pack_url, "Evidence pack (ZIP)"));
+      }
     }
     box.dataset.active = data.active ? "true" : "false";
   }

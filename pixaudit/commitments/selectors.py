@@ -1,0 +1,161 @@
+"""Live status of commitments, from current results and manual evidence (constant queries).
+
+Rules, first match wins (``docs``: "every claim backed"):
+
+1. ``no_evidence``: no current result for any of its assertions and no manual state.
+2. ``failing`` / ``error`` / ``warning``: any current result of its assertions is FAIL /
+   ERROR / WARN.
+3. ``manual_pending``: it requires manual evidence and none of its controls has an unexpired
+   upload.
+4. ``stale``: its freshest automated evidence has expired.
+5. ``passing`` ("verified").
+
+``last_verified_at`` is the latest collection time of its results, or the effective date of
+its current manual evidence, whichever is later.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time
+
+from django.db.models import Count, Max
+from django.utils import timezone
+
+from pixaudit.commitments.models import Commitment, TrustPage
+from pixaudit.evidence.models import EvidenceItem, LatestResult, ManualEvidence
+from pixaudit.evidence.selectors_manual import ManualControlState, manual_states
+
+__all__ = [
+    "PUBLIC_LABELS",
+    "CommitmentState",
+    "commitment_results",
+    "commitment_states",
+    "trust_page_enabled",
+]
+
+LABELS = {
+    "passing": "Verified",
+    "failing": "Failing",
+    "error": "Error",
+    "warning": "Needs review",
+    "stale": "Stale",
+    "manual_pending": "Manual pending",
+    "no_evidence": "No evidence",
+}
+#: What the public trust page says: no internals, no detail.
+PUBLIC_LABELS = {
+    "passing": "Verified",
+    "failing": "Attention needed",
+    "error": "Verification incomplete",
+    "warning": "Under review",
+    "stale": "Verification overdue",
+    "manual_pending": "Renewal pending",
+    "no_evidence": "Not yet verified",
+}
+
+
+@dataclass
+class CommitmentState:
+    commitment: Commitment
+    status: str
+    counts: dict[str, int] = field(default_factory=dict)
+    last_verified_at: datetime | None = None
+    manual: list[ManualControlState] = field(default_factory=list)
+    manual_items: list[ManualEvidence] = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        return LABELS[self.status]
+
+    @property
+    def public_label(self) -> str:
+        return PUBLIC_LABELS[self.status]
+
+
+def _status(commitment: Commitment, counts: dict[str, int], expired: bool, manual, today) -> str:
+    # Manual evidence counts only for commitments that require it: their controls are shared
+    # with other commitments, whose uploads would otherwise leak into this one's status.
+    manual_valid = commitment.requires_manual and any(m.valid(today) for m in manual)
+    for status, name in (("fail", "failing"), ("error", "error"), ("warn", "warning")):
+        if counts.get(status):
+            return name
+    if commitment.requires_manual and not manual_valid:
+        return "manual_pending"
+    if not counts:
+        return "passing" if manual_valid else "no_evidence"
+    return "stale" if expired else "passing"
+
+
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=UTC)
+
+
+def commitment_states(*, public_only: bool = False, now: datetime | None = None):
+    """Every commitment with its live state (five queries)."""
+    now = now or timezone.now()
+    today = now.date()
+    commitments = list(
+        Commitment.objects.filter(public=True) if public_only else Commitment.objects.all()
+    )
+    wanted = {a for c in commitments for a in c.assertion_ids}
+    rows = list(
+        LatestResult.objects.filter(assertion_id__in=sorted(wanted))
+        .values("assertion_id", "status", "evidence_id")
+        .annotate(n=Count("id"), last=Max("collected_at"))
+        .order_by()
+    )
+    expiry = dict(
+        EvidenceItem.objects.filter(pk__in={r["evidence_id"] for r in rows}).values_list(
+            "pk", "expires_at"
+        )
+    )
+    by_assertion: dict[str, list[dict]] = defaultdict(list)
+    for row in rows:
+        by_assertion[row["assertion_id"]].append(row)
+    addresses = {a for c in commitments for a in c.control_addresses}
+    manual = manual_states(addresses=addresses)
+    current_ids = {m.current_id for m in manual.values() if m.current_id}
+    items = ManualEvidence.objects.in_bulk(current_ids)
+    states = []
+    for commitment in commitments:
+        counts: dict[str, int] = defaultdict(int)
+        last, freshest = None, None
+        for assertion_id in commitment.assertion_ids:
+            for row in by_assertion.get(assertion_id, ()):
+                counts[row["status"]] += row["n"]
+                last = max(last, row["last"]) if last else row["last"]
+                expires = expiry.get(row["evidence_id"])
+                freshest = max(freshest, expires) if freshest and expires else expires or freshest
+        own = [manual[a] for a in commitment.control_addresses if a in manual]
+        own_items = sorted(
+            {
+                items[m.current_id].pk: items[m.current_id] for m in own if m.current_id in items
+            }.values(),
+            key=lambda i: i.valid_until,
+        )
+        for item in own_items if commitment.requires_manual else ():
+            if item.valid_until >= today:
+                when = _midnight(item.effective_on)
+                last = max(last, when) if last else when
+        expired = freshest is not None and freshest < now
+        status = _status(commitment, dict(counts), expired, own, today)
+        states.append(CommitmentState(commitment, status, dict(counts), last, own, own_items))
+    return states
+
+
+def commitment_results(*, commitment: Commitment, limit: int = 200) -> list[LatestResult]:
+    """The current results behind a commitment, non-passing first (internal page only)."""
+    qs = LatestResult.objects.filter(assertion_id__in=commitment.assertion_ids).select_related(
+        "connection", "evidence"
+    )
+    rows = list(qs.order_by("assertion_id", "resource")[: limit * 4])
+    order = {"error": 0, "fail": 1, "warn": 2, "pass": 3}
+    rows.sort(key=lambda r: (order.get(r.status, 9), r.assertion_id, r.resource))
+    return rows[:limit]
+
+
+def trust_page_enabled() -> bool:
+    page = TrustPage.objects.filter(pk=1).first()
+    return bool(page and page.enabled)

@@ -1,0 +1,151 @@
+"""Append evidence that no collector produced (manual uploads, access review outcomes).
+
+Same chain, same lock, same storage as collections: :func:`evidence_append` canonicalises a
+document, takes the chain lock, stores the artifact (and any attached files) content-addressed,
+appends the item with ``ingest.chain_append_locked`` and runs ``then(item)`` — all in one
+transaction. Files are written under the lock, so a failure can remove exactly the files this
+call created without racing another append of the same bytes: nothing is left half-stored.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import IO, Any
+
+from django.core.files import File
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.utils import timezone
+
+from collectors.base import Finding as SdkFinding
+from pixaudit.evidence.canonical import canonical_bytes, sha256_hex
+from pixaudit.evidence.models import CollectionRun, EvidenceItem, RunStatus, RunTrigger
+from pixaudit.evidence.services.ingest import (
+    chain_append_locked,
+    chain_lock,
+    finding_counts,
+    worker_name,
+)
+from pixaudit.evidence.storage import artifact_path
+
+__all__ = ["Blob", "evidence_append"]
+
+logger = logging.getLogger("pixaudit.evidence.append")
+
+
+@dataclass(frozen=True)
+class Blob:
+    """A file to store with the item, at a content-addressed ``name``, read from ``source``."""
+
+    name: str
+    source: IO[bytes]
+
+
+def _store_if_absent(name: str, content: File, created: list[str]) -> None:
+    if default_storage.exists(name):
+        return
+    saved = default_storage.save(name, content)
+    created.append(saved)
+    if saved != name:  # cannot happen under the lock; refuse rather than mis-address
+        raise RuntimeError(f"storage stored {name} as {saved}")
+
+
+def _referenced(name: str) -> bool:
+    from pixaudit.evidence.models import ManualEvidence
+
+    return (
+        EvidenceItem.objects.filter(artifact_path=name).exists()
+        or ManualEvidence.objects.filter(file_path=name).exists()
+    )
+
+
+def _remove_created(created: list[str]) -> None:
+    """Delete files this call wrote, unless (after a commit failure) something uses them."""
+    if not created:
+        return
+    try:
+        with transaction.atomic():
+            chain_lock()
+            for name in created:
+                if not _referenced(name):
+                    default_storage.delete(name)
+    except Exception:  # never mask the original error; an orphan is harmless
+        logger.exception("could not remove files of a failed append: %s", created)
+
+
+def evidence_append(
+    *,
+    collector_key: str,
+    document: dict[str, Any],
+    collected_at: datetime,
+    expires_at: datetime,
+    effective_at: datetime | None = None,
+    findings: Sequence[SdkFinding] = (),
+    provenance: dict[str, Any] | None = None,
+    rows_count: int = 0,
+    collector_version: int = 1,
+    connection_id: int | None = None,
+    blobs: Sequence[Blob] = (),
+    then: Callable[[EvidenceItem], Any] | None = None,
+) -> EvidenceItem:
+    """Append one non-collected evidence item to THE chain; return it.
+
+    A succeeded ``CollectionRun`` (trigger ``manual``, no connection) records who/what
+    appended it, since every item belongs to a run. ``then(item)`` runs inside the same
+    transaction (e.g. to create the ``ManualEvidence`` row); if anything fails, nothing is
+    stored: no item, no finding, no row, no file written by this call.
+    """
+    data = canonical_bytes(document)
+    sha256 = sha256_hex(data)
+    counts = finding_counts(findings)
+    created: list[str] = []
+    try:
+        with transaction.atomic():
+            head = chain_lock()
+            for blob in blobs:
+                blob.source.seek(0)
+                _store_if_absent(blob.name, File(blob.source), created)
+            path = artifact_path(sha256)
+            _store_if_absent(path, ContentFile(data), created)
+            now = timezone.now()
+            run = CollectionRun.objects.create(
+                collector_key=collector_key,
+                status=RunStatus.SUCCEEDED,
+                trigger=RunTrigger.MANUAL,
+                started_at=now,
+                finished_at=now,
+                rows_count=rows_count,
+                findings_pass=counts["pass"],
+                findings_fail=counts["fail"],
+                findings_warn=counts["warn"],
+                findings_error=counts["error"],
+                worker=worker_name(),
+            )
+            item = chain_append_locked(
+                head=head,
+                run=run,
+                connection_id=connection_id,
+                collector_key=collector_key,
+                collector_version=collector_version,
+                sha256=sha256,
+                artifact_path=path,
+                size=len(data),
+                collected_at=collected_at,
+                effective_at=effective_at or collected_at,
+                expires_at=expires_at,
+                rows_count=rows_count,
+                findings=findings,
+                provenance=provenance or {},
+                # Not a full picture of a source: results of other resources stay current.
+                sweep_latest=False,
+            )
+            if then is not None:
+                then(item)
+    except BaseException:
+        _remove_created(created)
+        raise
+    return item

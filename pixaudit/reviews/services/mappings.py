@@ -1,0 +1,44 @@
+"""Map the access review assertions to their controls (as system mapping overrides).
+
+No collector declares ``access_review.*``; the mapping is added through the catalog's own
+override mechanism (``MappingOverride`` "add", made by the system), once per pair and never
+over an organisation's explicit decision about that pair.
+"""
+
+from __future__ import annotations
+
+from pixaudit.controls.models import CheckMapping, Control, MappingOverride
+from pixaudit.controls.selectors import control_get_by_address
+
+REVIEW_ASSERTIONS = (
+    "access_review.completed",
+    "access_review.revocations_applied",
+    "access_review.modifications_applied",
+)
+REASON = "Access review campaign evidence (pixaudit.reviews): periodic review of user access."
+
+
+def review_mappings_ensure() -> int:
+    """Add missing mappings; returns how many were added. Unknown controls are skipped."""
+    from pixaudit.reviews.services.campaigns import REVIEW_CONTROLS
+
+    added = 0
+    for address in REVIEW_CONTROLS:
+        try:
+            control = control_get_by_address(address)
+        except Control.DoesNotExist:
+            continue
+        for assertion_id in REVIEW_ASSERTIONS:
+            if CheckMapping.objects.filter(assertion_id=assertion_id, control=control).exists():
+                continue
+            if MappingOverride.objects.filter(assertion_id=assertion_id, control=control).exists():
+                continue
+            MappingOverride.objects.create(
+                assertion_id=assertion_id,
+                control=control,
+                action=MappingOverride.Action.ADD,
+                reason=REASON,
+                created_by=None,
+            )
+            added += 1
+    return added
