@@ -37,6 +37,7 @@ __all__ = [
     "INTERNAL",
     "MANAGERS",
     "MFA_REQUIRED",
+    "action_required",
     "can",
     "role_required",
 ]
@@ -64,8 +65,8 @@ ACTIONS: dict[str, frozenset[str]] = {
     "evidence.upload": MANAGERS,
     "soa.view": INTERNAL,
     "soa.manage": MANAGERS,
-    # pixaudit/reports (reports.permissions.PERMISSIONS); auditors get reports and packs
-    # only through their engagement pages (audits.selectors.engagement_downloads).
+    # Reports: auditors get reports and packs only through their engagement pages
+    # (audits.selectors.engagement_downloads).
     "reports.view": INTERNAL,
     "reports.create": MANAGERS,
     "reports.download": INTERNAL,
@@ -109,6 +110,11 @@ def can(user: Any, action: str) -> bool:
     if user is None or not user.is_authenticated or not user.is_active:
         return False
     return user.role in allowed
+
+
+def action_required(action: str) -> Callable:
+    """View decorator naming an action of ``ACTIONS`` (an unknown one fails at import)."""
+    return role_required(ACTIONS[action])
 
 
 def role_required(*roles: str | Iterable[str]) -> Callable:

@@ -14,12 +14,11 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from pixaudit.accounts.permissions import can
+from pixaudit.accounts.permissions import action_required, can
 from pixaudit.controls import selectors as control_selectors
 from pixaudit.controls.models import Control, Framework
 from pixaudit.dashboard import charts
 from pixaudit.dashboard.forms import OwnerForm, PeriodForm
-from pixaudit.dashboard.permissions import dashboard_view
 from pixaudit.posture import ownership, selectors
 from pixaudit.posture.selectors import ControlStatus
 
@@ -45,7 +44,7 @@ def home(request: HttpRequest) -> HttpResponse:
     return overview(request, framework.key)
 
 
-@dashboard_view("posture.view")
+@action_required("posture.view")
 def overview(request: HttpRequest, framework_key: str) -> HttpResponse:
     frameworks = _frameworks()
     framework = next((f for f in frameworks if f.key == framework_key), None)
@@ -72,7 +71,7 @@ def overview(request: HttpRequest, framework_key: str) -> HttpResponse:
     return render(request, "dashboard/overview.html", context)
 
 
-@dashboard_view("posture.view")
+@action_required("posture.view")
 def control_list(request: HttpRequest) -> HttpResponse:
     frameworks = _frameworks()
     if not frameworks:
@@ -112,7 +111,7 @@ def control_list(request: HttpRequest) -> HttpResponse:
     return render(request, "dashboard/control_list.html", context)
 
 
-@dashboard_view("posture.view")
+@action_required("posture.view")
 def control_detail(request: HttpRequest, framework_key: str, ref: str) -> HttpResponse:
     try:
         control = control_selectors.control_get(framework_key=framework_key, ref=ref)
@@ -160,7 +159,7 @@ def control_detail(request: HttpRequest, framework_key: str, ref: str) -> HttpRe
 
 
 @require_POST
-@dashboard_view("controls.own")
+@action_required("controls.own")
 def control_owner(request: HttpRequest, framework_key: str, ref: str) -> HttpResponse:
     """Assign or remove the control's owner (compliance managers and admins)."""
     try:

@@ -18,10 +18,10 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from collectors import registry
+from pixaudit.accounts.permissions import action_required
 from pixaudit.controls.models import Control, Framework
 from pixaudit.dashboard import selectors
 from pixaudit.dashboard.forms import ApplicabilityForm, ConnectionForm, EvidenceFilterForm
-from pixaudit.dashboard.permissions import dashboard_view
 from pixaudit.dashboard.services import connection_run_now, evidence_item_verify
 from pixaudit.evidence.models import CollectionRun, Connection, EvidenceItem, RunStatus
 from pixaudit.evidence.services import (
@@ -47,7 +47,7 @@ def _page(request: HttpRequest, qs):
 # --- Connections ---------------------------------------------------------------------------
 
 
-@dashboard_view("connections.view")
+@action_required("connections.view")
 def connection_list(request: HttpRequest) -> HttpResponse:
     registry.discover()
     collectors = sorted(registry.all_collectors(), key=lambda c: c.title.lower())
@@ -58,7 +58,7 @@ def connection_list(request: HttpRequest) -> HttpResponse:
     )
 
 
-@dashboard_view("connections.manage")
+@action_required("connections.manage")
 def connection_create_view(request: HttpRequest) -> HttpResponse:
     key = request.POST.get("collector") or request.GET.get("collector") or ""
     try:
@@ -90,7 +90,7 @@ def connection_create_view(request: HttpRequest) -> HttpResponse:
     )
 
 
-@dashboard_view("connections.manage")
+@action_required("connections.manage")
 def connection_edit_view(request: HttpRequest, pk: int) -> HttpResponse:
     conn = get_object_or_404(Connection, pk=pk)
     try:
@@ -126,7 +126,7 @@ def connection_edit_view(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-@dashboard_view("runs.start")
+@action_required("runs.start")
 def connection_run(request: HttpRequest, pk: int) -> HttpResponse:
     conn = get_object_or_404(Connection, pk=pk)
     try:
@@ -142,7 +142,7 @@ def connection_run(request: HttpRequest, pk: int) -> HttpResponse:
 # --- Runs ----------------------------------------------------------------------------------
 
 
-@dashboard_view("connections.view")
+@action_required("connections.view")
 def run_list(request: HttpRequest) -> HttpResponse:
     status = request.GET.get("status", "")
     status = status if status in RunStatus.values else ""
@@ -186,7 +186,7 @@ def _run_payload(run: CollectionRun) -> dict:
     }
 
 
-@dashboard_view("connections.view")
+@action_required("connections.view")
 def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
     run = get_object_or_404(CollectionRun.objects.select_related("connection"), pk=pk)
     payload = _run_payload(run)
@@ -194,7 +194,7 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_GET
-@dashboard_view("connections.view")
+@action_required("connections.view")
 def run_status(request: HttpRequest, pk: int) -> JsonResponse:
     run = get_object_or_404(CollectionRun, pk=pk)
     response = JsonResponse(_run_payload(run))
@@ -205,7 +205,7 @@ def run_status(request: HttpRequest, pk: int) -> JsonResponse:
 # --- Evidence ------------------------------------------------------------------------------
 
 
-@dashboard_view("evidence.view")
+@action_required("evidence.view")
 def evidence_list(request: HttpRequest) -> HttpResponse:
     form = EvidenceFilterForm(
         request.GET or None, collector_keys=selectors.evidence_collector_keys()
@@ -224,14 +224,14 @@ def evidence_list(request: HttpRequest) -> HttpResponse:
     )
 
 
-@dashboard_view("evidence.view")
+@action_required("evidence.view")
 def evidence_detail(request: HttpRequest, pk: int) -> HttpResponse:
     item = get_object_or_404(EvidenceItem.objects.select_related("connection", "run"), pk=pk)
     return render(request, "dashboard/evidence_detail.html", {"item": item, "verify": None})
 
 
 @require_POST
-@dashboard_view("evidence.verify")
+@action_required("evidence.verify")
 def evidence_verify(request: HttpRequest, pk: int) -> HttpResponse:
     item = get_object_or_404(EvidenceItem.objects.select_related("connection", "run"), pk=pk)
     outcome = evidence_item_verify(item=item)
@@ -239,7 +239,7 @@ def evidence_verify(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_GET
-@dashboard_view("evidence.view")
+@action_required("evidence.view")
 def evidence_artifact(request: HttpRequest, pk: int) -> HttpResponse:
     item = get_object_or_404(EvidenceItem, pk=pk)
     if not artifact_exists(item.artifact_path):
@@ -260,7 +260,7 @@ def evidence_artifact(request: HttpRequest, pk: int) -> HttpResponse:
 # --- Statement of Applicability ------------------------------------------------------------
 
 
-@dashboard_view("soa.view")
+@action_required("soa.view")
 def soa_list(request: HttpRequest) -> HttpResponse:
     framework = get_object_or_404(Framework, key=request.GET.get("framework") or SOA_FRAMEWORK)
     entries = posture_selectors.soa_entries(framework=framework)
@@ -273,7 +273,7 @@ def soa_list(request: HttpRequest) -> HttpResponse:
     )
 
 
-@dashboard_view("soa.manage")
+@action_required("soa.manage")
 def soa_edit(request: HttpRequest, framework_key: str, ref: str) -> HttpResponse:
     control = get_object_or_404(
         Control.objects.select_related("framework", "parent"),

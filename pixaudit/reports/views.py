@@ -18,11 +18,11 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
+from pixaudit.accounts.permissions import action_required, can
 from pixaudit.auditlog.services import audit_log_record
 from pixaudit.controls.models import Framework
 from pixaudit.reports import services, signing
 from pixaudit.reports.models import Report, ReportStatus
-from pixaudit.reports.permissions import has_permission, reports_view
 from pixaudit.reports.rendering import report_html
 from pixaudit.reports.selectors import period_default
 
@@ -45,10 +45,10 @@ def _report(pk: int) -> Report:
     return get_object_or_404(Report.objects.select_related("framework", "created_by"), pk=pk)
 
 
-@reports_view("reports.view")
+@action_required("reports.view")
 @require_http_methods(["GET", "POST"])
 def report_list(request: HttpRequest) -> HttpResponse:
-    can_create = has_permission(request.user, "reports.create")
+    can_create = can(request.user, "reports.create")
     if request.method == "POST":
         if not can_create:
             raise PermissionDenied("reports.create")
@@ -71,14 +71,14 @@ def report_list(request: HttpRequest) -> HttpResponse:
     return render(request, "reports/list.html", context)
 
 
-@reports_view("reports.view")
+@action_required("reports.view")
 def report_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "reports/detail.html", {"report": _report(pk)})
 
 
 def status_payload(report: Report, *, user: Any = None) -> dict:
     done = report.status == ReportStatus.SUCCEEDED
-    packs = done and has_permission(user, "packs.download")
+    packs = done and can(user, "packs.download")
     return {
         "id": report.pk,
         "status": report.status,
@@ -95,12 +95,12 @@ def status_payload(report: Report, *, user: Any = None) -> dict:
     }
 
 
-@reports_view("reports.view")
+@action_required("reports.view")
 def report_status(request: HttpRequest, pk: int) -> JsonResponse:
     return JsonResponse(status_payload(_report(pk), user=request.user))
 
 
-@reports_view("reports.download")
+@action_required("reports.download")
 def report_download(request: HttpRequest, pk: int) -> HttpResponse:
     report = _report(pk)
     if report.status != ReportStatus.SUCCEEDED:
@@ -115,14 +115,14 @@ def report_download(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-@reports_view("reports.view")
+@action_required("reports.view")
 def report_preview(request: HttpRequest, pk: int) -> HttpResponse:
     """The same document as the PDF, in the browser (data read afresh)."""
     report = _report(pk)
     return HttpResponse(report_html(services.report_data_for(report=report)))
 
 
-@reports_view("packs.download")
+@action_required("packs.download")
 def report_pack(request: HttpRequest, pk: int) -> HttpResponse:
     """The evidence pack, built into a temporary file (memory stays flat), then streamed."""
     report = _report(pk)
@@ -142,7 +142,7 @@ def report_pack(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-@reports_view("signing_key.view")
+@action_required("signing_key.view")
 def signing_key_page(request: HttpRequest) -> HttpResponse:
     context = {
         "pem": signing.public_key_pem().decode("ascii"),
@@ -151,7 +151,7 @@ def signing_key_page(request: HttpRequest) -> HttpResponse:
     return render(request, "reports/signing_key.html", context)
 
 
-@reports_view("signing_key.view")
+@action_required("signing_key.view")
 def signing_key_pem(request: HttpRequest) -> HttpResponse:
     response = HttpResponse(signing.public_key_pem(), content_type="application/x-pem-file")
     response["Content-Disposition"] = 'attachment; filename="pixaudit-signing-key.pem"'
