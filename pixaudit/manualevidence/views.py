@@ -7,7 +7,7 @@ from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpRespons
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from pixaudit.accounts.permissions import ACTIONS, can, role_required
 from pixaudit.controls.models import Control
@@ -111,6 +111,7 @@ def manual_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "manualevidence/detail.html", context)
 
 
+@require_GET
 @role_required(VIEW)
 def manual_download(request: HttpRequest, pk: int) -> HttpResponse:
     item = get_object_or_404(ManualEvidence, pk=pk)

@@ -6,7 +6,7 @@ from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from pixaudit.accounts.models import User
 from pixaudit.accounts.permissions import ACTIONS, INTERNAL, can, role_required
@@ -47,7 +47,7 @@ def campaign_list(request: HttpRequest) -> HttpResponse:
 
 @role_required(MANAGE)
 def campaign_create(request: HttpRequest) -> HttpResponse:
-    form = CampaignForm(request.POST or None)
+    form = CampaignForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -165,6 +165,7 @@ def campaign_cancel_view(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("reviews:campaign_list")
 
 
+@require_GET
 @role_required(VIEW)
 def campaign_snapshot(request: HttpRequest, pk: int) -> HttpResponse:
     campaign = get_object_or_404(Campaign, pk=pk)

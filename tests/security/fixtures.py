@@ -9,21 +9,32 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
 from pixaudit.accounts.models import Role, User
 from pixaudit.audits.models import AuditorInvitation, Engagement, EvidenceRequest, Sample
 from pixaudit.audits.sampling import sample_draw
 from pixaudit.audits.services import evidence_request_create
+from pixaudit.commitments.models import Commitment
+from pixaudit.commitments.services import commitments_load_builtin
 from pixaudit.controls.models import Control, Framework
 from pixaudit.controls.services import catalogs_load_builtin
-from pixaudit.evidence.models import Connection, EvidenceItem
-from pixaudit.evidence.services import connection_create
+from pixaudit.evidence.models import Connection, EvidenceItem, ManualEvidence, ManualRequirement
+from pixaudit.evidence.services import (
+    collection_run_create,
+    collection_run_execute,
+    connection_create,
+)
+from pixaudit.evidence.services.manual import manual_evidence_upload, manual_requirement_set
 from pixaudit.reports.models import Report
+from pixaudit.reviews.models import Campaign
+from pixaudit.reviews.services import campaign_start
 from tests.security.helpers import (
     engagement_make,
     evidence_make,
     invitation_make,
+    pdf_make,
     report_make,
     user_make,
 )
@@ -74,11 +85,19 @@ class World:
     #: Succeeded engagement reports of A and B (small real PDFs, stored like rendered ones).
     report: Report
     other_report: Report
+    #: An open access review on a second demo_inventory connection (collected once, offline).
+    campaign: Campaign
+    #: A manual evidence item (a small PDF) supporting CC6.1, and CC6.1's manual requirement.
+    manual: ManualEvidence
+    requirement: ManualRequirement
+    #: One of the builtin policy commitments (all loaded; the trust page is not published).
+    commitment: Commitment
 
 
 @pytest.fixture
 def world(soc2) -> World:
-    """Two engagements over the last 30 days, one auditor on each, evidence in and out."""
+    """Two engagements over the last 30 days, one auditor on each, evidence in and out; an
+    open access review, a manual evidence item and requirement, the builtin commitments."""
     today = timezone.now().date()
     now = timezone.now()
     a = engagement_make(framework=soc2, start=today - timedelta(days=30), end=today, name="A")
@@ -111,9 +130,27 @@ def world(soc2) -> World:
     sample_a = sample_draw(engagement=a, actor=auditor, kind="days", size=5, seed=1)
     sample_b = sample_draw(engagement=b, actor=other, kind="days", size=5, seed=2)
     manager = user_make(Role.COMPLIANCE_MANAGER, "manager-1")
+    admin = user_make(Role.ADMIN, "admin-1")
+    engineer = user_make(Role.ENGINEER, "engineer-1")
+    reviewed = connection_create(name="reviewed", collector_key="demo_inventory", params={})
+    run = collection_run_execute(
+        run_id=collection_run_create(connection=reviewed, trigger="manual").pk
+    )
+    assert run.status == "succeeded", run.error_message
+    campaign = campaign_start(
+        connection=reviewed, name="Q1 review", due_on=today + timedelta(days=14), user=manager,
+        reviewers=[manager, engineer],
+    )  # fmt: skip
+    manual = manual_evidence_upload(
+        upload=SimpleUploadedFile("policy.pdf", pdf_make()), file_name="policy.pdf",
+        title="Access policy", effective_on=today - timedelta(days=3), recurrence="yearly",
+        control_addresses=["soc2-2017:CC6.1"], user=manager,
+    )  # fmt: skip
+    requirement = manual_requirement_set(control=control, reason="Signed policy", user=manager)
+    commitments_load_builtin()
     return World(
-        soc2=soc2, control=control, admin=user_make(Role.ADMIN, "admin-1"), manager=manager,
-        engineer=user_make(Role.ENGINEER, "engineer-1"), auditor=auditor,
+        soc2=soc2, control=control, admin=admin, manager=manager,
+        engineer=engineer, auditor=auditor,
         expired_auditor=expired, other_auditor=other, engagement=a, other_engagement=b,
         evidence_in=evidence_in, evidence_out=evidence_out, identity_evidence=identity,
         pending_invitation=pending, pending_token=token, request=request_a,
@@ -121,4 +158,6 @@ def world(soc2) -> World:
         connection=connection_create(name="demo", collector_key="demo_inventory", params={}),
         report=report_make(engagement=a, framework=soc2, created_by=manager),
         other_report=report_make(engagement=b, framework=soc2, created_by=manager),
+        campaign=campaign, manual=manual, requirement=requirement,
+        commitment=Commitment.objects.order_by("key").first(),
     )  # fmt: skip

@@ -3,9 +3,9 @@
 ``MATRIX`` is THE table of expected GET answers; ``POST_MATRIX`` covers the state-changing
 endpoints (and asserts that download views are GET-only). A URL pattern that is in neither
 table, nor in ``PENDING`` (pages whose role checks are wired next: flip them into ``MATRIX``
-then), nor in ``ELSEWHERE`` (apps other engineers are building right now; their owners move
-them into ``MATRIX``), nor under ``admin/`` fails the test, so a new view cannot ship without
-a decision about who may use it.
+then), nor under ``admin/`` fails the test, so a new view cannot ship without a decision about
+who may use it. The public trust page is checked in both states: unpublished (``MATRIX``) and
+published (``test_published_trust_page_is_public_and_bare``).
 
 Roles: ``A`` admin (MFA-verified), ``M`` compliance manager (MFA-verified), ``E`` engineer,
 ``AU`` auditor with an active invitation to engagement A, ``EXP`` auditor whose invitation to
@@ -19,9 +19,14 @@ from collections.abc import Callable
 
 import pytest
 from django.conf import settings
+from django.db import transaction
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+from pixaudit.commitments.models import Commitment
+from pixaudit.commitments.services import trust_page_set
+from pixaudit.evidence.models import EvidenceItem, Finding, LatestResult
+from pixaudit.reviews.models import ReviewEntry
 from tests.security.helpers import client_for
 
 pytestmark = pytest.mark.django_db
@@ -44,6 +49,8 @@ ENGAGEMENT_PAGE = exp(A=200, M=200, E=403, AU=200, EXP=404, ANON=302)
 POST_ONLY = exp(405)
 # Connections hold credentials: admins and engineers set them up, managers only read.
 CONNECTION_ADMIN_PAGE = exp(A=200, M=403, E=200, AU=403, EXP=403, ANON=302)
+# A manager-only action that answers with a redirect (POST).
+REDIRECT_MANAGERS = exp(A=302, M=302, E=403, AU=403, EXP=403, ANON=302)
 
 W = "world"  # kwargs factories receive the ``world`` fixture
 Kwargs = Callable[[object], dict]
@@ -52,6 +59,8 @@ ENG: Kwargs = lambda w: {"pk": w.engagement.pk}  # noqa: E731
 CONN: Kwargs = lambda w: {"pk": w.connection.pk}  # noqa: E731
 REP: Kwargs = lambda w: {"pk": w.report.pk}  # noqa: E731
 ENG_REP: Kwargs = lambda w: {"pk": w.engagement.pk, "report_pk": w.report.pk}  # noqa: E731
+CAMPAIGN: Kwargs = lambda w: {"pk": w.campaign.pk}  # noqa: E731
+MANUAL: Kwargs = lambda w: {"pk": w.manual.pk}  # noqa: E731
 
 MATRIX: dict[str, tuple[Kwargs, dict[str, int]]] = {
     "accounts:login": (NONE, exp(302, ANON=200)),
@@ -150,6 +159,30 @@ MATRIX: dict[str, tuple[Kwargs, dict[str, int]]] = {
     "reports:pack": (REP, MANAGER_PAGE),
     "reports:signing_key": (NONE, INTERNAL_PAGE),
     "reports:signing_key_pem": (NONE, INTERNAL_PAGE),
+    # Access reviews: every internal user may read and (if assigned) decide; managers start,
+    # assign, complete and cancel. Auditors see the completed review as chained evidence.
+    "reviews:campaign_list": (NONE, INTERNAL_PAGE),
+    "reviews:campaign_create": (NONE, MANAGER_PAGE),
+    "reviews:campaign_detail": (CAMPAIGN, INTERNAL_PAGE),
+    "reviews:campaign_decide": (CAMPAIGN, POST_ONLY),
+    "reviews:campaign_assign": (CAMPAIGN, POST_ONLY),
+    "reviews:campaign_complete": (CAMPAIGN, POST_ONLY),
+    "reviews:campaign_cancel": (CAMPAIGN, POST_ONLY),
+    "reviews:campaign_snapshot": (CAMPAIGN, INTERNAL_PAGE),
+    # Manual evidence: internal users read and download; managers upload and set requirements.
+    "manualevidence:list": (NONE, INTERNAL_PAGE),
+    "manualevidence:upload": (NONE, MANAGER_PAGE),
+    "manualevidence:detail": (MANUAL, INTERNAL_PAGE),
+    "manualevidence:download": (MANUAL, INTERNAL_PAGE),
+    "manualevidence:requirement_add": (NONE, POST_ONLY),
+    "manualevidence:requirement_remove": (lambda w: {"pk": w.requirement.pk}, POST_ONLY),
+    # Commitments: internal users; managers publish the trust page.
+    "commitments:list": (NONE, INTERNAL_PAGE),
+    "commitments:detail": (lambda w: {"key": w.commitment.key}, INTERNAL_PAGE),
+    "commitments:trust_page_toggle": (NONE, POST_ONLY),
+    # Public and opt-in: 404 for everyone until a manager publishes it (see
+    # test_published_trust_page_is_public_and_bare for the published state).
+    "trust_page": (NONE, exp(404)),
 }
 
 #: State-changing endpoints, POSTed with empty data (form errors re-render with 200).
@@ -192,36 +225,27 @@ POST_MATRIX: dict[str, tuple[Kwargs, dict[str, int]]] = {
     "audits:report_generate": (ENG, exp(A=302, M=302, E=403, AU=403, EXP=403, ANON=302)),
     "audits:report_pdf": (ENG_REP, POST_ONLY),
     "audits:report_pack": (ENG_REP, POST_ONLY),
+    # An empty POST is an invalid form: 400 with the errors for managers.
+    "reviews:campaign_create": (NONE, exp(A=400, M=400, E=403, AU=403, EXP=403, ANON=302)),
+    "reviews:campaign_snapshot": (CAMPAIGN, POST_ONLY),
+    "manualevidence:download": (MANUAL, POST_ONLY),
+    # Nothing decided / assigned / completable: back to the campaign with a message.
+    "reviews:campaign_decide": (CAMPAIGN, exp(A=302, M=302, E=302, AU=403, EXP=403, ANON=302)),
+    "reviews:campaign_assign": (CAMPAIGN, REDIRECT_MANAGERS),
+    "reviews:campaign_complete": (CAMPAIGN, REDIRECT_MANAGERS),
+    "reviews:campaign_cancel": (CAMPAIGN, REDIRECT_MANAGERS),
+    "manualevidence:upload": (NONE, exp(A=400, M=400, E=403, AU=403, EXP=403, ANON=302)),
+    "manualevidence:requirement_add": (NONE, REDIRECT_MANAGERS),
+    "manualevidence:requirement_remove": (
+        lambda w: {"pk": w.requirement.pk},
+        REDIRECT_MANAGERS,
+    ),
+    "commitments:trust_page_toggle": (NONE, REDIRECT_MANAGERS),
 }
 
 #: Pages not yet wired to roles: only the anonymous answer (302 to login) is asserted. To
 #: wire one, move it into MATRIX.
 PENDING: dict[str, Kwargs] = {}
-
-#: URLs of apps other engineers are building in parallel (access reviews, manual evidence,
-#: commitments and the public trust page). Their owners decide who may use them and move
-#: them into MATRIX; until then only the anonymous answer is asserted here.
-ELSEWHERE: dict[str, tuple[Kwargs, int]] = {
-    "reviews:campaign_list": (NONE, 302),
-    "reviews:campaign_create": (NONE, 302),
-    "reviews:campaign_detail": (lambda w: {"pk": 1}, 302),
-    "reviews:campaign_decide": (lambda w: {"pk": 1}, 302),
-    "reviews:campaign_assign": (lambda w: {"pk": 1}, 302),
-    "reviews:campaign_complete": (lambda w: {"pk": 1}, 302),
-    "reviews:campaign_cancel": (lambda w: {"pk": 1}, 302),
-    "reviews:campaign_snapshot": (lambda w: {"pk": 1}, 302),
-    "manualevidence:list": (NONE, 302),
-    "manualevidence:upload": (NONE, 302),
-    "manualevidence:detail": (lambda w: {"pk": 1}, 302),
-    "manualevidence:download": (lambda w: {"pk": 1}, 302),
-    "manualevidence:requirement_add": (NONE, 302),
-    "manualevidence:requirement_remove": (lambda w: {"pk": 1}, 302),
-    "commitments:list": (NONE, 302),
-    "commitments:trust_page_toggle": (NONE, 302),
-    "commitments:detail": (lambda w: {"key": "x"}, 302),
-    # Public and opt-in: 404 until a manager publishes it.
-    "trust_page": (NONE, 404),
-}
 
 #: Unnamed routes outside the admin site.
 UNNAMED = {"admin/login/": exp(302)}
@@ -272,15 +296,14 @@ def test_every_url_is_classified():
         if not _is_admin_site(route)
         and name not in MATRIX
         and name not in PENDING
-        and name not in ELSEWHERE
         and route not in UNNAMED
     ]
     assert not unknown, f"decide who may use these URLs and add them to MATRIX: {unknown}"
     known = set(MATRIX) | set(PENDING) | set(POST_MATRIX)
     stale = known - {name for name, _ in all_patterns()}
     assert not stale, f"MATRIX/POST_MATRIX/PENDING list URLs that no longer exist: {stale}"
-    both = set(ELSEWHERE) & (set(MATRIX) | set(PENDING))
-    assert not both, f"wired into MATRIX/PENDING: remove them from ELSEWHERE: {both}"
+    both = set(MATRIX) & set(PENDING)
+    assert not both, f"wired into MATRIX: remove them from PENDING: {both}"
 
 
 def test_get_matrix(world, clients):
@@ -300,11 +323,16 @@ def test_get_matrix(world, clients):
 
 
 def test_post_matrix(world, clients):
+    """Each POST runs in a savepoint rolled back afterwards, so every role meets the same world
+    (one manager removing a requirement or cancelling a campaign changes nothing for the next).
+    """
     failures = []
     for name, (kwargs, expected) in POST_MATRIX.items():
         url = reverse(name, kwargs=kwargs(world))
         for role in ROLES:
-            status = clients[role].post(url, {}).status_code
+            with transaction.atomic():
+                status = clients[role].post(url, {}).status_code
+                transaction.set_rollback(True)
             if status != expected[role]:
                 failures.append(f"POST {url} as {role}: {status}, expected {expected[role]}")
     assert not failures, "\n".join(failures)
@@ -318,23 +346,6 @@ def test_anonymous_is_sent_to_login_everywhere_else(world, clients):
             continue
         assert response.status_code == 302, name
         assert response["Location"].startswith(login), name
-
-
-def test_anonymous_on_urls_built_elsewhere(world, clients):
-    """Only the anonymous answer of URLs other engineers are still wiring (see ELSEWHERE)."""
-    names = {name for name, _ in all_patterns()}
-    login = reverse(settings.LOGIN_URL)
-    failures = []
-    for name, (kwargs, expected) in ELSEWHERE.items():
-        if name not in names:  # renamed or removed by its owner: nothing to assert here
-            continue
-        response = clients["ANON"].get(reverse(name, kwargs=kwargs(world)))
-        status = response.status_code
-        if status == 405:  # POST-only view: refused before anything else
-            continue
-        if status != expected or (status == 302 and not response["Location"].startswith(login)):
-            failures.append(f"GET {name} as ANON: {status}, expected {expected}")
-    assert not failures, "\n".join(failures)
 
 
 def test_admin_site_is_for_admins_only(world, clients):
@@ -362,3 +373,31 @@ def test_admin_site_is_for_admins_only(world, clients):
     # Admins (MFA-verified) do reach the admin site and the queue dashboard.
     for path in ("/admin/", "/admin/accounts/user/", "/admin/rq/"):
         assert clients["A"].get(path).status_code == 200, path
+
+
+def test_published_trust_page_is_public_and_bare(world, clients):
+    """Once a manager publishes it, everyone (anonymous included) reads the trust page: the
+    public commitments and their state, never a resource, an ARN, an account or a hash."""
+    url = reverse("trust_page")
+    assert clients["ANON"].get(url).status_code == 404
+    trust_page_set(enabled=True, user=world.manager)
+    failures = [
+        f"GET {url} as {role}: {status}, expected 200"
+        for role in ROLES
+        if (status := clients[role].get(url).status_code) != 200
+    ]
+    assert not failures, "\n".join(failures)
+    page = clients["ANON"].get(url).content.decode()
+    assert Commitment.objects.filter(public=True).exists()
+    for commitment in Commitment.objects.all():
+        assert (commitment.title in page) == commitment.public, commitment.key
+    secrets = {r for r in Finding.objects.values_list("resource", flat=True) if len(r) > 3}
+    secrets |= set(LatestResult.objects.values_list("resource", flat=True))
+    secrets |= set(ReviewEntry.objects.values_list("account_id", flat=True))
+    secrets |= {world.manual.file_name, world.manual.file_sha256, world.campaign.snapshot_sha256}
+    for item in EvidenceItem.objects.all():
+        secrets |= {item.sha256, item.chain_hash}
+    leaked = sorted(s for s in secrets if s and s in page)
+    assert not leaked, f"the public trust page shows {leaked}"
+    assert "arn:" not in page.lower()
+    assert not re.search(r"\b[0-9a-f]{40,}\b", page), "a hash on the public trust page"
