@@ -4,8 +4,9 @@
 
 - applies a default timeout (connect 10 s, read 60 s) when the caller gives none;
 - retries 429 and 5xx responses, and GitHub-style rate-limited 403s
-  (``X-RateLimit-Remaining: 0``), with exponential backoff, honouring ``Retry-After``
-  (seconds or an HTTP date) and ``X-RateLimit-Reset`` (epoch seconds);
+  (``X-RateLimit-Remaining: 0``, or ``Retry-After`` for secondary limits), with exponential
+  backoff, honouring ``Retry-After`` (seconds or an HTTP date) and ``X-RateLimit-Reset``
+  (epoch seconds);
 - never sleeps past the collection's remaining time budget;
 - turns network errors into ``CollectorError(permanent=False)``.
 
@@ -53,12 +54,13 @@ def safe_url(url: str) -> str:
 
 
 def is_rate_limited(response: requests.Response) -> bool:
-    """True for 429, or a 403 whose ``X-RateLimit-Remaining`` is ``0`` (GitHub style)."""
+    """True for 429, or a 403 whose ``X-RateLimit-Remaining`` is ``0`` or that carries
+    ``Retry-After`` (GitHub's primary and secondary rate limits)."""
     if response.status_code == 429:
         return True
-    return (
-        response.status_code == 403
-        and response.headers.get("X-RateLimit-Remaining", "").strip() == "0"
+    return response.status_code == 403 and (
+        response.headers.get("X-RateLimit-Remaining", "").strip() == "0"
+        or bool(response.headers.get("Retry-After", "").strip())
     )
 
 
@@ -209,11 +211,19 @@ def iter_link_pages(
 
     ``kwargs`` go to the first request; ``params`` are dropped afterwards because the next
     link already carries the query. A link seen twice stops the walk (broken servers).
+    More than ``max_pages`` pages is a :class:`CollectorError`: the list is never silently
+    cut short.
     """
     seen: set[str] = set()
     next_url: str | None = url
     pages = 0
-    while next_url is not None and pages < max_pages:
+    while next_url is not None:
+        if pages >= max_pages:
+            raise CollectorError(
+                f"GET {safe_url(url)} returned more than {max_pages} pages; the list was not "
+                "read to the end",
+                permanent=True,
+            )
         seen.add(next_url)
         response = check_response(session.get(next_url, **kwargs))
         pages += 1

@@ -192,11 +192,14 @@ class S3BucketsCollector(Collector):
         **ENCRYPTION_IN_TRANSIT,
     )
     def secure_transport(row: dict[str, Any], params: dict[str, Any]) -> Outcome:
-        """PASS when a Deny-all statement applies when ``aws:SecureTransport`` is false."""
+        """PASS when a statement denies every action, to everyone, on every object of the
+        bucket, with no condition other than ``aws:SecureTransport`` false (Bool or
+        BoolIfExists). A deny limited to a prefix, or narrowed by a further condition (e.g.
+        ``aws:SourceVpce``), lets some plain-HTTP requests through and does not count."""
         name = row["name"]
         if not row["policy"]:
             return Outcome(Status.FAIL, f"Bucket {name} has no bucket policy requiring TLS.")
-        if any(_denies_plain_http(s) for s in _statements(row["policy"])):
+        if any(_denies_plain_http(s, row["arn"]) for s in _statements(row["policy"])):
             return Outcome(Status.PASS, f"Bucket {name} denies requests without TLS.")
         return Outcome(Status.FAIL, f"The policy of bucket {name} does not deny non-TLS requests.")
 
@@ -310,7 +313,17 @@ def _statements(policy: dict[str, Any]) -> list[dict[str, Any]]:
     return [s for s in _as_list(policy.get("Statement")) if isinstance(s, dict)]
 
 
-def _denies_plain_http(statement: dict[str, Any]) -> bool:
+def _covers_all_objects(pattern: Any, arn: str) -> bool:
+    """Whether the IAM resource pattern matches every object key of the bucket ``arn``."""
+    pattern = str(pattern)
+    if not pattern.endswith("*"):
+        return False
+    head, target = pattern[:-1], f"{arn}/"
+    # ``head*`` matches "<arn>/<any key>" iff ``head`` matches some prefix of "<arn>/".
+    return any(fnmatch.fnmatchcase(target[:i], head) for i in range(len(target) + 1))
+
+
+def _denies_plain_http(statement: dict[str, Any], arn: str) -> bool:
     if statement.get("Effect") != "Deny":
         return False
     principal = statement.get("Principal")
@@ -320,15 +333,21 @@ def _denies_plain_http(statement: dict[str, Any]) -> bool:
         return False
     if not {"*", "s3:*"} & {str(a).lower() for a in _as_list(statement.get("Action"))}:
         return False
-    for operator, clause in (statement.get("Condition") or {}).items():
-        if operator.lower() not in ("bool", "boolifexists") or not isinstance(clause, dict):
-            continue
+    if not any(_covers_all_objects(r, arn) for r in _as_list(statement.get("Resource"))):
+        return False
+    condition = statement.get("Condition")
+    if not isinstance(condition, dict):
+        return False
+    denies_without_tls = False
+    for operator, clause in condition.items():
+        if str(operator).lower() not in ("bool", "boolifexists") or not isinstance(clause, dict):
+            return False  # a further condition narrows the deny
         for key, value in clause.items():
-            if key.lower() == "aws:securetransport" and any(
-                str(v).lower() == "false" for v in _as_list(value)
-            ):
-                return True
-    return False
+            if str(key).lower() != "aws:securetransport":
+                return False
+            if any(str(v).lower() == "false" for v in _as_list(value)):
+                denies_without_tls = True
+    return denies_without_tls
 
 
 def _selected(row: dict[str, Any], params: dict[str, Any]) -> bool:

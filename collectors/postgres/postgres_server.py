@@ -96,9 +96,10 @@ class PostgresServerCollector(Collector):
         from psycopg.rows import dict_row
 
         ctx.record_call("postgres:connect")
+        dsn = self._checked_dsn(ctx, psycopg)
         try:
             conn = psycopg.connect(
-                ctx.params["dsn"],
+                dsn,
                 connect_timeout=int(ctx.params["connect_timeout"]),
                 autocommit=True,
                 row_factory=dict_row,
@@ -111,23 +112,62 @@ class PostgresServerCollector(Collector):
                 permanent=permanent,
                 action="postgres:connect",
             ) from None
-        with conn:
-            conn.execute("SET default_transaction_read_only = on")
-            info = conn.info
-            source = f"postgres:{info.host}:{info.port}"
-            ctx.record_call("postgres:SELECT settings")
-            server = conn.execute(SERVER).fetchone() or {}
-            ctx.identity = f"{source}/{server.get('database')} as {server.get('connected_as')}"
-            ctx.record_call("postgres:SELECT pg_roles")
-            roles = conn.execute(ROLES).fetchall()
-            members: dict[str, list[str]] = {}
-            for item in conn.execute(MEMBERSHIPS).fetchall():
-                members.setdefault(item["member"], []).append(item["granted"])
-            hashes = self._password_types(ctx, conn, psycopg)
+        try:
+            with conn:
+                conn.execute("SET default_transaction_read_only = on")
+                info = conn.info
+                source = f"postgres:{info.host}:{info.port}"
+                ctx.record_call("postgres:SELECT settings")
+                server = conn.execute(SERVER).fetchone() or {}
+                ctx.identity = f"{source}/{server.get('database')} as {server.get('connected_as')}"
+                ctx.record_call("postgres:SELECT pg_roles")
+                roles = conn.execute(ROLES).fetchall()
+                members: dict[str, list[str]] = {}
+                for item in conn.execute(MEMBERSHIPS).fetchall():
+                    members.setdefault(item["member"], []).append(item["granted"])
+                hashes = self._password_types(ctx, conn, psycopg)
+        except psycopg.Error as exc:
+            text = ctx.redact(str(exc).strip().splitlines()[0] if str(exc).strip() else "")
+            raise CollectorError(
+                f"PostgreSQL query failed: {text or type(exc).__name__}",
+                permanent=isinstance(exc, psycopg.errors.InsufficientPrivilege),
+                action="postgres:SELECT",
+            ) from None
         now = ctx.now()
         rows = [_server_row(server, source)]
         rows.extend(_role_row(r, source, members, hashes, now) for r in roles)
         return rows
+
+    @staticmethod
+    def _checked_dsn(ctx: CollectionContext, psycopg: Any) -> str:
+        """The ``dsn`` param, parsed first so that no libpq message can quote part of it.
+
+        libpq's parse errors quote the word they stumbled on, which may be part of the
+        password (``password=two words``); an unencoded ``@`` in a URI password turns the
+        rest of the password into the host name, which connection errors then print.
+        """
+        from psycopg.conninfo import conninfo_to_dict
+
+        dsn = str(ctx.params["dsn"])
+        try:
+            parsed = conninfo_to_dict(dsn)
+        except psycopg.Error:
+            raise CollectorError(
+                "cannot connect to PostgreSQL: the dsn is not a valid connection string or "
+                "URI (libpq's message is withheld: it quotes the dsn)",
+                permanent=True,
+                action="postgres:connect",
+            ) from None
+        if "@" in str(parsed.get("host") or ""):
+            raise CollectorError(
+                "cannot connect to PostgreSQL: the dsn's host contains '@' (percent-encode "
+                "'@' in the user name or password as %40)",
+                permanent=True,
+                action="postgres:connect",
+            )
+        if parsed.get("password"):
+            ctx.add_secret(str(parsed["password"]))
+        return dsn
 
     @staticmethod
     def _password_types(ctx: CollectionContext, conn: Any, psycopg: Any) -> dict[str, str] | None:

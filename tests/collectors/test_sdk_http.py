@@ -91,6 +91,29 @@ def test_never_sleeps_past_the_budget() -> None:
     assert "retry after 100 s exceeds the time budget" in info.value.message
 
 
+def test_github_secondary_rate_limit_403_with_retry_after_is_retried() -> None:
+    # GitHub's secondary rate limits answer 403 with Retry-After while X-RateLimit-Remaining
+    # is still positive: a transient wait, not "check the credentials".
+    body = {"message": "You have exceeded a secondary rate limit. Please wait a few minutes."}
+    limited = {
+        "status": 403,
+        "headers": {"Retry-After": "7", "X-RateLimit-Remaining": "4999"},
+        "body": body,
+    }
+    routes = {"GET /search": [limited, {"body": ["ok"]}], "GET /always": limited}
+    sleep = FakeSleep()
+    with serve_fixtures(routes=routes) as server:
+        ctx = make_context(sleep=sleep)
+        assert ctx.http_json("GET", server.url("/search")) == ["ok"]
+        assert server.hits("GET /search") == 2
+        session = HTTPSession(sleep=sleep, max_retries=1)
+        with pytest.raises(CollectorError) as info:
+            check_response(session.get(server.url("/always")))
+    assert sleep.calls == [7.0, 7.0]
+    assert info.value.permanent is False
+    assert "rate limited" in info.value.message
+
+
 def test_401_is_permanent_and_hides_the_query_string() -> None:
     with serve_fixtures(FIXTURES) as server:
         ctx = make_context()
@@ -133,6 +156,17 @@ def test_link_pagination_follows_next() -> None:
             "/orgs/acme/members",
             "/orgs/acme/members?page=2&per_page=2",
         ]
+
+
+def test_pagination_page_cap_is_an_error_not_a_silent_truncation() -> None:
+    with serve_fixtures(FIXTURES) as server:
+        session = make_context().http
+        with pytest.raises(CollectorError, match="more than 1 pages") as info:
+            list(iter_link_pages(session, server.url("/orgs/acme/members"), max_pages=1))
+        assert (
+            len(list(iter_link_pages(session, server.url("/orgs/acme/members"), max_pages=2))) == 2
+        )
+    assert info.value.permanent is True
 
 
 def test_pagination_stops_on_a_link_loop() -> None:

@@ -183,3 +183,57 @@ def test_regions_param_filters_buckets(aws: None) -> None:
     _seed()
     result = run_collector(S3BucketsCollector, {"regions": ["eu-west-1"]})
     assert [r["arn"] for r in result.rows] == [BAD]
+
+
+def _deny_http(name: str, **overrides: Any) -> dict[str, Any]:
+    arn = f"arn:aws:s3:::{name}"
+    statement: dict[str, Any] = {
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:*",
+        "Resource": [arn, f"{arn}/*"],
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }
+    statement.update(overrides)
+    return statement
+
+
+def test_secure_transport_policy_shapes(aws: None) -> None:
+    """Equivalent spellings pass; a deny narrowed to part of the bucket or of the requests fails."""
+    shapes: dict[str, dict[str, Any]] = {
+        # equivalent spellings of "deny every request made without TLS"
+        "tls-bool-false": {"Condition": {"Bool": {"aws:SecureTransport": False}}},
+        "tls-ifexists": {
+            "Principal": {"AWS": ["*"]},
+            "Action": ["s3:GetObject", "*"],
+            "Condition": {"BoolIfExists": {"aws:SecureTransport": ["false"]}},
+        },
+        "tls-star-resource": {"Resource": "*"},
+        # not a TLS requirement for the whole bucket
+        "tls-some-actions": {"Action": ["s3:GetObject", "s3:PutObject"]},
+        "tls-one-account": {"Principal": {"AWS": "arn:aws:iam::123456789012:root"}},
+        "tls-true": {"Condition": {"Bool": {"aws:SecureTransport": "true"}}},
+        "tls-prefix-only": {"Resource": "arn:aws:s3:::tls-prefix-only/logs/*"},
+        "tls-narrowed": {
+            "Condition": {
+                "Bool": {"aws:SecureTransport": "false"},
+                "StringNotEquals": {"aws:SourceVpce": "vpce-1a2b3c4d"},
+            }
+        },
+    }
+    s3 = boto3.client("s3", region_name="us-east-1")
+    for name, overrides in shapes.items():
+        s3.create_bucket(Bucket=name)
+        policy = {"Version": "2012-10-17", "Statement": [_deny_http(name, **overrides)]}
+        s3.put_bucket_policy(Bucket=name, Policy=json.dumps(policy))
+    statuses = run_collector(S3BucketsCollector).statuses("aws_s3_buckets.secure_transport")
+    assert statuses == {
+        "arn:aws:s3:::tls-bool-false": Status.PASS,
+        "arn:aws:s3:::tls-ifexists": Status.PASS,
+        "arn:aws:s3:::tls-star-resource": Status.PASS,
+        "arn:aws:s3:::tls-some-actions": Status.FAIL,
+        "arn:aws:s3:::tls-one-account": Status.FAIL,
+        "arn:aws:s3:::tls-true": Status.FAIL,
+        "arn:aws:s3:::tls-prefix-only": Status.FAIL,
+        "arn:aws:s3:::tls-narrowed": Status.FAIL,
+    }

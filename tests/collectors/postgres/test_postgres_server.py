@@ -159,3 +159,49 @@ def test_missing_database_is_permanent() -> None:
     with pytest.raises(CollectorError, match="does not exist") as info:
         run_collector(PostgresServerCollector, {"dsn": dsn})
     assert info.value.permanent
+
+
+@pytest.mark.parametrize(
+    ("template", "fragment"),
+    [
+        # an unquoted password with a space: libpq quotes the word after it
+        (
+            "host=127.0.0.1 port={port} user=postgres password=correct horse-battery",
+            "horse-battery",
+        ),
+        # an '@' in a URI password that was not percent-encoded: libpq takes the rest as host
+        ("postgresql://postgres:pa@ss-word-x@127.0.0.1:{port}/postgres", "ss-word-x"),
+    ],
+)
+def test_malformed_dsn_error_does_not_quote_the_secret(template: str, fragment: str) -> None:
+    dsn = template.format(port=_closed_port())
+    with pytest.raises(CollectorError, match="cannot connect") as info:
+        run_collector(PostgresServerCollector, {"dsn": dsn, "connect_timeout": 2})
+    assert fragment not in info.value.message
+    assert info.value.permanent
+
+
+def test_connection_lost_mid_collection_is_a_transient_collector_error() -> None:
+    from collectors import CollectionContext
+
+    app = f"pxa-lost-{secrets.token_hex(4)}"
+    admin = _admin()
+
+    class KillsTheSession(CollectionContext):
+        def record_call(self, action: str) -> None:
+            super().record_call(action)
+            if action == "postgres:SELECT pg_roles":  # connected, settings read
+                admin.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE application_name = %s",
+                    (app,),
+                )
+
+    separator = "&" if "?" in ADMIN_DSN else "?"
+    dsn = f"{ADMIN_DSN}{separator}application_name={app}"
+    try:
+        with pytest.raises(CollectorError, match="PostgreSQL") as info:
+            run_collector(PostgresServerCollector, ctx=KillsTheSession({"dsn": dsn}))
+    finally:
+        admin.close()
+    assert not info.value.permanent
