@@ -28,8 +28,8 @@ from django.db.models import F
 from django.db.models.functions import Collate
 
 from pixaudit.evidence.canonical import CanonicalFormError, format_datetime
-from pixaudit.evidence.models import GENESIS_HASH, ChainHead, EvidenceItem, Finding
-from pixaudit.evidence.storage import artifact_exists, artifact_sha256
+from pixaudit.evidence.models import GENESIS_HASH, ChainHead, EvidenceItem, Finding, ManualEvidence
+from pixaudit.evidence.storage import artifact_exists, artifact_read, artifact_sha256
 
 __all__ = [
     "FINDING_DIGEST_FIELDS",
@@ -126,8 +126,27 @@ def _check_item(item: EvidenceItem, prev: str, check_artifacts: bool) -> str | N
     return None
 
 
+def _check_manual_files() -> str | None:
+    """Each uploaded file must exist and hash to the SHA-256 its chained artifact names."""
+    manual = ManualEvidence.objects.select_related("evidence").order_by("evidence__seq")
+    for row in manual.iterator(chunk_size=500):
+        item = row.evidence
+        try:
+            chained = json.loads(artifact_read(item.artifact_path))["file"]["sha256"]
+        except (KeyError, TypeError, ValueError):
+            chained = None
+        if chained != row.file_sha256:
+            return f"{_describe(item)}: manual evidence file hash differs from the chained one"
+        if not artifact_exists(row.file_path):
+            return f"{_describe(item)}: manual evidence file missing ({row.file_path})"
+        if artifact_sha256(row.file_path) != row.file_sha256:
+            return f"{_describe(item)}: manual evidence file hash mismatch ({row.file_path})"
+    return None
+
+
 def verify_chain(*, check_artifacts: bool = True) -> VerifyResult:
-    """Walk the chain in ``seq`` order (streaming) and stop at the first broken link."""
+    """Walk the chain in ``seq`` order (streaming) and stop at the first broken link; then
+    (with ``check_artifacts``) check every uploaded manual evidence file."""
     prev = GENESIS_HASH
     expected_seq = 1
     count = 0
@@ -170,4 +189,8 @@ def verify_chain(*, check_artifacts: bool = True) -> VerifyResult:
             f"chain head says seq={head_seq} {head_hash} but the last item is seq={count} "
             f"{prev} (items removed from the end?)",
         )
+    if check_artifacts:
+        problem = _check_manual_files()
+        if problem:
+            return VerifyResult(False, count, prev, problem)
     return VerifyResult(True, count, prev)

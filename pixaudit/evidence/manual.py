@@ -17,6 +17,7 @@ import re
 import tempfile
 import unicodedata
 import zipfile
+import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import IO
@@ -207,8 +208,13 @@ def _sniff(fh: IO[bytes], size: int) -> str:
         try:
             with zipfile.ZipFile(fh) as archive:
                 return _check_zip_members(archive, size)
-        except zipfile.BadZipFile:
+        except (zipfile.BadZipFile, zlib.error, EOFError):
             raise UploadRejected("The file looks like a ZIP archive but is damaged.") from None
+        except NotImplementedError:  # a compression method zipfile cannot read
+            raise UploadRejected(
+                "The document uses a compression method that cannot be read; save it again "
+                "from Word or Excel."
+            ) from None
     if head.startswith(_ARCHIVE_MAGIC):
         raise UploadRejected("Archives are not accepted; upload the documents themselves.")
     if head and _is_text(fh):

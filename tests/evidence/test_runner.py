@@ -268,3 +268,19 @@ def test_mark_stale(conn):
         status=RunStatus.RUNNING, started_at=datetime.now(UTC) - timedelta(hours=2)
     )
     assert collection_run_mark_stale(older_than=timedelta(hours=1)) == 1
+
+
+def test_run_failed_by_the_sweep_while_collecting_stores_nothing(conn, inventory, monkeypatch):
+    # The sweep judged the run dead (and may already have queued its retry): when the
+    # original worker finishes after all, it must not append nor flip the run to succeeded.
+    original = inventory.collect
+
+    def collect_then_swept(self, ctx):
+        rows = original(self, ctx)
+        assert collection_run_mark_stale(older_than=timedelta(seconds=-60)) == 1
+        return rows
+
+    monkeypatch.setattr(inventory, "collect", collect_then_swept)
+    run = run_once(conn)
+    assert (run.status, run.error_message) == (RunStatus.FAILED, STALE_RUN_MESSAGE)
+    assert not EvidenceItem.objects.exists() and not LatestResult.objects.exists()

@@ -112,3 +112,21 @@ def test_sweep_leaves_runs_of_live_workers_alone():
     assert collection_runs_sweep() == 0
     run.refresh_from_db()
     assert run.status == RunStatus.RUNNING
+
+
+def test_sweep_leaves_a_long_run_of_a_live_local_process_alone():
+    # e.g. `manage.py collect --connection` in the foreground (no RQ job timeout applies):
+    # failing it would let a retry run the same connection at the same time.
+    import os
+    import socket
+
+    conn = _demo()
+    run = collection_run_create(connection=conn, trigger="cli")
+    CollectionRun.objects.filter(pk=run.pk).update(
+        status=RunStatus.RUNNING, started_at=timezone.now() - timedelta(hours=3),
+        worker=f"{socket.gethostname()}:{os.getpid()}",
+    )  # fmt: skip
+    assert collection_runs_sweep() == 0
+    run.refresh_from_db()
+    assert run.status == RunStatus.RUNNING
+    assert CollectionRun.objects.filter(connection=conn).count() == 1

@@ -212,3 +212,50 @@ def test_upload_page_streaming_limit_and_errors(media_root, catalogs, users, set
     assert client_for(users.engineer).get(url).status_code == 403
     assert client_for(users.engineer).get(reverse("manualevidence:list")).status_code == 200
     assert client_for(users.auditor).get(reverse("manualevidence:list")).status_code == 403
+
+
+def _damaged_member_docx() -> bytes:
+    data = bytearray(ooxml("docx", {"word/media/image1.bin": b"abcdefgh" * 64}))
+    with zipfile.ZipFile(io.BytesIO(bytes(data))) as archive:
+        info = archive.getinfo("word/media/image1.bin")
+    start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)
+    data[start : start + info.compress_size] = b"\xff" * info.compress_size
+    return bytes(data)
+
+
+def _unsupported_method_docx() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("[Content_Types].xml", "<Types/>")
+        archive.writestr("word/document.xml", "<x/>")
+    data = bytearray(buffer.getvalue())
+    # Compression method 9 (Deflate64), which zipfile cannot read: local header + directory.
+    for marker, offset in ((b"PK\x03\x04", 8), (b"PK\x01\x02", 10)):
+        at = data.find(marker)
+        while at != -1:
+            data[at + offset : at + offset + 2] = (9).to_bytes(2, "little")
+            at = data.find(marker, at + 4)
+    return bytes(data)
+
+
+@pytest.mark.parametrize("make", [_damaged_member_docx, _unsupported_method_docx])
+def test_damaged_office_file_is_refused_with_a_message(media_root, catalogs, users, make):
+    with pytest.raises(ManualEvidenceError, match="damaged|cannot be read"):
+        upload(make(), "policy.docx", users.manager)
+    assert not ManualEvidence.objects.exists()
+
+
+def test_verify_evidence_checks_the_uploaded_files(media_root, catalogs, users):
+    from django.core.management import CommandError, call_command
+
+    item = upload(PDF, "pentest.pdf", users.manager)
+    assert verify_chain().ok
+    (media_root / item.file_path).write_bytes(PDF.replace(b"1.7", b"1.4"))  # swapped report
+    result = verify_chain()
+    assert not result.ok
+    assert f"seq={item.evidence.seq}" in result.problem and "file" in result.problem
+    with pytest.raises(CommandError, match="manual evidence file"):
+        call_command("verify_evidence")
+    (media_root / item.file_path).unlink()
+    assert "missing" in verify_chain().problem
+    assert verify_chain(check_artifacts=False).ok

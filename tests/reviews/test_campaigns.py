@@ -204,3 +204,31 @@ def test_posture_counts_review_evidence(people, users):
     posture = control_posture(control=control_get_by_address("soc2-2017:CC6.2"))
     assert "access_review.completed" in posture.assertion_ids
     assert LatestResult.objects.get(assertion_id="access_review.completed").status == "pass"
+
+
+def test_completing_twice_appends_one_item(people, users):
+    # Two requests (a double click) both loaded the campaign while it was open.
+    from pixaudit.evidence.models import EvidenceItem
+
+    campaign = _start(people, users)
+    _decide_all(campaign, users.manager, bob=("revoke", "left"))
+    stale = Campaign.objects.get(pk=campaign.pk)
+    campaign_complete(campaign=campaign, user=users.manager)
+    before = EvidenceItem.objects.count()
+    with pytest.raises(ReviewError):
+        campaign_complete(campaign=stale, user=users.manager)
+    assert EvidenceItem.objects.count() == before
+    assert FollowUp.objects.count() == 1
+    assert verify_chain().ok
+
+
+def test_decisions_cannot_change_once_completed(people, users):
+    campaign = _start(people, users)
+    _decide_all(campaign, users.manager)
+    stale = Campaign.objects.get(pk=campaign.pk)
+    campaign_complete(campaign=campaign, user=users.manager)
+    bob = campaign.entries.get(account_id="bob")
+    with pytest.raises(ReviewError):
+        entries_decide(campaign=stale, decisions={bob.pk: ("revoke", "late")}, user=users.manager)
+    bob.refresh_from_db()
+    assert bob.decision == "keep"

@@ -84,3 +84,22 @@ def test_collection_before_the_snapshot_is_not_used(people, users):
     _completed(people, users, bob=("revoke", "left"))
     assert followups_check(item=old) is None
     assert FollowUp.objects.get().status == FollowUp.Status.PENDING
+
+
+def test_collection_before_the_completion_is_not_used(people, users):
+    # Collected after the snapshot but before the decisions were taken and completed: it
+    # cannot show whether the decided revocation was applied.
+    campaign = campaign_start(
+        connection=people, name="review", due_on=timezone.now().date() + timedelta(days=5),
+        user=users.manager,
+    )  # fmt: skip
+    between = collect(people)
+    bob = campaign.entries.get(account_id="bob")
+    decisions = {e.pk: ("keep", "") for e in campaign.entries.all()}
+    decisions[bob.pk] = ("revoke", "left")
+    entries_decide(campaign=campaign, decisions=decisions, user=users.manager)
+    campaign_complete(campaign=campaign, user=users.manager)
+    assert followups_check(item=between) is None
+    assert followups_check_all() == 0
+    assert FollowUp.objects.get().status == FollowUp.Status.PENDING
+    assert _latest("bob").status == "warn"

@@ -40,6 +40,7 @@ from pixaudit.evidence.services.connections import connection_next_run_at
 from pixaudit.evidence.storage import artifact_store
 
 __all__ = [
+    "RunNotRunning",
     "chain_append_locked",
     "chain_lock",
     "evidence_ingest",
@@ -55,6 +56,10 @@ _FINDING_COLUMNS = (
     "evidence_id", "run_id", "assertion_id", "resource", "status", "severity", "message",
     "thresholds", "controls", "collected_at",
 )  # fmt: skip
+
+
+class RunNotRunning(Exception):
+    """The run is no longer ``running`` (e.g. the stale sweep failed it): nothing stored."""
 
 
 def worker_name() -> str:
@@ -273,6 +278,14 @@ def evidence_ingest(
     counts = finding_counts(findings)
     with transaction.atomic():
         head = chain_lock()
+        # Compare-and-set under the run's row lock: a run the stale sweep already failed
+        # (its retry may be running) must not append, nor turn back into "succeeded".
+        if not (
+            CollectionRun.objects.select_for_update()
+            .filter(pk=run.pk, status=RunStatus.RUNNING)
+            .exists()
+        ):
+            raise RunNotRunning(f"run {run.pk} is no longer running")
         item = chain_append_locked(
             head=head,
             run=run,

@@ -41,6 +41,7 @@ from pixaudit.evidence.services.connections import (
     validate_connection_thresholds,
 )
 from pixaudit.evidence.services.ingest import (
+    RunNotRunning,
     evidence_ingest,
     evidence_post_ingest,
     finding_counts,
@@ -358,6 +359,10 @@ def collection_run_execute(
             rows_count=len(rows), findings=findings,
             provenance=_json_safe(provenance),
         )  # fmt: skip
+    except RunNotRunning:
+        logger.warning("run %s of %s was failed by the stale-run sweep; not stored", run.pk, key)
+        run.refresh_from_db()
+        return run
     except Exception as exc:
         logger.error(
             "run %s of %s: storing evidence failed:\n%s",
@@ -383,17 +388,21 @@ def collection_run_mark_stale(
     *,
     older_than: timedelta,
     job_exists: Callable[[str], bool] | None = None,
+    alive: Callable[[str], bool] | None = None,
 ) -> int:
     """Fail runs left ``running`` by a worker that died (kill -9, OOM, lost machine).
 
     A run is stale when it started more than ``older_than`` ago (use the job timeout), or,
-    when ``job_exists`` is given, when its RQ job id no longer exists. Stale runs become
+    when ``job_exists`` is given, when its RQ job id no longer exists. A run outside RQ
+    (no job id: a foreground ``collect``, which no job timeout bounds) whose process
+    ``alive(worker)`` confirms is still there is not failed by age. Stale runs become
     failed (transient, so ``should_retry`` applies) with "worker stopped during the run".
     Nothing of such a run was stored: ingest is one transaction. Returns how many runs.
     """
     cutoff = timezone.now() - older_than
     running = CollectionRun.objects.filter(status=RunStatus.RUNNING)
-    stale_ids = set(running.filter(Q(started_at__lt=cutoff)).values_list("pk", flat=True))
+    old = running.filter(Q(started_at__lt=cutoff)).values_list("pk", "job_id", "worker")
+    stale_ids = {pk for pk, job_id, worker in old if job_id or alive is None or not alive(worker)}
     if job_exists is not None:
         for pk, job_id in running.exclude(job_id="").values_list("pk", "job_id"):
             if not job_exists(job_id):

@@ -119,6 +119,21 @@ def _local_worker_dead(worker: str) -> bool:
     return False
 
 
+def _local_worker_alive(worker: str) -> bool:
+    # A process on this machine that still exists (a foreground `collect`, which no job
+    # timeout bounds): failing its run would let a retry collect the connection concurrently.
+    host, _, pid = worker.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def collection_runs_sweep() -> int:
     """Fail runs whose worker died (kill -9, OOM, lost machine) and queue their retries."""
     running = CollectionRun.objects.filter(status=RunStatus.RUNNING).exclude(job_id="")
@@ -129,7 +144,9 @@ def collection_runs_sweep() -> int:
         CollectionRun.objects.filter(status=RunStatus.RUNNING).values_list("pk", flat=True)
     )
     count = collection_run_mark_stale(
-        older_than=timedelta(seconds=timeout + 60), job_exists=lambda job: job not in dead_jobs
+        older_than=timedelta(seconds=timeout + 60),
+        job_exists=lambda job: job not in dead_jobs,
+        alive=_local_worker_alive,
     )
     if count:
         for run in CollectionRun.objects.filter(pk__in=before, status=RunStatus.FAILED):

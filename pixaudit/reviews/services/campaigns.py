@@ -276,6 +276,10 @@ def entries_decide(
     if errors:
         raise ReviewError(errors)
     with transaction.atomic():
+        # Re-check under the campaign's row lock: the caller's instance may be stale, and
+        # completion (which takes the same lock) must not miss or follow a decision.
+        if not _lock_open(campaign):
+            raise ReviewError("The campaign is closed; decisions can no longer change.")
         ReviewEntry.objects.bulk_update(changed, ["decision", "note", "decided_by", "decided_at"])
         for entry in changed:
             _audit(user, "review.decide", entry, decision=entry.decision, note=entry.note)
@@ -283,6 +287,15 @@ def entries_decide(
 
 
 # --- Complete ------------------------------------------------------------------------------
+
+
+def _lock_open(campaign: Campaign) -> bool:
+    """Lock the campaign row (inside a transaction); True when it is still open."""
+    return (
+        Campaign.objects.select_for_update()
+        .filter(pk=campaign.pk, status=Campaign.Status.OPEN)
+        .exists()
+    )
 
 
 def _decisions_document(campaign: Campaign, entries: list[ReviewEntry], now) -> dict[str, Any]:
@@ -370,7 +383,16 @@ def campaign_complete(*, campaign: Campaign, user: Any) -> EvidenceItem:
     # Until the next review is due: after that, the review evidence is stale.
     expires_at = now + timedelta(days=(next_due - now.date()).days + 1)
 
+    decided = {e.pk: (e.decision, e.note) for e in entries}
+
     def _close(item: EvidenceItem) -> None:
+        # Under the chain lock and the campaign's row lock: a second completion (double
+        # submit) or a decision saved since the entries were read aborts this append.
+        if not _lock_open(campaign):
+            raise ReviewError("The campaign is not open.")
+        current = campaign.entries.values_list("pk", "decision", "note")
+        if {pk: (d, n) for pk, d, n in current} != decided:
+            raise ReviewError("Decisions changed while completing; review them and retry.")
         Campaign.objects.filter(pk=campaign.pk).update(
             status=Campaign.Status.COMPLETED, completed_at=now, completed_by=user,
             completion_evidence=item,

@@ -75,7 +75,9 @@ def followups_check(*, item: EvidenceItem) -> EvidenceItem | None:
     followups = list(
         FollowUp.objects.filter(connection=connection, status__in=OPEN)
         .exclude(checked_evidence=item)
-        .filter(entry__campaign__population_evidence__seq__lt=item.seq)
+        # Only a collection appended after the campaign completed (after the decisions)
+        # can show whether they were applied.
+        .filter(entry__campaign__completion_evidence__seq__lt=item.seq)
         .select_related("entry__campaign__completion_evidence")
         .order_by("entry__account_id", "pk")
     )
