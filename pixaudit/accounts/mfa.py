@@ -75,6 +75,12 @@ def totp_secret_b32(device: TOTPDevice) -> str:
     return " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
 
 
+def _session_elevate(request: HttpRequest, device: Device) -> None:
+    """Mark the session verified under a new session key (no fixation across the MFA step)."""
+    otp_login(request, device)
+    request.session.cycle_key()
+
+
 def _normalise_token(token: str) -> str:
     return re.sub(r"[\s-]", "", token or "").lower()
 
@@ -114,7 +120,7 @@ def mfa_enrol_confirm(
     device.confirmed = True
     device.save(update_fields=["confirmed"])
     codes = recovery_codes_regenerate(user=user, request=request)
-    otp_login(request, device)
+    _session_elevate(request, device)
     request.session[MFA_SESSION_KEY] = True
     audit_log_record(action="mfa.enrolled", obj=user, request=request)
     return codes
@@ -142,7 +148,7 @@ def mfa_verify(*, user: User, token: str, request: HttpRequest) -> Device | None
     if device is None:
         audit_log_record(action="mfa.failed", obj=user, request=request)
         return None
-    otp_login(request, device)
+    _session_elevate(request, device)
     details = {"method": method}
     if method == "recovery_code":
         details["recovery_codes_left"] = recovery_codes_remaining(user=user)

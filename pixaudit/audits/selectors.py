@@ -152,8 +152,16 @@ def identity_populations(*, engagement: Engagement) -> list[IdentityPopulation]:
 
 
 def engagement_reports(*, engagement: Engagement) -> QuerySet[Report]:
-    """Every report rendered for the engagement (``Report.engagement_id``), newest first."""
-    return Report.objects.filter(engagement_id=engagement.pk).select_related("framework")
+    """Every report rendered for the engagement (``Report.engagement_id``), newest first.
+
+    Only reports whose period lies inside the engagement's *current* window: a report
+    rendered before the window was narrowed covers evidence its auditors may not see.
+    """
+    return Report.objects.filter(
+        engagement_id=engagement.pk,
+        period_start__gte=engagement.window_start,
+        period_end__lte=engagement.window_end,
+    ).select_related("framework")
 
 
 def engagement_report_get(*, engagement: Engagement, pk: int) -> Report:

@@ -247,10 +247,19 @@ def engagement_report_pdf(request: HttpRequest, pk: int, report_pk: int) -> Http
 @require_GET
 @role_required(ENGAGEMENT_READERS)
 def engagement_report_pack(request: HttpRequest, pk: int, report_pk: int) -> HttpResponse:
-    """The engagement report's signed evidence pack, built into a temporary file, streamed."""
+    """The engagement report's signed evidence pack, built into a temporary file, streamed.
+
+    The pack carries the same stamped PDF as the PDF download: the unstamped original must
+    not leave through an engagement page, or the watermark would be trivially stripped.
+    """
     engagement = _engagement(request, pk)
     report = _report(engagement, report_pk)
-    pack = report_services.pack_build_tempfile(report=report)
+    stamped = None
+    if report.watermark_downloads:
+        stamped = report_services.report_pdf_watermarked(
+            report=report, viewer_label=viewer_label(request.user)
+        )
+    pack = report_services.pack_build_tempfile(report=report, report_pdf=stamped)
     details = report_services.report_log_details(
         report,
         what="evidence_pack",
@@ -258,6 +267,7 @@ def engagement_report_pack(request: HttpRequest, pk: int, report_pk: int) -> Htt
         size=pack.size,
         manifest_sha256=pack.result.manifest_sha256,
         report_sha256=report.sha256,
+        watermarked=stamped is not None,
     )
     audit_log_record(action="engagement.download", obj=engagement, request=request, **details)
     response = FileResponse(

@@ -19,6 +19,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from collectors import registry
 from pixaudit.accounts.permissions import action_required
+from pixaudit.auditlog.services import audit_log_record
 from pixaudit.controls.models import Control, Framework
 from pixaudit.dashboard import selectors
 from pixaudit.dashboard.forms import ApplicabilityForm, ConnectionForm, EvidenceFilterForm
@@ -244,6 +245,7 @@ def evidence_artifact(request: HttpRequest, pk: int) -> HttpResponse:
     item = get_object_or_404(EvidenceItem, pk=pk)
     if not artifact_exists(item.artifact_path):
         raise Http404("The artifact file is missing from storage.")
+    audit_log_record(action="evidence.downloaded", obj=item, request=request, sha256=item.sha256)
     response = StreamingHttpResponse(
         artifact_chunks(item.artifact_path), content_type="application/json"
     )

@@ -6,6 +6,7 @@ from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.http import content_disposition_header
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_POST
 
@@ -120,7 +121,7 @@ def manual_download(request: HttpRequest, pk: int) -> HttpResponse:
     response = StreamingHttpResponse(
         artifact_chunks(item.file_path), content_type=item.content_type
     )
-    response["Content-Disposition"] = f'attachment; filename="{item.file_name}"'
+    response["Content-Disposition"] = content_disposition_header(True, item.file_name)
     response["Content-Security-Policy"] = "sandbox"
     return response
 

@@ -3,7 +3,8 @@
 Layout (``PACK_FORMAT`` 1)::
 
     README.txt                 how to verify (sha256sum, openssl)
-    report.pdf                 the stored report, byte-identical (its SHA-256 is on the Report)
+    report.pdf                 the stored report, byte-identical (its SHA-256 is on the Report);
+                               in an auditor's pack, the copy stamped for that auditor
     public_key.pem             the Ed25519 public key that signed manifest.json
     evidence-index.csv         every evidence item of the period, with its pack paths
     controls/<ref>/results.csv, results.xlsx   end-of-period population of the control's tests
@@ -36,6 +37,7 @@ from django.core.files.storage import default_storage
 
 from pixaudit.evidence.canonical import canonical_bytes, format_datetime
 from pixaudit.evidence.storage import artifact_chunks
+from pixaudit.lib.spreadsheet import spreadsheet_text as _cell
 from pixaudit.reports import oscal, signing
 from pixaudit.reports.selectors import (
     ControlSection,
@@ -159,8 +161,8 @@ def _write_tables(writer: PackWriter, section: ControlSection, data: ReportData)
     ref = section.control.ref
     meta = {"controls": [ref], "evidence_ids": []}
     rows = [
-        (ref, f.assertion_id, f.resource, f.status, f.severity, f.message,
-         format_datetime(f.collected_at), f.evidence_id)
+        (ref, _cell(f.assertion_id), _cell(f.resource), _cell(f.status), _cell(f.severity),
+         _cell(f.message), format_datetime(f.collected_at), f.evidence_id)
         for f in section_results(section=section)
     ]  # fmt: skip
     frame = pd.DataFrame(rows, columns=_RESULT_COLUMNS)
@@ -185,7 +187,8 @@ def _write_tables(writer: PackWriter, section: ControlSection, data: ReportData)
         out.writerow(["evidence_id", "seq", "collector_key", "connection", "collected_at",
                       "pass", "fail", "warn", "error"])  # fmt: skip
         for c in collections:
-            out.writerow([c["evidence_id"], c["seq"], c["collector_key"], c["connection"],
+            out.writerow([c["evidence_id"], c["seq"], _cell(c["collector_key"]),
+                          _cell(c["connection"]),
                           format_datetime(c["collected_at"]), c["pass"], c["fail"], c["warn"],
                           c["error"]])  # fmt: skip
         text.detach()
@@ -213,7 +216,7 @@ def _write_evidence_index(writer: PackWriter, data: ReportData, paths: dict[int,
                       "effective_at", "expires_at", "rows", "findings", "sha256", "chain_hash",
                       "controls", "pack_paths"])  # fmt: skip
         for e in data.evidence:
-            out.writerow([e.id, e.seq, e.collector_key, e.connection_name,
+            out.writerow([e.id, e.seq, _cell(e.collector_key), _cell(e.connection_name),
                           format_datetime(e.collected_at), format_datetime(e.effective_at),
                           format_datetime(e.expires_at), e.row_count, e.findings_count,
                           e.sha256, e.chain_hash, " ".join(e.controls),
@@ -284,10 +287,13 @@ def pack_write(
     report_id: int | None = None,
     report_sha256: str = "",
     progress: ProgressFn | None = None,
+    report_pdf: bytes | None = None,
 ) -> PackResult:
     """Write the pack for ``data`` into ``fileobj`` (seekable or not), entry by entry.
 
-    ``report_pdf_path`` is the stored report's name in Django's default storage.
+    ``report_pdf_path`` is the stored report's name in Django's default storage. With
+    ``report_pdf`` (a stamped copy for an auditor), those bytes are packed instead and the
+    manifest says ``"stamped": true``; ``report_sha256`` still names the recorded original.
     """
     now = data.generated_at.astimezone(UTC)
     date_time = (max(now.year, 1980), now.month, now.day, now.hour, now.minute, now.second)
@@ -298,8 +304,11 @@ def pack_write(
     with zipfile.ZipFile(fileobj, "w", allowZip64=True) as zf:
         writer = PackWriter(zf, date_time)
         writer.write_bytes("README.txt", readme_text(data, fingerprint).encode("utf-8"))
-        with default_storage.open(report_pdf_path, "rb") as fh:
-            writer.write_chunks(REPORT_PDF, iter(lambda: fh.read(_CHUNK), b""))
+        if report_pdf is not None:
+            writer.write_bytes(REPORT_PDF, report_pdf)
+        else:
+            with default_storage.open(report_pdf_path, "rb") as fh:
+                writer.write_chunks(REPORT_PDF, iter(lambda: fh.read(_CHUNK), b""))
         writer.write_bytes(PUBLIC_KEY, pem)
         _write_evidence_index(writer, data, paths)
         tested = [s for s in data.sections if s.assertions]
@@ -333,6 +342,7 @@ def pack_write(
             report_id=report_id,
             report_sha256=report_sha256,
             public_key_sha256=fingerprint,
+            stamped=report_pdf is not None,
         )
         signature = signing.sign(manifest)
         writer.write_bytes(MANIFEST, manifest)
@@ -355,8 +365,12 @@ def manifest_bytes(
     report_id: int | None,
     report_sha256: str,
     public_key_sha256: str,
+    stamped: bool = False,
 ) -> bytes:
     """The canonical JSON bytes of the manifest (what the signature covers)."""
+    report: dict[str, Any] = {"path": REPORT_PDF, "report_id": report_id, "sha256": report_sha256}
+    if stamped:
+        report["stamped"] = True
     return canonical_bytes(
         {
             "format": "pixaudit-evidence-pack",
@@ -372,7 +386,7 @@ def manifest_bytes(
             "generated_at": data.generated_at,
             "pixaudit_version": data.version,
             "chain_head": {"seq": data.chain_head_seq, "hash": data.chain_head_hash},
-            "report": {"path": REPORT_PDF, "report_id": report_id, "sha256": report_sha256},
+            "report": report,
             "public_key_sha256": public_key_sha256,
             "files": [e.as_manifest() for e in entries],
         }

@@ -264,8 +264,13 @@ def report_pdf_watermarked(*, report: Report, viewer_label: str) -> bytes:
     return pdf_watermark(pdf, lines=lines)
 
 
-def pack_build(*, report: Report, fileobj: IO[bytes], progress=None) -> PackResult:
-    """Write the evidence pack of a rendered report into ``fileobj`` (streamed)."""
+def pack_build(
+    *, report: Report, fileobj: IO[bytes], progress=None, report_pdf: bytes | None = None
+) -> PackResult:
+    """Write the evidence pack of a rendered report into ``fileobj`` (streamed).
+
+    ``report_pdf``: a stamped copy to pack instead of the stored PDF (auditor downloads).
+    """
     if report.status != ReportStatus.SUCCEEDED or not report.file_path:
         raise ValueError(f"report {report.pk} has no PDF yet (status {report.status})")
     data = report_data_for(report=report)
@@ -276,6 +281,7 @@ def pack_build(*, report: Report, fileobj: IO[bytes], progress=None) -> PackResu
         report_id=report.pk,
         report_sha256=report.sha256,
         progress=progress,
+        report_pdf=report_pdf,
     )
 
 
@@ -290,7 +296,9 @@ class BuiltPack:
     filename: str
 
 
-def pack_build_tempfile(*, report: Report, progress=None) -> BuiltPack:
+def pack_build_tempfile(
+    *, report: Report, progress=None, report_pdf: bytes | None = None
+) -> BuiltPack:
     """Build ``report``'s pack into a temporary file and hash it (memory stays flat).
 
     The caller streams ``file`` (e.g. with ``FileResponse``, which closes it); the file has no
@@ -299,7 +307,7 @@ def pack_build_tempfile(*, report: Report, progress=None) -> BuiltPack:
     """
     tmp = tempfile.TemporaryFile(prefix="pixaudit-pack-")
     try:
-        result = pack_build(report=report, fileobj=tmp, progress=progress)
+        result = pack_build(report=report, fileobj=tmp, progress=progress, report_pdf=report_pdf)
         tmp.seek(0)
         digest = hashlib.sha256()
         size = 0

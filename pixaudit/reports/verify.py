@@ -11,7 +11,10 @@ checks, each of which names the file that fails:
 - every file in the manifest is present with the recorded size and SHA-256, and the pack
   holds no file the manifest does not list;
 - ``SHA256SUMS`` lists exactly the manifest's files plus ``manifest.json`` and
-  ``manifest.sig``, each with the digest recomputed from the pack.
+  ``manifest.sig``, each with the digest recomputed from the pack;
+- every entry name is a plain relative path (no ``..``, absolute path, drive, backslash or
+  control character), no two names differ only in case, and no path is listed twice: what
+  was checked is what an unzip tool writes, wherever the pack is unpacked.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ import hashlib
 import json
 import sys
 import zipfile
+import zlib
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -50,6 +55,19 @@ class VerifyReport:
                 f"the signature is valid under the pack's public key{pinned}."
             )
         return "FAILED:\n" + "\n".join(f"  - {p}" for p in self.problems)
+
+
+#: What reading a damaged member can raise (bad CRC, bad deflate data, truncation, ...).
+_READ_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError)
+
+
+def _unsafe_name(name: str) -> bool:
+    """True unless ``name`` is a plain relative path with ordinary, non-empty components."""
+    if not name or name.startswith("/") or "\\" in name or ":" in name:
+        return True
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in name):
+        return True
+    return any(part in ("", ".", "..") for part in name.split("/"))
 
 
 def _sha256_member(zf: zipfile.ZipFile, name: str) -> tuple[str, int]:
@@ -110,13 +128,25 @@ def verify_pack(path: str | Path, *, public_key_pem: bytes | None = None) -> Ver
         present = set(names)
         if len(present) != len(names):
             problems.append("the ZIP holds two entries with the same name")
+        for name in sorted(n for n in present if _unsafe_name(n)):
+            problems.append(f"{name!r}: unsafe entry name (absolute, '..' or not a plain path)")
+        folded: dict[str, str] = {}
+        for name in sorted(present):
+            if name.casefold() in folded:
+                problems.append(f"{name}: differs only in case from {folded[name.casefold()]}")
+            folded.setdefault(name.casefold(), name)
         missing = [n for n in (MANIFEST, SIGNATURE, SUMS, PUBLIC_KEY) if n not in present]
         if missing:
             problems.extend(f"{name}: missing from the pack" for name in missing)
             return report
-        manifest_bytes = zf.read(MANIFEST)
-        signature = zf.read(SIGNATURE)
-        pack_pem = zf.read(PUBLIC_KEY)
+        try:
+            manifest_bytes = zf.read(MANIFEST)
+            signature = zf.read(SIGNATURE)
+            pack_pem = zf.read(PUBLIC_KEY)
+            sums_bytes = zf.read(SUMS)
+        except _READ_ERRORS as exc:
+            problems.append(f"{MANIFEST}, {SIGNATURE}, {PUBLIC_KEY} or {SUMS}: unreadable ({exc})")
+            return report
 
         problem = _verify_signature(pack_pem, manifest_bytes, signature, PUBLIC_KEY)
         if problem:
@@ -133,10 +163,15 @@ def verify_pack(path: str | Path, *, public_key_pem: bytes | None = None) -> Ver
 
         try:
             manifest = json.loads(manifest_bytes)
+            listed = [f["path"] for f in manifest["files"]]
             files = {f["path"]: f for f in manifest["files"]}
         except (ValueError, KeyError, TypeError) as exc:
             problems.append(f"{MANIFEST}: not a pixaudit manifest ({exc})")
             return report
+        for name in sorted(n for n, k in Counter(listed).items() if k > 1):
+            problems.append(f"{name}: listed twice in {MANIFEST}")
+        for name in sorted(n for n in set(listed) - present if _unsafe_name(str(n))):
+            problems.append(f"{name!r}: unsafe path in {MANIFEST}")
         if manifest.get("public_key_sha256") not in (None, hashlib.sha256(pack_pem).hexdigest()):
             problems.append(f"{PUBLIC_KEY}: its SHA-256 differs from the one in {MANIFEST}")
 
@@ -148,7 +183,11 @@ def verify_pack(path: str | Path, *, public_key_pem: bytes | None = None) -> Ver
             if name not in present:
                 problems.append(f"{name}: listed in {MANIFEST} but missing from the pack")
                 continue
-            digest, size = _sha256_member(zf, name)
+            try:
+                digest, size = _sha256_member(zf, name)
+            except _READ_ERRORS as exc:
+                problems.append(f"{name}: cannot be read from the ZIP ({exc})")
+                continue
             actual[name] = digest
             report.checked_files += 1
             if digest != entry.get("sha256"):
@@ -156,11 +195,11 @@ def verify_pack(path: str | Path, *, public_key_pem: bytes | None = None) -> Ver
             if size != entry.get("size"):
                 recorded = entry.get("size")
                 problems.append(f"{name}: size {size} does not match {MANIFEST} ({recorded})")
-        for name in (MANIFEST, SIGNATURE):
-            actual[name] = hashlib.sha256(zf.read(name)).hexdigest()
+        actual[MANIFEST] = hashlib.sha256(manifest_bytes).hexdigest()
+        actual[SIGNATURE] = hashlib.sha256(signature).hexdigest()
 
         try:
-            sums = _parse_sums(zf.read(SUMS).decode("utf-8"), problems)
+            sums = _parse_sums(sums_bytes.decode("utf-8"), problems)
         except UnicodeDecodeError:
             problems.append(f"{SUMS}: not UTF-8 text")
             return report
