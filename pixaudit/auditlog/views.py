@@ -16,6 +16,7 @@ from django.utils.http import content_disposition_header
 from pixaudit.accounts.permissions import ADMINS, role_required
 from pixaudit.auditlog.selectors import AuditEventFilter, audit_event_actions, audit_event_list
 from pixaudit.auditlog.services import audit_log_record
+from pixaudit.lib.spreadsheet import spreadsheet_text
 
 CSV_COLUMNS = ("id", "at", "actor", "action", "object_type", "object_id", "object_repr", "ip",
                "user_agent", "details")  # fmt: skip
@@ -57,9 +58,7 @@ class _Echo:
 
 
 def _safe(value: object) -> str:
-    # Spreadsheet formula injection: a cell starting with = + - @ is shown as text.
-    text = "" if value is None else str(value)
-    return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+    return spreadsheet_text("" if value is None else str(value))
 
 
 def _csv_rows(events) -> Iterator[str]:
