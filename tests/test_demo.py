@@ -6,6 +6,8 @@ import pytest
 from django.core.management import call_command
 
 from pixaudit.accounts.models import User
+from pixaudit.audits.models import Engagement
+from pixaudit.audits.selectors import engagement_downloads
 from pixaudit.commitments.models import Commitment
 from pixaudit.evidence.integrity import verify_chain
 from pixaudit.evidence.models import CollectionRun, Connection, RunStatus
@@ -29,6 +31,12 @@ def test_demo_collects_from_every_sandbox_and_leaves_a_verifiable_chain(capsys):
     assert "demo-auditor" in out and "Sign in at" in out
     report = Report.objects.get()
     assert report.status == "succeeded" and len(report.sha256) == 64
+    # It is the demo engagement's report: the demo auditor is offered the PDF and the pack.
+    engagement = Engagement.objects.get()
+    assert report.engagement_id == engagement.pk
+    auditor = User.objects.get(username="demo-auditor")
+    labels = [d.label for d in engagement_downloads(engagement=engagement, user=auditor)]
+    assert len(labels) == 2, labels
     assert "SOC 2 report rendered" in out
     assert Commitment.objects.count() >= 10
     campaign = Campaign.objects.get()

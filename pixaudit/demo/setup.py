@@ -29,7 +29,7 @@ from pixaudit.evidence.models import CollectionRun, Connection
 from pixaudit.evidence.services import connection_create, connection_update
 from pixaudit.evidence.services.scheduling import COLLECT_QUEUE, collections_enqueue_due
 from pixaudit.posture.services import readiness_snapshots_take_all
-from pixaudit.reports.services import demo_report_render
+from pixaudit.reports.services import report_render_now, report_scope_resolve
 from pixaudit.reviews.services.demo import demo_campaign_ensure
 
 SANDBOX_PREFIX = "Sandbox"
@@ -132,7 +132,8 @@ def demo_setup() -> DemoReport:
         report.mappings = check_mappings_sync_from_registry().created
         report.users = demo_users_ensure()
         auditor = User.objects.get(username="demo-auditor")
-        report.engagement = demo_engagement_ensure(auditor=auditor).name
+        engagement = demo_engagement_ensure(auditor=auditor)
+        report.engagement = engagement.name
     registry.discover()
     _connection_ensure(name="Demo inventory (offline)", collector_key="demo_inventory", params={})
     stops: list[Callable[[], None]] = []
@@ -155,5 +156,9 @@ def demo_setup() -> DemoReport:
     report.commitments = Commitment.objects.count()
     report.campaign = demo_campaign_ensure()
     readiness_snapshots_take_all()
-    report.report = demo_report_render()
+    # The engagement's SOC 2 report (its window is the last 90 days): managers see it under
+    # Reports, and the demo auditor downloads it, watermarked, with its evidence pack.
+    report.report = report_render_now(
+        scope=report_scope_resolve(framework_key="soc2-2017", engagement_id=engagement.pk)
+    )
     return report

@@ -223,12 +223,6 @@ def report_render_now(*, scope: ReportScope, created_by: Any = None) -> Report:
     return report_render(report_id=report.pk)
 
 
-def demo_report_render() -> Report:
-    """The SOC 2 report over the last 90 days, rendered synchronously (``make demo``)."""
-    scope = report_scope_resolve(framework_key="soc2-2017")
-    return report_render_now(scope=scope)
-
-
 def report_log_details(report: Report, **extra: Any) -> dict[str, Any]:
     """What the audit log records about a report (its downloads, its request)."""
     return {

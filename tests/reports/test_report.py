@@ -12,10 +12,11 @@ from pixaudit.reports.models import Report, ReportStatus
 from pixaudit.reports.rendering import report_html
 from pixaudit.reports.selectors import report_data
 from pixaudit.reports.services import (
-    demo_report_render,
     report_pdf_bytes,
     report_pdf_watermarked,
+    report_render_now,
     report_request,
+    report_scope_resolve,
 )
 
 
@@ -59,7 +60,7 @@ def test_period_end_status_and_history(scope, collected):
 
 
 def test_real_pdf_render_with_bookmarks_and_watermark(scope, collected):
-    report = demo_report_render()  # SOC 2, last 90 days: what `make demo` renders
+    report = report_render_now(scope=report_scope_resolve(framework_key="soc2-2017"))
     assert report.status == ReportStatus.SUCCEEDED, report.error_message
     pdf = report_pdf_bytes(report=report)
     assert pdf.startswith(b"%PDF")
