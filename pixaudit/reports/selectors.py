@@ -514,6 +514,15 @@ def report_evidence_pin(*, report: Report) -> EvidencePin | None:
     )
 
 
+def report_evidence_pin_summary(*, report: Report) -> dict[str, Any] | None:
+    """``{"evidence_count", "as_of"}`` of ``report``'s pin, without loading its ids."""
+    return (
+        ReportEvidencePin.objects.filter(report_id=report.pk)
+        .values("evidence_count", "as_of")
+        .first()
+    )
+
+
 def report_latest_succeeded(
     *, framework: Framework, period: Period, engagement_id: int | None
 ) -> Report | None:

@@ -105,7 +105,7 @@ def report_scope_resolve(
         loaded = ", ".join(Framework.objects.order_by("key").values_list("key", flat=True))
         raise ReportScopeError(
             f"framework {framework_key!r} is not loaded (loaded: {loaded or 'none'}; "
-            "run `manage.py load_catalogs`)"
+            "run manage.py load_catalogs)"
         )
     default = period_default()
     if start is None and end is None:

@@ -26,7 +26,11 @@ from pixaudit.controls.models import Framework
 from pixaudit.reports import services, signing
 from pixaudit.reports.models import Report, ReportStatus
 from pixaudit.reports.rendering import report_html
-from pixaudit.reports.selectors import PinnedEvidenceMissing, period_default
+from pixaudit.reports.selectors import (
+    PinnedEvidenceMissing,
+    period_default,
+    report_evidence_pin_summary,
+)
 
 
 class ReportForm(forms.Form):
@@ -75,7 +79,9 @@ def report_list(request: HttpRequest) -> HttpResponse:
 
 @action_required("reports.view")
 def report_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    return render(request, "reports/detail.html", {"report": _report(pk)})
+    report = _report(pk)
+    pin = report_evidence_pin_summary(report=report)
+    return render(request, "reports/detail.html", {"report": report, "pin": pin})
 
 
 def status_payload(report: Report, *, user: Any = None) -> dict:

@@ -133,6 +133,8 @@ def test_cli_report_then_pack_packs_the_pdf_just_rendered(
 def test_preview_shows_the_pinned_evidence(scope, collected, numbered_pdfs, manager_client):
     report = report_render_now(scope=scope)
     later = _collect_again(collected[0])
+    detail = manager_client.get(reverse("reports:detail", args=[report.pk])).content.decode()
+    assert "2 items read at" in detail and "the evidence pack holds exactly these" in detail
     html = manager_client.get(reverse("reports:preview", args=[report.pk])).content.decode()
     assert all(item.sha256 in html for item in collected)
     assert later.sha256 not in html
