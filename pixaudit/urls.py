@@ -3,6 +3,8 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 
 from pixaudit.commitments.urls import trust_urlpatterns
+from pixaudit.reports.verify import PUBLISHED_KEY_PATH
+from pixaudit.reports.views import signing_key_public
 
 urlpatterns = [
     path("accounts/", include("pixaudit.accounts.urls")),
@@ -17,6 +19,8 @@ urlpatterns = [
     path("commitments/", include("pixaudit.commitments.urls")),
     # The opt-in public trust page (404 unless a manager publishes it).
     path("trust/", include(trust_urlpatterns)),
+    # The evidence-pack signing key, public so auditors can pin it (verify_pack --key-url).
+    path(PUBLISHED_KEY_PATH.lstrip("/"), signing_key_public, name="signing_key_public"),
     path("admin/rq/", include("django_rq.urls")),
     path("admin/", admin.site.urls),
     path("", include("pixaudit.dashboard.urls")),

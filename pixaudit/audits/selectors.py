@@ -29,7 +29,8 @@ from pixaudit.audits.models import (
 from pixaudit.controls.models import Framework
 from pixaudit.evidence.models import EvidenceItem, Finding
 from pixaudit.evidence.selectors import evidence_list
-from pixaudit.reports.models import Report, ReportStatus
+from pixaudit.reports.models import Report, ReportEvidencePin, ReportStatus
+from pixaudit.reports.signing import public_key_fingerprint
 
 __all__ = [
     "Download",
@@ -206,13 +207,19 @@ def engagement_downloads(*, engagement: Engagement, user: User) -> list[Download
     For each framework of the engagement, its latest succeeded report: the PDF (stamped with
     the viewer's name, e-mail and the time) and the signed evidence pack. The views behind
     these URLs scope with ``engagement_get_for_user`` and ``engagement_report_get`` and log
-    ``engagement.download``. Nothing is offered before a report has succeeded.
+    ``engagement.download``. Nothing is offered before a report has succeeded. A pack holds
+    exactly the evidence its report was rendered from (the report's evidence pin).
     """
     out: list[Download] = []
-    for entry in engagement_reports_latest(engagement=engagement):
+    entries = [e for e in engagement_reports_latest(engagement=engagement) if e.succeeded]
+    pinned = dict(
+        ReportEvidencePin.objects.filter(
+            report_id__in=[e.succeeded.pk for e in entries]
+        ).values_list("report_id", "evidence_count")
+    )
+    fingerprint = public_key_fingerprint() if entries else ""
+    for entry in entries:
         report = entry.succeeded
-        if report is None:
-            continue
         kwargs = {"pk": engagement.pk, "report_pk": report.pk}
         rendered = (
             f", rendered {report.finished_at:%Y-%m-%d %H:%M} UTC" if report.finished_at else ""
@@ -225,7 +232,16 @@ def engagement_downloads(*, engagement: Engagement, user: User) -> list[Download
         stamp = " (stamped with your name and the time)" if report.watermark_downloads else ""
         out.append(Download(f"PDF report · {name}", reverse("audits:report_pdf", kwargs=kwargs),
                             f"{about}{stamp}"))  # fmt: skip
+        count = pinned.get(report.pk)
+        holds = (
+            f"the {count} evidence item{'s' if count != 1 else ''} report #{report.pk} was "
+            "rendered from, "
+            if count is not None
+            else ""
+        )
+        verify = f"`manage.py verify_pack pack.zip --fingerprint {fingerprint}`"
         out.append(Download(f"Evidence pack (ZIP) · {name}",
                             reverse("audits:report_pack", kwargs=kwargs),
-                            "signed; verify offline with `manage.py verify_pack`"))  # fmt: skip
+                            f"{holds}signed with the key {fingerprint}; verify offline with "
+                            f"{verify}"))  # fmt: skip
     return out

@@ -35,6 +35,7 @@ from pixaudit.audits.models import AuditorInvitation, Engagement
 from pixaudit.evidence.models import EvidenceItem
 from pixaudit.evidence.storage import artifact_chunks
 from pixaudit.reports import services as report_services
+from pixaudit.reports import signing
 from pixaudit.reports.models import Report
 from pixaudit.reports.services import ReportScopeError
 
@@ -111,6 +112,8 @@ def engagement_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "downloads": selectors.engagement_downloads(engagement=engagement, user=request.user),
         "engagement_reports": selectors.engagement_reports_latest(engagement=engagement),
         "is_manager": request.user.role in MANAGERS,
+        "signing_fingerprint": signing.public_key_fingerprint(),
+        "signing_key_url": signing.public_key_url(),
     }
     if request.user.role in MANAGERS:
         context["invitations"] = selectors.engagement_invitations(engagement=engagement)
@@ -259,7 +262,11 @@ def engagement_report_pack(request: HttpRequest, pk: int, report_pk: int) -> Htt
         stamped = report_services.report_pdf_watermarked(
             report=report, viewer_label=viewer_label(request.user)
         )
-    pack = report_services.pack_build_tempfile(report=report, report_pdf=stamped)
+    try:
+        pack = report_services.pack_build_tempfile(report=report, report_pdf=stamped)
+    except report_services.PackUnavailable as exc:
+        messages.error(request, f"The evidence pack cannot be built: {exc}")
+        return redirect("audits:engagement_detail", pk=engagement.pk)
     details = report_services.report_log_details(
         report,
         what="evidence_pack",

@@ -214,9 +214,14 @@ def assessable_controls(*, framework: Framework) -> QuerySet[Control]:
     )
 
 
-def applicability_current(*, controls: list[Control] | None = None, framework=None) -> dict:
-    """control id -> latest ApplicabilityDecision (one query)."""
+def applicability_current(
+    *, controls: list[Control] | None = None, framework=None, as_of: datetime | None = None
+) -> dict:
+    """control id -> latest ApplicabilityDecision (one query); with ``as_of``, the latest
+    decided at or before that instant (what a report rendered then saw)."""
     qs = ApplicabilityDecision.objects.select_related("decided_by")
+    if as_of is not None:
+        qs = qs.filter(decided_at__lte=as_of)
     if controls is not None:
         qs = qs.filter(control_id__in=[c.pk for c in controls])
     elif framework is not None:
@@ -470,15 +475,17 @@ def readiness_trend(
     )
 
 
-def soa_entries(*, framework: Framework) -> list[tuple[Control, ApplicabilityDecision | None]]:
+def soa_entries(
+    *, framework: Framework, as_of: datetime | None = None
+) -> list[tuple[Control, ApplicabilityDecision | None]]:
     """The framework's controls (kind "control": Annex A for ISO 27001) with their latest
-    applicability decision (two queries)."""
+    applicability decision, optionally as of an instant (two queries)."""
     controls = list(
         Control.objects.filter(framework=framework, kind=Control.Kind.CONTROL)
         .select_related("parent")
         .order_by("sort_order")
     )
-    decisions = applicability_current(framework=framework)
+    decisions = applicability_current(framework=framework, as_of=as_of)
     return [(control, decisions.get(control.pk)) for control in controls]
 
 

@@ -1,13 +1,17 @@
-"""django-rq jobs of the reports app (queue ``reports``): ids in, one service call."""
+"""django-rq jobs of the reports app (queue ``reports``): ids in, one service call.
+
+Jobs import services, never the reverse: ``services.report_request`` enqueues
+``services.REPORT_RENDER_JOB``, this module's function named by its dotted path.
+"""
 
 from __future__ import annotations
 
 from rq import get_current_job
 
+from pixaudit.reports import services
+
 
 def report_render(report_id: int) -> str:
     """Render one report; progress and the PDF's SHA-256 are recorded on its row."""
-    from pixaudit.reports.services import report_render as render
-
     job = get_current_job()
-    return render(report_id=report_id, job_id=job.id if job else "").status
+    return services.report_render(report_id=report_id, job_id=job.id if job else "").status

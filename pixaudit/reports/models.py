@@ -2,8 +2,11 @@
 
 A report covers one framework over a period of whole UTC days (both ends inclusive). The
 ``reports`` job renders it, stores the PDF through Django's default storage and records its
-SHA-256, so a report handed to an auditor can be matched to the stored file later. Business
-logic lives in ``services``; this class only describes the data.
+SHA-256, so a report handed to an auditor can be matched to the stored file later. At the
+same moment it pins the evidence the report was rendered from (:class:`ReportEvidencePin`):
+the report's evidence pack is built from that pin and that stored PDF, never from whatever
+the database holds when the pack is downloaded. Business logic lives in ``services``; these
+classes only describe the data.
 """
 
 from __future__ import annotations
@@ -75,3 +78,32 @@ class Report(models.Model):
     @property
     def filename(self) -> str:
         return f"pixaudit-{self.framework.key}-{self.period_start}-{self.period_end}.pdf"
+
+
+class ReportEvidencePin(models.Model):
+    """The evidence set a rendered report was made from, fixed when it was rendered.
+
+    Together with the report's ``chain_head_seq``/``chain_head_hash`` (the chain head read
+    *before* the evidence, so every pinned item has ``seq <= chain_head_seq``) this is what
+    the report's pack, preview and OSCAL links are rebuilt from. Written once, in the same
+    transaction that marks the report succeeded; never changed afterwards. A separate table
+    rather than a column of ``Report``: a year of evidence is thousands of ids, which lists
+    of reports should not load.
+    """
+
+    report = models.OneToOneField(
+        Report, primary_key=True, on_delete=models.CASCADE, related_name="evidence_pin"
+    )
+    as_of = models.DateTimeField(
+        help_text="When the report's data was read: freshness and applicability are as of then."
+    )
+    evidence_ids = models.JSONField(
+        default=list, help_text="Sorted ids of every evidence item the report lists."
+    )
+    evidence_count = models.PositiveIntegerField(default=0)
+    evidence_sha256 = models.CharField(
+        max_length=64, help_text="SHA-256 of the canonical JSON list of the pinned ids."
+    )
+
+    def __str__(self) -> str:
+        return f"evidence pin of report {self.report_id}: {self.evidence_count} items"

@@ -59,6 +59,10 @@ _CHUNK = 1024 * 1024
 ProgressFn = Callable[[int, str], None]
 
 
+class PackUnavailable(ValueError):
+    """The pack cannot be built as its report was rendered (the message says why)."""
+
+
 def artifact_pack_path(ref: str, item: EvidenceRow) -> str:
     return f"controls/{ref}/evidence/{item.seq:08d}-{item.collector_key}-{item.sha256[:16]}.json"
 
@@ -228,29 +232,33 @@ def _write_evidence_index(writer: PackWriter, data: ReportData, paths: dict[int,
     )
 
 
-def readme_text(data: ReportData, fingerprint: str) -> str:
+def readme_text(data: ReportData, fingerprint: str, key_url: str = "") -> str:
+    published = f"\n              published at {key_url}" if key_url else ""
     return f"""pixaudit evidence pack
 ======================
 
 Organisation: {data.org_name}
 Framework:    {data.framework.name} ({data.framework.key})
 Period:       {data.period.start} to {data.period.end} (UTC, inclusive)
-Generated:    {format_datetime(data.generated_at)} by pixaudit {data.version}
+Report:       generated {format_datetime(data.generated_at)} by pixaudit {data.version}
+Evidence:     exactly the {len(data.evidence)} item(s) the report was rendered from
 Chain head:   item {data.chain_head_seq}, {data.chain_head_hash}
-Signing key:  SHA-256 of public_key.pem = {fingerprint}
+Signing key:  {fingerprint} (SHA-256 of public_key.pem){published}
 
 Contents: report.pdf (the report), controls/<control>/ (raw evidence artifacts exactly as
 stored, results.csv/.xlsx with the full population tested at the end of the period,
 collections.csv with each collection's results), evidence-index.csv (every evidence item
-of the period), oscal/ (OSCAL catalog and assessment results), manifest.json (every file
+the report lists), oscal/ (OSCAL catalog and assessment results), manifest.json (every file
 with its SHA-256, size, evidence ids and controls), manifest.sig and SHA256SUMS.
 
 How to verify (standard tools only; run inside the unzipped folder)
 -------------------------------------------------------------------
 
-1. Check the public key is the one the organisation published (pixaudit shows it on its
-   "Signing key" page, and `manage.py signing_key --public` prints it). Compare the file or
-   its fingerprint:
+1. Check the public key is the one the organisation published. The copy in this pack
+   proves nothing by itself: anyone can rebuild a pack and sign it with a key of their
+   own. Get the key or its fingerprint from the organisation, not from this pack (its
+   published URL, the auditor's engagement page, the "Signing key" page, or
+   `manage.py signing_key --fingerprint` run by the organisation) and compare:
 
        sha256sum public_key.pem
 
@@ -274,8 +282,14 @@ How to verify (standard tools only; run inside the unzipped folder)
    manifest.json lists the same files with their sizes: a file present in the folder but
    absent from the manifest was not part of the pack.
 
-With pixaudit installed, `manage.py verify_pack pack.zip --public-key published.pem` does
-all of the above without a database and names any file that fails.
+With pixaudit installed, this does all of the above without a database and names any
+file that fails (or use --public-key published.pem, or --key-url with the instance's
+address, instead of --fingerprint):
+
+       manage.py verify_pack pack.zip --fingerprint {fingerprint}
+
+Without a pinned key it says the signature proves nothing about who made the pack and
+exits non-zero, unless told --trust-embedded-key.
 """
 
 
@@ -303,12 +317,18 @@ def pack_write(
     bytes_in = 0
     with zipfile.ZipFile(fileobj, "w", allowZip64=True) as zf:
         writer = PackWriter(zf, date_time)
-        writer.write_bytes("README.txt", readme_text(data, fingerprint).encode("utf-8"))
+        readme = readme_text(data, signing.public_key_fingerprint(), signing.public_key_url())
+        writer.write_bytes("README.txt", readme.encode("utf-8"))
         if report_pdf is not None:
             writer.write_bytes(REPORT_PDF, report_pdf)
         else:
             with default_storage.open(report_pdf_path, "rb") as fh:
-                writer.write_chunks(REPORT_PDF, iter(lambda: fh.read(_CHUNK), b""))
+                entry = writer.write_chunks(REPORT_PDF, iter(lambda: fh.read(_CHUNK), b""))
+            if report_sha256 and entry.sha256 != report_sha256:
+                raise PackUnavailable(
+                    f"the stored PDF of report {report_id} ({report_pdf_path}) does not match "
+                    "the SHA-256 recorded when it was rendered"
+                )
         writer.write_bytes(PUBLIC_KEY, pem)
         _write_evidence_index(writer, data, paths)
         tested = [s for s in data.sections if s.assertions]
@@ -322,9 +342,9 @@ def pack_write(
                     controls=item.controls,
                 )
                 if entry.sha256 != item.sha256:
-                    raise ValueError(
+                    raise PackUnavailable(
                         f"stored artifact of evidence {item.id} ({item.artifact_path}) does not "
-                        "match its recorded SHA-256; run `manage.py verify_evidence`"
+                        "match its recorded SHA-256; run manage.py verify_evidence"
                     )
                 bytes_in += entry.size
             _write_tables(writer, section, data)

@@ -4,8 +4,13 @@ The posture app answers "how does each control look *now*" from the current-stat
 A report answers "how did it look over the period, and at its end", so this module reads
 ``Finding`` history inside the period instead (one grouped query), then applies the posture
 app's own status rules (:func:`pixaudit.posture.selectors.status_for`) to the results of the
-last collection of each connection in the period. Applicability decisions are the current
-ones (the posture app keeps no "as of" view yet).
+last collection of each connection in the period. Applicability decisions are those
+recorded at the moment the data is read.
+
+A report is rendered from the evidence in its period up to the chain head read first; the
+rendered report pins that set (:class:`EvidencePin`: ids, chain head, the instant it was
+read), and its pack and preview are rebuilt from the pin, so evidence collected after the
+render never appears in them.
 
 Every selector runs a constant number of queries whatever the volume of evidence.
 """
@@ -35,6 +40,7 @@ from pixaudit.posture.selectors import (
     soa_entries,
     status_for,
 )
+from pixaudit.reports.models import Report, ReportEvidencePin, ReportStatus
 from pixaudit.reports.periods import (  # noqa: F401 - re-exported for callers
     EngagementUnavailable,
     Period,
@@ -46,6 +52,25 @@ from pixaudit.reports.periods import (  # noqa: F401 - re-exported for callers
 FAILING_SAMPLE = 15
 _NOT_PASSING = ("fail", "error", "warn")
 _STATUS_RANK = {"error": 0, "fail": 1, "warn": 2, "pass": 3}
+
+
+class PinnedEvidenceMissing(LookupError):
+    """Evidence a report was rendered from is no longer stored (e.g. removed by retention)."""
+
+
+@dataclass(frozen=True)
+class EvidencePin:
+    """The evidence set of a rendered report: what its pack and preview are rebuilt from.
+
+    ``evidence_ids`` are the items listed in the report; every one has ``seq <=
+    chain_head_seq``. ``as_of`` is the instant the report's data was read: freshness and
+    applicability decisions are evaluated as of then.
+    """
+
+    evidence_ids: tuple[int, ...]
+    chain_head_seq: int
+    chain_head_hash: str
+    as_of: datetime
 
 
 @dataclass
@@ -165,6 +190,17 @@ class ReportData:
     daily_pass_rate: list[tuple[date, float]]
     engagement_id: int | None = None
     engagement_name: str = ""
+    #: True when rebuilt from a rendered report's pin (pack, preview), not read afresh.
+    pinned: bool = False
+
+    def pin(self) -> EvidencePin:
+        """The pin that rebuilds exactly this data later (recorded when a report renders)."""
+        return EvidencePin(
+            evidence_ids=tuple(sorted(e.id for e in self.evidence)),
+            chain_head_seq=self.chain_head_seq,
+            chain_head_hash=self.chain_head_hash,
+            as_of=self.generated_at,
+        )
 
     @property
     def status_rows(self) -> list[tuple[str, str, int]]:
@@ -206,11 +242,16 @@ class ReportData:
 # --- Building blocks ----------------------------------------------------------------------
 
 
-def evidence_in_period(*, period: Period) -> list[EvidenceRow]:
-    """Every evidence item collected in the period, in chain order (one query)."""
+def evidence_in_period(*, period: Period, up_to_seq: int | None = None) -> list[EvidenceRow]:
+    """Every evidence item collected in the period, in chain order (one query); with
+    ``up_to_seq``, only items appended to the chain up to that sequence number."""
+    items = EvidenceItem.objects.filter(
+        collected_at__gte=period.since, collected_at__lt=period.until
+    )
+    if up_to_seq is not None:
+        items = items.filter(seq__lte=up_to_seq)
     rows = (
-        EvidenceItem.objects.filter(collected_at__gte=period.since, collected_at__lt=period.until)
-        .order_by("seq")
+        items.order_by("seq")
         .values_list(
             "id", "seq", "collector_key", "connection_id", "connection__name", "collected_at",
             "effective_at", "expires_at", "row_count", "findings_count", "sha256", "chain_hash",
@@ -221,6 +262,25 @@ def evidence_in_period(*, period: Period) -> list[EvidenceRow]:
         EvidenceRow(*row[:4], row[4] or "", *row[5:])  # type: ignore[misc]
         for row in rows.iterator(chunk_size=2000)
     ]
+
+
+def _evidence_pinned(*, period: Period, pin: EvidencePin) -> list[EvidenceRow]:
+    """The pinned items, read with the same one query (and checked: none may be missing)."""
+    wanted = set(pin.evidence_ids)
+    rows = [
+        row
+        for row in evidence_in_period(period=period, up_to_seq=pin.chain_head_seq)
+        if row.id in wanted
+    ]
+    missing = wanted - {row.id for row in rows}
+    if missing:
+        shown = ", ".join(str(i) for i in sorted(missing)[:10])
+        more = f" and {len(missing) - 10} more" if len(missing) > 10 else ""
+        raise PinnedEvidenceMissing(
+            f"{len(missing)} evidence item(s) the report was rendered from are no longer "
+            f"stored in its period (ids {shown}{more}); run manage.py verify_evidence"
+        )
+    return rows
 
 
 def _assertion_meta(assertion_id: str, catalog: dict[str, dict[str, Any]]) -> AssertionResult:
@@ -353,18 +413,31 @@ def report_data(
     now: datetime | None = None,
     engagement_id: int | None = None,
     engagement_name: str = "",
+    pin: EvidencePin | None = None,
 ) -> ReportData:
-    """Everything a report, a pack and an OSCAL export say about a framework and a period."""
+    """Everything a report, a pack and an OSCAL export say about a framework and a period.
+
+    Without ``pin`` the data is read afresh: the chain head first, then the period's
+    evidence up to that head (so an item appended meanwhile is neither listed nor counted
+    in the head). With ``pin`` (a rendered report's) exactly the pinned evidence is used, as
+    of the instant it was pinned; :class:`PinnedEvidenceMissing` if an item is gone.
+    """
     from django.conf import settings
 
-    now = now or timezone.now()
+    if pin is None:
+        now = now or timezone.now()
+        seq, head = chain_head()
+        evidence = evidence_in_period(period=period, up_to_seq=seq)
+    else:
+        now = pin.as_of
+        seq, head = pin.chain_head_seq, pin.chain_head_hash
+        evidence = _evidence_pinned(period=period, pin=pin)
     controls = list(assessable_controls(framework=framework))
     control_ids = {c.pk for c in controls}
     mappings = {a: ids & control_ids for a, ids in effective_mappings(framework=framework).items()}
     mappings = {a: ids for a, ids in mappings.items() if ids}
     catalog = assertion_catalog()
     results = {a: _assertion_meta(a, catalog) for a in sorted(mappings)}
-    evidence = evidence_in_period(period=period)
     evidence_by_id = {e.id: e for e in evidence}
     history = _period_history(sorted(results), period, evidence_by_id)
     _fill_results(results, history, evidence_by_id)
@@ -378,7 +451,7 @@ def report_data(
     for assertion_id, per_item in history.items():
         for evidence_id in per_item:
             evidence_controls[evidence_id].update(mappings.get(assertion_id, ()))
-    decisions = applicability_current(controls=controls)
+    decisions = applicability_current(controls=controls, as_of=now)
     as_of = min(now, period.until)
     sections = []
     for control in controls:
@@ -402,7 +475,6 @@ def report_data(
     for item in evidence:
         ids = sorted(evidence_controls.get(item.id, ()), key=lambda pk: order[pk])
         item.controls = [refs[pk] for pk in ids]
-    seq, head = chain_head()
     return ReportData(
         framework=framework,
         period=period,
@@ -413,10 +485,59 @@ def report_data(
         chain_head_hash=head,
         sections=sections,
         evidence=evidence,
-        soa=soa_entries(framework=framework),
+        soa=soa_entries(framework=framework, as_of=now),
         daily_pass_rate=_daily_pass_rate(evidence, history),
         engagement_id=engagement_id,
         engagement_name=engagement_name,
+        pinned=pin is not None,
+    )
+
+
+def evidence_pin_current(*, period: Period, now: datetime | None = None) -> EvidencePin:
+    """The pin a report of ``period`` rendered now would record (two queries)."""
+    seq, head = chain_head()
+    ids = tuple(sorted(e.id for e in evidence_in_period(period=period, up_to_seq=seq)))
+    return EvidencePin(ids, seq, head, now or timezone.now())
+
+
+def report_evidence_pin(*, report: Report) -> EvidencePin | None:
+    """The evidence pin recorded when ``report`` rendered; None if it has none (not rendered
+    yet, or rendered before reports pinned their evidence)."""
+    row = ReportEvidencePin.objects.filter(report_id=report.pk).first()
+    if row is None:
+        return None
+    return EvidencePin(
+        evidence_ids=tuple(row.evidence_ids),
+        chain_head_seq=report.chain_head_seq,
+        chain_head_hash=report.chain_head_hash,
+        as_of=row.as_of,
+    )
+
+
+def report_evidence_pin_summary(*, report: Report) -> dict[str, Any] | None:
+    """``{"evidence_count", "as_of"}`` of ``report``'s pin, without loading its ids."""
+    return (
+        ReportEvidencePin.objects.filter(report_id=report.pk)
+        .values("evidence_count", "as_of")
+        .first()
+    )
+
+
+def report_latest_succeeded(
+    *, framework: Framework, period: Period, engagement_id: int | None
+) -> Report | None:
+    """The newest succeeded report of exactly this framework, period and engagement."""
+    return (
+        Report.objects.select_related("framework")
+        .filter(
+            framework=framework,
+            period_start=period.start,
+            period_end=period.end,
+            engagement_id=engagement_id,
+            status=ReportStatus.SUCCEEDED,
+        )
+        .order_by("-finished_at", "-id")
+        .first()
     )
 
 

@@ -2,8 +2,14 @@
 
 Reports are rendered by the ``reports`` job (``jobs.report_render``), which calls
 :func:`report_render`; commands and the demo render synchronously through the same function.
-Progress is written to the Report row with single-row UPDATEs outside any transaction, so
-the status page sees it while the job runs.
+This module never imports the jobs module (jobs import services, never the reverse): the job
+is enqueued by its dotted path, which RQ resolves in the worker. Progress is written to the
+Report row with single-row UPDATEs outside any transaction, so the status page sees it while
+the job runs.
+
+A rendered report pins the evidence it was rendered from (``ReportEvidencePin`` plus the
+report's chain head); :func:`pack_build` builds the pack from that pin and the stored PDF,
+so a pack holds exactly what its report shows, whenever it is downloaded.
 """
 
 from __future__ import annotations
@@ -18,25 +24,32 @@ from typing import IO, Any
 import django_rq
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
+from django.db import transaction
 from django.utils import timezone
 
 from pixaudit.controls.models import Framework
+from pixaudit.evidence.canonical import canonical_bytes
 from pixaudit.reports import oscal
-from pixaudit.reports.models import Report, ReportStatus
-from pixaudit.reports.packs import PackResult, evidence_pack_paths, pack_write
+from pixaudit.reports.models import Report, ReportEvidencePin, ReportStatus
+from pixaudit.reports.packs import PackResult, PackUnavailable, evidence_pack_paths, pack_write
 from pixaudit.reports.rendering import pdf_watermark, report_pdf
 from pixaudit.reports.selectors import (
     EngagementUnavailable,
+    EvidencePin,
     Period,
+    PinnedEvidenceMissing,
     ReportData,
     engagement_scope,
     period_default,
     report_data,
+    report_evidence_pin,
 )
 
 logger = logging.getLogger(__name__)
 
 REPORTS_QUEUE = "reports"
+#: The render job by dotted path: RQ imports it when it runs, this module never does.
+REPORT_RENDER_JOB = "pixaudit.reports.jobs.report_render"
 
 
 class ReportScopeError(ValueError):
@@ -92,7 +105,7 @@ def report_scope_resolve(
         loaded = ", ".join(Framework.objects.order_by("key").values_list("key", flat=True))
         raise ReportScopeError(
             f"framework {framework_key!r} is not loaded (loaded: {loaded or 'none'}; "
-            "run `manage.py load_catalogs`)"
+            "run manage.py load_catalogs)"
         )
     default = period_default()
     if start is None and end is None:
@@ -118,10 +131,10 @@ def report_create(*, scope: ReportScope, created_by: Any = None) -> Report:
 
 def report_request(*, scope: ReportScope, created_by: Any = None) -> Report:
     """Create a report and enqueue its rendering on the ``reports`` queue (ids only)."""
-    from pixaudit.reports.jobs import report_render as job
-
     report = report_create(scope=scope, created_by=created_by)
-    django_rq.get_queue(REPORTS_QUEUE).enqueue(job, report.pk, job_id=f"report-{report.pk}")
+    django_rq.get_queue(REPORTS_QUEUE).enqueue(
+        REPORT_RENDER_JOB, report.pk, job_id=f"report-{report.pk}"
+    )
     return report
 
 
@@ -130,6 +143,10 @@ def _progress(report_id: int, percent: int, message: str) -> None:
 
 
 def report_data_for(*, report: Report, now: datetime | None = None) -> ReportData:
+    """The data of ``report``: from its evidence pin once rendered, else read afresh.
+
+    Raises ``PinnedEvidenceMissing`` when pinned evidence is no longer stored.
+    """
     name = ""
     if report.engagement_id is not None:
         try:
@@ -142,6 +159,7 @@ def report_data_for(*, report: Report, now: datetime | None = None) -> ReportDat
         now=now,
         engagement_id=report.engagement_id,
         engagement_name=name,
+        pin=report_evidence_pin(report=report),
     )
 
 
@@ -181,8 +199,7 @@ def report_render(*, report_id: int, job_id: str = "") -> Report:
         file_path=name,
         pdf=rendered.data,
         page_count=rendered.pages,
-        chain_head_seq=data.chain_head_seq,
-        chain_head_hash=data.chain_head_hash,
+        pin=data.pin(),
     )
 
 
@@ -191,16 +208,25 @@ def report_pdf_save(*, report: Report, pdf: bytes) -> str:
     return default_storage.save(f"reports/{report.pk}/{report.filename}", ContentFile(pdf))
 
 
+@transaction.atomic
 def report_mark_succeeded(
     *,
     report: Report,
     file_path: str,
     pdf: bytes,
     page_count: int,
-    chain_head_seq: int = 0,
-    chain_head_hash: str = "",
+    pin: EvidencePin,
 ) -> Report:
-    """Record the stored PDF (name, SHA-256, size) and mark ``report`` succeeded."""
+    """Record the stored PDF (name, SHA-256, size) and the evidence ``pin`` the PDF was
+    rendered from, and mark ``report`` succeeded (one transaction)."""
+    ids = sorted(pin.evidence_ids)
+    ReportEvidencePin.objects.create(
+        report=report,
+        as_of=pin.as_of,
+        evidence_ids=ids,
+        evidence_count=len(ids),
+        evidence_sha256=hashlib.sha256(canonical_bytes(ids)).hexdigest(),
+    )
     Report.objects.filter(pk=report.pk).update(
         status=ReportStatus.SUCCEEDED,
         finished_at=timezone.now(),
@@ -210,8 +236,8 @@ def report_mark_succeeded(
         sha256=hashlib.sha256(pdf).hexdigest(),
         size=len(pdf),
         page_count=page_count,
-        chain_head_seq=chain_head_seq,
-        chain_head_hash=chain_head_hash,
+        chain_head_seq=pin.chain_head_seq,
+        chain_head_hash=pin.chain_head_hash,
     )
     report.refresh_from_db()
     return report
@@ -263,11 +289,22 @@ def pack_build(
 ) -> PackResult:
     """Write the evidence pack of a rendered report into ``fileobj`` (streamed).
 
-    ``report_pdf``: a stamped copy to pack instead of the stored PDF (auditor downloads).
+    The pack belongs to the report: its evidence is the report's pin (never evidence
+    collected after the render) and its ``report.pdf`` the report's stored PDF, checked
+    against the recorded SHA-256. ``report_pdf``: a stamped copy of that PDF to pack instead
+    (auditor downloads). Raises :class:`PackUnavailable` with a message a user can act on.
     """
     if report.status != ReportStatus.SUCCEEDED or not report.file_path:
-        raise ValueError(f"report {report.pk} has no PDF yet (status {report.status})")
-    data = report_data_for(report=report)
+        raise PackUnavailable(f"report {report.pk} has no PDF yet (status {report.status})")
+    if report_evidence_pin(report=report) is None:
+        raise PackUnavailable(
+            f"report {report.pk} was rendered before reports recorded the evidence they were "
+            "rendered from, so its pack cannot be rebuilt exactly: render the report again"
+        )
+    try:
+        data = report_data_for(report=report)
+    except PinnedEvidenceMissing as exc:
+        raise PackUnavailable(f"report {report.pk}: {exc}") from None
     return pack_write(
         fileobj=fileobj,
         data=data,

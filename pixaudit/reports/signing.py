@@ -3,16 +3,17 @@
 ``PIXAUDIT_SIGNING_KEY`` holds the raw 32-byte private key, base64-encoded
 (``PIXAUDIT_SIGNING_KEY_FILE`` is honoured, like every secret). Without it, development and
 test machines generate a key once under ``VAR_DIR/signing_key`` (mode 0600); production
-refuses to start signing without it. The public key is published by the app (a page and
-``manage.py signing_key --public``) and shipped inside every pack, so an auditor can pin the
-key the organisation published and check each pack against it.
+refuses to start signing without it. The public key is published by the app (anonymously
+at ``/.well-known/pixaudit-signing-key.pem``, on the signing key and engagement pages, and
+by ``manage.py signing_key --public``) and shipped inside every pack; the copy in a pack
+proves nothing by itself, so an auditor pins the published key (or its fingerprint) and
+checks each pack against it.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import os
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
 from pixaudit.lib.env import env_str
+from pixaudit.reports.verify import PUBLISHED_KEY_PATH, fingerprint_of
 
 ENV_NAME = "PIXAUDIT_SIGNING_KEY"
 
@@ -75,8 +77,14 @@ def public_key_pem() -> bytes:
 
 
 def public_key_fingerprint() -> str:
-    """SHA-256 of the PEM bytes: short enough to read out over the phone."""
-    return hashlib.sha256(public_key_pem()).hexdigest()
+    """``SHA256:<hex>`` of the PEM bytes (``sha256sum`` of the published file prints the
+    same digits); what ``verify_pack --fingerprint`` pins."""
+    return fingerprint_of(public_key_pem())
+
+
+def public_key_url() -> str:
+    """The absolute URL where this instance publishes its public key (anonymous GET)."""
+    return settings.PIXAUDIT_BASE_URL.rstrip("/") + PUBLISHED_KEY_PATH
 
 
 def sign(data: bytes) -> bytes:

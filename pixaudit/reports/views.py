@@ -3,7 +3,8 @@ preview it as HTML, and read the public key that signs packs. Thin: read, call, 
 
 Internal users only (``accounts.permissions.ACTIONS``): everyone internal views reports and
 downloads PDFs, managers request reports and download evidence packs. Requests and downloads
-are recorded in the audit log. Auditors use their engagement's pages instead.
+are recorded in the audit log. Auditors use their engagement's pages instead. The one
+anonymous view is :func:`signing_key_public`, the published public key.
 """
 
 from __future__ import annotations
@@ -11,12 +12,13 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.files.storage import default_storage
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods
 
 from pixaudit.accounts.permissions import action_required, can
 from pixaudit.auditlog.services import audit_log_record
@@ -24,7 +26,11 @@ from pixaudit.controls.models import Framework
 from pixaudit.reports import services, signing
 from pixaudit.reports.models import Report, ReportStatus
 from pixaudit.reports.rendering import report_html
-from pixaudit.reports.selectors import period_default
+from pixaudit.reports.selectors import (
+    PinnedEvidenceMissing,
+    period_default,
+    report_evidence_pin_summary,
+)
 
 
 class ReportForm(forms.Form):
@@ -73,7 +79,9 @@ def report_list(request: HttpRequest) -> HttpResponse:
 
 @action_required("reports.view")
 def report_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    return render(request, "reports/detail.html", {"report": _report(pk)})
+    report = _report(pk)
+    pin = report_evidence_pin_summary(report=report)
+    return render(request, "reports/detail.html", {"report": report, "pin": pin})
 
 
 def status_payload(report: Report, *, user: Any = None) -> dict:
@@ -117,18 +125,29 @@ def report_download(request: HttpRequest, pk: int) -> HttpResponse:
 
 @action_required("reports.view")
 def report_preview(request: HttpRequest, pk: int) -> HttpResponse:
-    """The same document as the PDF, in the browser (data read afresh)."""
+    """The same document as the PDF, in the browser: from the report's evidence pin once
+    rendered, read afresh before."""
     report = _report(pk)
-    return HttpResponse(report_html(services.report_data_for(report=report)))
+    try:
+        data = services.report_data_for(report=report)
+    except PinnedEvidenceMissing as exc:
+        messages.error(request, f"The preview cannot be shown: {exc}")
+        return redirect("reports:detail", pk=report.pk)
+    return HttpResponse(report_html(data))
 
 
 @action_required("packs.download")
 def report_pack(request: HttpRequest, pk: int) -> HttpResponse:
-    """The evidence pack, built into a temporary file (memory stays flat), then streamed."""
+    """The report's evidence pack (its pinned evidence and its stored PDF), built into a
+    temporary file (memory stays flat), then streamed."""
     report = _report(pk)
     if report.status != ReportStatus.SUCCEEDED:
         raise Http404("The report has not been rendered yet.")
-    pack = services.pack_build_tempfile(report=report)
+    try:
+        pack = services.pack_build_tempfile(report=report)
+    except services.PackUnavailable as exc:
+        messages.error(request, f"The evidence pack cannot be built: {exc}")
+        return redirect("reports:detail", pk=report.pk)
     details = services.report_log_details(
         report,
         sha256=pack.sha256,
@@ -147,6 +166,7 @@ def signing_key_page(request: HttpRequest) -> HttpResponse:
     context = {
         "pem": signing.public_key_pem().decode("ascii"),
         "fingerprint": signing.public_key_fingerprint(),
+        "public_url": signing.public_key_url(),
     }
     return render(request, "reports/signing_key.html", context)
 
@@ -155,4 +175,18 @@ def signing_key_page(request: HttpRequest) -> HttpResponse:
 def signing_key_pem(request: HttpRequest) -> HttpResponse:
     response = HttpResponse(signing.public_key_pem(), content_type="application/x-pem-file")
     response["Content-Disposition"] = 'attachment; filename="pixaudit-signing-key.pem"'
+    return response
+
+
+@require_GET
+def signing_key_public(request: HttpRequest) -> HttpResponse:
+    """The public key that signs evidence packs, for anyone (``verify_pack --key-url``).
+
+    Anonymous on purpose: auditors pin this key to tell the organisation's packs from
+    forged ones. Not audit-logged: the key is public, and logging anonymous requests would
+    let anyone grow the append-only audit log.
+    """
+    response = HttpResponse(signing.public_key_pem(), content_type="application/x-pem-file")
+    response["Content-Disposition"] = 'inline; filename="pixaudit-signing-key.pem"'
+    response["Cache-Control"] = "public, max-age=300"
     return response

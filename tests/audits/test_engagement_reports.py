@@ -198,3 +198,44 @@ def test_generate_refuses_bad_input_and_duplicates(world):
     # Auditors cannot queue reports.
     auditor = client_for(world.auditor, verified=False)
     assert auditor.post(url, {"framework": "soc2-2017"}).status_code == 403
+
+
+def test_auditor_pack_holds_only_the_evidence_the_report_was_rendered_from(world, tmp_path):
+    """Evidence collected after the report was rendered never reaches its pack (12.5)."""
+    import csv
+    import json
+    import zipfile
+
+    from tests.security.helpers import evidence_make
+
+    later = evidence_make(collector_key="demo_inventory", collected_at=timezone.now(),
+                          rows=[{"name": "collected-after-the-render"}])  # fmt: skip
+    assert later.seq > world.report.chain_head_seq
+    client = client_for(world.auditor, verified=False)
+    response = client.get(_urls(world.engagement, world.report)[1])
+    assert response.status_code == 200
+    path = tmp_path / "pack.zip"
+    path.write_bytes(b"".join(response.streaming_content))
+    with zipfile.ZipFile(path) as zf:
+        manifest = json.loads(zf.read("manifest.json"))
+        index = list(csv.DictReader(io.StringIO(zf.read("evidence-index.csv").decode())))
+        members = {name: zf.read(name) for name in zf.namelist()}
+    ids = {int(row["evidence_id"]) for row in index}
+    assert world.evidence_in.pk in ids and later.pk not in ids
+    assert manifest["chain_head"]["seq"] == world.report.chain_head_seq
+    assert manifest["report"]["sha256"] == world.report.sha256 and manifest["report"]["stamped"]
+    assert not any(later.sha256.encode() in data for data in members.values())
+    assert verify_pack(path, fingerprint=signing.public_key_fingerprint()).authenticated
+
+
+def test_engagement_page_gives_the_signing_key_fingerprint(world):
+    fingerprint = signing.public_key_fingerprint()
+    for user in (world.auditor, world.manager):
+        page = client_for(user, verified=user is world.manager).get(
+            reverse("audits:engagement_detail", args=[world.engagement.pk])
+        )
+        text = page.content.decode()
+        assert fingerprint in text and signing.public_key_url() in text
+        assert f"--fingerprint {fingerprint}" in text
+        assert "`" not in text  # commands are shown as code, not Markdown
+        assert "<code>manage.py verify_pack pack.zip --fingerprint" in text

@@ -70,23 +70,20 @@ def scope(soc2, collected):
 
 @pytest.fixture
 def stored_report(scope):
-    """A succeeded Report whose stored "PDF" is a small stand-in (packs only stream it)."""
-    import hashlib
-
-    from django.core.files.base import ContentFile
-    from django.core.files.storage import default_storage
-
-    from pixaudit.reports.models import ReportStatus
-    from pixaudit.reports.services import report_create
+    """A succeeded Report whose stored "PDF" is a small stand-in (packs only stream it),
+    pinned to the evidence of its period as it stands now."""
+    from pixaudit.reports.selectors import evidence_pin_current
+    from pixaudit.reports.services import report_create, report_mark_succeeded, report_pdf_save
 
     report = report_create(scope=scope)
     data = b"%PDF-1.7\n% stand-in for a rendered report\n%%EOF\n"
-    report.file_path = default_storage.save(f"reports/{report.pk}/test.pdf", ContentFile(data))
-    report.sha256 = hashlib.sha256(data).hexdigest()
-    report.size = len(data)
-    report.status = ReportStatus.SUCCEEDED
-    report.save()
-    return report
+    return report_mark_succeeded(
+        report=report,
+        file_path=report_pdf_save(report=report, pdf=data),
+        pdf=data,
+        page_count=1,
+        pin=evidence_pin_current(period=scope.period),
+    )
 
 
 @pytest.fixture

@@ -37,7 +37,7 @@ def test_html_has_every_section_and_control(scope, collected):
         assert f'id="c-{control.oscal_id}"' in html, control.ref
     # Cover facts, thresholds, failing resources and the evidence index.
     assert data.chain_head_hash in html and "PixMuse AI" in html
-    assert "max_days = 90" in html
+    assert "<code>max_days</code> = 90" in html
     assert "bucket-logs" in html and "Enable encryption at rest" in html
     for item in collected:
         assert item.sha256 in html

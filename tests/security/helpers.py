@@ -31,6 +31,7 @@ from pixaudit.evidence.models import (
 )
 from pixaudit.evidence.storage import artifact_store
 from pixaudit.reports.models import Report
+from pixaudit.reports.selectors import evidence_pin_current
 from pixaudit.reports.services import (
     report_mark_succeeded,
     report_pdf_save,
@@ -152,7 +153,8 @@ def pdf_make(text: str = "pixaudit engagement report") -> bytes:
 
 def report_make(*, engagement: Engagement, framework: Framework, created_by: User | None = None,
                 text: str | None = None) -> Report:  # fmt: skip
-    """A succeeded engagement report whose stored PDF is a small real PDF (no render)."""
+    """A succeeded engagement report whose stored PDF is a small real PDF (no render),
+    pinned to the evidence of its period as it stands now."""
     scope = report_scope_resolve(framework_key=framework.key, engagement_id=engagement.pk)
     report = Report.objects.create(
         framework=scope.framework, period_start=scope.period.start, period_end=scope.period.end,
@@ -160,7 +162,8 @@ def report_make(*, engagement: Engagement, framework: Framework, created_by: Use
     )  # fmt: skip
     pdf = pdf_make(text or f"pixaudit report for engagement {engagement.name}")
     name = report_pdf_save(report=report, pdf=pdf)
-    return report_mark_succeeded(report=report, file_path=name, pdf=pdf, page_count=1)
+    pin = evidence_pin_current(period=scope.period)
+    return report_mark_succeeded(report=report, file_path=name, pdf=pdf, page_count=1, pin=pin)
 
 
 def roles_all() -> list[str]:

@@ -159,6 +159,8 @@ MATRIX: dict[str, tuple[Kwargs, dict[str, int]]] = {
     "reports:pack": (REP, MANAGER_PAGE),
     "reports:signing_key": (NONE, INTERNAL_PAGE),
     "reports:signing_key_pem": (NONE, INTERNAL_PAGE),
+    # The pack-signing public key, published for anyone to pin (verify_pack --key-url).
+    "signing_key_public": (NONE, exp(200)),
     # Access reviews: every internal user may read and (if assigned) decide; managers start,
     # assign, complete and cancel. Auditors see the completed review as chained evidence.
     "reviews:campaign_list": (NONE, INTERNAL_PAGE),

@@ -9,7 +9,10 @@ from pixaudit.reports.management.commands._scope import add_scope_arguments, res
 
 
 class Command(BaseCommand):
-    help = "Render the PDF report of a framework and period (default: the last 90 days)."
+    help = (
+        "Render the PDF report of a framework and period (default: the last 90 days). The "
+        "report pins the evidence it was rendered from; `manage.py pack` packs exactly that."
+    )
 
     def add_arguments(self, parser):
         add_scope_arguments(parser)
@@ -28,5 +31,7 @@ class Command(BaseCommand):
         self.stdout.write(
             f"report {report.pk}: {scope.framework.key} {scope.period}, {report.page_count} pages "
             f"in {time.perf_counter() - start:.1f} s -> {options['out']} "
-            f"(sha256 {report.sha256})"
+            f"(sha256 {report.sha256})\n"
+            f"its evidence pack (this PDF and the evidence it was rendered from): "
+            f"manage.py pack --report {report.pk} --out pack.zip"
         )
