@@ -26,7 +26,7 @@ from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import requests
 
-from collectors.base import CollectorError
+from collectors.errors import CollectorError
 
 __all__ = [
     "DEFAULT_TIMEOUT",

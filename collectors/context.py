@@ -17,7 +17,8 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from collectors._http import HTTPSession, check_response, iter_link_pages
-from collectors.base import REDACTED, CollectorError
+from collectors.errors import CollectorError
+from collectors.redaction import REDACTED
 
 if TYPE_CHECKING:
     import boto3.session
