@@ -28,11 +28,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urljoin, urlsplit, urlunsplit
+from urllib.parse import urljoin
 
 import requests
 
 from collectors.errors import CollectorError
+from collectors.urls import resource_url
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -88,12 +89,15 @@ class RetryBudget:
 
 
 def safe_url(url: str) -> str:
-    """Return ``url`` without query string, fragment or user info (they may carry secrets)."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    return urlunsplit((parts.scheme, host, parts.path, "", ""))
+    """Return ``url`` without query string, fragment or user info (they may carry secrets).
+
+    Absolute URLs get :func:`collectors.urls.resource_url`'s normal form; anything else just
+    loses its query and fragment.
+    """
+    try:
+        return resource_url(url)
+    except ValueError:
+        return url.split("#", 1)[0].split("?", 1)[0]
 
 
 def is_rate_limited(response: requests.Response) -> bool:

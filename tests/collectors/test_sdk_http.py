@@ -266,3 +266,8 @@ def test_an_error_status_that_is_not_retried_comes_back_as_a_response() -> None:
 def test_a_retry_budget_is_a_retry_budget_or_a_count(bad: object) -> None:
     with pytest.raises(TypeError, match="retries must be"):
         RetryBudget.coerce(bad)  # type: ignore[arg-type]
+
+
+def test_safe_url_of_a_relative_or_broken_url_still_drops_the_query() -> None:
+    assert safe_url("/api/items?token=x#f") == "/api/items"
+    assert safe_url("https://HOST.example:443?token=x") == "https://host.example/"
