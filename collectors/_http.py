@@ -13,7 +13,8 @@
 - returns the last response when a retried status persists (any error status is returned,
   never raised: :func:`check_response` decides), and turns network errors that outlast the
   retries into ``CollectorError(permanent=False)``;
-- verifies TLS against ``ca_bundle`` when one is given (a PEM file), else the system store.
+- verifies TLS against ``ca_bundle`` when one is given (a PEM file), else the system store;
+  a certificate that does not verify is a permanent ``CollectorError``, never retried.
 
 :func:`check_response` turns an error response into a :class:`CollectorError` whose message
 names the method, the URL without its query string (which may carry tokens) and the status.
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import email.utils
 import math
+import ssl
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -141,6 +143,26 @@ def _retry_after_seconds(response: requests.Response, now: float) -> float | Non
     return None
 
 
+def _certificate_problem(exc: BaseException) -> str | None:
+    """The verification failure behind ``exc`` (``None`` when it is not one).
+
+    requests buries it under urllib3's errors, whose text also repeats the URL with its
+    query string; only the OpenSSL reason is returned.
+    """
+    seen: set[int] = set()
+    pending: list[object] = [exc]
+    while pending:
+        current = pending.pop()
+        if id(current) in seen or not isinstance(current, BaseException):
+            continue
+        seen.add(id(current))
+        if isinstance(current, ssl.SSLCertVerificationError):
+            return f"certificate verify failed: {current.verify_message}"
+        pending.extend(current.args)
+        pending.extend([getattr(current, "reason", None), current.__cause__, current.__context__])
+    return None
+
+
 class HTTPSession(requests.Session):
     """A ``requests.Session`` with default timeouts, bounded retries and budget awareness.
 
@@ -207,6 +229,13 @@ class HTTPSession(requests.Session):
             try:
                 response = super().request(method, url, *args, **kwargs)
             except (requests.ConnectionError, requests.Timeout) as exc:
+                problem = _certificate_problem(exc)
+                if problem is not None:  # retrying cannot make a certificate trusted
+                    raise CollectorError(
+                        f"TLS error calling {method_text.upper()} {safe_url(url_text)}: {problem}"
+                        " (pass the CA as the ca_bundle param if the server uses a private CA)",
+                        permanent=True,
+                    ) from None
                 wait = budget.backoff_for(connect_tries)
                 if connect_tries < budget.connect and not self._refusal(wait, budget, waited):
                     self._sleep(wait)
