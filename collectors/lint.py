@@ -200,6 +200,11 @@ def _assertion_problems(a: Assertion, known_controls: set[str] | None) -> list[s
         problems.append(f"{label}: severity {a.severity!r} is not a Severity")
     if not isinstance(a.remediation, str) or not a.remediation.strip():
         problems.append(f"{label}: remediation is empty")
+    if not isinstance(a.rationale, str) or not a.rationale.strip():
+        problems.append(
+            f"{label}: rationale is empty (say why the check supports its controls: "
+            "auditors read it next to every finding)"
+        )
     if not a.controls:
         problems.append(f"{label}: maps to no control")
     for control in a.controls:
