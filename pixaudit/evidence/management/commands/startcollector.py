@@ -38,7 +38,7 @@ class Command(BaseCommand):
         except ScaffoldError as exc:
             raise CommandError(str(exc)) from None
         for path in created:
-            self.stdout.write(f"created {path}")
+            self.stdout.write(f"created {_shown(path, root)}")
         key = collector_key(options["source"], options["name"])
         if root.resolve() == Path(settings.BASE_DIR).resolve():
             registry.discover(refresh=True)
@@ -46,7 +46,7 @@ class Command(BaseCommand):
                 errors = "; ".join(f"{name}: {error}" for name, error in registry.load_errors)
                 raise CommandError(f"{key} was created but does not register: {errors}")
             count = write_collectors_doc()
-            self.stdout.write(f"updated {DOC_PATH} ({count} collectors)")
+            self.stdout.write(f"updated {_shown(DOC_PATH, root)} ({count} collectors)")
         else:
             self.stdout.write(
                 f"{DOC_PATH.name} not regenerated: --root is not this checkout "
@@ -61,3 +61,11 @@ class Command(BaseCommand):
             f"  record the real API's answers in tests/collectors/fixtures/{key}/routes.json,\n"
             "  and run `make docs` and `make test`."
         )
+
+
+def _shown(path: Path, root: Path) -> str:
+    """``path`` relative to ``root`` when it is inside it (shorter, and what the guide shows)."""
+    try:
+        return str(path.resolve().relative_to(root.resolve()))
+    except ValueError:
+        return str(path)
