@@ -133,9 +133,14 @@ class CollectionContext:
         self._sleep = sleep
         self._aws_session_factory = aws_session_factory
         self._http: requests.Session | None = http_session
-        self._http_retries = (
-            RetryBudget() if http_retries is None else RetryBudget.coerce(http_retries)
-        )
+        if http_retries is not None:
+            self._http_retries = RetryBudget.coerce(http_retries)
+        elif isinstance(http_session, HTTPSession):
+            self._http_retries = http_session.retries  # an injected session keeps its own
+        else:
+            self._http_retries = RetryBudget()
+        if isinstance(http_session, HTTPSession):
+            http_session.retries = self._http_retries
         self._lock = threading.Lock()
         self._aws_sessions: dict[str | None, Any] = {}
         self._aws_clients: dict[tuple[str, str | None], Any] = {}

@@ -271,3 +271,10 @@ def test_a_retry_budget_is_a_retry_budget_or_a_count(bad: object) -> None:
 def test_safe_url_of_a_relative_or_broken_url_still_drops_the_query() -> None:
     assert safe_url("/api/items?token=x#f") == "/api/items"
     assert safe_url("https://HOST.example:443?token=x") == "https://host.example/"
+
+
+def test_an_injected_session_keeps_its_budget_unless_the_context_names_one() -> None:
+    keeps = make_context(http_session=HTTPSession(retries=1))
+    assert keeps.http_retries == RetryBudget(connect=1, status=1)
+    told = make_context(http_session=HTTPSession(retries=1), http_retries=RetryBudget())
+    assert told.http.retries == RetryBudget()  # type: ignore[attr-defined]
