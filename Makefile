@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha256sum requirements.txt | cut -c1-12)
 
-.PHONY: install demo test lint format serve clean
+.PHONY: install demo test lint format docs serve clean
 
 $(STAMP): requirements.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,10 @@ lint: install
 format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+# Regenerate docs/collectors.md from the collectors' declarations (a test fails when stale).
+docs: install
+	$(BIN)/python manage.py collectors --doc
 
 serve: install
 	$(BIN)/python manage.py runserver 127.0.0.1:8000

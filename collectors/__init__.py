@@ -9,6 +9,7 @@ Django or pixaudit.
 from __future__ import annotations
 
 from collectors import registry
+from collectors._http import RetryBudget
 from collectors.base import (
     Assertion,
     Collector,
@@ -35,6 +36,7 @@ __all__ = [
     "Outcome",
     "Param",
     "ParamError",
+    "RetryBudget",
     "Severity",
     "Status",
     "assertion",

@@ -3,12 +3,18 @@
 ``HTTPSession`` is a :class:`requests.Session` that:
 
 - applies a default timeout (connect 10 s, read 60 s) when the caller gives none;
-- retries 429 and 5xx responses, and GitHub-style rate-limited 403s
-  (``X-RateLimit-Remaining: 0``, or ``Retry-After`` for secondary limits), with exponential
-  backoff, honouring ``Retry-After`` (seconds or an HTTP date) and ``X-RateLimit-Reset``
-  (epoch seconds);
-- never sleeps past the collection's remaining time budget;
-- turns network errors into ``CollectorError(permanent=False)``.
+- retries within a :class:`RetryBudget` (per session, overridable per call with
+  ``retries=``): connection errors and timeouts (2 retries by default, 3 s of waiting in
+  all), and 429, 5xx and GitHub-style rate-limited 403s (``X-RateLimit-Remaining: 0``, or
+  ``Retry-After`` for secondary limits; 5 retries by default), with exponential backoff,
+  honouring ``Retry-After`` (seconds or an HTTP date) and ``X-RateLimit-Reset`` (epoch
+  seconds);
+- never sleeps past the collection's remaining time budget (nor the call's ``max_wait``);
+- returns the last response when a retried status persists (any error status is returned,
+  never raised: :func:`check_response` decides), and turns network errors that outlast the
+  retries into ``CollectorError(permanent=False)``;
+- verifies TLS against ``ca_bundle`` when one is given (a PEM file), else the system store;
+  a certificate that does not verify is a permanent ``CollectorError``, never retried.
 
 :func:`check_response` turns an error response into a :class:`CollectorError` whose message
 names the method, the URL without its query string (which may carry tokens) and the status.
@@ -18,20 +24,24 @@ from __future__ import annotations
 
 import email.utils
 import math
+import ssl
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urljoin, urlsplit, urlunsplit
+from urllib.parse import urljoin
 
 import requests
 
-from collectors.base import CollectorError
+from collectors.errors import CollectorError
+from collectors.urls import resource_url
 
 __all__ = [
     "DEFAULT_TIMEOUT",
     "RETRY_STATUSES",
     "HTTPSession",
+    "RetryBudget",
     "check_response",
     "is_rate_limited",
     "iter_link_pages",
@@ -44,13 +54,52 @@ DEFAULT_TIMEOUT: tuple[float, float] = (10.0, 60.0)
 RETRY_STATUSES: frozenset[int] = frozenset({429, 500, 502, 503, 504})
 
 
+@dataclass(frozen=True)
+class RetryBudget:
+    """How hard ``ctx.http`` tries one request before it gives up.
+
+    ``connect``: retries after a connection error or timeout (refused, unresolvable, reset);
+    once they are spent the call raises ``CollectorError(permanent=False)``. ``status``:
+    retries after 429, 500, 502, 503, 504 and rate-limited 403s; once they are spent the last
+    response is returned (``check_response`` / ``ctx.http_json`` turn it into an error).
+    Waits start at ``backoff`` seconds and double, up to ``backoff_max``, unless the server
+    says how long (``Retry-After``, ``X-RateLimit-Reset``). ``max_wait`` caps the seconds
+    slept across the retries of one call (``None``: only the collection's time budget does).
+
+    The default costs an unreachable host 3 s of waiting (1 s, then 2 s) on top of its
+    three connection attempts. ``RetryBudget.coerce(0)`` means "try once, never retry".
+    """
+
+    connect: int = 2
+    status: int = 5
+    backoff: float = 1.0
+    backoff_max: float = 60.0
+    max_wait: float | None = None
+
+    @classmethod
+    def coerce(cls, value: RetryBudget | int) -> RetryBudget:
+        """A budget from a :class:`RetryBudget`, or an int ``n`` (``n`` retries of each kind)."""
+        if isinstance(value, RetryBudget):
+            return value
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise TypeError(f"retries must be a RetryBudget or an int >= 0, not {value!r}")
+        return cls(connect=value, status=value)
+
+    def backoff_for(self, attempt: int) -> float:
+        """The wait before retry number ``attempt + 1`` when the server names none."""
+        return float(min(self.backoff_max, self.backoff * (2**attempt)))
+
+
 def safe_url(url: str) -> str:
-    """Return ``url`` without query string, fragment or user info (they may carry secrets)."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    return urlunsplit((parts.scheme, host, parts.path, "", ""))
+    """Return ``url`` without query string, fragment or user info (they may carry secrets).
+
+    Absolute URLs get :func:`collectors.urls.resource_url`'s normal form; anything else just
+    loses its query and fragment.
+    """
+    try:
+        return resource_url(url)
+    except ValueError:
+        return url.split("#", 1)[0].split("?", 1)[0]
 
 
 def is_rate_limited(response: requests.Response) -> bool:
@@ -94,11 +143,34 @@ def _retry_after_seconds(response: requests.Response, now: float) -> float | Non
     return None
 
 
+def _certificate_problem(exc: BaseException) -> str | None:
+    """The verification failure behind ``exc`` (``None`` when it is not one).
+
+    requests buries it under urllib3's errors, whose text also repeats the URL with its
+    query string; only the OpenSSL reason is returned.
+    """
+    seen: set[int] = set()
+    pending: list[object] = [exc]
+    while pending:
+        current = pending.pop()
+        if id(current) in seen or not isinstance(current, BaseException):
+            continue
+        seen.add(id(current))
+        if isinstance(current, ssl.SSLCertVerificationError):
+            return f"certificate verify failed: {current.verify_message}"
+        pending.extend(current.args)
+        pending.extend([getattr(current, "reason", None), current.__cause__, current.__context__])
+    return None
+
+
 class HTTPSession(requests.Session):
     """A ``requests.Session`` with default timeouts, bounded retries and budget awareness.
 
-    ``sleep`` and ``clock`` (epoch seconds, used for ``X-RateLimit-Reset`` and HTTP dates) are
-    injectable for tests; ``remaining`` returns the seconds left in the collection budget.
+    ``retries`` is the session's :class:`RetryBudget` (or an int, see
+    :meth:`RetryBudget.coerce`); a call may pass its own as ``retries=``. ``sleep`` and
+    ``clock`` (epoch seconds, used for ``X-RateLimit-Reset`` and HTTP dates) are injectable
+    for tests; ``remaining`` returns the seconds left in the collection budget. ``ca_bundle``
+    (a PEM file) is trusted instead of the system store unless a call passes ``verify=``.
     Retries apply to every method: collectors read, and the statuses retried mean the request
     was not processed (429) or failed server-side.
     """
@@ -107,68 +179,91 @@ class HTTPSession(requests.Session):
         self,
         *,
         timeout: tuple[float, float] | float = DEFAULT_TIMEOUT,
-        max_retries: int = 5,
-        backoff_base: float = 1.0,
-        backoff_max: float = 60.0,
+        retries: RetryBudget | int | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.time,
         remaining: Callable[[], float] | None = None,
+        ca_bundle: str | None = None,
     ) -> None:
         super().__init__()
         self.default_timeout = timeout
-        self.max_retries = max_retries
-        self.backoff_base = backoff_base
-        self.backoff_max = backoff_max
+        self.retries = RetryBudget() if retries is None else RetryBudget.coerce(retries)
         self.sleep = sleep
         self.clock = clock
         self.remaining = remaining or (lambda: math.inf)
+        self.ca_bundle = ca_bundle
         #: Every sleep taken, in seconds (useful for tests and run diagnostics).
         self.waits: list[float] = []
 
-    def _backoff(self, attempt: int) -> float:
-        return float(min(self.backoff_max, self.backoff_base * (2**attempt)))
-
-    def _wait(self, seconds: float) -> bool:
-        """Sleep ``seconds`` if the budget allows it; return False when it does not."""
+    def _refusal(self, seconds: float, budget: RetryBudget, waited: float) -> str | None:
+        """Why ``seconds`` more of waiting is not allowed (``None`` when it is)."""
         if seconds > self.remaining():
-            return False
+            return "exceeds the time budget"
+        if budget.max_wait is not None and waited + seconds > budget.max_wait:
+            return f"exceeds the retry budget of {budget.max_wait:g} s"
+        return None
+
+    def _sleep(self, seconds: float) -> None:
         if seconds > 0:
             self.waits.append(seconds)
             self.sleep(seconds)
-        return True
 
     def request(  # type: ignore[override]
         self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any
     ) -> requests.Response:
-        """Send a request with the default timeout, retrying transient failures."""
+        """Send a request with the default timeout, retrying transient failures.
+
+        ``retries=`` (a :class:`RetryBudget` or an int) replaces the session's budget for
+        this call. An error status is returned, not raised.
+        """
+        override = kwargs.pop("retries", None)
+        budget = self.retries if override is None else RetryBudget.coerce(override)
         kwargs.setdefault("timeout", self.default_timeout)
+        if self.ca_bundle and "verify" not in kwargs:
+            kwargs["verify"] = self.ca_bundle
         method_text = method.decode() if isinstance(method, bytes) else method
         url_text = url.decode() if isinstance(url, bytes) else url
-        attempt = 0
+        connect_tries = status_tries = 0
+        waited = 0.0
         while True:
             try:
                 response = super().request(method, url, *args, **kwargs)
             except (requests.ConnectionError, requests.Timeout) as exc:
-                if attempt < self.max_retries and self._wait(self._backoff(attempt)):
-                    attempt += 1
+                problem = _certificate_problem(exc)
+                if problem is not None:  # retrying cannot make a certificate trusted
+                    raise CollectorError(
+                        f"TLS error calling {method_text.upper()} {safe_url(url_text)}: {problem}"
+                        " (pass the CA as the ca_bundle param if the server uses a private CA)",
+                        permanent=True,
+                    ) from None
+                wait = budget.backoff_for(connect_tries)
+                if connect_tries < budget.connect and not self._refusal(wait, budget, waited):
+                    self._sleep(wait)
+                    waited += wait
+                    connect_tries += 1
                     continue
+                tries = connect_tries + status_tries + 1
                 raise CollectorError(
                     f"network error calling {method_text.upper()} {safe_url(url_text)}: "
-                    f"{type(exc).__name__}",
+                    f"{type(exc).__name__} ({tries} {'try' if tries == 1 else 'tries'})",
                     permanent=False,
                 ) from None
             retryable = response.status_code in RETRY_STATUSES or is_rate_limited(response)
-            if not retryable or attempt >= self.max_retries:
+            if not retryable or status_tries >= budget.status:
                 return response
             wait = _retry_after_seconds(response, self.clock())
             if wait is None:
-                wait = self._backoff(attempt)
-            if not self._wait(wait):
+                wait = budget.backoff_for(status_tries)
+            refusal = self._refusal(wait, budget, waited)
+            if refusal:
                 # check_response reports it: "retry after N s exceeds the time budget"
                 response.retry_skipped_after = wait  # type: ignore[attr-defined]
+                response.retry_skipped_reason = refusal  # type: ignore[attr-defined]
                 return response
             response.close()
-            attempt += 1
+            self._sleep(wait)
+            waited += wait
+            status_tries += 1
 
 
 def check_response(response: requests.Response) -> requests.Response:
@@ -187,7 +282,8 @@ def check_response(response: requests.Response) -> requests.Response:
     base = f"HTTP {status} {reason}".rstrip() + f" from {method} {url}"
     if is_rate_limited(response):
         skipped = getattr(response, "retry_skipped_after", None)
-        extra = f" (retry after {skipped:.0f} s exceeds the time budget)" if skipped else ""
+        reason = getattr(response, "retry_skipped_reason", "exceeds the time budget")
+        extra = f" (retry after {skipped:.0f} s {reason})" if skipped else ""
         raise CollectorError(f"{base}: rate limited{extra}", permanent=False)
     if status in (401, 403):
         raise CollectorError(f"{base}: check the credentials and their scopes", permanent=True)

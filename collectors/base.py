@@ -18,6 +18,11 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, ClassVar
 
+# Re-exported: the exceptions and REDACTED live in the bottom layer (errors, redaction) so
+# that the HTTP chokepoint and the context can use them without importing this module.
+from collectors.errors import CollectorError, ParamError
+from collectors.redaction import REDACTED
+
 if TYPE_CHECKING:
     from collectors.context import CollectionContext
 
@@ -39,9 +44,6 @@ __all__ = [
     "redact_params",
     "validate_params",
 ]
-
-#: Replacement text for secret values in logs, forms and docs.
-REDACTED = "********"
 
 #: Parameter types a :class:`Param` may declare.
 PARAM_TYPES: frozenset[str] = frozenset(
@@ -78,42 +80,6 @@ class Status(StrEnum):
     FAIL = "fail"
     WARN = "warn"
     ERROR = "error"
-
-
-class CollectorError(Exception):
-    """An expected collection failure (access denied, not found, throttled, budget exhausted).
-
-    ``permanent=True`` tells the runner that retrying will not help (bad credentials, missing
-    permission); transient errors are retried with backoff. ``action`` names the API action
-    that failed, e.g. ``"s3:ListAllMyBuckets"``, so the UI can say which permission is missing.
-    """
-
-    def __init__(self, message: str, *, permanent: bool = False, action: str | None = None):
-        super().__init__(message)
-        self.message = message
-        self.permanent = permanent
-        self.action = action
-
-    def __str__(self) -> str:
-        return self.message
-
-    def __repr__(self) -> str:
-        return (
-            f"CollectorError({self.message!r}, permanent={self.permanent!r}, "
-            f"action={self.action!r})"
-        )
-
-
-class ParamError(ValueError):
-    """Invalid parameter values; ``errors`` maps each parameter name to a human message.
-
-    All problems are reported at once so a form can show every field error together.
-    """
-
-    def __init__(self, errors: Mapping[str, str]):
-        self.errors: dict[str, str] = dict(errors)
-        detail = "; ".join(f"{name}: {msg}" for name, msg in sorted(self.errors.items()))
-        super().__init__(f"invalid parameters: {detail}")
 
 
 def _is_missing(value: Any) -> bool:

@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import threading
 import time
 import traceback
 from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from collectors._http import HTTPSession, check_response, iter_link_pages
-from collectors.base import REDACTED, CollectorError
+from collectors._http import HTTPSession, RetryBudget, check_response, iter_link_pages, safe_url
+from collectors.errors import CollectorError
+from collectors.redaction import REDACTED
 
 if TYPE_CHECKING:
     import boto3.session
@@ -25,6 +27,8 @@ if TYPE_CHECKING:
     from botocore.client import BaseClient
 
 __all__ = ["CollectionContext", "RedactingLoggerAdapter", "aws_client_config"]
+
+T = TypeVar("T")
 
 _DEFAULT_LOGGER = logging.getLogger("collectors")
 #: Secrets shorter than this are not redacted (would mangle ordinary words like "on").
@@ -94,7 +98,9 @@ class CollectionContext:
     naive values are taken as UTC). ``progress(done, total, message)`` reports progress.
     ``time_budget`` (seconds) bounds the run: see :meth:`remaining` and :meth:`check_budget`.
     ``aws_session_factory(region)`` replaces the built-in AWS credential logic when given;
-    ``http_session`` replaces the default :class:`~collectors._http.HTTPSession`.
+    ``http_session`` replaces the default :class:`~collectors._http.HTTPSession`, and
+    ``http_retries`` (a :class:`~collectors._http.RetryBudget` or an int) sets the retry
+    budget of :attr:`http` (see :attr:`http_retries`).
     """
 
     def __init__(
@@ -108,6 +114,7 @@ class CollectionContext:
         time_budget: float | None = None,
         aws_session_factory: Callable[[str | None], boto3.session.Session] | None = None,
         http_session: requests.Session | None = None,
+        http_retries: RetryBudget | int | None = None,
         monotonic: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -126,6 +133,14 @@ class CollectionContext:
         self._sleep = sleep
         self._aws_session_factory = aws_session_factory
         self._http: requests.Session | None = http_session
+        if http_retries is not None:
+            self._http_retries = RetryBudget.coerce(http_retries)
+        elif isinstance(http_session, HTTPSession):
+            self._http_retries = http_session.retries  # an injected session keeps its own
+        else:
+            self._http_retries = RetryBudget()
+        if isinstance(http_session, HTTPSession):
+            http_session.retries = self._http_retries
         self._lock = threading.Lock()
         self._aws_sessions: dict[str | None, Any] = {}
         self._aws_clients: dict[tuple[str, str | None], Any] = {}
@@ -219,6 +234,35 @@ class CollectionContext:
             f" ({action})" if action else "",
             message,
         )
+
+    def attempt(
+        self,
+        func: Callable[[], T],
+        *,
+        resource: str | None = None,
+        action: str | None = None,
+        assertions: Iterable[str] = (),
+        message: str = "",
+        default: T | None = None,
+    ) -> T | None:
+        """Return ``func()``; on a :class:`CollectorError`, record it and return ``default``.
+
+        The per-resource "try this, else an ERROR for this resource" of a collection: the
+        error is recorded with :meth:`error` for ``resource`` (``"*"`` when ``None``) and the
+        named ``assertions`` (all of them when none are named), as ``"<message>: <error>"``
+        (or the error's own message), naming ``action`` or else the error's. Other
+        exceptions are bugs and propagate.
+        """
+        try:
+            return func()
+        except CollectorError as exc:
+            self.error(
+                f"{message}: {exc.message}" if message else exc.message,
+                action=action or exc.action,
+                resource=resource,
+                assertions=assertions,
+            )
+            return default
 
     # -- AWS --------------------------------------------------------------------------------
 
@@ -338,20 +382,55 @@ class CollectionContext:
 
     @property
     def http(self) -> requests.Session:
-        """The HTTP session (created on first use; retries never outlast the budget)."""
+        """The HTTP session (created on first use; retries never outlast the budget).
+
+        A ``ca_bundle`` param (a PEM file) is trusted instead of the system store; the
+        session's retry budget is :attr:`http_retries`.
+        """
         with self._lock:
             if self._http is None:
-                self._http = HTTPSession(sleep=self._sleep, remaining=self.remaining)
+                ca_bundle = self.params.get("ca_bundle") or None
+                if ca_bundle is not None and not os.path.isfile(ca_bundle):
+                    raise CollectorError(
+                        f"ca_bundle {ca_bundle} is not a readable PEM file", permanent=True
+                    )
+                self._http = HTTPSession(
+                    sleep=self._sleep,
+                    remaining=self.remaining,
+                    retries=self._http_retries,
+                    ca_bundle=ca_bundle,
+                )
             return self._http
 
+    @property
+    def http_retries(self) -> RetryBudget:
+        """The retry budget of every :attr:`http` call that passes no ``retries=`` of its own.
+
+        Set it (a :class:`~collectors._http.RetryBudget` or an int) at the start of
+        ``collect`` to give a collector its own budget, e.g. ``RetryBudget(connect=0)`` for a
+        probe where an unreachable host is the answer, not a glitch.
+        """
+        return self._http_retries
+
+    @http_retries.setter
+    def http_retries(self, value: RetryBudget | int) -> None:
+        self._http_retries = RetryBudget.coerce(value)
+        with self._lock:
+            if isinstance(self._http, HTTPSession):
+                self._http.retries = self._http_retries
+
     def http_json(self, method: str, url: str, **kwargs: Any) -> Any:
-        """Send a request, raise :class:`CollectorError` on an error status, return the JSON."""
+        """Send a request, raise :class:`CollectorError` on an error status, return the JSON.
+
+        ``kwargs`` go to :meth:`requests.Session.request` (``headers``, ``params``, ``json``,
+        ``timeout``, ``verify``), plus ``retries=`` for this call's retry budget.
+        """
         response = check_response(self.http.request(method, url, **kwargs))
         try:
             return response.json()
         except ValueError:
             raise CollectorError(
-                f"invalid JSON from {method.upper()} {response.url.split('?')[0]}",
+                f"invalid JSON from {method.upper()} {safe_url(response.url)}",
                 permanent=False,
             ) from None
 

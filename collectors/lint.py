@@ -28,6 +28,7 @@ __all__ = [
     "CONTROL_ID_RE",
     "KEY_RE",
     "NAME_RE",
+    "SDK_MODULES",
     "lint_collector",
     "lint_params",
     "structural_problems",
@@ -38,8 +39,23 @@ NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 CONTROL_ID_RE = re.compile(r"^(soc2-2017|iso27001-2022):\S+$")
 ASSERTION_ID_RE = re.compile(r"^[a-z][a-z0-9_]*\.[a-z0-9_]+$")
 MAX_TITLE_LENGTH = 80
-_SDK_MODULES = frozenset(
-    {"base", "registry", "context", "testing", "schema", "lint", "scaffold", "evaluate"}
+#: The SDK's own top-level modules: never collector modules, never a collector source name.
+SDK_MODULES = frozenset(
+    {
+        "base",
+        "context",
+        "errors",
+        "evaluate",
+        "fixture_server",
+        "identity",
+        "lint",
+        "redaction",
+        "registry",
+        "scaffold",
+        "schema",
+        "testing",
+        "urls",
+    }
 )
 
 
@@ -115,7 +131,7 @@ def lint_params(params: Iterable[Any], *, where: str = "param") -> list[str]:
 def _module_problems(cls: type[Collector]) -> list[str]:
     module = cls.__module__ or ""
     parts = module.split(".")
-    if parts[0] != "collectors" or len(parts) < 2 or parts[1] in _SDK_MODULES:
+    if parts[0] != "collectors" or len(parts) < 2 or parts[1] in SDK_MODULES:
         return []  # external plugins and test-local classes name their modules freely
     if parts[-1] != cls.key:
         return [f"built-in module {module!r} must be named after the key ({cls.key!r})"]
@@ -184,6 +200,11 @@ def _assertion_problems(a: Assertion, known_controls: set[str] | None) -> list[s
         problems.append(f"{label}: severity {a.severity!r} is not a Severity")
     if not isinstance(a.remediation, str) or not a.remediation.strip():
         problems.append(f"{label}: remediation is empty")
+    if not isinstance(a.rationale, str) or not a.rationale.strip():
+        problems.append(
+            f"{label}: rationale is empty (say why the check supports its controls: "
+            "auditors read it next to every finding)"
+        )
     if not a.controls:
         problems.append(f"{label}: maps to no control")
     for control in a.controls:

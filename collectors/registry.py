@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from collectors.base import Collector
-from collectors.lint import structural_problems
+from collectors.lint import SDK_MODULES, structural_problems
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -39,9 +39,6 @@ logger = logging.getLogger(__name__)
 
 #: Entry-point group external collector packages declare.
 ENTRY_POINT_GROUP = "pixaudit.collectors"
-_SDK_MODULES = frozenset(
-    {"base", "registry", "context", "testing", "schema", "lint", "scaffold", "evaluate", "identity"}
-)
 
 C = TypeVar("C", bound=type[Collector])
 
@@ -126,7 +123,7 @@ def _builtin_module_names() -> Iterator[str]:
         parts = info.name.split(".")
         if any(part.startswith("_") for part in parts[1:]):
             continue
-        if len(parts) == 2 and parts[1] in _SDK_MODULES:
+        if len(parts) == 2 and parts[1] in SDK_MODULES:
             continue
         if info.ispkg:
             continue

@@ -3,26 +3,25 @@
 - :func:`make_context` builds a :class:`CollectionContext` with an optional fixed clock.
 - :func:`run_collector` runs a collector exactly as the runner does (validate params, collect,
   coerce rows, evaluate assertions, turn recorded errors into ERROR findings).
-- :func:`serve_fixtures` serves recorded HTTP responses from a folder on 127.0.0.1.
+- :func:`serve_fixtures` serves recorded HTTP responses from a folder on 127.0.0.1, over
+  plain HTTP or HTTPS with a throwaway CA (it lives in :mod:`collectors.fixture_server`,
+  which also runs it from the command line).
 """
 
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from collectors import registry
 from collectors.base import Collector, Finding, Status, validate_params
 from collectors.context import CollectionContext
 from collectors.evaluate import evaluate_assertions
+from collectors.fixture_server import FixtureServer, serve_fixtures
 from collectors.schema import coerce_rows
 
 __all__ = [
@@ -44,7 +43,7 @@ def make_context(
     """Return a context for tests; ``now`` freezes :meth:`CollectionContext.now`.
 
     ``overrides`` are passed to :class:`CollectionContext` (``secrets``, ``time_budget``,
-    ``aws_session_factory``, ``http_session``, ``sleep``, ...).
+    ``aws_session_factory``, ``http_session``, ``http_retries``, ``sleep``, ...).
     """
     if now is not None:
         frozen = now if now.tzinfo else now.replace(tzinfo=UTC)
@@ -129,178 +128,3 @@ def run_collector(
 def load_json(path: str | Path) -> Any:
     """Load a JSON fixture file."""
     return json.loads(Path(path).read_text(encoding="utf-8"))
-
-
-# -- recorded HTTP fixtures -------------------------------------------------------------------
-
-
-def _normalise_target(target: str) -> str:
-    """``"/a?b=2&a=1"`` -> ``"/a?a=1&b=2"`` so query order never matters."""
-    parts = urlsplit(target)
-    query = sorted(parse_qsl(parts.query, keep_blank_values=True))
-    path = parts.path or "/"
-    return f"{path}?{urlencode(query)}" if query else path
-
-
-@dataclass
-class FixtureServer:
-    """A running fixture server: ``base_url``, and ``requests`` received (for assertions)."""
-
-    base_url: str
-    requests: list[dict[str, Any]] = field(default_factory=list)
-    #: Routes as loaded (after parsing ``routes.json``), keyed by ``"METHOD /path?query"``.
-    routes: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
-    _hits: dict[str, int] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def url(self, path: str) -> str:
-        """Absolute URL of ``path`` on this server."""
-        return self.base_url + (path if path.startswith("/") else "/" + path)
-
-    def hits(self, route: str) -> int:
-        """How many requests the route ``"METHOD /path?query"`` (as declared) has served."""
-        method, _, target = route.strip().partition(" ")
-        return self._hits.get(f"{method.upper()} {_normalise_target(target.strip())}", 0)
-
-
-def _load_routes(directory: Path | None, routes: Mapping[str, Any] | None) -> dict[str, Any]:
-    loaded: dict[str, Any] = {}
-    if directory is not None and (directory / "routes.json").exists():
-        loaded.update(json.loads((directory / "routes.json").read_text(encoding="utf-8")))
-    if routes:
-        loaded.update(routes)
-    result: dict[str, list[dict[str, Any]]] = {}
-    for key, spec in loaded.items():
-        method, _, target = key.strip().partition(" ")
-        if not target:
-            raise ValueError(f"route {key!r} must look like 'GET /path?query'")
-        responses = spec if isinstance(spec, list) else [spec]
-        if not responses:
-            raise ValueError(f"route {key!r} has no responses")
-        result[f"{method.upper()} {_normalise_target(target.strip())}"] = responses
-    return result
-
-
-def _render(
-    spec: Mapping[str, Any], directory: Path | None, base_url: str
-) -> tuple[int, dict[str, str], bytes]:
-    status = int(spec.get("status", 200))
-    headers = {
-        str(k): str(v).replace("{base_url}", base_url)
-        for k, v in (spec.get("headers") or {}).items()
-    }
-    if "body_file" in spec:
-        if directory is None:
-            raise ValueError("body_file needs a fixture directory")
-        text = (directory / spec["body_file"]).read_text(encoding="utf-8")
-        headers.setdefault("Content-Type", "application/json")
-    elif "body" in spec:
-        body = spec["body"]
-        if isinstance(body, str):
-            text = body
-            headers.setdefault("Content-Type", "text/plain; charset=utf-8")
-        else:
-            text = json.dumps(body)
-            headers.setdefault("Content-Type", "application/json")
-    else:
-        text = ""
-    return status, headers, text.replace("{base_url}", base_url).encode("utf-8")
-
-
-@contextmanager
-def serve_fixtures(
-    directory: str | Path | None = None, *, routes: Mapping[str, Any] | None = None
-) -> Iterator[FixtureServer]:
-    """Serve recorded HTTP responses on ``127.0.0.1`` (random port) for the ``with`` block.
-
-    Routes come from ``<directory>/routes.json`` (and/or the ``routes`` argument, which wins),
-    a JSON object mapping ``"METHOD /path?query"`` to a response or a list of responses::
-
-        {
-          "GET /orgs/acme/members": {
-            "status": 200,
-            "headers": {"Link": "<{base_url}/orgs/acme/members?page=2>; rel=\\"next\\""},
-            "body_file": "members_page1.json"
-          },
-          "GET /orgs/acme/members?page=2": {"body_file": "members_page2.json"},
-          "GET /rate-limited": [
-            {"status": 429, "headers": {"Retry-After": "3"}, "body": {"message": "slow down"}},
-            {"status": 200, "body": []}
-          ]
-        }
-
-    A response has ``status`` (default 200), ``headers``, and ``body_file`` (relative to the
-    directory), ``body`` (JSON value, or a string sent as text), or neither (empty body).
-    ``{base_url}`` in headers and bodies is replaced by the server's base URL, so recorded
-    ``Link`` headers and absolute URLs point back at the fixture server. A list is served in
-    order, one per request, and its last response repeats. Query parameter order does not
-    matter; a request whose query matches no route falls back to the route without query.
-    An unknown route answers 404 with ``{"message": "no fixture for ..."}``. Every request is
-    recorded in ``server.requests`` (method, path, headers, body) to assert on.
-    """
-    folder = Path(directory) if directory is not None else None
-    table = _load_routes(folder, routes)
-
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def _handle(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length) if length else b""
-            target = _normalise_target(self.path)
-            key = f"{self.command} {target}"
-            with server_state._lock:
-                server_state.requests.append(
-                    {
-                        "method": self.command,
-                        "path": self.path,
-                        "headers": dict(self.headers.items()),
-                        "body": body,
-                    }
-                )
-                if key not in table:
-                    key = f"{self.command} {target.split('?')[0]}"
-                if key not in table:
-                    key = f"{self.command} {target}"
-                responses = table.get(key)
-                index = server_state._hits.get(key, 0)
-                server_state._hits[key] = index + 1
-            if responses is None:
-                status, headers, payload = (
-                    404,
-                    {"Content-Type": "application/json"},
-                    json.dumps({"message": f"no fixture for {self.command} {target}"}).encode(),
-                )
-            else:
-                spec = responses[min(index, len(responses) - 1)]
-                status, headers, payload = _render(spec, folder, server_state.base_url)
-            self.send_response(status)
-            for name, value in headers.items():
-                self.send_header(name, value)
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            if self.command != "HEAD":
-                self.wfile.write(payload)
-
-        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _handle
-
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-            """Stay quiet: test output should not be flooded with access logs."""
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    httpd.daemon_threads = True
-    host, port = httpd.server_address[:2]
-    server_state = FixtureServer(base_url=f"http://{host}:{port}", routes=table)
-    thread = threading.Thread(
-        target=httpd.serve_forever,
-        kwargs={"poll_interval": 0.05},
-        name="fixture-server",
-        daemon=True,
-    )
-    thread.start()
-    try:
-        yield server_state
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(timeout=5)

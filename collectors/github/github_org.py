@@ -8,7 +8,6 @@ from typing import Any
 from collectors import (
     CollectionContext,
     Collector,
-    CollectorError,
     Column,
     Outcome,
     Severity,
@@ -110,16 +109,15 @@ class GithubOrgCollector(Collector):
     def _without_2fa(
         ctx: CollectionContext, api: GitHubAPI, operation: str, path: str
     ) -> set[str] | None:
-        try:
-            listed = api.items(operation, "orgs", api.org, path, filter="2fa_disabled")
-            return {person["login"] for person in listed}
-        except CollectorError as exc:
-            ctx.error(
-                f"cannot list {path.replace('_', ' ')} without 2FA: {exc.message}",
-                action=f"github:{operation}",
-                assertions=("github_org.members_without_2fa",),
-            )
-            return None
+        return ctx.attempt(
+            lambda: {
+                person["login"]
+                for person in api.items(operation, "orgs", api.org, path, filter="2fa_disabled")
+            },
+            action=f"github:{operation}",
+            assertions=("github_org.members_without_2fa",),
+            message=f"cannot list {path.replace('_', ' ')} without 2FA",
+        )
 
     @staticmethod
     def _person_row(

@@ -159,3 +159,35 @@ def test_injected_session_factory_is_used(aws_env: None) -> None:
     ctx.aws_client("iam", region="us-east-1")
     ctx.aws_client("s3", region="us-east-1")
     assert calls == ["us-east-1"]
+
+
+def test_attempt_returns_the_result_or_records_an_error_for_the_resource() -> None:
+    ctx = make_context(secrets=[SECRET])
+    assert ctx.attempt(lambda: 42, resource="r1") == 42
+
+    def denied() -> int:
+        raise CollectorError(f"HTTP 403 for {SECRET}", permanent=True, action="api:Read")
+
+    assert ctx.attempt(denied, resource="r2", assertions=("k.a",), message="cannot read") is None
+    assert ctx.attempt(denied, resource="r3", action="api:Other", default=0) == 0
+    assert ctx.errors == [
+        {
+            "message": "cannot read: HTTP 403 for ********",
+            "action": "api:Read",
+            "resource": "r2",
+            "assertions": ("k.a",),
+        },
+        {
+            "message": "HTTP 403 for ********",
+            "action": "api:Other",
+            "resource": "r3",
+            "assertions": (),
+        },
+    ]
+
+
+def test_attempt_lets_bugs_through() -> None:
+    ctx = make_context()
+    with pytest.raises(KeyError):
+        ctx.attempt(lambda: {}["missing"], resource="r1")
+    assert ctx.errors == []

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from collectors import CollectorError
+from collectors import CollectorError, RetryBudget
 from collectors._http import HTTPSession, check_response, iter_link_pages, safe_url
 from collectors.testing import make_context, serve_fixtures
 
@@ -47,7 +47,7 @@ def test_retries_give_up_after_max_retries() -> None:
     sleep = FakeSleep()
     routes = {"GET /down": {"status": 500, "body": {"message": "down"}}}
     with serve_fixtures(routes=routes) as server:
-        session = HTTPSession(sleep=sleep, max_retries=2)
+        session = HTTPSession(sleep=sleep, retries=2)
         with pytest.raises(CollectorError) as info:
             check_response(session.get(server.url("/down")))
         assert server.hits("GET /down") == 3
@@ -106,7 +106,7 @@ def test_github_secondary_rate_limit_403_with_retry_after_is_retried() -> None:
         ctx = make_context(sleep=sleep)
         assert ctx.http_json("GET", server.url("/search")) == ["ok"]
         assert server.hits("GET /search") == 2
-        session = HTTPSession(sleep=sleep, max_retries=1)
+        session = HTTPSession(sleep=sleep, retries=1)
         with pytest.raises(CollectorError) as info:
             check_response(session.get(server.url("/always")))
     assert sleep.calls == [7.0, 7.0]
@@ -136,7 +136,7 @@ def test_network_error_is_transient_collector_error() -> None:
     with serve_fixtures(routes={}) as server:
         dead = server.base_url  # the port is closed once the server stops
     sleep = FakeSleep()
-    session = HTTPSession(sleep=sleep, max_retries=1)
+    session = HTTPSession(sleep=sleep, retries=1)
     with pytest.raises(CollectorError) as info:
         session.get(f"{dead}/x?token=abc")
     assert info.value.permanent is False
@@ -185,7 +185,7 @@ def test_default_timeout_is_applied(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(requests.Session, "request", fake_request)
     with pytest.raises(CollectorError):
-        HTTPSession(max_retries=0).get("http://127.0.0.1:9/")
+        HTTPSession(retries=0).get("http://127.0.0.1:9/")
     assert seen["timeout"] == (10.0, 60.0)
 
 
@@ -193,3 +193,88 @@ def test_safe_url_strips_credentials_and_query() -> None:
     assert safe_url("https://user:pw@api.example.com:8443/a/b?token=x#frag") == (
         "https://api.example.com:8443/a/b"
     )
+
+
+# -- the retry budget -------------------------------------------------------------------------
+
+
+def _dead_url() -> str:
+    with serve_fixtures(routes={}) as server:
+        return server.base_url  # the port is closed once the server stops
+
+
+def test_an_unreachable_url_costs_three_seconds_of_waiting_by_default() -> None:
+    sleep = FakeSleep()
+    ctx = make_context(sleep=sleep)
+    with pytest.raises(CollectorError, match=r"network error calling GET .*\(3 tries\)"):
+        ctx.http_json("GET", f"{_dead_url()}/api")
+    assert sleep.calls == [1.0, 2.0]
+    assert ctx.http_retries == RetryBudget(connect=2, status=5)
+
+
+def test_a_call_can_bring_its_own_retry_budget() -> None:
+    sleep = FakeSleep()
+    ctx = make_context(sleep=sleep)
+    with pytest.raises(CollectorError, match=r"\(1 try\)"):
+        ctx.http.get(f"{_dead_url()}/api", retries=0)
+    assert sleep.calls == []
+    routes = {"GET /down": {"status": 503}}
+    with serve_fixtures(routes=routes) as server:
+        budget = RetryBudget(status=1, backoff=0.5)
+        response = ctx.http.get(server.url("/down"), retries=budget)
+        assert server.hits("GET /down") == 2
+    assert response.status_code == 503  # an error status is returned, never raised
+    assert sleep.calls == [0.5]
+
+
+def test_a_collector_sets_its_budget_on_the_context_even_after_first_use() -> None:
+    sleep = FakeSleep()
+    ctx = make_context(sleep=sleep, http_retries=1)
+    dead = _dead_url()
+    with pytest.raises(CollectorError, match=r"\(2 tries\)"):
+        ctx.http.get(dead)
+    ctx.http_retries = RetryBudget(connect=0)
+    with pytest.raises(CollectorError, match=r"\(1 try\)"):
+        ctx.http.get(dead)
+    assert sleep.calls == [1.0]
+
+
+def test_max_wait_caps_the_seconds_one_call_may_sleep() -> None:
+    sleep = FakeSleep()
+    routes = {"GET /slow": {"status": 429, "headers": {"Retry-After": "30"}}}
+    with serve_fixtures(routes=routes) as server:
+        ctx = make_context(sleep=sleep, http_retries=RetryBudget(max_wait=10))
+        with pytest.raises(CollectorError) as info:
+            ctx.http_json("GET", server.url("/slow"))
+        assert server.hits("GET /slow") == 1
+    assert sleep.calls == []
+    assert "retry after 30 s exceeds the retry budget of 10 s" in info.value.message
+
+
+def test_an_error_status_that_is_not_retried_comes_back_as_a_response() -> None:
+    routes = {"GET /gone": {"status": 404, "body": {"message": "not found"}}}
+    with serve_fixtures(routes=routes) as server:
+        ctx = make_context()
+        response = ctx.http.get(server.url("/gone"))
+        assert (response.status_code, server.hits("GET /gone")) == (404, 1)
+        with pytest.raises(CollectorError, match="HTTP 404") as info:
+            ctx.http_json("GET", server.url("/gone"))
+    assert info.value.permanent is True
+
+
+@pytest.mark.parametrize("bad", [-1, True, "3", 1.5])
+def test_a_retry_budget_is_a_retry_budget_or_a_count(bad: object) -> None:
+    with pytest.raises(TypeError, match="retries must be"):
+        RetryBudget.coerce(bad)  # type: ignore[arg-type]
+
+
+def test_safe_url_of_a_relative_or_broken_url_still_drops_the_query() -> None:
+    assert safe_url("/api/items?token=x#f") == "/api/items"
+    assert safe_url("https://HOST.example:443?token=x") == "https://host.example/"
+
+
+def test_an_injected_session_keeps_its_budget_unless_the_context_names_one() -> None:
+    keeps = make_context(http_session=HTTPSession(retries=1))
+    assert keeps.http_retries == RetryBudget(connect=1, status=1)
+    told = make_context(http_session=HTTPSession(retries=1), http_retries=RetryBudget())
+    assert told.http.retries == RetryBudget()  # type: ignore[attr-defined]

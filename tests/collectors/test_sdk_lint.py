@@ -30,6 +30,7 @@ class GoodCollector(Collector):
         severity=Severity.HIGH,
         remediation="Make it ok.",
         controls=("soc2-2017:CC6.1", "iso27001-2022:A.8.24"),
+        rationale="Things that are ok protect the data the controls are about.",
     )
     def ok(row: dict[str, Any], params: dict[str, Any]) -> None:
         """Nothing."""
@@ -104,6 +105,7 @@ def test_every_rule_is_reported() -> None:
         "assertion 'other.thing': title is empty",
         "assertion 'other.thing': control id 'soc2:CC6.1' must match",
         "assertion 'other.thing': maps to no control",
+        "assertion 'other.thing': rationale is empty (say why the check supports its controls",
     ]
     missing = [e for e in expected if e not in problems]
     assert missing == [], problems
@@ -128,3 +130,25 @@ def test_known_controls_are_checked_when_given() -> None:
 
 def test_not_a_collector() -> None:
     assert lint_collector(object) == [f"{object!r} is not a Collector subclass"]
+
+
+def test_rationale_is_required_because_auditors_read_it() -> None:
+    class NoRationale(GoodCollector):
+        """A collector whose assertion does not say why it maps to its controls."""
+
+        @assertion(
+            "aws_good_things.ok",
+            title="Things are ok",
+            severity=Severity.HIGH,
+            remediation="Make it ok.",
+            controls=("soc2-2017:CC6.1", "iso27001-2022:A.8.24"),
+            rationale="   ",
+        )
+        def ok(row: dict[str, Any], params: dict[str, Any]) -> None:
+            """Nothing."""
+            return None
+
+    assert lint_collector(NoRationale) == [
+        "assertion 'aws_good_things.ok': rationale is empty (say why the check supports its "
+        "controls: auditors read it next to every finding)"
+    ]

@@ -1,9 +1,16 @@
-"""scaffold_collector: generates a working, lint-clean collector and a passing test."""
+"""scaffold_collector: generates a working, lint-clean collector and a passing test.
+
+The end-to-end proof (scaffold in a copy of the project, then ruff, the conformance tests and
+the generated-docs check in a subprocess) is ``tests/commands/test_engineers_path.py``.
+"""
 
 from __future__ import annotations
 
 import importlib
 import importlib.util
+import json
+import shutil
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,7 +20,9 @@ import pytest
 import collectors
 from collectors import registry
 from collectors.lint import lint_collector
-from collectors.scaffold import ScaffoldError, scaffold_collector
+from collectors.scaffold import MAX_KEY_LENGTH, ScaffoldError, scaffold_collector
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -35,9 +44,15 @@ def test_scaffold_generates_working_collector(generated_root: Path) -> None:
     assert rel == [
         "collectors/zzscaf/__init__.py",
         "collectors/zzscaf/zzscaf_widgets.py",
-        "tests/collectors/fixtures/zzscaf_widgets/README.md",
+        "tests/collectors/fixtures/zzscaf_widgets/routes.json",
         "tests/collectors/zzscaf/test_zzscaf_widgets.py",
     ]
+    routes = json.loads((generated_root / rel[2]).read_text())
+    assert set(routes) == {
+        "GET /api/items",
+        "GET /api/items?page=2",
+        "GET /expired-token/api/items",
+    }
     module = importlib.import_module("collectors.zzscaf.zzscaf_widgets")
     cls = module.ZzscafWidgetsCollector
     assert registry.get("zzscaf_widgets") is cls
@@ -49,7 +64,7 @@ def test_scaffold_generates_working_collector(generated_root: Path) -> None:
     test_module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(test_module)
     test_names = [n for n in dir(test_module) if n.startswith("test_")]
-    assert len(test_names) == 3
+    assert len(test_names) == 2
     for name in test_names:
         getattr(test_module, name)()  # each generated test passes
 
@@ -57,7 +72,7 @@ def test_scaffold_generates_working_collector(generated_root: Path) -> None:
 def test_scaffold_keeps_existing_package_and_strips_source_prefix(generated_root: Path) -> None:
     scaffold_collector(generated_root, "zzscaf", "one")
     created = scaffold_collector(generated_root, "zzscaf", "zzscaf_two")
-    assert [p.name for p in created] == ["zzscaf_two.py", "test_zzscaf_two.py", "README.md"]
+    assert [p.name for p in created] == ["zzscaf_two.py", "test_zzscaf_two.py", "routes.json"]
 
 
 def test_scaffold_refuses_to_overwrite(generated_root: Path) -> None:
@@ -69,8 +84,63 @@ def test_scaffold_refuses_to_overwrite(generated_root: Path) -> None:
     assert target.read_text() == "# edited by hand\n"
 
 
-@pytest.mark.parametrize(("source", "name"), [("AWS", "x"), ("aws-x", "y"), ("aws", "Bad Name")])
-def test_scaffold_rejects_bad_names(tmp_path: Path, source: str, name: str) -> None:
-    with pytest.raises(ScaffoldError):
+@pytest.mark.parametrize(
+    ("source", "name", "message"),
+    [
+        ("AWS", "x", "must match"),
+        ("aws-x", "y", "must match"),
+        ("aws", "Bad Name", "must match"),
+        ("testing", "things", "name of an SDK module"),
+        ("errors", "things", "name of an SDK module"),
+        ("s" * 21, "x", "longer than 20 characters"),
+        ("zeta", "n" * 36, f"longer than {MAX_KEY_LENGTH} characters"),
+    ],
+)
+def test_scaffold_rejects_bad_names(tmp_path: Path, source: str, name: str, message: str) -> None:
+    with pytest.raises(ScaffoldError, match=message):
         scaffold_collector(tmp_path, source, name)
     assert not any(tmp_path.iterdir())
+
+
+def test_scaffold_refuses_a_source_named_like_a_module_of_the_tree(tmp_path: Path) -> None:
+    (tmp_path / "collectors").mkdir()
+    (tmp_path / "collectors" / "helpers.py").write_text("")
+    with pytest.raises(ScaffoldError, match="collectors/helpers.py"):
+        scaffold_collector(tmp_path, "helpers", "things")
+
+
+# Sources before and after "testing" (the import-order trap), digits, prefixes of SDK module
+# names, and the longest source and key the scaffold accepts.
+RUFF_NAMES = [
+    ("aws", "widgets"),
+    ("http", "security_headers"),
+    ("zeta", "things"),
+    ("test", "a"),
+    ("testing2", "b"),
+    ("t2", "c"),
+    ("lint1", "d"),
+    ("a", "b" * 38),
+    ("s" * 20, "n" * 19),
+]
+
+
+def test_scaffold_output_passes_ruff_for_any_source_name(tmp_path: Path) -> None:
+    # ruff tells first-party imports apart by finding the modules, so the SDK must be there.
+    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    shutil.copytree(ROOT / "collectors", tmp_path / "collectors", ignore=_only_sdk)
+    for source, name in RUFF_NAMES:
+        scaffold_collector(tmp_path, source, name)
+    for command in (["check", "--no-cache", "."], ["format", "--check", "--no-cache", "."]):
+        result = subprocess.run(
+            [sys.executable, "-m", "ruff", *command],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+
+
+def _only_sdk(directory: str, names: list[str]) -> list[str]:
+    """copytree filter: the SDK's top-level modules, no built-in collectors or caches."""
+    return [n for n in names if not n.endswith(".py") or Path(directory, n).is_dir()]

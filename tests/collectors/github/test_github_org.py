@@ -118,6 +118,23 @@ def test_token_that_is_not_an_owner_gives_errors_not_passes(
     assert all(r["mfa_enabled"] is None for r in result.rows)
     message = result.finding("github_org.members_without_2fa", "*").message
     assert "HTTP 403" in message and TOKEN not in caplog.text
+    # The recorded errors, exactly (pinned when ctx.attempt replaced the hand-written catch).
+    base = server.base_url
+    assert [(e["message"], e["action"], e["resource"], e["assertions"]) for e in result.errors][
+        -2:
+    ] == [
+        (
+            f"cannot list {kind} without 2FA: HTTP 403 Forbidden from GET {base}/orgs/acme-corp/"
+            f"{path}: check the credentials and their scopes",
+            f"github:{operation}",
+            None,
+            ("github_org.members_without_2fa",),
+        )
+        for kind, path, operation in (
+            ("members", "members", "orgs/list-members"),
+            ("outside collaborators", "outside_collaborators", "orgs/list-outside-collaborators"),
+        )
+    ]
 
 
 def test_bad_token_is_permanent() -> None:

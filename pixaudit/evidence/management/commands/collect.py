@@ -62,6 +62,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options):
+        require_migrated_database()
         registry.discover()
         plans = self._plans(options)
         findings_out = open_findings_out(options["findings_out"])
@@ -170,6 +171,25 @@ class Command(BaseCommand):
                 f"{assertion_id.ljust(width)}  {c['pass']:>5} {c['fail']:>5} "
                 f"{c['warn']:>5} {c['error']:>5}"
             )
+
+
+def require_migrated_database() -> None:
+    """Refuse to start, with the command to run, when the database lacks migrations.
+
+    Every run is recorded (even with ``--no-store``, which stores no evidence), so on a fresh
+    clone ``collect`` needs ``migrate`` first; without this check it dies on "no such table".
+    """
+    from django.db import DEFAULT_DB_ALIAS, connections
+    from django.db.migrations.executor import MigrationExecutor
+
+    executor = MigrationExecutor(connections[DEFAULT_DB_ALIAS])
+    pending = executor.migration_plan(executor.loader.graph.leaf_nodes())
+    if pending:
+        raise CommandError(
+            f"the database is not ready ({len(pending)} migration(s) not applied): run "
+            "`.venv/bin/python manage.py migrate` first (collect records every run, "
+            "even with --no-store)"
+        )
 
 
 def load_params(path: str | None, keys: list[str]) -> dict[str, dict]:

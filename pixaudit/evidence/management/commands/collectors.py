@@ -1,15 +1,15 @@
-"""``manage.py collectors``: list registered collectors, write their docs, print IAM policies."""
+"""``manage.py collectors``: list, search and document collectors; print IAM policies."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from collectors import registry
-from pixaudit.evidence.collector_docs import collectors_markdown
+from pixaudit.evidence.collector_docs import DOC_PATH, builtin_collectors, collectors_markdown
+from pixaudit.evidence.collector_search import search_collectors
 
 
 class Command(BaseCommand):
@@ -20,9 +20,16 @@ class Command(BaseCommand):
         parser.add_argument(
             "--doc",
             nargs="?",
-            const=str(Path(settings.BASE_DIR) / "docs" / "collectors.md"),
+            const=str(DOC_PATH),
             metavar="PATH",
-            help="Write Markdown docs generated from the declarations (default docs/collectors.md)",
+            help="Write Markdown docs of the built-in collectors, generated from their "
+            "declarations (default docs/collectors.md; `make docs` does this)",
+        )
+        parser.add_argument(
+            "--search",
+            metavar="WORDS",
+            help="Find assertions and collectors whose ids, titles, columns, thresholds, "
+            "rationale or remediation mention every word (e.g. --search hsts)",
         )
         parser.add_argument(
             "--iam-policy",
@@ -36,13 +43,10 @@ class Command(BaseCommand):
         registry.discover()
         for name, error in registry.load_errors:
             self.stderr.write(self.style.WARNING(f"collector failed to load: {name}: {error}"))
-        classes = [
-            c
-            for c in registry.all_collectors()
-            if not options["source"] or c.source == options["source"]
-        ]
-        if options["source"] and not classes:
-            raise CommandError(f"no collector has source {options['source']!r}")
+        source = options["source"]
+        classes = [c for c in registry.all_collectors() if not source or c.source == source]
+        if source and not classes:
+            raise CommandError(f"no collector has source {source!r}")
         if options["iam_policy"]:
             from collectors.aws._policy import iam_policy
 
@@ -51,8 +55,12 @@ class Command(BaseCommand):
             return
         if options["doc"]:
             path = Path(options["doc"])
-            path.write_text(collectors_markdown(classes), encoding="utf-8")
-            self.stdout.write(f"wrote {path} ({len(classes)} collectors)")
+            documented = [c for c in builtin_collectors() if not source or c.source == source]
+            path.write_text(collectors_markdown(documented), encoding="utf-8")
+            self.stdout.write(f"wrote {path} ({len(documented)} collectors)")
+            return
+        if options["search"] is not None:
+            self._search(classes, options["search"])
             return
         if options["json"]:
             self.stdout.write(json.dumps([c.docs() for c in classes], indent=2, default=str))
@@ -67,3 +75,15 @@ class Command(BaseCommand):
             self.stdout.write(f"  params: {params or '-'}")
             self.stdout.write(f"  permissions: {', '.join(cls.permissions) or '-'}")
             self.stdout.write(f"  controls: {', '.join(cls.controls()) or '-'}")
+
+    def _search(self, classes, words: str) -> None:
+        if not words.split():
+            raise CommandError("--search needs at least one word")
+        matches = search_collectors(classes, words)
+        if not matches:
+            self.stdout.write(f"nothing matches {words!r}")
+            return
+        for match in matches:
+            self.stdout.write(self.style.MIGRATE_HEADING(match.name) + f"  {match.title}")
+            for line in match.details:
+                self.stdout.write(f"  {line}")
