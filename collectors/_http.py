@@ -9,6 +9,10 @@
   (epoch seconds);
 - never sleeps past the collection's remaining time budget;
 - turns network errors into ``CollectorError(permanent=False)``.
+- refuses to send credentials (an ``Authorization``, cookie or token header, or any known
+  secret value anywhere in the request) over anything but HTTPS, redirects included
+  (:mod:`collectors.destinations`; plain HTTP to loopback only with
+  ``allow_http_loopback=True``, for tests' local servers).
 
 :func:`check_response` turns an error response into a :class:`CollectorError` whose message
 names the method, the URL without its query string (which may carry tokens) and the status.
@@ -18,8 +22,9 @@ from __future__ import annotations
 
 import email.utils
 import math
+import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urljoin, urlsplit, urlunsplit
@@ -27,6 +32,7 @@ from urllib.parse import urljoin, urlsplit, urlunsplit
 import requests
 
 from collectors.base import CollectorError
+from collectors.destinations import credential_transport_problem
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -113,8 +119,12 @@ class HTTPSession(requests.Session):
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.time,
         remaining: Callable[[], float] | None = None,
+        allow_http_loopback: bool = False,
+        secret_values: Callable[[], Iterable[str]] | None = None,
     ) -> None:
         super().__init__()
+        self.allow_http_loopback = allow_http_loopback
+        self.secret_values = secret_values or tuple
         self.default_timeout = timeout
         self.max_retries = max_retries
         self.backoff_base = backoff_base
@@ -124,6 +134,20 @@ class HTTPSession(requests.Session):
         self.remaining = remaining or (lambda: math.inf)
         #: Every sleep taken, in seconds (useful for tests and run diagnostics).
         self.waits: list[float] = []
+
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+        """Send one prepared request (redirect hops too) unless it would leak credentials."""
+        url = request.url or ""
+        if _carries_credentials(request, self.secret_values()):
+            problem = credential_transport_problem(
+                url, allow_http_loopback=self.allow_http_loopback
+            )
+            if problem:
+                raise CollectorError(
+                    f"refusing to send credentials to {safe_url(url)}: {problem}",
+                    permanent=True,
+                )
+        return super().send(request, **kwargs)
 
     def _backoff(self, attempt: int) -> float:
         return float(min(self.backoff_max, self.backoff_base * (2**attempt)))
@@ -169,6 +193,22 @@ class HTTPSession(requests.Session):
                 return response
             response.close()
             attempt += 1
+
+
+_CREDENTIAL_HEADER_RE = re.compile(r"authorization|cookie|token|api[-_]?key|secret|password")
+
+
+def _carries_credentials(request: requests.PreparedRequest, secrets: Iterable[str]) -> bool:
+    """True when the request has a credential header or contains a known secret value."""
+    headers = request.headers or {}
+    if any(_CREDENTIAL_HEADER_RE.search(name.lower()) for name in headers):
+        return True
+    body = request.body
+    text_body = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+    haystacks = [request.url or "", *map(str, headers.values())]
+    if isinstance(text_body, str):
+        haystacks.append(text_body)
+    return any(secret and secret in hay for secret in secrets for hay in haystacks)
 
 
 def check_response(response: requests.Response) -> requests.Response:

@@ -95,6 +95,8 @@ class CollectionContext:
     ``time_budget`` (seconds) bounds the run: see :meth:`remaining` and :meth:`check_budget`.
     ``aws_session_factory(region)`` replaces the built-in AWS credential logic when given;
     ``http_session`` replaces the default :class:`~collectors._http.HTTPSession`.
+    ``allow_http_loopback`` lets that session send credentials over plain HTTP to a
+    loopback address (tests' local servers only; never in production).
     """
 
     def __init__(
@@ -110,8 +112,10 @@ class CollectionContext:
         http_session: requests.Session | None = None,
         monotonic: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        allow_http_loopback: bool = False,
     ) -> None:
         self.params: dict[str, Any] = dict(params)
+        self.allow_http_loopback = allow_http_loopback
         self._secrets = sorted(
             {s for s in secrets if isinstance(s, str) and len(s) >= _MIN_SECRET_LENGTH},
             key=len,
@@ -341,7 +345,12 @@ class CollectionContext:
         """The HTTP session (created on first use; retries never outlast the budget)."""
         with self._lock:
             if self._http is None:
-                self._http = HTTPSession(sleep=self._sleep, remaining=self.remaining)
+                self._http = HTTPSession(
+                    sleep=self._sleep,
+                    remaining=self.remaining,
+                    allow_http_loopback=self.allow_http_loopback,
+                    secret_values=lambda: tuple(self._secrets),
+                )
             return self._http
 
     def http_json(self, method: str, url: str, **kwargs: Any) -> Any:

@@ -108,6 +108,7 @@ AWS_PARAMS: tuple[Param, ...] = (
         "string",
         help="IAM role to assume with the credentials above, e.g. for another account "
         "(arn:aws:iam::123456789012:role/pixaudit-readonly).",
+        destination=True,
     ),
     Param("external_id", "string", help="External id required by the role's trust policy."),
     Param(

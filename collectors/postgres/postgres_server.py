@@ -62,6 +62,7 @@ class PostgresServerCollector(Collector):
             required=True,
             secret=True,
             help="libpq connection string or URI, e.g. postgresql://auditor:...@db:5432/postgres.",
+            destination=True,
         ),
         Param("connect_timeout", "integer", default=10, help="Connection timeout in seconds."),
     )

@@ -84,6 +84,7 @@ class TlsEndpointsCollector(Collector):
             "list",
             required=True,
             help="Targets: host:port, host:port@sni, [v6addr]:port; prefix tls:// for non-HTTP.",
+            destination=True,
         ),
         Param("ca_bundle", "string", help="PEM file of trusted CAs (default: the system store)."),
         Param("timeout", "float", default=10.0, help="Seconds per connection attempt."),

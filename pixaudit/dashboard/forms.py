@@ -80,11 +80,20 @@ class ConnectionForm(forms.Form):
     def _field(self, param: Param) -> forms.Field:
         help_parts = [param.help, _default_text(param)]
         required = param.required
+        destinations = [p.name for p in self.collector.params if p.destination and not p.secret]
+        has_secrets = any(p.secret for p in self.collector.params)
+        if param.destination and has_secrets and not param.secret:
+            help_parts.append(
+                "It decides where the secrets are sent: changing it requires re-entering "
+                "them, and a URL must start with https://."
+            )
         if param.secret:
             stored = param.name in self.secrets_set
             help_parts.append(
                 "A value is stored; leave blank to keep it." if stored else "Stored encrypted."
             )
+            if stored and destinations:
+                help_parts.append(f"Re-enter it when you change {', '.join(destinations)}.")
             required = param.required and not stored
             field: forms.Field = forms.CharField(
                 widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"})

@@ -111,6 +111,7 @@ def connection_edit_view(request: HttpRequest, pk: int) -> HttpResponse:
                 clear_secrets=form.secrets_to_clear(),
                 schedule_minutes=form.cleaned_data["schedule_minutes"],
                 enabled=form.cleaned_data["enabled"],
+                user=request.user,
             )
         except ConnectionParamsError as exc:
             conn.refresh_from_db()

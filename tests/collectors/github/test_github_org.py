@@ -33,7 +33,7 @@ def test_collector_is_conformant() -> None:
 
 def test_members_owners_collaborators_and_2fa() -> None:
     waits: list[float] = []
-    session = HTTPSession(sleep=waits.append, clock=lambda: CLOCK)
+    session = HTTPSession(sleep=waits.append, clock=lambda: CLOCK, allow_http_loopback=True)
     with serve_fixtures(FIXTURES) as server:
         result = run_collector(GithubOrgCollector, _params(server.base_url), http_session=session)
     # The 403 rate limit was waited out until X-RateLimit-Reset, then retried.
