@@ -55,8 +55,11 @@ def evaluate_assertions(
     ``assertions``). Each becomes one ERROR finding per named assertion (all assertions when
     none or only unknown ones are named) for its resource, or ``"*"``. An ERROR for a specific
     resource replaces the check's finding for that assertion and resource: a check cannot
-    pass on data the collector could not see. Invalid ``thresholds`` raise
-    :class:`ParamError` before anything is evaluated.
+    pass on data the collector could not see. An ERROR on ``"*"`` (part of the population
+    was not seen: a region, a page) replaces the check's FAIL or WARN on ``"*"`` for that
+    assertion: an account-level "none found" cannot be claimed about data that was not
+    read, while a PASS on ``"*"`` (a witness was seen) stands next to the ERROR. Invalid
+    ``thresholds`` raise :class:`ParamError` before anything is evaluated.
     """
     resolved = validate_thresholds(cls, thresholds)
     error_findings: list[Finding] = []
@@ -85,12 +88,20 @@ def evaluate_assertions(
                 )
             )
     shadowed = {(f.assertion_id, f.resource) for f in error_findings if f.resource != "*"}
+    unseen = {f.assertion_id for f in error_findings if f.resource == "*"}
     findings: list[Finding] = []
     for a in cls.assertions:
         for finding in a.evaluate(
             rows, resource_column=cls.resource_column, thresholds=resolved[a.id]
         ):
-            if (finding.assertion_id, finding.resource) not in shadowed:
-                findings.append(finding)
+            if (finding.assertion_id, finding.resource) in shadowed:
+                continue
+            if (
+                finding.resource == "*"
+                and finding.assertion_id in unseen
+                and finding.status in (Status.FAIL, Status.WARN)
+            ):
+                continue
+            findings.append(finding)
     findings.extend(error_findings)
     return findings
