@@ -6,13 +6,14 @@ plugin's tests see exactly what production computes.
 
 from __future__ import annotations
 
+import difflib
 import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from collectors.base import Collector, Finding, ParamError, Status
 
-__all__ = ["evaluate_assertions", "validate_thresholds"]
+__all__ = ["evaluate_assertions", "unknown_assertion_message", "validate_thresholds"]
 
 logger = logging.getLogger(__name__)
 
@@ -23,23 +24,47 @@ def validate_thresholds(
     """Validate per-assertion threshold overrides ``{assertion_id: {param: value}}``.
 
     Returns the complete thresholds of every assertion (defaults filled). Raises
-    :class:`ParamError` whose keys are ``"<assertion_id>"`` (unknown assertion) or
-    ``"<assertion_id>.<param>"``, with every problem at once.
+    :class:`ParamError` whose keys are ``"<assertion_id>"`` (unknown assertion, or a value
+    that is not an object) or ``"<assertion_id>.<param>"``, with every problem at once.
+    Messages about an unknown key name the valid ones, so a typo is easy to fix.
     """
     thresholds = thresholds or {}
     errors: dict[str, str] = {}
-    for assertion_id in thresholds:
+    for assertion_id, values in thresholds.items():
         if assertion_id not in cls.assertions_by_id:
-            errors[assertion_id] = f"Unknown assertion of {cls.key}."
+            errors[str(assertion_id)] = unknown_assertion_message(cls, str(assertion_id))
+        elif not isinstance(values, Mapping):
+            errors[assertion_id] = (
+                f'Give the thresholds of {assertion_id} as an object {{"<name>": value}}.'
+            )
     result: dict[str, dict[str, Any]] = {}
     for a in cls.assertions:
+        given = thresholds.get(a.id)
+        if not isinstance(given, Mapping):
+            given = None  # reported above
+        known = [p.name for p in a.params]
+        for name in given or {}:
+            if name not in known:
+                valid = ", ".join(known) if known else "none: it takes no thresholds"
+                errors[f"{a.id}.{name}"] = f"Unknown threshold {name!r} of {a.id} (valid: {valid})."
         try:
-            result[a.id] = a.validate_thresholds(thresholds.get(a.id))
+            result[a.id] = a.validate_thresholds(
+                {k: v for k, v in (given or {}).items() if k in known}
+            )
         except ParamError as exc:
             errors.update({f"{a.id}.{name}": msg for name, msg in exc.errors.items()})
     if errors:
         raise ParamError(errors)
     return result
+
+
+def unknown_assertion_message(cls: type[Collector], assertion_id: str) -> str:
+    """ "Unknown assertion ... (valid: ...)", suggesting the closest id when there is one."""
+    valid = sorted(cls.assertions_by_id)
+    close = difflib.get_close_matches(assertion_id, valid, n=1)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    listed = ", ".join(valid) if valid else "none: it declares no assertions"
+    return f"Unknown assertion {assertion_id!r} of {cls.key} (valid: {listed}).{hint}"
 
 
 def evaluate_assertions(

@@ -27,7 +27,7 @@ from collectors import CollectionContext, Collector, CollectorError, ParamError
 from collectors.base import REDACTED, redact_params, validate_params
 from collectors.base import Finding as SdkFinding
 from collectors.destinations import destination_errors
-from collectors.evaluate import evaluate_assertions
+from collectors.evaluate import evaluate_assertions, validate_thresholds
 from collectors.schema import coerce_rows
 from pixaudit.evidence.canonical import canonical_bytes, format_datetime, sha256_hex
 from pixaudit.evidence.models import CollectionRun, Connection, EvidenceItem, RunStatus
@@ -293,6 +293,13 @@ def collection_run_execute(
         cls = collector_class(key)
     except KeyError:
         return _fail(run, f"collector {key!r} is not installed", permanent=True)
+    try:
+        # Before collecting: thresholds stored for an assertion the collector no longer
+        # declares (or written around the services) are refused, never silently ignored.
+        validate_thresholds(cls, run.thresholds or None)
+    except ParamError as exc:
+        detail = "; ".join(f"{k}: {v}" for k, v in sorted(exc.errors.items()))
+        return _fail(run, f"invalid thresholds: {detail}", permanent=True)
     try:
         params, secrets = _params_and_secrets(run, cls)
         redact = _Redactor(secrets)
