@@ -14,7 +14,11 @@
   never raised: :func:`check_response` decides), and turns network errors that outlast the
   retries into ``CollectorError(permanent=False)``;
 - verifies TLS against ``ca_bundle`` when one is given (a PEM file), else the system store;
-  a certificate that does not verify is a permanent ``CollectorError``, never retried.
+  a certificate that does not verify is a permanent ``CollectorError``, never retried;
+- refuses to send credentials (an ``Authorization``, cookie or token header, or any known
+  secret value anywhere in the request) over anything but HTTPS, redirects included
+  (:mod:`collectors.destinations`; plain HTTP to loopback only with
+  ``allow_http_loopback=True``, for tests' local servers).
 
 :func:`check_response` turns an error response into a :class:`CollectorError` whose message
 names the method, the URL without its query string (which may carry tokens) and the status.
@@ -24,9 +28,10 @@ from __future__ import annotations
 
 import email.utils
 import math
+import re
 import ssl
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -34,6 +39,7 @@ from urllib.parse import urljoin
 
 import requests
 
+from collectors.destinations import credential_transport_problem
 from collectors.errors import CollectorError
 from collectors.urls import resource_url
 
@@ -184,8 +190,12 @@ class HTTPSession(requests.Session):
         clock: Callable[[], float] = time.time,
         remaining: Callable[[], float] | None = None,
         ca_bundle: str | None = None,
+        allow_http_loopback: bool = False,
+        secret_values: Callable[[], Iterable[str]] | None = None,
     ) -> None:
         super().__init__()
+        self.allow_http_loopback = allow_http_loopback
+        self.secret_values = secret_values or tuple
         self.default_timeout = timeout
         self.retries = RetryBudget() if retries is None else RetryBudget.coerce(retries)
         self.sleep = sleep
@@ -194,6 +204,20 @@ class HTTPSession(requests.Session):
         self.ca_bundle = ca_bundle
         #: Every sleep taken, in seconds (useful for tests and run diagnostics).
         self.waits: list[float] = []
+
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+        """Send one prepared request (redirect hops too) unless it would leak credentials."""
+        url = request.url or ""
+        if _carries_credentials(request, self.secret_values()):
+            problem = credential_transport_problem(
+                url, allow_http_loopback=self.allow_http_loopback
+            )
+            if problem:
+                raise CollectorError(
+                    f"refusing to send credentials to {safe_url(url)}: {problem}",
+                    permanent=True,
+                )
+        return super().send(request, **kwargs)
 
     def _refusal(self, seconds: float, budget: RetryBudget, waited: float) -> str | None:
         """Why ``seconds`` more of waiting is not allowed (``None`` when it is)."""
@@ -264,6 +288,22 @@ class HTTPSession(requests.Session):
             self._sleep(wait)
             waited += wait
             status_tries += 1
+
+
+_CREDENTIAL_HEADER_RE = re.compile(r"authorization|cookie|token|api[-_]?key|secret|password")
+
+
+def _carries_credentials(request: requests.PreparedRequest, secrets: Iterable[str]) -> bool:
+    """True when the request has a credential header or contains a known secret value."""
+    headers = request.headers or {}
+    if any(_CREDENTIAL_HEADER_RE.search(name.lower()) for name in headers):
+        return True
+    body = request.body
+    text_body = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+    haystacks = [request.url or "", *map(str, headers.values())]
+    if isinstance(text_body, str):
+        haystacks.append(text_body)
+    return any(secret and secret in hay for secret in secrets for hay in haystacks)
 
 
 def check_response(response: requests.Response) -> requests.Response:

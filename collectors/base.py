@@ -94,7 +94,10 @@ class Param:
     log redaction. ``type`` is one of ``string``, ``integer``, ``float``, ``boolean``,
     ``list`` (a list of strings; a comma-separated string is accepted) or ``json`` (a dict or
     a list; a JSON string is accepted). ``secret=True`` marks credentials: they are stored
-    encrypted, redacted from logs and never shown back.
+    encrypted, redacted from logs and never shown back. ``destination=True`` marks a param
+    that decides where the secrets are sent (base URL, endpoint, host, port, role ARN):
+    changing it requires re-entering every stored secret, and a URL in it must be
+    ``https://`` when secrets are set (see :mod:`collectors.destinations`).
     """
 
     name: str
@@ -104,6 +107,7 @@ class Param:
     help: str = ""
     secret: bool = False
     choices: tuple[Any, ...] | None = None
+    destination: bool = False
 
     def __post_init__(self) -> None:
         if self.choices is not None and not isinstance(self.choices, tuple):
@@ -142,6 +146,7 @@ class Param:
             "help": self.help,
             "secret": self.secret,
             "choices": list(self.choices) if self.choices is not None else None,
+            "destination": self.destination,
         }
 
 

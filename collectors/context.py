@@ -101,6 +101,8 @@ class CollectionContext:
     ``http_session`` replaces the default :class:`~collectors._http.HTTPSession`, and
     ``http_retries`` (a :class:`~collectors._http.RetryBudget` or an int) sets the retry
     budget of :attr:`http` (see :attr:`http_retries`).
+    ``allow_http_loopback`` lets that session send credentials over plain HTTP to a
+    loopback address (tests' local servers only; never in production).
     """
 
     def __init__(
@@ -117,8 +119,10 @@ class CollectionContext:
         http_retries: RetryBudget | int | None = None,
         monotonic: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        allow_http_loopback: bool = False,
     ) -> None:
         self.params: dict[str, Any] = dict(params)
+        self.allow_http_loopback = allow_http_loopback
         self._secrets = sorted(
             {s for s in secrets if isinstance(s, str) and len(s) >= _MIN_SECRET_LENGTH},
             key=len,
@@ -399,6 +403,8 @@ class CollectionContext:
                     remaining=self.remaining,
                     retries=self._http_retries,
                     ca_bundle=ca_bundle,
+                    allow_http_loopback=self.allow_http_loopback,
+                    secret_values=lambda: tuple(self._secrets),
                 )
             return self._http
 

@@ -6,13 +6,14 @@ plugin's tests see exactly what production computes.
 
 from __future__ import annotations
 
+import difflib
 import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from collectors.base import Collector, Finding, ParamError, Status
 
-__all__ = ["evaluate_assertions", "validate_thresholds"]
+__all__ = ["evaluate_assertions", "unknown_assertion_message", "validate_thresholds"]
 
 logger = logging.getLogger(__name__)
 
@@ -23,23 +24,47 @@ def validate_thresholds(
     """Validate per-assertion threshold overrides ``{assertion_id: {param: value}}``.
 
     Returns the complete thresholds of every assertion (defaults filled). Raises
-    :class:`ParamError` whose keys are ``"<assertion_id>"`` (unknown assertion) or
-    ``"<assertion_id>.<param>"``, with every problem at once.
+    :class:`ParamError` whose keys are ``"<assertion_id>"`` (unknown assertion, or a value
+    that is not an object) or ``"<assertion_id>.<param>"``, with every problem at once.
+    Messages about an unknown key name the valid ones, so a typo is easy to fix.
     """
     thresholds = thresholds or {}
     errors: dict[str, str] = {}
-    for assertion_id in thresholds:
+    for assertion_id, values in thresholds.items():
         if assertion_id not in cls.assertions_by_id:
-            errors[assertion_id] = f"Unknown assertion of {cls.key}."
+            errors[str(assertion_id)] = unknown_assertion_message(cls, str(assertion_id))
+        elif not isinstance(values, Mapping):
+            errors[assertion_id] = (
+                f'Give the thresholds of {assertion_id} as an object {{"<name>": value}}.'
+            )
     result: dict[str, dict[str, Any]] = {}
     for a in cls.assertions:
+        given = thresholds.get(a.id)
+        if not isinstance(given, Mapping):
+            given = None  # reported above
+        known = [p.name for p in a.params]
+        for name in given or {}:
+            if name not in known:
+                valid = ", ".join(known) if known else "none: it takes no thresholds"
+                errors[f"{a.id}.{name}"] = f"Unknown threshold {name!r} of {a.id} (valid: {valid})."
         try:
-            result[a.id] = a.validate_thresholds(thresholds.get(a.id))
+            result[a.id] = a.validate_thresholds(
+                {k: v for k, v in (given or {}).items() if k in known}
+            )
         except ParamError as exc:
             errors.update({f"{a.id}.{name}": msg for name, msg in exc.errors.items()})
     if errors:
         raise ParamError(errors)
     return result
+
+
+def unknown_assertion_message(cls: type[Collector], assertion_id: str) -> str:
+    """ "Unknown assertion ... (valid: ...)", suggesting the closest id when there is one."""
+    valid = sorted(cls.assertions_by_id)
+    close = difflib.get_close_matches(assertion_id, valid, n=1)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    listed = ", ".join(valid) if valid else "none: it declares no assertions"
+    return f"Unknown assertion {assertion_id!r} of {cls.key} (valid: {listed}).{hint}"
 
 
 def evaluate_assertions(
@@ -55,8 +80,11 @@ def evaluate_assertions(
     ``assertions``). Each becomes one ERROR finding per named assertion (all assertions when
     none or only unknown ones are named) for its resource, or ``"*"``. An ERROR for a specific
     resource replaces the check's finding for that assertion and resource: a check cannot
-    pass on data the collector could not see. Invalid ``thresholds`` raise
-    :class:`ParamError` before anything is evaluated.
+    pass on data the collector could not see. An ERROR on ``"*"`` (part of the population
+    was not seen: a region, a page) replaces the check's FAIL or WARN on ``"*"`` for that
+    assertion: an account-level "none found" cannot be claimed about data that was not
+    read, while a PASS on ``"*"`` (a witness was seen) stands next to the ERROR. Invalid
+    ``thresholds`` raise :class:`ParamError` before anything is evaluated.
     """
     resolved = validate_thresholds(cls, thresholds)
     error_findings: list[Finding] = []
@@ -85,12 +113,20 @@ def evaluate_assertions(
                 )
             )
     shadowed = {(f.assertion_id, f.resource) for f in error_findings if f.resource != "*"}
+    unseen = {f.assertion_id for f in error_findings if f.resource == "*"}
     findings: list[Finding] = []
     for a in cls.assertions:
         for finding in a.evaluate(
             rows, resource_column=cls.resource_column, thresholds=resolved[a.id]
         ):
-            if (finding.assertion_id, finding.resource) not in shadowed:
-                findings.append(finding)
+            if (finding.assertion_id, finding.resource) in shadowed:
+                continue
+            if (
+                finding.resource == "*"
+                and finding.assertion_id in unseen
+                and finding.status in (Status.FAIL, Status.WARN)
+            ):
+                continue
+            findings.append(finding)
     findings.extend(error_findings)
     return findings

@@ -26,6 +26,7 @@ from collectors.base import (
 __all__ = [
     "ASSERTION_ID_RE",
     "CONTROL_ID_RE",
+    "DESTINATION_NAME_RE",
     "KEY_RE",
     "NAME_RE",
     "SDK_MODULES",
@@ -39,11 +40,18 @@ NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 CONTROL_ID_RE = re.compile(r"^(soc2-2017|iso27001-2022):\S+$")
 ASSERTION_ID_RE = re.compile(r"^[a-z][a-z0-9_]*\.[a-z0-9_]+$")
 MAX_TITLE_LENGTH = 80
+#: Param names that say where a request goes: with secrets, they must be destinations.
+DESTINATION_NAME_RE = re.compile(
+    r"(^|_)(url|urls|uri|endpoint|endpoints|host|hosts|hostname|port|arn|server|domain|"
+    r"address|dsn)(_|$)"
+)
+
 #: The SDK's own top-level modules: never collector modules, never a collector source name.
 SDK_MODULES = frozenset(
     {
         "base",
         "context",
+        "destinations",
         "errors",
         "evaluate",
         "fixture_server",
@@ -128,6 +136,19 @@ def lint_params(params: Iterable[Any], *, where: str = "param") -> list[str]:
     return problems
 
 
+def _destination_problems(cls: type[Collector]) -> list[str]:
+    """A collector with secrets declares every URL/host-like param ``destination=True``."""
+    params = [p for p in cls.params if isinstance(p, Param)]
+    if not any(p.secret for p in params):
+        return []
+    return [
+        f"param {p.name!r} looks like a URL, host or ARN of a collector with secrets: declare "
+        "it destination=True so that changing it requires re-entering the secrets"
+        for p in params
+        if not p.destination and not p.secret and DESTINATION_NAME_RE.search(p.name)
+    ]
+
+
 def _module_problems(cls: type[Collector]) -> list[str]:
     module = cls.__module__ or ""
     parts = module.split(".")
@@ -170,6 +191,7 @@ def lint_collector(cls: Any, known_controls: set[str] | None = None) -> list[str
         if not str(getattr(column, "description", "")).strip():
             problems.append(f"column {name!r}: description is empty")
     problems.extend(lint_params(cls.params))
+    problems.extend(_destination_problems(cls))
     permissions = cls.permissions
     if not isinstance(permissions, tuple | list) or not all(
         isinstance(p, str) and p.strip() for p in permissions

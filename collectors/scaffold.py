@@ -108,7 +108,13 @@ class $cls(Collector):
     title = "$title"
     version = 1
     params = (
-        Param("base_url", "string", required=True, help="API root, e.g. https://api.example.com"),
+        Param(
+            "base_url",
+            "string",
+            required=True,
+            destination=True,
+            help="API root, e.g. https://api.example.com",
+        ),
         Param("api_token", "string", required=True, secret=True, help="Read-only API token."),
         Param("ca_bundle", "string", help="PEM file of the CAs to trust (default: the system's)."),
     )

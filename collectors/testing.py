@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from collectors import registry
-from collectors.base import Collector, Finding, Status, validate_params
+from collectors.base import Collector, Finding, ParamError, Status, validate_params
 from collectors.context import CollectionContext
+from collectors.destinations import destination_errors
 from collectors.evaluate import evaluate_assertions
 from collectors.fixture_server import FixtureServer, serve_fixtures
 from collectors.schema import coerce_rows
@@ -43,8 +44,12 @@ def make_context(
     """Return a context for tests; ``now`` freezes :meth:`CollectionContext.now`.
 
     ``overrides`` are passed to :class:`CollectionContext` (``secrets``, ``time_budget``,
-    ``aws_session_factory``, ``http_session``, ``http_retries``, ``sleep``, ...).
+    ``aws_session_factory``, ``http_session``, ``http_retries``, ``sleep``, ...). Unlike
+    production, the context may send credentials over plain HTTP to loopback
+    (``serve_fixtures``); pass ``allow_http_loopback=False`` to test that a collector
+    refuses it.
     """
+    overrides.setdefault("allow_http_loopback", True)
     if now is not None:
         frozen = now if now.tzinfo else now.replace(tzinfo=UTC)
         overrides.setdefault("clock", lambda: frozen)
@@ -89,9 +94,10 @@ def run_collector(
 ) -> RunResult:
     """Run a collector like the runner does and return a :class:`RunResult`.
 
-    Params are validated against the collector's declaration (``ParamError`` on bad input);
-    the secret values are registered for log redaction. ``ctx_kw`` go to
-    :func:`make_context` (e.g. ``now=...``, ``aws_session_factory=...``). With ``ctx``, its
+    Params are validated against the collector's declaration (``ParamError`` on bad input,
+    including a destination URL that secrets may not be sent to); the secret values are
+    registered for log redaction. ``ctx_kw`` go to :func:`make_context` (e.g. ``now=...``,
+    ``aws_session_factory=...``). With ``ctx``, its
     params are validated and replaced by the validated dict. A ``CollectorError`` raised by
     ``collect`` propagates, as it does in the runner.
     """
@@ -105,6 +111,10 @@ def run_collector(
         cls = cls_or_key
     raw = dict(params or {}) if ctx is None or params is not None else dict(ctx.params)
     validated = validate_params(cls.params, raw)
+    allow_loopback = ctx.allow_http_loopback if ctx else ctx_kw.get("allow_http_loopback", True)
+    unsafe = destination_errors(cls.params, validated, allow_http_loopback=allow_loopback)
+    if unsafe:
+        raise ParamError(unsafe)
     secrets = [str(validated[name]) for name in cls.secret_param_names() if validated[name]]
     if ctx is None:
         ctx_kw["secrets"] = [*ctx_kw.get("secrets", ()), *secrets]

@@ -244,6 +244,12 @@ PIXAUDIT_POST_INGEST_HOOKS = ["pixaudit.reviews.services.followups.followups_aft
 # Base URL for links in reminder e-mails (e.g. https://pixaudit.example.com).
 PIXAUDIT_BASE_URL = env_str("PIXAUDIT_BASE_URL", "http://localhost:8000")
 
+# --- Collector secrets in transit -----------------------------------------------------------
+# Collectors send credentials only over HTTPS (collectors.destinations). True lets them use
+# plain HTTP to a loopback address, for the tests' local fixture servers only: deliberately
+# not read from the environment, and off here; tests/settings.py switches it on.
+PIXAUDIT_ALLOW_HTTP_LOOPBACK = False
+
 # --- E-mail ---------------------------------------------------------------------------------
 EMAIL_HOST = env_str("EMAIL_HOST", "")
 EMAIL_PORT = env_int("EMAIL_PORT", 587)

@@ -27,3 +27,6 @@ STORAGES = {
 }
 for _queue in RQ_QUEUES.values():
     _queue["ASYNC"] = False
+
+# The local fixture servers of collector tests speak plain HTTP on 127.0.0.1.
+PIXAUDIT_ALLOW_HTTP_LOOPBACK = True

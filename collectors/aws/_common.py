@@ -108,6 +108,7 @@ AWS_PARAMS: tuple[Param, ...] = (
         "string",
         help="IAM role to assume with the credentials above, e.g. for another account "
         "(arn:aws:iam::123456789012:role/pixaudit-readonly).",
+        destination=True,
     ),
     Param("external_id", "string", help="External id required by the role's trust policy."),
     Param(
@@ -333,12 +334,16 @@ def collect_regional(
     lister: Callable[[Any, str], list[T]],
     *,
     assertions: Iterable[str],
+    region_resource: Callable[[str], str] | None = None,
 ) -> list[T]:
     """Run ``lister(client, region)`` in every region concurrently and concatenate the results.
 
     A region whose listing fails is recorded with ``ctx.error`` (for ``"*"``, naming the
     action and the regions); if every region fails, a :class:`CollectorError` is raised
-    instead (permanent when access was denied), since there is no usable data.
+    instead (permanent when access was denied), since there is no usable data. Collectors
+    whose rows *are* the regions (a regional setting) pass ``region_resource(region)``, the
+    region's resource name: its error is then recorded on that resource, so the region
+    stays in the evidence (and in current state) as ERROR instead of disappearing.
     """
     assertions = tuple(assertions)
     names = regions(ctx, assertions=assertions)
@@ -359,6 +364,15 @@ def collect_regional(
         _, exc, action = failed[0]
         where = "in " + ", ".join(region for region, _, _ in failed)
         raise to_collector_error(exc, action, where) from None
+    if region_resource is not None:
+        for region, exc, action in failed:
+            ctx.error(
+                f"{error_code(exc)} on {action} in {region}: the region's setting was not read",
+                action=action,
+                resource=region_resource(region),
+                assertions=assertions,
+            )
+        failed = []
     by_problem: dict[tuple[str, str], list[str]] = {}
     for region, exc, action in failed:
         by_problem.setdefault((error_code(exc), action), []).append(region)

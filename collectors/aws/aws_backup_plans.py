@@ -110,10 +110,17 @@ class BackupPlansCollector(Collector):
         **BACKUP,
     )
     def configured(rows: list[dict[str, Any]], params: dict[str, Any]) -> Iterator[Outcome]:
-        """One outcome for the account (``*``); plans without rules or selections WARN."""
+        """One outcome for the account (``*``); plans without rules or selections WARN.
+
+        PASS when a plan has both rules and selections. When none is known to, but a
+        plan's rules or selections could not be read, the account's answer is unknown:
+        ERROR, naming those plans (each of them also gets its own ERROR). FAIL only when
+        every plan was read and none qualifies.
+        """
         complete = [r for r in rows if r["rules"] and r["selections"]]
+        unread = [r for r in rows if r["rules"] is None or r["selections"] is None]
         for row in rows:
-            if row not in complete:
+            if row not in complete and row not in unread:
                 missing = "rules" if not row["rules"] else "resource selections"
                 yield Outcome(
                     Status.WARN, f"Backup plan {row['name']} has no {missing}.", row["arn"]
@@ -121,6 +128,18 @@ class BackupPlansCollector(Collector):
         if complete:
             names = ", ".join(f"{r['name']} ({r['region']})" for r in complete)
             yield Outcome(Status.PASS, f"Backup plans with rules and selections: {names}.", "*")
+        elif unread:
+            names = ", ".join(
+                f"{r['name']} ({r['region']}: "
+                f"{'rules' if r['rules'] is None else 'selections'} not read)"
+                for r in unread
+            )
+            yield Outcome(
+                Status.ERROR,
+                f"Whether any AWS Backup plan has rules and resource selections is unknown: "
+                f"{names}.",
+                "*",
+            )
         else:
             yield Outcome(
                 Status.FAIL, "No AWS Backup plan has both rules and resource selections.", "*"

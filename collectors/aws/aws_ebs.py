@@ -28,7 +28,8 @@ class EbsCollector(Collector):
     Collected: ``ec2:GetEbsEncryptionByDefault`` in every selected region (concurrently).
     When the setting is on, every new EBS volume and snapshot copy is encrypted, whoever
     creates it. The setting has no ARN of its own, so each row is named
-    ``arn:<partition>:ec2:<region>:<account>:ebs-encryption-by-default``.
+    ``arn:<partition>:ec2:<region>:<account>:ebs-encryption-by-default``. A region whose
+    setting cannot be read is an ERROR under that same name.
 
     Example row: ``arn:aws:ec2:eu-west-1:123456789012:ebs-encryption-by-default``, region
     ``eu-west-1``, ``encryption_by_default`` true.
@@ -52,18 +53,23 @@ class EbsCollector(Collector):
         """One row per region, sorted by ARN."""
         account, partition = aws.caller(ctx)
 
+        def name(region: str) -> str:
+            return f"arn:{partition}:ec2:{region}:{account}:ebs-encryption-by-default"
+
         def lister(client: Any, region: str) -> list[dict[str, Any]]:
             response = client.get_ebs_encryption_by_default()
             return [
                 {
-                    "arn": f"arn:{partition}:ec2:{region}:{account}:ebs-encryption-by-default",
+                    "arn": name(region),
                     "account_id": account,
                     "region": region,
                     "encryption_by_default": bool(response.get("EbsEncryptionByDefault")),
                 }
             ]
 
-        rows = aws.collect_regional(ctx, "ec2", lister, assertions=(DEFAULT_ENCRYPTION,))
+        rows = aws.collect_regional(
+            ctx, "ec2", lister, assertions=(DEFAULT_ENCRYPTION,), region_resource=name
+        )
         return sorted(rows, key=lambda row: row["arn"])
 
     @assertion(

@@ -88,6 +88,7 @@ class Elbv2ListenersCollector(Collector):
                     f"{aws.error_code(exc)} on {action} for {lb['LoadBalancerArn']}: its "
                     "listeners were not collected",
                     action=action,
+                    resource=lb["LoadBalancerArn"],  # named, not a "*": it is not absent
                     assertions=(TLS_POLICY,),
                 )
                 return []

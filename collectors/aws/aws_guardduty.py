@@ -27,7 +27,8 @@ class GuardDutyCollector(Collector):
 
     Collected: ``guardduty:ListDetectors`` (paginated) per region, then
     ``guardduty:GetDetector``. A region without a detector still gets a row, named
-    ``arn:<partition>:guardduty:<region>:<account>:detector`` with a null detector id.
+    ``arn:<partition>:guardduty:<region>:<account>:detector`` with a null detector id; a
+    region whose detectors cannot be listed is an ERROR under that name.
 
     Example row: ``arn:aws:guardduty:eu-west-1:123456789012:detector/12abc34d567e8fa90``,
     status ENABLED, findings published every FIFTEEN_MINUTES.
@@ -74,7 +75,10 @@ class GuardDutyCollector(Collector):
                 rows.append(_row(arn, account, region, detector_id, detail or {}))
             return rows
 
-        rows = aws.collect_regional(ctx, "guardduty", lister, assertions=(ENABLED,))
+        rows = aws.collect_regional(
+            ctx, "guardduty", lister, assertions=(ENABLED,),
+            region_resource=lambda r: f"arn:{partition}:guardduty:{r}:{account}:detector",
+        )  # fmt: skip
         return sorted(rows, key=lambda row: row["arn"])
 
     @assertion(
@@ -87,9 +91,13 @@ class GuardDutyCollector(Collector):
         **THREAT_DETECTION,
     )
     def enabled(row: dict[str, Any], params: dict[str, Any]) -> Outcome:
-        """PASS when the region's detector is ENABLED."""
+        """PASS when the region's detector is ENABLED; ERROR when its status was not read."""
         if row["status"] == "ENABLED":
             return Outcome(Status.PASS, f"GuardDuty is enabled in {row['region']}.")
+        if row["detector_id"] is not None and row["status"] is None:
+            return Outcome(
+                Status.ERROR, f"The status of GuardDuty in {row['region']} could not be read."
+            )
         if row["detector_id"] is None:
             return Outcome(Status.FAIL, f"GuardDuty has never been enabled in {row['region']}.")
         return Outcome(Status.FAIL, f"GuardDuty is suspended in {row['region']}.")

@@ -109,7 +109,9 @@ class IamAccountCollector(Collector):
         **ROOT_ACCESS,
     )
     def root_mfa(row: dict[str, Any], params: dict[str, Any]) -> Outcome:
-        """PASS when ``AccountMFAEnabled`` is 1."""
+        """PASS when ``AccountMFAEnabled`` is 1; ERROR when the summary was not read."""
+        if row["root_mfa_enabled"] is None:
+            return Outcome(Status.ERROR, f"Root MFA of {row['account_id']} could not be read.")
         if row["root_mfa_enabled"]:
             return Outcome(Status.PASS, f"The root user of {row['account_id']} has MFA.")
         return Outcome(Status.FAIL, f"The root user of {row['account_id']} has no MFA device.")
@@ -123,7 +125,11 @@ class IamAccountCollector(Collector):
         **ROOT_ACCESS,
     )
     def no_root_access_keys(row: dict[str, Any], params: dict[str, Any]) -> Outcome:
-        """PASS when ``AccountAccessKeysPresent`` is 0."""
+        """PASS when ``AccountAccessKeysPresent`` is 0; ERROR when the summary was not read."""
+        if row["root_access_keys_present"] is None:
+            return Outcome(
+                Status.ERROR, f"Root access keys of {row['account_id']} could not be read."
+            )
         if row["root_access_keys_present"]:
             return Outcome(Status.FAIL, f"The root user of {row['account_id']} has access keys.")
         return Outcome(Status.PASS, f"The root user of {row['account_id']} has no access keys.")

@@ -135,7 +135,17 @@ class IamUsersCollector(Collector):
         **ROOT_ACCESS,
     )
     def mfa_for_privileged(row: dict[str, Any], params: dict[str, Any]) -> Outcome | None:
-        """Users holding a privileged policy (directly or via a group) need an MFA device."""
+        """Users holding a privileged policy (directly or via a group) need an MFA device.
+
+        A user whose policies could not all be read (``is_privileged`` null) and who has no
+        MFA device is an ERROR: it may be an administrator without MFA.
+        """
+        if row["is_privileged"] is None and not row["mfa_devices"]:
+            return Outcome(
+                Status.ERROR,
+                f"{row['user_name']} has no MFA device, and whether it is an administrator "
+                "could not be read (its groups' or its own managed policies).",
+            )
         if not row["is_privileged"]:
             return None
         if row["mfa_devices"]:
@@ -217,6 +227,7 @@ def _details(ctx: CollectionContext, client: Any, user: dict[str, Any]) -> dict[
     }
     groups = listed("list_groups_for_user", "Groups", MFA_PRIVILEGED)
     return {
+        "groups_read": groups is not None,
         "groups": [g["GroupName"] for g in groups or []],
         "attached": listed("list_attached_user_policies", "AttachedPolicies", MFA_PRIVILEGED),
         "inline": listed("list_user_policies", "PolicyNames", MFA_PRIVILEGED),
@@ -289,6 +300,14 @@ def _row(
     )  # fmt: skip
     activity = [t for t in [password_used, *(k.get("last_used_at") for k in keys)] if t]
     names = set(attached) | {p.split("/", 1)[1] for p in via_groups}
+    # Privilege is unknown (None) unless a privileged policy was seen or every source of
+    # managed policies was read: an unread group must not make an administrator ordinary.
+    all_read = (
+        found["groups_read"]
+        and found["attached"] is not None
+        and all(group_policies.get(g) is not None for g in found["groups"])
+    )
+    privileged_now = True if names & privileged else (False if all_read else None)
     active = bool(console) or any(k["status"] == "Active" for k in keys)
     return {
         "account_id": user["UserId"],
@@ -300,7 +319,7 @@ def _row(
             + [f"group-policy:{p}" for p in via_groups]
             + [f"inline:{p}" for p in inline]
         ),
-        "is_privileged": bool(names & privileged),
+        "is_privileged": privileged_now,
         "mfa_enabled": None if found["mfa"] is None else bool(mfa),
         "last_activity_at": max((format_datetime(t) for t in activity), default=None),
         "status": "active" if active else "inactive",

@@ -60,7 +60,9 @@ class S3BucketsCollector(Collector):
     ``GetLifecycleConfiguration`` and ``GetBucketTagging``. Values are stored as S3 returns
     them (the bucket policy parsed from its JSON); the assertions interpret them. A denied
     call yields ERROR findings for the assertions that needed it, on that bucket only. With
-    the ``regions`` param set, only buckets in those regions are reported.
+    the ``regions`` param set, only buckets in those regions are reported; a bucket whose
+    region cannot be read (``s3:GetBucketLocation`` denied) is reported anyway, with a
+    null region and ERROR findings, since whether it is in scope is unknown.
 
     Example row: ``arn:aws:s3:::acme-uploads`` in ``eu-west-1``, encryption rules
     ``[{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", ...}}]``, a policy
@@ -93,7 +95,7 @@ class S3BucketsCollector(Collector):
         Column("versioning_status", "string", "Enabled, Suspended, or null if never enabled."),
         Column("mfa_delete", "string", "MFA delete status (Enabled, Disabled or null)."),
         Column("lifecycle_rules", "json", "Lifecycle rules (null: no lifecycle configuration)."),
-        Column("tags", "json", "Bucket tags as an object."),
+        Column("tags", "json", "Bucket tags as an object (null: not read)."),
     )
     resource_column = "arn"
     max_age = timedelta(days=1)
@@ -107,14 +109,19 @@ class S3BucketsCollector(Collector):
         wanted = set(ctx.params.get("regions") or ())
         located = aws.pmap(
             ctx,
-            lambda b: b.get("BucketRegion") or self._location(ctx, client, b["Name"]),
+            lambda b: (
+                (b.get("BucketRegion"), None)
+                if b.get("BucketRegion")
+                else self._location(ctx, client, b["Name"])
+            ),
             buckets,
         )
-        selected = [
-            (bucket, region)
-            for bucket, region in zip(buckets, located, strict=True)
-            if not wanted or region in wanted
-        ]
+        selected, unplaced = [], []
+        for bucket, (region, problem) in zip(buckets, located, strict=True):
+            if wanted and region is None:
+                unplaced.append((bucket, problem))
+            elif not wanted or region in wanted:
+                selected.append((bucket, region))
         # boto3 sessions are not thread-safe: make the regional clients before fanning out
         clients = {
             r: ctx.aws_client("s3", r or home) for r in sorted({r or "" for _, r in selected})
@@ -133,18 +140,49 @@ class S3BucketsCollector(Collector):
             return _row(arn, name, account, region, bucket.get("CreationDate"), found)
 
         rows = aws.pmap(ctx, describe, selected)
+        rows += [self._unplaced(ctx, bucket, problem, account, partition, wanted)
+                 for bucket, problem in unplaced]  # fmt: skip
         return sorted(rows, key=lambda row: row["arn"])
 
     @staticmethod
-    def _location(ctx: CollectionContext, client: Any, name: str) -> str | None:
+    def _location(ctx: CollectionContext, client: Any, name: str) -> tuple[str | None, str | None]:
+        """``(region, None)``, or ``(None, error code)`` when the bucket cannot be located."""
         try:
             response = client.get_bucket_location(Bucket=name)
         except aws.botocore_errors() as exc:
-            # Not fatal: S3 redirects calls to the bucket's region; the column stays null.
+            # Not fatal without a regions filter: S3 redirects calls to the bucket's region
+            # and the column stays null. With a filter, see _unplaced.
             ctx.logger.warning("cannot locate bucket %s: %s", name, aws.error_code(exc))
-            return None
+            return None, aws.error_code(exc)
         location = response.get("LocationConstraint") or "us-east-1"
-        return "eu-west-1" if location == "EU" else location  # legacy name of eu-west-1
+        # "EU" is the legacy name of eu-west-1
+        return ("eu-west-1" if location == "EU" else location), None
+
+    @staticmethod
+    def _unplaced(
+        ctx: CollectionContext,
+        bucket: dict[str, Any],
+        problem: str | None,
+        account: str,
+        partition: str,
+        wanted: set[str],
+    ) -> dict[str, Any]:
+        """A bucket the ``regions`` filter cannot be applied to: a row, and ERROR findings.
+
+        Whether it is in scope is unknown, so it is neither dropped nor described: it is
+        reported with a null region and an error for every assertion.
+        """
+        name = bucket["Name"]
+        arn = f"arn:{partition}:s3:::{name}"
+        ctx.error(
+            f"{problem or 'no region'} on s3:GetBucketLocation for {arn}: the bucket could not "
+            f"be placed in a region, so whether it is in {', '.join(sorted(wanted))} is "
+            "unknown (grant s3:GetBucketLocation)",
+            action="s3:GetBucketLocation",
+            resource=arn,
+        )
+        empty = {label: None for _, label, _, _ in _DETAILS}
+        return _row(arn, name, account, None, bucket.get("CreationDate"), empty)
 
     @assertion(
         ENCRYPTION,
@@ -248,7 +286,9 @@ class S3BucketsCollector(Collector):
         Buckets are selected by tag (``tag_key``, optionally ``tag_value``) or by name glob
         (``name_pattern``). Versioned buckets also need noncurrent versions expired within
         ``max_days``. A rule limited by a prefix or tag filter covers part of the bucket
-        only: WARN. Without a selector, or when nothing is selected, one WARN on ``*``.
+        only: WARN. Without a selector, or when nothing is selected, one WARN on ``*``; an
+        ERROR on ``*`` instead when nothing is known to be selected but some bucket's tags
+        could not be read (each such bucket has its own ERROR too).
         """
         if not (params["tag_key"] or params["name_pattern"]):
             yield Outcome(
@@ -259,7 +299,19 @@ class S3BucketsCollector(Collector):
             )
             return
         selected = [row for row in rows if _selected(row, params)]
-        if not selected:
+        undecided = [
+            row["name"]
+            for row in rows
+            if row not in selected and row["tags"] is None and params["tag_key"]
+        ]
+        if not selected and undecided:
+            yield Outcome(
+                Status.ERROR,
+                "No bucket is known to match the retention selector; the tags of "
+                f"{', '.join(undecided)} could not be read.",
+                "*",
+            )
+        elif not selected:
             yield Outcome(Status.WARN, "No bucket matches the retention selector.", "*")
         for row in selected:
             yield _lifecycle_outcome(row, params["max_days"])
@@ -290,7 +342,7 @@ def _row(
         "versioning_status": versioning.get("Status"),
         "mfa_delete": versioning.get("MFADelete"),
         "lifecycle_rules": lifecycle.get("Rules") if lifecycle else None,
-        "tags": aws.tags_dict((found["tagging"] or {}).get("TagSet")),
+        "tags": None if found["tagging"] is None else aws.tags_dict(found["tagging"].get("TagSet")),
     }
 
 

@@ -33,6 +33,7 @@ GITHUB_PARAMS: tuple[Param, ...] = (
         "string",
         default="https://api.github.com",
         help="REST API root; for GitHub Enterprise Server https://<host>/api/v3.",
+        destination=True,
     ),
 )
 _PER_PAGE = 100

@@ -171,10 +171,13 @@ class GithubOrgCollector(Collector):
         "(CC6.1, A.8.5, A.5.17).",
     )
     def members_without_2fa(row: dict[str, Any], params: dict[str, Any]) -> Outcome | None:
-        """One finding per person whose 2FA status is known (unknown: an ERROR on ``*``)."""
-        if row["kind"] not in _PEOPLE or row["mfa_enabled"] is None:
+        """One finding per person; unknown 2FA status is an ERROR for that person (and the
+        reason is an ERROR on ``*``): nobody drops out of the population for being unread."""
+        if row["kind"] not in _PEOPLE:
             return None
         who = f"{row['display_name']} ({row['kind'].replace('_', ' ')})"
+        if row["mfa_enabled"] is None:
+            return Outcome(Status.ERROR, f"The 2FA status of {who} could not be read.")
         if row["mfa_enabled"]:
             return Outcome(Status.PASS, f"{who} has 2FA enabled.")
         return Outcome(Status.FAIL, f"{who} does not have 2FA enabled.")

@@ -21,7 +21,13 @@ from collectors._http import check_response, iter_link_pages
 __all__ = ["OKTA_PARAMS", "OktaAPI", "okta_error"]
 
 OKTA_PARAMS: tuple[Param, ...] = (
-    Param("base_url", "string", required=True, help="Okta org URL, e.g. https://acme.okta.com."),
+    Param(
+        "base_url",
+        "string",
+        required=True,
+        help="Okta org URL, e.g. https://acme.okta.com.",
+        destination=True,
+    ),
     Param(
         "token",
         "string",

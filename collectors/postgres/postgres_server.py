@@ -62,6 +62,7 @@ class PostgresServerCollector(Collector):
             required=True,
             secret=True,
             help="libpq connection string or URI, e.g. postgresql://auditor:...@db:5432/postgres.",
+            destination=True,
         ),
         Param("connect_timeout", "integer", default=10, help="Connection timeout in seconds."),
     )
@@ -212,15 +213,21 @@ class PostgresServerCollector(Collector):
         "theft and replay (CC6.1, A.8.5); md5 hashes do not.",
     )
     def scram_passwords(row: dict[str, Any], params: dict[str, Any]) -> Outcome | None:
-        """Server row: the setting; role rows with a password: the stored hash kind."""
+        """Server row: the setting; role rows with a password: the stored hash kind.
+
+        A login role whose stored hash could not be read (pg_authid needs a superuser) is
+        an ERROR for that role: it may hold an md5 password.
+        """
         if row["kind"] == "server":
             setting = row["password_encryption"]
             status = Status.PASS if setting == "scram-sha-256" else Status.FAIL
             return Outcome(status, f"password_encryption is {setting}.")
         kind = row["password_type"]
+        name = row["display_name"]
+        if kind is None and row["can_login"]:
+            return Outcome(Status.ERROR, f"The stored password hash of {name} was not read.")
         if kind in (None, "none"):
             return None
-        name = row["display_name"]
         if kind == "scram-sha-256":
             return Outcome(Status.PASS, f"Password of {name} is stored as SCRAM-SHA-256.")
         return Outcome(Status.FAIL, f"Password of {name} is stored as {kind}.")

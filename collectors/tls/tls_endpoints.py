@@ -84,6 +84,7 @@ class TlsEndpointsCollector(Collector):
             "list",
             required=True,
             help="Targets: host:port, host:port@sni, [v6addr]:port; prefix tls:// for non-HTTP.",
+            destination=True,
         ),
         Param("ca_bundle", "string", help="PEM file of trusted CAs (default: the system store)."),
         Param("timeout", "float", default=10.0, help="Seconds per connection attempt."),
@@ -245,6 +246,8 @@ class TlsEndpointsCollector(Collector):
         if row["chain_valid"] is None:
             return Outcome(Status.ERROR, f"Chain of {row['endpoint']} not verified: "
                            f"{row['chain_error']}.")  # fmt: skip
+        if row["hostname_match"] is None:
+            return Outcome(Status.ERROR, f"Certificate of {row['endpoint']} was not read.")
         if not row["chain_valid"]:
             problems.append(f"chain does not verify ({row['chain_error']})")
         if not row["hostname_match"]:
@@ -291,14 +294,14 @@ class TlsEndpointsCollector(Collector):
         ),
     )
     def hsts(row: dict[str, Any], params: dict[str, Any]) -> Outcome | None:
-        """HTTPS targets only; WARN when no HTTP answer could be read (HSTS not observed)."""
+        """HTTPS targets only; ERROR when no HTTP answer could be read (HSTS unknown)."""
         if row["scheme"] != "https":
             return None
         if not row["reachable"]:
             return _not_assessed(row)
         if row["http_status"] is None:
-            return Outcome(Status.WARN, f"No HTTP answer from {row['endpoint']} "
-                           f"({row['http_error']}); HSTS not observed.")  # fmt: skip
+            return Outcome(Status.ERROR, f"No HTTP answer from {row['endpoint']} "
+                           f"({row['http_error']}); HSTS could not be observed.")  # fmt: skip
         if not row["hsts"]:
             return Outcome(Status.FAIL, f"{row['endpoint']} sends no Strict-Transport-Security.")
         max_age, limit = row["hsts_max_age"], params["min_max_age"]

@@ -19,6 +19,7 @@ from pixaudit.evidence.models import Connection
 
 PARAM_PREFIX = "p_"
 CLEAR_PREFIX = "clear_"
+THRESHOLDS_FIELD = "thresholds"
 
 
 def _initial(param: Param, value: Any) -> Any:
@@ -68,6 +69,18 @@ class ConnectionForm(forms.Form):
                 schedule_minutes=connection.schedule_minutes,
                 enabled=connection.enabled,
             )
+        if self.tunable_assertions:
+            self.fields[THRESHOLDS_FIELD] = forms.CharField(
+                required=False,
+                label="Assertion thresholds",
+                widget=forms.Textarea(attrs={"rows": 4, "class": "mono"}),
+                help_text='JSON: {"<assertion id>": {"<threshold>": value}}. Leave empty for '
+                "the defaults. The thresholds each assertion takes are listed below.",
+            )
+            if connection is not None and connection.thresholds:
+                self.initial[THRESHOLDS_FIELD] = json.dumps(
+                    connection.thresholds, indent=2, sort_keys=True
+                )
         for param in collector.params:
             self.fields[PARAM_PREFIX + param.name] = self._field(param)
             if not param.secret and param.name in stored:
@@ -80,11 +93,20 @@ class ConnectionForm(forms.Form):
     def _field(self, param: Param) -> forms.Field:
         help_parts = [param.help, _default_text(param)]
         required = param.required
+        destinations = [p.name for p in self.collector.params if p.destination and not p.secret]
+        has_secrets = any(p.secret for p in self.collector.params)
+        if param.destination and has_secrets and not param.secret:
+            help_parts.append(
+                "It decides where the secrets are sent: changing it requires re-entering "
+                "them, and a URL must start with https://."
+            )
         if param.secret:
             stored = param.name in self.secrets_set
             help_parts.append(
                 "A value is stored; leave blank to keep it." if stored else "Stored encrypted."
             )
+            if stored and destinations:
+                help_parts.append(f"Re-enter it when you change {', '.join(destinations)}.")
             required = param.required and not stored
             field: forms.Field = forms.CharField(
                 widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"})
@@ -110,6 +132,52 @@ class ConnectionForm(forms.Form):
         field.help_text = " ".join(part for part in help_parts if part)
         field.param = param  # type: ignore[attr-defined]
         return field
+
+    @property
+    def tunable_assertions(self) -> list[Any]:
+        """The collector's assertions that take thresholds (what the thresholds field accepts)."""
+        return [a for a in self.collector.assertions if a.params]
+
+    @property
+    def threshold_docs(self) -> list[dict[str, Any]]:
+        """Each tunable assertion with its thresholds (name, type, default as JSON, help)."""
+        return [
+            {
+                "id": a.id,
+                "title": a.title,
+                "params": [
+                    {
+                        "name": p.name,
+                        "type": p.type,
+                        "default": "" if p.default is None else json.dumps(p.default),
+                        "help": p.help,
+                    }
+                    for p in a.params
+                ],
+            }
+            for a in self.tunable_assertions
+        ]
+
+    def clean_thresholds(self) -> dict[str, Any]:
+        """The thresholds as an object (``{}`` when empty); the services check the keys."""
+        text = (self.cleaned_data.get(THRESHOLDS_FIELD) or "").strip()
+        if not text:
+            return {}
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise forms.ValidationError(
+                f"Invalid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})."
+            ) from None
+        if not isinstance(value, dict):
+            raise forms.ValidationError('Give an object: {"<assertion id>": {...}}.')
+        return value
+
+    def thresholds_payload(self) -> Any:
+        """Thresholds for the services, or ``None`` when the collector takes none."""
+        if THRESHOLDS_FIELD not in self.fields:
+            return None
+        return self.cleaned_data.get(THRESHOLDS_FIELD) or {}
 
     @property
     def param_fields(self) -> list[forms.BoundField]:
@@ -140,6 +208,9 @@ class ConnectionForm(forms.Form):
         for key, message in errors.items():
             if key in ("name", "schedule_minutes"):
                 self.add_error(key, message)
+            elif key.split(".", 1)[0] == THRESHOLDS_FIELD and THRESHOLDS_FIELD in self.fields:
+                where = key.split(".", 1)[1] if "." in key else ""
+                self.add_error(THRESHOLDS_FIELD, f"{where}: {message}" if where else message)
             elif PARAM_PREFIX + key in self.fields:
                 self.add_error(PARAM_PREFIX + key, message)
             else:

@@ -26,6 +26,7 @@ from pixaudit.dashboard.forms import ApplicabilityForm, ConnectionForm, Evidence
 from pixaudit.dashboard.services import connection_run_now, evidence_item_verify
 from pixaudit.evidence.models import CollectionRun, Connection, EvidenceItem, RunStatus
 from pixaudit.evidence.services import (
+    UNSET,
     CollectionRunActive,
     ConnectionParamsError,
     collector_class,
@@ -77,6 +78,7 @@ def connection_create_view(request: HttpRequest) -> HttpResponse:
                 schedule_minutes=form.cleaned_data["schedule_minutes"],
                 enabled=form.cleaned_data["enabled"],
                 user=request.user,
+                thresholds=form.thresholds_payload(),
             )
         except ConnectionParamsError as exc:
             form.add_service_errors(exc.errors)
@@ -111,6 +113,10 @@ def connection_edit_view(request: HttpRequest, pk: int) -> HttpResponse:
                 clear_secrets=form.secrets_to_clear(),
                 schedule_minutes=form.cleaned_data["schedule_minutes"],
                 enabled=form.cleaned_data["enabled"],
+                user=request.user,
+                thresholds=(
+                    UNSET if form.thresholds_payload() is None else form.thresholds_payload()
+                ),
             )
         except ConnectionParamsError as exc:
             conn.refresh_from_db()

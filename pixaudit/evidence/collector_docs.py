@@ -108,6 +108,15 @@ def collectors_markdown(classes: Sequence[type[Collector]]) -> str:
                     f"{_cell(default)} | {_cell(p.help)} |"
                 )
             out.append("")
+            destinations = [p.name for p in cls.params if p.destination]
+            if destinations and cls.secret_param_names():
+                out += [
+                    "Destination params (where the secrets are sent): "
+                    + ", ".join(f"`{name}`" for name in destinations)
+                    + ". Changing one requires re-entering every stored secret; secrets go "
+                    "only over HTTPS.",
+                    "",
+                ]
         if cls.permissions:
             out += ["Permissions: " + ", ".join(f"`{p}`" for p in cls.permissions), ""]
         out += ["| Column | Type | Description |", "| --- | --- | --- |"]

@@ -14,7 +14,10 @@ class GoodCollector(Collector):
 
     key = "aws_good_things"
     title = "Good things"
-    params = (Param("role_arn", help="Role to assume."), Param("secret", secret=True))
+    params = (
+        Param("role_arn", help="Role to assume.", destination=True),
+        Param("secret", secret=True),
+    )
     permissions = ("s3:ListAllMyBuckets",)
     columns = (Column("arn", "string", "ARN."), Column("ok", "boolean", "Whether ok."))
     resource_column = "arn"
@@ -152,3 +155,31 @@ def test_rationale_is_required_because_auditors_read_it() -> None:
         "assertion 'aws_good_things.ok': rationale is empty (say why the check supports its "
         "controls: auditors read it next to every finding)"
     ]
+
+
+class TokenToAnyHost(GoodCollector):
+    """A collector with a secret whose URL and host params are not declared destinations."""
+
+    params = (
+        Param("base_url", help="API root."),
+        Param("api_host", help="Host."),
+        Param("port", "integer", help="Port."),
+        Param("org", help="Not a destination."),
+        Param("token", secret=True),
+    )
+
+
+class NoSecretsAnyHost(GoodCollector):
+    """Without secrets there is nothing to send elsewhere: a plain URL param is fine."""
+
+    params = (Param("base_url", help="API root."),)
+
+
+def test_url_and_host_params_of_a_collector_with_secrets_must_be_destinations() -> None:
+    problems = lint_collector(TokenToAnyHost)
+    assert problems == [
+        f"param {name!r} looks like a URL, host or ARN of a collector with secrets: declare "
+        "it destination=True so that changing it requires re-entering the secrets"
+        for name in ("base_url", "api_host", "port")
+    ]
+    assert lint_collector(NoSecretsAnyHost) == []

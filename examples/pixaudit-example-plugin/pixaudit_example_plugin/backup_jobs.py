@@ -53,6 +53,7 @@ class ExampleBackupJobsCollector(Collector):
             "string",
             required=True,
             help="URL of the backup server's JSON report, e.g. https://backup.example/api/report.",
+            destination=True,
         ),
         Param(
             "api_token",

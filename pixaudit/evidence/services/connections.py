@@ -1,4 +1,10 @@
-"""Writes on connections: validated params, encrypted write-only secrets."""
+"""Writes on connections: validated params, encrypted write-only secrets.
+
+Secrets stay bound to where they were entered for: changing a destination param (declared
+``Param(..., destination=True)``: base URL, endpoint, host, role ARN) requires re-entering
+every stored secret, and while a connection holds a secret its destination URLs must be
+``https://`` (``collectors.destinations``). Such a change is audit-logged with its author.
+"""
 
 from __future__ import annotations
 
@@ -6,18 +12,22 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from collectors import Collector, ParamError, registry
 from collectors.base import validate_params
+from collectors.destinations import changed_destinations, destination_errors
 from collectors.evaluate import validate_thresholds
+from pixaudit.auditlog.services import audit_log_record
 from pixaudit.evidence import crypto
 from pixaudit.evidence.models import Connection
 
 __all__ = [
     "UNSET",
     "ConnectionParamsError",
+    "allow_http_loopback",
     "collector_class",
     "connection_create",
     "connection_decrypted_params",
@@ -86,11 +96,17 @@ def decrypt_secrets(kind: str, object_id: int, tokens: Mapping[str, str]) -> dic
     }
 
 
+def allow_http_loopback() -> bool:
+    """Whether secrets may go over plain HTTP to loopback (tests' fixture servers only)."""
+    return bool(getattr(settings, "PIXAUDIT_ALLOW_HTTP_LOOPBACK", False))
+
+
 def _validate(
     cls: type[Collector], values: Mapping[str, Any], errors: dict[str, str]
 ) -> dict[str, Any]:
+    """Validated values (``{}`` on error); also refuses destinations unsafe for secrets."""
     try:
-        return validate_params(cls.params, values)
+        validated = validate_params(cls.params, values)
     except ParamError as exc:
         secret_names = set(cls.secret_param_names())
         for name, message in exc.errors.items():
@@ -101,6 +117,9 @@ def _validate(
                 else message
             )
         return {}
+    unsafe = destination_errors(cls.params, validated, allow_http_loopback=allow_http_loopback())
+    errors.update(unsafe)
+    return {} if unsafe else validated
 
 
 def validate_connection_thresholds(
@@ -198,6 +217,7 @@ def connection_update(
     schedule_minutes: Any = UNSET,
     enabled: Any = UNSET,
     thresholds: Any = UNSET,
+    user: Any = None,
 ) -> Connection:
     """Change a connection. Only the arguments given change.
 
@@ -207,6 +227,11 @@ def connection_update(
     (its default applies); a secret left blank keeps the stored value (secrets are
     write-only: forms never show them, so a blank field means "unchanged"). Remove a stored
     secret explicitly with ``clear_secrets``.
+
+    Changing a destination param requires a fresh value for every stored secret (an error
+    on each secret not re-entered): a blank secret never follows a changed base URL, host
+    or role. Such a change is audit-logged (``connection.destination_changed``, by
+    ``user``) with the names of the params changed and of the secrets re-entered.
     """
     errors: dict[str, str] = {}
     if name is not UNSET:
@@ -221,16 +246,28 @@ def connection_update(
     stored_secrets = decrypt_secrets("connection", connection.pk, connection.secrets)
     for secret_name in clear_secrets:
         stored_secrets.pop(secret_name, None)
-    merged: dict[str, Any] = {**connection.params, **stored_secrets}
+    before: dict[str, Any] = {**connection.params, **stored_secrets}
+    merged = dict(before)
     secret_names = set(cls.secret_param_names())
+    reentered: set[str] = set()
     for key, value in (params or {}).items():
         if key in secret_names and _is_blank(value):
             continue  # write-only: blank keeps the stored secret
+        if key in secret_names:
+            reentered.add(key)
         merged[key] = value
     declared = {p.name for p in cls.params}
     # Stored values of params the collector no longer declares are dropped, not errors.
     merged = {k: v for k, v in merged.items() if k in declared or k in (params or {})}
     validated = _validate(cls, merged, errors)
+    destinations = changed_destinations(cls.params, before, validated) if validated else []
+    if destinations:
+        changed = ", ".join(destinations)
+        for secret_name in sorted(set(stored_secrets) - reentered):
+            errors[secret_name] = (
+                f"Re-enter this secret: {changed} changed, and a stored secret is never sent "
+                "to a new destination without being entered again."
+            )
     if thresholds is not UNSET:
         thresholds = validate_connection_thresholds(cls, thresholds, errors)
     if errors:
@@ -249,6 +286,14 @@ def connection_update(
     try:
         with transaction.atomic():
             connection.save()
+            if destinations:
+                audit_log_record(
+                    actor=user,
+                    action="connection.destination_changed",
+                    obj=connection,
+                    params=destinations,
+                    secrets_reentered=sorted(reentered),
+                )
     except IntegrityError:
         raise ConnectionParamsError(
             {"name": "A connection with this name already exists."}

@@ -26,12 +26,14 @@ from django.utils import timezone
 from collectors import CollectionContext, Collector, CollectorError, ParamError
 from collectors.base import REDACTED, redact_params, validate_params
 from collectors.base import Finding as SdkFinding
-from collectors.evaluate import evaluate_assertions
+from collectors.destinations import destination_errors
+from collectors.evaluate import evaluate_assertions, validate_thresholds
 from collectors.schema import coerce_rows
 from pixaudit.evidence.canonical import canonical_bytes, format_datetime, sha256_hex
 from pixaudit.evidence.models import CollectionRun, Connection, EvidenceItem, RunStatus
 from pixaudit.evidence.services.connections import (
     ConnectionParamsError,
+    allow_http_loopback,
     collector_class,
     connection_next_run_at,
     connection_secret_values,
@@ -139,7 +141,9 @@ def collection_run_create(
         raise ConnectionParamsError(
             {k: ("Invalid value." if k in secret_names else v) for k, v in exc.errors.items()}
         ) from None
-    errors: dict[str, str] = {}
+    errors: dict[str, str] = destination_errors(
+        cls.params, validated, allow_http_loopback=allow_http_loopback()
+    )
     overrides = validate_connection_thresholds(cls, thresholds, errors)
     if errors:
         raise ConnectionParamsError(errors)
@@ -290,15 +294,26 @@ def collection_run_execute(
     except KeyError:
         return _fail(run, f"collector {key!r} is not installed", permanent=True)
     try:
+        # Before collecting: thresholds stored for an assertion the collector no longer
+        # declares (or written around the services) are refused, never silently ignored.
+        validate_thresholds(cls, run.thresholds or None)
+    except ParamError as exc:
+        detail = "; ".join(f"{k}: {v}" for k, v in sorted(exc.errors.items()))
+        return _fail(run, f"invalid thresholds: {detail}", permanent=True)
+    try:
         params, secrets = _params_and_secrets(run, cls)
         redact = _Redactor(secrets)
         params = validate_params(cls.params, params)
+        unsafe = destination_errors(cls.params, params, allow_http_loopback=allow_http_loopback())
+        if unsafe:  # stored before the HTTPS rule, or written around the services
+            raise ParamError(unsafe)
         ctx = CollectionContext(
             params,
             secrets=secrets,
             logger=logging.getLogger(f"pixaudit.collectors.{key}"),
             progress=progress,
             time_budget=_time_budget(),
+            allow_http_loopback=allow_http_loopback(),
         )
         collected_at = ctx.now()
         rows = coerce_rows(cls.columns, cls().collect(ctx))

@@ -68,3 +68,45 @@ def test_denied_selections_is_an_error(aws: None, hooked: Any) -> None:
     finding = result.finding("aws_backup_plans.configured", good["BackupPlanArn"])
     assert finding.status is Status.ERROR
     assert "backup:ListBackupSelections" in finding.message
+
+
+def test_unread_selections_make_the_account_verdict_an_error_not_a_fail(
+    aws: None, hooked: Any
+) -> None:
+    """Issue 12.9: ListBackupSelections failing is ERROR per plan *and* for the account."""
+    plan = _plan("us-east-1", "daily-35d")
+    factory = hooked(deny=("ListBackupSelections",))
+    result = run_collector(BackupPlansCollector, PARAMS, aws_session_factory=factory)
+    statuses = result.statuses("aws_backup_plans.configured")
+    assert statuses == {"*": Status.ERROR, plan["BackupPlanArn"]: Status.ERROR}
+    message = result.finding("aws_backup_plans.configured", "*").message
+    assert "unknown" in message and "daily-35d (us-east-1: selections not read)" in message
+
+
+def test_one_complete_plan_passes_even_when_another_is_unread(aws: None, hooked: Any) -> None:
+    good = _plan("us-east-1", "daily-35d")
+    other = _plan("eu-west-1", "weekly")
+    factory = hooked(
+        deny=("ListBackupSelections",),
+        regions=("eu-west-1",),
+        fake={"ListBackupSelections": _selections({good["BackupPlanId"]})},
+    )
+    result = run_collector(BackupPlansCollector, PARAMS, aws_session_factory=factory)
+    assert result.statuses("aws_backup_plans.configured") == {
+        "*": Status.PASS,
+        other["BackupPlanArn"]: Status.ERROR,
+    }
+
+
+def test_an_unreadable_region_makes_none_found_an_error(aws: None, hooked: Any) -> None:
+    """No complete plan in the regions read, one region unreadable: unknown, not FAIL."""
+    _plan("us-east-1", "unassigned")
+    factory = hooked(
+        deny=("ListBackupPlans",),
+        regions=("eu-west-1",),
+        fake={"ListBackupSelections": _selections(set())},
+    )
+    result = run_collector(BackupPlansCollector, PARAMS, aws_session_factory=factory)
+    star = [f for f in result.findings_for("aws_backup_plans.configured") if f.resource == "*"]
+    assert [f.status for f in star] == [Status.ERROR]
+    assert "eu-west-1" in star[0].message

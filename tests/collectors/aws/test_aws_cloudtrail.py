@@ -156,3 +156,27 @@ def test_member_account_sees_management_account_organization_trail(
         assert "readable only in owner account 111122223333" in finding.message
     else:
         assert finding.status is Status.PASS and "org-trail" in finding.message
+
+
+def test_no_trail_seen_with_a_region_unread_is_an_error_not_a_fail(aws: None, hooked: Any) -> None:
+    """Issue 12.9: "the account has no trail" cannot be claimed with a region unread."""
+    factory = hooked(deny=("DescribeTrails",), regions=("eu-west-1",))
+    result = run_collector(CloudTrailCollector, PARAMS, aws_session_factory=factory)
+    star = [f for f in result.findings_for("aws_cloudtrail.multi_region_trail")]
+    assert [(f.resource, f.status) for f in star] == [("*", Status.ERROR)]
+    assert "cloudtrail:DescribeTrails in eu-west-1" in star[0].message
+
+
+def test_a_qualifying_trail_still_passes_with_a_region_unread(aws: None, hooked: Any) -> None:
+    _bucket()
+    trails = boto3.client("cloudtrail", region_name="us-east-1")
+    trails.create_trail(
+        Name="org-trail", S3BucketName="trail-logs", IsMultiRegionTrail=True,
+        EnableLogFileValidation=True,
+    )  # fmt: skip
+    trails.start_logging(Name="org-trail")
+    factory = hooked(deny=("DescribeTrails",), regions=("eu-west-1",))
+    result = run_collector(CloudTrailCollector, PARAMS, aws_session_factory=factory)
+    statuses = sorted(f.status for f in result.findings_for("aws_cloudtrail.multi_region_trail"))
+    # the witness stands; the unread region is reported beside it
+    assert statuses == sorted([Status.PASS, Status.ERROR])

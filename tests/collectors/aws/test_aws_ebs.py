@@ -45,11 +45,16 @@ def test_one_denied_region_is_an_error_the_others_are_collected(aws: None, hooke
     factory = hooked(deny=("GetEbsEncryptionByDefault",), regions=("eu-west-1",))
     result = run_collector(EbsCollector, PARAMS, aws_session_factory=factory)
     assert [row["region"] for row in result.rows] == ["us-east-1"]
-    error = result.finding("aws_ebs.default_encryption", "*")
-    assert error.status is Status.ERROR
-    assert error.message == (
-        "AccessDenied on ec2:GetEbsEncryptionByDefault in eu-west-1: resources there were "
-        "not collected"
+    # Issue 12.9: the unread region keeps its own name, as ERROR (not a "*" next to a
+    # region that vanished from the evidence).
+    eu = "arn:aws:ec2:eu-west-1:123456789012:ebs-encryption-by-default"
+    assert result.statuses("aws_ebs.default_encryption") == {
+        eu: Status.ERROR,
+        "arn:aws:ec2:us-east-1:123456789012:ebs-encryption-by-default": Status.FAIL,
+    }
+    assert result.finding("aws_ebs.default_encryption", eu).message == (
+        "AccessDenied on ec2:GetEbsEncryptionByDefault in eu-west-1: the region's setting "
+        "was not read"
     )
 
 

@@ -83,3 +83,16 @@ def test_denied_ssl_policies_errors_each_tls_listener(aws: None, hooked: Any) ->
     assert statuses[arns["redirect"]] is Status.PASS
     message = result.finding("aws_elbv2_listeners.tls_policy", arns["modern"]).message
     assert "elasticloadbalancing:DescribeSSLPolicies" in message
+
+
+def test_unreadable_listeners_are_an_error_on_their_load_balancer(aws: None, hooked: Any) -> None:
+    """Issue 13.8: listeners that could not be listed leave their load balancer as ERROR."""
+    _listeners()
+    lb = boto3.client("elbv2", region_name="us-east-1").describe_load_balancers()
+    lb_arn = lb["LoadBalancers"][0]["LoadBalancerArn"]
+    factory = hooked(deny=("DescribeListeners",))
+    result = run_collector(Elbv2ListenersCollector, PARAMS, aws_session_factory=factory)
+    assert result.rows == []
+    assert result.statuses("aws_elbv2_listeners.tls_policy") == {lb_arn: Status.ERROR}
+    message = result.finding("aws_elbv2_listeners.tls_policy", lb_arn).message
+    assert "elasticloadbalancing:DescribeListeners" in message

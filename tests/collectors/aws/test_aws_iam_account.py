@@ -87,3 +87,17 @@ def test_everything_denied_is_a_permanent_error(aws: None, hooked: Any) -> None:
     with pytest.raises(CollectorError) as info:
         run_collector(IamAccountCollector, aws_session_factory=factory)
     assert info.value.permanent and info.value.action == "iam:GetAccountSummary"
+
+
+def test_unread_root_settings_are_errors_in_the_checks_themselves(aws: None, hooked: Any) -> None:
+    """Issue 12.9: an unread account summary is never a PASS ("no root keys") by default."""
+    result = run_collector(
+        IamAccountCollector, aws_session_factory=hooked(deny=("GetAccountSummary",))
+    )
+    assert result.finding("aws_iam_account.root_mfa", ROOT).status is Status.ERROR
+    assert result.finding("aws_iam_account.no_root_access_keys", ROOT).status is Status.ERROR
+    row = result.rows[0]
+    assert row["root_mfa_enabled"] is None and row["root_access_keys_present"] is None
+    by_id = IamAccountCollector.assertions_by_id
+    for assertion_id in ("aws_iam_account.root_mfa", "aws_iam_account.no_root_access_keys"):
+        assert by_id[assertion_id].check(row, {}).status is Status.ERROR

@@ -103,3 +103,26 @@ def test_denied_mfa_listing_is_an_error_per_user(aws: None, hooked: Any) -> None
     assert f"AccessDenied on iam:ListMFADevices for {ALICE}" in finding.message
     assert result.rows[0]["mfa_enabled"] is None
     assert result.statuses("aws_iam_users.access_key_age") == {CI: Status.PASS}
+
+
+def test_unread_group_policies_never_make_an_administrator_ordinary(aws: None, hooked: Any) -> None:
+    """Issue 13.8: privilege is a filter; when it is unknown the user is ERROR, not absent."""
+    _users()
+    factory = hooked(deny=("ListAttachedGroupPolicies",))
+    result = run_collector(IamUsersCollector, aws_session_factory=factory)
+    bob = next(r for r in result.rows if r["arn"] == BOB)
+    alice = next(r for r in result.rows if r["arn"] == ALICE)
+    ci = next(r for r in result.rows if r["arn"] == CI)
+    assert bob["is_privileged"] is None and alice["is_privileged"] is None
+    assert ci["is_privileged"] is False  # in no group, own policies read: known
+    statuses = result.statuses("aws_iam_users.mfa_for_privileged")
+    # bob (no MFA) may be an administrator without MFA: ERROR; alice has MFA: the
+    # requirement holds whatever her privileges; the unread group is an ERROR of its own.
+    assert statuses == {
+        BOB: Status.ERROR,
+        "arn:aws:iam::123456789012:group/Admins": Status.ERROR,
+    }
+    assert (
+        "whether it is an administrator could not be read"
+        in result.finding("aws_iam_users.mfa_for_privileged", BOB).message
+    )

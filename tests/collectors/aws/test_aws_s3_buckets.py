@@ -185,6 +185,60 @@ def test_regions_param_filters_buckets(aws: None) -> None:
     assert [r["arn"] for r in result.rows] == [BAD]
 
 
+def test_a_bucket_that_cannot_be_placed_is_error_not_dropped(aws: None, hooked: Any) -> None:
+    """Issue 13.8: with a regions filter and GetBucketLocation denied, every bucket is an
+    ERROR (in scope or not is unknown), never silently left out."""
+    _seed()
+    listed = boto3.client("s3").list_buckets()["Buckets"]
+    if any(b.get("BucketRegion") for b in listed):
+        pytest.skip("this moto lists bucket regions: GetBucketLocation is not needed")
+    factory = hooked(deny=("GetBucketLocation",))
+    result = run_collector(
+        S3BucketsCollector, {"regions": ["eu-west-1"]}, thresholds=RETENTION,
+        aws_session_factory=factory,
+    )  # fmt: skip
+    arns = [r["arn"] for r in result.rows]
+    assert arns == [BAD, "arn:aws:s3:::good-images", "arn:aws:s3:::other-logs"]
+    assert all(row["region"] is None for row in result.rows)
+    for assertion_id in (
+        "aws_s3_buckets.default_encryption",
+        "aws_s3_buckets.secure_transport",
+        "aws_s3_buckets.versioning_enabled",
+        "aws_s3_buckets.lifecycle_expiration",
+    ):
+        statuses = result.statuses(assertion_id)
+        assert {statuses[arn] for arn in arns} == {Status.ERROR}, assertion_id
+    message = result.finding("aws_s3_buckets.default_encryption", BAD).message
+    assert "AccessDenied on s3:GetBucketLocation" in message and "eu-west-1" in message
+    # nothing about an unplaced bucket was read from it (its scope is unknown)
+    assert "s3:GetEncryptionConfiguration" not in {e["action"] for e in result.errors}
+
+
+def test_without_a_regions_filter_an_unplaced_bucket_is_still_described(
+    aws: None, hooked: Any
+) -> None:
+    _seed()
+    result = run_collector(
+        S3BucketsCollector, thresholds=RETENTION,
+        aws_session_factory=hooked(deny=("GetBucketLocation",)),
+    )  # fmt: skip
+    assert result.finding("aws_s3_buckets.default_encryption", GOOD).status is Status.PASS
+    assert result.finding("aws_s3_buckets.default_encryption", BAD).status is Status.FAIL
+
+
+def test_unread_tags_never_mean_not_selected(aws: None, hooked: Any) -> None:
+    """Tags are a retention selector: unread tags are ERROR, and "*" says nothing matched
+    only when every bucket's tags were read."""
+    _seed()
+    factory = hooked(deny=("GetBucketTagging",))
+    result = run_collector(S3BucketsCollector, thresholds=RETENTION, aws_session_factory=factory)
+    assert all(row["tags"] is None for row in result.rows)
+    statuses = result.statuses("aws_s3_buckets.lifecycle_expiration")
+    assert statuses["*"] is Status.ERROR
+    assert {statuses[arn] for arn in (GOOD, BAD, "arn:aws:s3:::other-logs")} == {Status.ERROR}
+    assert "could not be read" in result.finding("aws_s3_buckets.lifecycle_expiration", "*").message
+
+
 def _deny_http(name: str, **overrides: Any) -> dict[str, Any]:
     arn = f"arn:aws:s3:::{name}"
     statement: dict[str, Any] = {

@@ -33,7 +33,7 @@ def test_collector_is_conformant() -> None:
 
 def test_members_owners_collaborators_and_2fa() -> None:
     waits: list[float] = []
-    session = HTTPSession(sleep=waits.append, clock=lambda: CLOCK)
+    session = HTTPSession(sleep=waits.append, clock=lambda: CLOCK, allow_http_loopback=True)
     with serve_fixtures(FIXTURES) as server:
         result = run_collector(GithubOrgCollector, _params(server.base_url), http_session=session)
     # The 403 rate limit was waited out until X-RateLimit-Reset, then retried.
@@ -114,7 +114,10 @@ def test_token_that_is_not_an_owner_gives_errors_not_passes(
     with serve_fixtures(FIXTURES, routes=routes) as server:
         result = run_collector(GithubOrgCollector, _params(server.base_url))
     assert result.statuses("github_org.two_factor_required") == {"org:acme-corp": Status.ERROR}
-    assert result.statuses("github_org.members_without_2fa") == {"*": Status.ERROR}
+    # Issue 13.8: an unread 2FA status is an ERROR for each person, never an absence.
+    statuses = result.statuses("github_org.members_without_2fa")
+    people = [r["resource"] for r in result.rows if r["kind"] != "organization"]
+    assert people and statuses == {"*": Status.ERROR, **dict.fromkeys(people, Status.ERROR)}
     assert all(r["mfa_enabled"] is None for r in result.rows)
     message = result.finding("github_org.members_without_2fa", "*").message
     assert "HTTP 403" in message and TOKEN not in caplog.text

@@ -32,7 +32,7 @@ def test_collector_is_conformant() -> None:
 
 def test_users_factors_roles_and_rate_limits() -> None:
     waits: list[float] = []
-    session = HTTPSession(sleep=waits.append, clock=lambda: CLOCK)
+    session = HTTPSession(sleep=waits.append, clock=lambda: CLOCK, allow_http_loopback=True)
     with serve_fixtures(FIXTURES) as server:
         result = _run(server.base_url, http_session=session)
     # Page 1 left no budget: wait for its reset (45 s); the 429 waits for its reset (70 s).

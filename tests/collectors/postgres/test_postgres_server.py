@@ -131,7 +131,12 @@ def test_non_superuser_cannot_see_password_hashes(sandbox: Sandbox) -> None:
     result = run_collector(PostgresServerCollector, {"dsn": dsn})
     findings = result.statuses("postgres_server.scram_passwords")
     assert findings["*"] is Status.ERROR  # stored hashes unknown: never a silent pass
-    assert set(findings) == {"*", "server"}  # the setting itself is still evaluated
+    # the setting itself is still evaluated; each login role is an ERROR, never absent
+    rows = result.rows
+    server = next(r["resource"] for r in rows if r["kind"] == "server")
+    logins = {r["resource"] for r in rows if r["kind"] == "role" and r["can_login"]}
+    assert logins and set(findings) == {"*", server, *logins}
+    assert {findings[role] for role in logins} == {Status.ERROR}
     assert all(r["password_type"] is None for r in result.rows if r["kind"] == "role")
     assert result.statuses("postgres_server.superusers_limited")["role:postgres"] is Status.PASS
 

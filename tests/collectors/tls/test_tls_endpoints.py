@@ -257,3 +257,58 @@ def test_hostname_matching_rules() -> None:
     assert not hostname_matches("a.b.example.com", ["*.example.com"], [])
     assert hostname_matches("127.0.0.1", [], ["127.0.0.1"])
     assert not hostname_matches("127.0.0.1", ["127.0.0.1"], [])
+
+
+@pytest.fixture
+def silent_https(tmp_path: object) -> Iterator[tuple[str, str]]:
+    """A TLS server that completes handshakes and then closes without an HTTP answer."""
+    import trustme
+
+    ca = trustme.CA()
+    ca_path = f"{tmp_path}/ca.pem"
+    ca.cert_pem.write_to_path(ca_path)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(context)
+    server = socket.create_server(("127.0.0.1", 0))
+    server.settimeout(0.1)
+    done = threading.Event()
+
+    def loop() -> None:
+        while not done.is_set():
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                continue
+            try:
+                with context.wrap_socket(conn, server_side=True) as tls:
+                    tls.settimeout(2)
+                    tls.recv(1024)  # read the request, answer nothing
+            except (OSError, ssl.SSLError):
+                conn.close()
+
+    thread = threading.Thread(target=loop, daemon=True)
+    thread.start()
+    yield f"127.0.0.1:{server.getsockname()[1]}", ca_path
+    done.set()
+    thread.join(timeout=5)
+    server.close()
+
+
+def test_no_http_answer_makes_hsts_an_error_not_a_warning(silent_https: tuple[str, str]) -> None:
+    """Issue 12.9: HSTS that could not be observed is unknown: ERROR, never WARN or PASS."""
+    host_port, ca_path = silent_https
+    result = run_collector(
+        TlsEndpointsCollector, {"endpoints": [host_port], "ca_bundle": ca_path, "timeout": 3}
+    )
+    row = result.rows[0]
+    assert row["reachable"] is True and row["http_status"] is None and row["http_error"]
+    finding = result.finding(f"{KEY}.hsts", row["endpoint"])
+    assert finding.status is Status.ERROR and "could not be observed" in finding.message
+    assert result.finding(f"{KEY}.certificate_valid", row["endpoint"]).status is Status.PASS
+
+
+def test_an_unread_certificate_is_an_error() -> None:
+    check = TlsEndpointsCollector.assertions_by_id[f"{KEY}.certificate_valid"].check
+    row = {"endpoint": "x:443", "reachable": True, "chain_valid": True, "chain_error": None,
+           "hostname_match": None, "server_name": None, "host": "x", "cert_sans": None}  # fmt: skip
+    assert check(row, {}).status is Status.ERROR

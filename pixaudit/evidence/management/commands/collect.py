@@ -7,6 +7,7 @@ run (bad params, unreachable source, revoked credential), 2 for a usage error
 
 from __future__ import annotations
 
+import difflib
 import json
 import sys
 import time
@@ -16,7 +17,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from collectors import registry
+from collectors import ParamError, registry
+from collectors.evaluate import validate_thresholds
 from pixaudit.evidence.canonical import format_datetime
 from pixaudit.evidence.models import Connection, RunStatus, RunTrigger
 from pixaudit.evidence.services import (
@@ -62,9 +64,9 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options):
-        require_migrated_database()
         registry.discover()
-        plans = self._plans(options)
+        plans = self._plans(options)  # usage errors (exit 2) first: most need no database
+        require_migrated_database()
         findings_out = open_findings_out(options["findings_out"])
         failed = 0
         summary: dict[str, Counter] = defaultdict(Counter)
@@ -102,6 +104,7 @@ class Command(BaseCommand):
         if options["connection"]:
             if options["keys"] or options["source"] or options["params"] or options["thresholds"]:
                 raise UsageError("--connection takes no KEY, --source, --params or --thresholds")
+            require_migrated_database()
             connection = Connection.objects.filter(name=options["connection"]).first()
             if connection is None:
                 raise UsageError(f"no connection named {options['connection']!r}")
@@ -121,6 +124,7 @@ class Command(BaseCommand):
             )
         params = load_params(options["params"], keys)
         thresholds = load_json_object(options["thresholds"], "--thresholds")
+        check_thresholds(thresholds, [registry.get(k) for k in dict.fromkeys(keys)])
         return [
             (
                 key,
@@ -217,6 +221,41 @@ def load_json_object(path: str | None, option: str) -> dict:
     if not isinstance(data, dict):
         raise UsageError(f"{option}: {path} must hold a JSON object")
     return data
+
+
+def check_thresholds(thresholds: dict, classes: list) -> None:
+    """Refuse thresholds that would be ignored or are invalid (a typo must not run defaults).
+
+    Every key must be an assertion id of a collector being run, and every threshold name
+    one that assertion declares; the message names the bad key and the valid ones.
+    """
+    problems: list[str] = []
+    owners = {a.id: cls for cls in classes for a in cls.assertions}
+    for assertion_id in thresholds:
+        if assertion_id in owners:
+            continue
+        other = next(
+            (c for c in registry.all_collectors() if assertion_id in c.assertions_by_id), None
+        )
+        if other is not None:
+            problems.append(
+                f"{assertion_id!r} is an assertion of {other.key}, which is not being run"
+            )
+            continue
+        valid = sorted(owners)
+        close = difflib.get_close_matches(assertion_id, valid, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        problems.append(
+            f"unknown assertion {assertion_id!r} (valid: {', '.join(valid) or 'none'}){hint}"
+        )
+    for cls in classes:
+        mine = {a: v for a, v in thresholds.items() if owners.get(a) is cls}
+        try:
+            validate_thresholds(cls, mine)
+        except ParamError as exc:
+            problems += [f"{key}: {message}" for key, message in sorted(exc.errors.items())]
+    if problems:
+        raise UsageError("--thresholds: " + "; ".join(problems))
 
 
 def open_findings_out(path: str | None):
