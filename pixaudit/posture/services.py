@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from django.db import transaction
 from django.utils import timezone
 
 from pixaudit.controls.models import Control, Framework
@@ -67,22 +66,22 @@ def applicability_decide(
 def readiness_snapshot_take(
     *, framework: Framework, day: date | None = None, now: datetime | None = None
 ) -> ReadinessSnapshot:
-    """Store (or refresh) the framework's snapshot for ``day`` (UTC) from its current posture."""
+    """Append a snapshot of the framework's current posture for ``day`` (UTC).
+
+    Snapshots are history: taking one again the same day appends another row, and the trend
+    shows the latest of each day (``selectors.readiness_trend``); none is ever rewritten.
+    """
     now = now or timezone.now()
     day = day or now.date()
     posture = framework_posture(framework=framework, now=now)
-    with transaction.atomic():
-        snapshot, _ = ReadinessSnapshot.objects.update_or_create(
-            framework=framework,
-            day=day,
-            defaults={
-                "readiness": round(posture.readiness or 0.0, 2),
-                "assessable": posture.assessable,
-                "counts": dict(posture.counts),
-                "taken_at": now,
-            },
-        )
-    return snapshot
+    return ReadinessSnapshot.objects.create(
+        framework=framework,
+        day=day,
+        readiness=round(posture.readiness or 0.0, 2),
+        assessable=posture.assessable,
+        counts=dict(posture.counts),
+        taken_at=now,
+    )
 
 
 def readiness_snapshots_take_all(*, now: datetime | None = None) -> list[ReadinessSnapshot]:
