@@ -18,10 +18,12 @@ from django.utils import timezone
 from pixaudit.controls.models import Control, Framework
 from pixaudit.evidence.models import EvidenceItem
 from pixaudit.lib.append_only import AppendOnlyHistoryModel
+from pixaudit.lib.text import validate_single_line
 
 
 class Engagement(models.Model):
-    name = models.CharField(max_length=200)
+    # One line: the name goes into e-mail subjects, file names and report headers.
+    name = models.CharField(max_length=200, validators=[validate_single_line])
     frameworks = models.ManyToManyField(Framework, related_name="engagements")
     window_start = models.DateField(help_text="First day of the observation period (UTC).")
     window_end = models.DateField(help_text="Last day of the observation period (UTC).")
@@ -43,10 +45,22 @@ class Engagement(models.Model):
         return self.name
 
 
+class InvitationEmail(models.TextChoices):
+    """Where the invitation e-mail is (``""``: made before statuses were recorded)."""
+
+    NOT_RECORDED = "", "Not recorded"
+    QUEUED = "queued", "Queued"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Not sent (invitation no longer pending)"
+
+
 class AuditorInvitation(models.Model):
     """One auditor's access to one engagement, from invitation until ``expires_at``.
 
     Only the SHA-256 of the invitation token is stored; the token itself is in the e-mail.
+    The e-mail is sent by a job (``audits.jobs``), which creates the token it mails: until
+    an e-mail went out the stored hash matches no link. ``email_*`` record the outcome.
     """
 
     engagement = models.ForeignKey(Engagement, on_delete=models.CASCADE, related_name="invitations")
@@ -66,6 +80,12 @@ class AuditorInvitation(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    email_status = models.CharField(
+        max_length=16, choices=InvitationEmail.choices, blank=True, default=""
+    )
+    email_attempts = models.PositiveSmallIntegerField(default=0)
+    email_sent_at = models.DateTimeField(null=True, blank=True)
+    email_error = models.CharField(max_length=300, blank=True, default="")
 
     class Meta:
         ordering = ["-created_at"]

@@ -24,6 +24,7 @@ from pixaudit.evidence.models import Connection, EvidenceItem
 from pixaudit.evidence.services.append import evidence_append
 from pixaudit.evidence.services.manual import add_months
 from pixaudit.evidence.storage import artifact_read, artifact_sha256, artifact_store
+from pixaudit.lib.text import control_characters
 from pixaudit.reviews.assertions import (
     FOLLOWUP_ASSERTION,
     REVIEW_COLLECTOR_KEY,
@@ -141,6 +142,8 @@ def campaign_start(
         errors["connection"] = "This connection has no evidence yet: run a collection first."
     if not (name or "").strip():
         errors["name"] = "Give the campaign a name."
+    elif found := control_characters(name.strip()):
+        errors["name"] = f"Use a single line of text (remove {', '.join(found)})."
     if due_on is None or due_on < timezone.now().date():
         errors["due_on"] = "The due date must be today or later."
     if recurrence not in Recurrence.values:
