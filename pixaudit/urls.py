@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from pixaudit.auditlog.rq_dashboard import rq_dashboard_urls
 from pixaudit.commitments.urls import trust_urlpatterns
 
 urlpatterns = [
@@ -17,7 +18,8 @@ urlpatterns = [
     path("commitments/", include("pixaudit.commitments.urls")),
     # The opt-in public trust page (404 unless a manager publishes it).
     path("trust/", include(trust_urlpatterns)),
-    path("admin/rq/", include("django_rq.urls")),
+    # django-rq's dashboard; its job and queue actions are audit-logged (auditlog.rq_dashboard).
+    path("admin/rq/", include(rq_dashboard_urls())),
     path("admin/", admin.site.urls),
     path("", include("pixaudit.dashboard.urls")),
 ]

@@ -119,7 +119,10 @@ def report_download(request: HttpRequest, pk: int) -> HttpResponse:
 def report_preview(request: HttpRequest, pk: int) -> HttpResponse:
     """The same document as the PDF, in the browser (data read afresh)."""
     report = _report(pk)
-    return HttpResponse(report_html(services.report_data_for(report=report)))
+    html = report_html(services.report_data_for(report=report))
+    audit_log_record(action="report.previewed", obj=report, request=request,
+                     **services.report_log_details(report))  # fmt: skip
+    return HttpResponse(html)
 
 
 @action_required("packs.download")
@@ -153,6 +156,8 @@ def signing_key_page(request: HttpRequest) -> HttpResponse:
 
 @action_required("signing_key.view")
 def signing_key_pem(request: HttpRequest) -> HttpResponse:
+    audit_log_record(action="signing_key.downloaded", request=request,
+                     fingerprint=signing.public_key_fingerprint())  # fmt: skip
     response = HttpResponse(signing.public_key_pem(), content_type="application/x-pem-file")
     response["Content-Disposition"] = 'attachment; filename="pixaudit-signing-key.pem"'
     return response
