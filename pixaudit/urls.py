@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from pixaudit.auditlog.rq_dashboard import rq_dashboard_urls
 from pixaudit.commitments.urls import trust_urlpatterns
 from pixaudit.reports.verify import PUBLISHED_KEY_PATH
 from pixaudit.reports.views import signing_key_public
@@ -21,7 +22,8 @@ urlpatterns = [
     path("trust/", include(trust_urlpatterns)),
     # The evidence-pack signing key, public so auditors can pin it (verify_pack --key-url).
     path(PUBLISHED_KEY_PATH.lstrip("/"), signing_key_public, name="signing_key_public"),
-    path("admin/rq/", include("django_rq.urls")),
+    # django-rq's dashboard; its job and queue actions are audit-logged (auditlog.rq_dashboard).
+    path("admin/rq/", include(rq_dashboard_urls())),
     path("admin/", admin.site.urls),
     path("", include("pixaudit.dashboard.urls")),
 ]

@@ -8,8 +8,10 @@ read-only, engagement-scoped).
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
+from django_otp.models import Device, ThrottlingMixin, TimestampMixin
 
 
 class Role(models.TextChoices):
@@ -71,3 +73,47 @@ class LoginLockout(models.Model):
 
     def __str__(self) -> str:
         return f"{self.scope} {self.key} locked until {self.locked_until:%Y-%m-%d %H:%M}"
+
+
+class RecoveryCodeDevice(TimestampMixin, ThrottlingMixin, Device):
+    """A user's one-time MFA recovery codes (django-otp device; the codes are hashed).
+
+    Replaces django-otp's ``StaticDevice``, whose tokens are stored (and shown in its admin)
+    in plain text. Wrong codes are throttled like django-otp's devices (1 s, 2 s, 4 s ...).
+    """
+
+    class Meta:
+        verbose_name = "recovery code set"
+
+    def get_throttle_factor(self) -> float:
+        return getattr(settings, "OTP_STATIC_THROTTLE_FACTOR", 1)
+
+    def verify_token(self, token: str) -> bool:
+        """Accept an unused code once (it is deleted); call under a row lock on the device."""
+        from pixaudit.accounts.recovery_codes import recovery_code_matches
+
+        allowed, _ = self.verify_is_allowed()
+        if not allowed:
+            return False
+        match = next(
+            (code for code in self.codes.all() if recovery_code_matches(token, code.code_hash)),
+            None,
+        )
+        if match is None:
+            self.throttle_increment()
+            return False
+        match.delete()
+        self.throttle_reset(commit=False)
+        self.set_last_used_timestamp(commit=False)
+        self.save()
+        return True
+
+
+class RecoveryCode(models.Model):
+    """One unused recovery code, stored only as a salted hash (``recovery_codes``)."""
+
+    device = models.ForeignKey(RecoveryCodeDevice, on_delete=models.CASCADE, related_name="codes")
+    code_hash = models.CharField(max_length=128)
+
+    def __str__(self) -> str:
+        return f"recovery code #{self.pk} of device {self.device_id}"

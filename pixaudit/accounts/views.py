@@ -47,14 +47,18 @@ def mfa_verify(request: HttpRequest) -> HttpResponse:
         return redirect("accounts:mfa_enrol")
     form = TokenForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        device = mfa.mfa_verify(user=user, token=form.cleaned_data["token"], request=request)
-        if device is not None:
-            if mfa.recovery_codes_remaining(user=user) <= 2:
-                messages.warning(
-                    request, "Few recovery codes are left: generate new ones under Security."
-                )
-            return redirect(_next_url(request))
-        form.add_error("token", "That code is not valid. Wait for a new code and try again.")
+        try:
+            device = mfa.mfa_verify(user=user, token=form.cleaned_data["token"], request=request)
+        except mfa.MFAThrottled as exc:
+            form.add_error("token", exc.message)
+        else:
+            if device is not None:
+                if mfa.recovery_codes_remaining(user=user) <= 2:
+                    messages.warning(
+                        request, "Few recovery codes are left: generate new ones under Security."
+                    )
+                return redirect(_next_url(request))
+            form.add_error("token", "That code is not valid. Wait for a new code and try again.")
     return render(request, "accounts/mfa_verify.html", {"form": form, "next": _next_url(request)})
 
 
@@ -70,16 +74,20 @@ def mfa_enrol(request: HttpRequest) -> HttpResponse:
     form = TokenForm(request.POST or None)
     form.fields["token"].help_text = "The 6-digit code your authenticator app shows now."
     if request.method == "POST" and form.is_valid():
-        codes = mfa.mfa_enrol_confirm(
-            user=user, device=device, token=form.cleaned_data["token"], request=request
-        )
-        if codes is not None:
-            return render(
-                request,
-                "accounts/mfa_recovery_codes.html",
-                {"codes": codes, "next": _next_url(request), "enrolled": True},
+        try:
+            codes = mfa.mfa_enrol_confirm(
+                user=user, device=device, token=form.cleaned_data["token"], request=request
             )
-        form.add_error("token", "That code does not match. Check the device's clock and retry.")
+        except mfa.MFAThrottled as exc:
+            form.add_error("token", exc.message)
+        else:
+            if codes is not None:
+                return render(
+                    request,
+                    "accounts/mfa_recovery_codes.html",
+                    {"codes": codes, "next": _next_url(request), "enrolled": True},
+                )
+            form.add_error("token", "That code does not match. Check the device's clock and retry.")
     context = {
         "form": form,
         "qr": mfa.totp_qr_data_uri(device),

@@ -14,6 +14,7 @@ from pixaudit.audits.models import Engagement, SampleKind
 from pixaudit.audits.sampling import MAX_SAMPLE_SIZE
 from pixaudit.audits.selectors import engagement_evidence_list, identity_populations
 from pixaudit.controls.models import Control, Framework
+from pixaudit.lib.single_line import validate_single_line
 
 
 class DateInput(forms.DateInput):
@@ -21,7 +22,9 @@ class DateInput(forms.DateInput):
 
 
 class EngagementForm(forms.Form):
-    name = forms.CharField(max_length=200, help_text="e.g. SOC 2 Type II 2026")
+    name = forms.CharField(
+        max_length=200, validators=[validate_single_line], help_text="e.g. SOC 2 Type II 2026"
+    )
     frameworks = forms.ModelMultipleChoiceField(
         queryset=Framework.objects.order_by("key"), widget=forms.CheckboxSelectMultiple
     )

@@ -4,7 +4,9 @@ An engagement names its frameworks and the audit window (the Type II observation
 whole UTC days, both ends inclusive). Auditors reach it only through an accepted, unrevoked,
 unexpired ``AuditorInvitation``; that is checked on every request by the selectors. Evidence
 requests keep their status history in ``EvidenceRequestEvent``; samples are immutable once
-drawn (their seed and population hash make them reproducible).
+drawn (their seed and population hash make them reproducible). Both are append-only history
+(``pixaudit.lib.append_only``: ORM refusal and PostgreSQL triggers; foreign keys into them
+and from them to people are PROTECT, so deactivate users rather than delete them).
 """
 
 from __future__ import annotations
@@ -15,10 +17,13 @@ from django.utils import timezone
 
 from pixaudit.controls.models import Control, Framework
 from pixaudit.evidence.models import EvidenceItem
+from pixaudit.lib.append_only import AppendOnlyHistoryModel
+from pixaudit.lib.single_line import validate_single_line
 
 
 class Engagement(models.Model):
-    name = models.CharField(max_length=200)
+    # One line: the name goes into e-mail subjects, file names and report headers.
+    name = models.CharField(max_length=200, validators=[validate_single_line])
     frameworks = models.ManyToManyField(Framework, related_name="engagements")
     window_start = models.DateField(help_text="First day of the observation period (UTC).")
     window_end = models.DateField(help_text="Last day of the observation period (UTC).")
@@ -40,10 +45,22 @@ class Engagement(models.Model):
         return self.name
 
 
+class InvitationEmail(models.TextChoices):
+    """Where the invitation e-mail is (``""``: made before statuses were recorded)."""
+
+    NOT_RECORDED = "", "Not recorded"
+    QUEUED = "queued", "Queued"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Not sent (invitation no longer pending)"
+
+
 class AuditorInvitation(models.Model):
     """One auditor's access to one engagement, from invitation until ``expires_at``.
 
     Only the SHA-256 of the invitation token is stored; the token itself is in the e-mail.
+    The e-mail is sent by a job (``audits.jobs``), which creates the token it mails: until
+    an e-mail went out the stored hash matches no link. ``email_*`` record the outcome.
     """
 
     engagement = models.ForeignKey(Engagement, on_delete=models.CASCADE, related_name="invitations")
@@ -63,6 +80,12 @@ class AuditorInvitation(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    email_status = models.CharField(
+        max_length=16, choices=InvitationEmail.choices, blank=True, default=""
+    )
+    email_attempts = models.PositiveSmallIntegerField(default=0)
+    email_sent_at = models.DateTimeField(null=True, blank=True)
+    email_error = models.CharField(max_length=300, blank=True, default="")
 
     class Meta:
         ordering = ["-created_at"]
@@ -115,15 +138,15 @@ class EvidenceRequest(models.Model):
         return f"request #{self.pk} {self.control.ref}"
 
 
-class EvidenceRequestEvent(models.Model):
+class EvidenceRequestEvent(AppendOnlyHistoryModel):
     """Status history of a request: each transition, who made it, and the note."""
 
-    request = models.ForeignKey(EvidenceRequest, on_delete=models.CASCADE, related_name="events")
+    request = models.ForeignKey(EvidenceRequest, on_delete=models.PROTECT, related_name="events")
     status = models.CharField(max_length=16, choices=RequestStatus.choices)
     note = models.TextField(blank=True, default="")
     evidence_items = models.ManyToManyField(EvidenceItem, blank=True, related_name="+")
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+"
     )
     at = models.DateTimeField(default=timezone.now)
 
@@ -139,14 +162,14 @@ class SampleKind(models.TextChoices):
     DAYS = "days", "Days of the audit window"
 
 
-class Sample(models.Model):
+class Sample(AppendOnlyHistoryModel):
     """A reproducible random draw: ``random.Random(seed).sample(population, size)``.
 
     ``population_hash`` is the SHA-256 of the canonical JSON of the ordered population, so
     anyone can recompute the draw from the stored evidence and the seed.
     """
 
-    engagement = models.ForeignKey(Engagement, on_delete=models.CASCADE, related_name="samples")
+    engagement = models.ForeignKey(Engagement, on_delete=models.PROTECT, related_name="samples")
     kind = models.CharField(max_length=16, choices=SampleKind.choices)
     collector_key = models.CharField(max_length=100, blank=True, default="")
     evidence = models.ForeignKey(
@@ -158,7 +181,7 @@ class Sample(models.Model):
     population_hash = models.CharField(max_length=64)
     items = models.JSONField(default=list)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -168,8 +191,3 @@ class Sample(models.Model):
     def __str__(self) -> str:
         source = self.collector_key or "window days"
         return f"sample #{self.pk}: {self.size} of {self.population_size} ({source})"
-
-    def save(self, *args, **kwargs):
-        if not self._state.adding:
-            raise ValueError("a drawn sample is part of the engagement record and cannot change")
-        super().save(*args, **kwargs)

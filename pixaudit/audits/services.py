@@ -6,10 +6,12 @@ Every state change is recorded with ``audit_log_record``. Sampling is in ``sampl
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
 from collections.abc import Iterable
 from datetime import date, timedelta
 
+import django_rq
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
@@ -26,11 +28,13 @@ from pixaudit.audits.models import (
     Engagement,
     EvidenceRequest,
     EvidenceRequestEvent,
+    InvitationEmail,
     RequestStatus,
 )
 from pixaudit.audits.selectors import engagement_evidence_list
 from pixaudit.controls.models import Control, Framework
 from pixaudit.evidence.models import EvidenceItem
+from pixaudit.lib.single_line import header_text
 from pixaudit.reports.models import Report, ReportStatus
 from pixaudit.reports.services import (
     report_log_details,
@@ -39,8 +43,10 @@ from pixaudit.reports.services import (
 )
 
 __all__ = [
+    "InvitationNotPending",
     "InvitationUnusable",
     "auditor_invitation_accept",
+    "auditor_invitation_resend",
     "auditor_invitation_revoke",
     "auditor_invite",
     "demo_engagement_ensure",
@@ -49,9 +55,13 @@ __all__ = [
     "evidence_request_answer",
     "evidence_request_create",
     "evidence_request_review",
+    "invitation_email_send",
     "invitation_get_by_token",
     "invitation_token_hash",
 ]
+
+
+logger = logging.getLogger("pixaudit.audits")
 
 
 class InvitationUnusable(Exception):
@@ -81,8 +91,9 @@ def engagement_create(
     if window_end < window_start:
         raise ValidationError({"window_end": "The window must end on or after its start."})
     engagement = Engagement(
-        name=name, window_start=window_start, window_end=window_end, created_by=created_by
-    )
+        name=(name or "").strip(), window_start=window_start, window_end=window_end,
+        created_by=created_by,
+    )  # fmt: skip
     engagement.full_clean()
     engagement.save()
     engagement.frameworks.set(frameworks)
@@ -135,19 +146,30 @@ def invitation_get_by_token(*, token: str) -> AuditorInvitation:
     )
 
 
+#: The job that sends an invitation e-mail (named, not imported: jobs import services).
+INVITATION_EMAIL_JOB = "pixaudit.audits.jobs.invitation_email_send"
+INVITATION_EMAIL_QUEUE = "default"
+
+
 def _invitation_email(invitation: AuditorInvitation, link: str) -> None:
-    org = settings.PIXAUDIT_ORG_NAME
+    org = header_text(settings.PIXAUDIT_ORG_NAME)
+    engagement = header_text(invitation.engagement.name)
     send_mail(
-        subject=f"{org} invites you to the audit engagement {invitation.engagement.name}",
+        subject=f"{org} invites you to the audit engagement {engagement}",
         message=(
             f"{org} has invited you to review evidence for the audit engagement "
-            f'"{invitation.engagement.name}" in pixaudit.\n\n'
+            f'"{engagement}" in pixaudit.\n\n'
             f"Accept the invitation and choose a password here:\n{link}\n\n"
             f"The link and your access end on {invitation.expires_at:%Y-%m-%d %H:%M} UTC.\n"
         ),
         from_email=settings.DEFAULT_FROM_EMAIL,
         recipient_list=[invitation.email],
     )
+
+
+def _invitation_email_enqueue(invitation: AuditorInvitation) -> None:
+    """Queue the e-mail job (ids only); it runs once the surrounding transaction commits."""
+    django_rq.get_queue(INVITATION_EMAIL_QUEUE).enqueue(INVITATION_EMAIL_JOB, invitation.pk)
 
 
 @transaction.atomic
@@ -158,11 +180,12 @@ def auditor_invite(
     invited_by: User,
     expires_at=None,
     request: HttpRequest | None = None,
-) -> tuple[AuditorInvitation, str]:
-    """Invite an auditor by e-mail; returns the invitation and the raw link token (once).
+) -> AuditorInvitation:
+    """Invite an auditor by e-mail; the e-mail (with the link) is sent by a job.
 
     Access granted by the invitation ends at ``expires_at`` (default: in
-    ``PIXAUDIT_INVITATION_DAYS`` days). Internal users cannot be invited as auditors.
+    ``PIXAUDIT_INVITATION_DAYS`` days). Internal users cannot be invited as auditors. The
+    stored token hash matches no link until the job mails one (:func:`invitation_email_send`).
     """
     email = email.strip().lower()
     existing = User.objects.filter(email__iexact=email).exclude(role=Role.AUDITOR).first()
@@ -177,21 +200,96 @@ def auditor_invite(
         expires_at = timezone.now() + timedelta(days=settings.PIXAUDIT_INVITATION_DAYS)
     if expires_at <= timezone.now():
         raise ValidationError({"expires_at": "The expiry must be in the future."})
-    token = secrets.token_urlsafe(32)
     invitation = AuditorInvitation.objects.create(
         engagement=engagement,
         email=email,
-        token_hash=invitation_token_hash(token),
+        # A token nobody ever sees: the link is made (and mailed) by the job.
+        token_hash=invitation_token_hash(secrets.token_urlsafe(32)),
         expires_at=expires_at,
         invited_by=invited_by,
+        email_status=InvitationEmail.QUEUED,
     )
-    path = reverse("audits:invitation_accept", args=[token])
-    link = request.build_absolute_uri(path) if request is not None else path
-    transaction.on_commit(lambda: _invitation_email(invitation, link))
     audit_log_record(actor=invited_by, action="invitation.created", obj=invitation,
                      request=request, engagement_id=engagement.pk, email=email,
                      expires_at=expires_at)  # fmt: skip
-    return invitation, token
+    _invitation_email_enqueue(invitation)
+    return invitation
+
+
+class InvitationNotPending(Exception):
+    """Only a pending invitation (not accepted, revoked or expired) is mailed."""
+
+
+@transaction.atomic
+def auditor_invitation_resend(
+    *, invitation: AuditorInvitation, actor: User, request: HttpRequest | None = None
+) -> AuditorInvitation:
+    """Queue the invitation e-mail again (a failed one, or a lost one): a new link is made
+    and the previous link stops working."""
+    invitation = AuditorInvitation.objects.select_for_update().get(pk=invitation.pk)
+    if invitation.status != "pending":
+        raise InvitationNotPending(
+            f"The invitation is {invitation.status}: its e-mail cannot be sent any more."
+        )
+    invitation.email_status = InvitationEmail.QUEUED
+    invitation.save(update_fields=["email_status"])
+    audit_log_record(actor=actor, action="invitation.email_queued", obj=invitation,
+                     request=request, engagement_id=invitation.engagement_id,
+                     previous_attempts=invitation.email_attempts)  # fmt: skip
+    _invitation_email_enqueue(invitation)
+    return invitation
+
+
+def invitation_email_send(*, invitation_id: int) -> AuditorInvitation:
+    """Mail a pending invitation with a fresh link, recording the outcome on the invitation.
+
+    The new token's hash is stored only if the e-mail left: mail is sent inside the
+    transaction that stores it, so a failed send leaves the previous state untouched apart
+    from the failure record (status, error, attempts; audited ``invitation.email_failed``).
+    Never raises for a mail failure: the engagement page shows it and offers to send again.
+    """
+    error = ""
+    with transaction.atomic():
+        invitation = (
+            AuditorInvitation.objects.select_for_update()
+            .select_related("engagement")
+            .get(pk=invitation_id)
+        )
+        if invitation.status != "pending":
+            invitation.email_status = InvitationEmail.CANCELLED
+            invitation.save(update_fields=["email_status"])
+            return invitation
+        token = secrets.token_urlsafe(32)
+        invitation.token_hash = invitation_token_hash(token)
+        link = settings.PIXAUDIT_BASE_URL.rstrip("/") + reverse(
+            "audits:invitation_accept", args=[token]
+        )
+        try:
+            _invitation_email(invitation, link)
+        except Exception as exc:  # any backend failure (SMTP, DNS, headers) is reported
+            error = f"{type(exc).__name__}: {exc}"[:300]
+        else:
+            invitation.email_status = InvitationEmail.SENT
+            invitation.email_attempts += 1
+            invitation.email_sent_at = timezone.now()
+            invitation.email_error = ""
+            invitation.save(update_fields=["token_hash", "email_status", "email_attempts",
+                                           "email_sent_at", "email_error"])  # fmt: skip
+            audit_log_record(action="invitation.email_sent", obj=invitation,
+                             engagement_id=invitation.engagement_id, email=invitation.email,
+                             attempt=invitation.email_attempts)  # fmt: skip
+            return invitation
+    with transaction.atomic():
+        invitation = AuditorInvitation.objects.select_for_update().get(pk=invitation_id)
+        invitation.email_status = InvitationEmail.FAILED
+        invitation.email_attempts += 1
+        invitation.email_error = error
+        invitation.save(update_fields=["email_status", "email_attempts", "email_error"])
+        audit_log_record(action="invitation.email_failed", obj=invitation,
+                         engagement_id=invitation.engagement_id, email=invitation.email,
+                         attempt=invitation.email_attempts, error=error)  # fmt: skip
+    logger.warning("invitation %s e-mail failed: %s", invitation_id, error)
+    return invitation
 
 
 def _invitation_check(invitation: AuditorInvitation) -> None:

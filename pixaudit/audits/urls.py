@@ -17,6 +17,11 @@ urlpatterns = [
         views.invitation_revoke,
         name="invitation_revoke",
     ),
+    path(
+        "<int:pk>/invitations/<int:invitation_pk>/resend/",
+        views.invitation_resend,
+        name="invitation_resend",
+    ),
     path("<int:pk>/report/", views.engagement_report_generate, name="report_generate"),
     path(
         "<int:pk>/reports/<int:report_pk>/report.pdf",

@@ -31,7 +31,7 @@ from pixaudit.accounts.permissions import ENGAGEMENT_READERS, MANAGERS, role_req
 from pixaudit.auditlog.services import audit_log_record
 from pixaudit.audits import selectors, services
 from pixaudit.audits.forms import EngagementForm, EngagementReportForm, InvitationForm
-from pixaudit.audits.models import AuditorInvitation, Engagement
+from pixaudit.audits.models import AuditorInvitation, Engagement, InvitationEmail
 from pixaudit.evidence.models import EvidenceItem
 from pixaudit.evidence.storage import artifact_chunks
 from pixaudit.reports import services as report_services
@@ -134,7 +134,7 @@ def invitation_create(request: HttpRequest, pk: int) -> HttpResponse:
     form = InvitationForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            invitation, _token = services.auditor_invite(
+            invitation = services.auditor_invite(
                 engagement=engagement, email=form.cleaned_data["email"],
                 invited_by=request.user, expires_at=form.cleaned_data["expires_on"],
                 request=request,
@@ -142,9 +142,44 @@ def invitation_create(request: HttpRequest, pk: int) -> HttpResponse:
         except ValidationError as exc:
             form_errors_apply(form, exc)
         else:
-            messages.success(request, f"Invitation sent to {invitation.email}.")
+            _email_outcome_message(request, invitation)
             return redirect("audits:engagement_detail", pk=engagement.pk)
     return render(request, "audits/invitation_form.html", {"form": form, "engagement": engagement})
+
+
+def _email_outcome_message(request: HttpRequest, invitation: AuditorInvitation) -> None:
+    """Say where the invitation e-mail is (with the embedded queue it has already run)."""
+    invitation.refresh_from_db()
+    if invitation.email_status == InvitationEmail.SENT:
+        messages.success(request, f"Invitation e-mailed to {invitation.email}.")
+    elif invitation.email_status == InvitationEmail.FAILED:
+        messages.error(
+            request,
+            f"The invitation for {invitation.email} is saved, but its e-mail could not be "
+            f"sent ({invitation.email_error}). Fix the mail settings, then send it again.",
+        )
+    else:
+        messages.info(request, f"The invitation e-mail to {invitation.email} is queued.")
+
+
+@require_POST
+@role_required(MANAGERS)
+def invitation_resend(request: HttpRequest, pk: int, invitation_pk: int) -> HttpResponse:
+    """Send a pending invitation's e-mail again, with a new link (the old one stops working)."""
+    engagement = _engagement(request, pk)
+    try:
+        invitation = engagement.invitations.get(pk=invitation_pk)
+    except AuditorInvitation.DoesNotExist:
+        raise Http404("No such invitation") from None
+    try:
+        services.auditor_invitation_resend(
+            invitation=invitation, actor=request.user, request=request
+        )
+    except services.InvitationNotPending as exc:
+        messages.error(request, str(exc))
+    else:
+        _email_outcome_message(request, invitation)
+    return redirect("audits:engagement_detail", pk=engagement.pk)
 
 
 @require_POST

@@ -12,6 +12,7 @@ from django.db import models
 from django.utils import timezone
 
 from pixaudit.controls.catalog_loader import oscal_id_for
+from pixaudit.lib.append_only import AppendOnlyHistoryModel
 
 
 class Framework(models.Model):
@@ -107,10 +108,11 @@ class CheckMapping(models.Model):
         return f"{self.assertion_id} -> {self.control_id}"
 
 
-class MappingOverride(models.Model):
+class MappingOverride(AppendOnlyHistoryModel):
     """An organisation's decision to add or remove one assertion -> control mapping.
 
-    Append-only: the latest override for an (assertion, control) pair wins.
+    Append-only (``pixaudit.lib.append_only``): the latest override for an (assertion,
+    control) pair wins; nothing is changed or deleted.
     """
 
     class Action(models.TextChoices):

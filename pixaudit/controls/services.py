@@ -155,6 +155,17 @@ def _check_removable(catalog: Catalog, controls: list[Control]) -> None:
         .values_list("control_id")
         .annotate(n=Count("id"))
     )
+    # History that names a control (append-only, PROTECT): Statement of Applicability
+    # decisions and manual evidence links, counted through their reverse relations.
+    history = {
+        row["pk"]: row
+        for row in Control.objects.filter(pk__in=ids)
+        .annotate(
+            decisions=Count("applicability_decisions", distinct=True),
+            manual=Count("manual_links", distinct=True),
+        )
+        .values("pk", "decisions", "manual")
+    }
     blocked = []
     for control in controls:
         parts = []
@@ -162,6 +173,10 @@ def _check_removable(catalog: Catalog, controls: list[Control]) -> None:
             parts.append(f"{mapped[control.pk]} check mapping(s)")
         if overridden.get(control.pk):
             parts.append(f"{overridden[control.pk]} mapping override(s)")
+        if history[control.pk]["decisions"]:
+            parts.append(f"{history[control.pk]['decisions']} applicability decision(s)")
+        if history[control.pk]["manual"]:
+            parts.append(f"{history[control.pk]['manual']} manual evidence upload(s)")
         if parts:
             blocked.append(f"{control.ref} ({' and '.join(parts)})")
     if blocked:
@@ -169,8 +184,9 @@ def _check_removable(catalog: Catalog, controls: list[Control]) -> None:
             catalog.file,
             None,
             f"cannot remove {len(blocked)} control(s) of {catalog.key} that are no longer in "
-            f"the file because evidence mappings refer to them: {', '.join(blocked)}. "
-            "Keep them in the catalog, or move those mappings first.",
+            f"the file because evidence mappings or history refer to them: "
+            f"{', '.join(blocked)}. Keep them in the catalog, or move those mappings first "
+            "(history is append-only and stays).",
         )
 
 

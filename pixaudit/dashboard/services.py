@@ -9,11 +9,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.db import connection as db_connection
+from django.db import transaction
 from django.db.models import F
 from django.db.models.functions import Collate
 
+from pixaudit.auditlog.services import audit_log_record
 from pixaudit.evidence.integrity import (
     FINDING_DIGEST_FIELDS,
     compute_chain_hash,
@@ -23,14 +26,22 @@ from pixaudit.evidence.models import GENESIS_HASH, CollectionRun, Connection, Ev
 from pixaudit.evidence.storage import artifact_exists, artifact_sha256
 
 
-def connection_run_now(*, connection: Connection) -> CollectionRun:
+def connection_run_now(
+    *, connection: Connection, user: Any = None, request: Any = None
+) -> CollectionRun:
     """Queue a manual run (in-process queues complete it before this returns).
 
-    Raises ``pixaudit.evidence.services.CollectionRunActive`` when one is already active.
+    Audited as ``connection.run_requested`` (who asked, which run). Raises
+    ``pixaudit.evidence.services.CollectionRunActive`` when one is already active.
     """
     from pixaudit.evidence.services.scheduling import collection_run_enqueue
 
-    return collection_run_enqueue(connection=connection, trigger="manual")
+    with transaction.atomic():
+        run = collection_run_enqueue(connection=connection, trigger="manual")
+        audit_log_record(actor=user, action="connection.run_requested", obj=connection,
+                         request=request, run_id=run.pk)  # fmt: skip
+    run.refresh_from_db()
+    return run
 
 
 @dataclass
@@ -61,8 +72,21 @@ def _finding_rows(evidence_id: int):
     )
 
 
-def evidence_item_verify(*, item: EvidenceItem) -> VerifyOutcome:
-    """Recompute the artifact's SHA-256, the findings digest and the chain link of one item."""
+def evidence_item_verify(
+    *, item: EvidenceItem, user: Any = None, request: Any = None
+) -> VerifyOutcome:
+    """Recompute the artifact's SHA-256, the findings digest and the chain link of one item.
+
+    The check and its result are audited (``evidence.verified``).
+    """
+    outcome = _evidence_item_checks(item)
+    failed = [check.name for check in outcome.checks if not check.ok]
+    audit_log_record(actor=user, action="evidence.verified", obj=item, request=request,
+                     ok=outcome.ok, failed=failed)  # fmt: skip
+    return outcome
+
+
+def _evidence_item_checks(item: EvidenceItem) -> VerifyOutcome:
     outcome = VerifyOutcome(item)
     if not artifact_exists(item.artifact_path):
         outcome.checks.append(VerifyCheck("Artifact hash", False, "The artifact file is missing."))

@@ -79,6 +79,7 @@ def connection_create_view(request: HttpRequest) -> HttpResponse:
                 enabled=form.cleaned_data["enabled"],
                 user=request.user,
                 thresholds=form.thresholds_payload(),
+                request=request,
             )
         except ConnectionParamsError as exc:
             form.add_service_errors(exc.errors)
@@ -117,6 +118,7 @@ def connection_edit_view(request: HttpRequest, pk: int) -> HttpResponse:
                 thresholds=(
                     UNSET if form.thresholds_payload() is None else form.thresholds_payload()
                 ),
+                request=request,
             )
         except ConnectionParamsError as exc:
             conn.refresh_from_db()
@@ -137,7 +139,7 @@ def connection_edit_view(request: HttpRequest, pk: int) -> HttpResponse:
 def connection_run(request: HttpRequest, pk: int) -> HttpResponse:
     conn = get_object_or_404(Connection, pk=pk)
     try:
-        run = connection_run_now(connection=conn)
+        run = connection_run_now(connection=conn, user=request.user, request=request)
     except CollectionRunActive as exc:
         messages.warning(request, f"“{conn.name}” is already running.")
         if exc.run is not None:
@@ -241,7 +243,7 @@ def evidence_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @action_required("evidence.verify")
 def evidence_verify(request: HttpRequest, pk: int) -> HttpResponse:
     item = get_object_or_404(EvidenceItem.objects.select_related("connection", "run"), pk=pk)
-    outcome = evidence_item_verify(item=item)
+    outcome = evidence_item_verify(item=item, user=request.user, request=request)
     return render(request, "dashboard/evidence_detail.html", {"item": item, "verify": outcome})
 
 
@@ -302,6 +304,7 @@ def soa_edit(request: HttpRequest, framework_key: str, ref: str) -> HttpResponse
                 applicable=form.cleaned_data["applicable"] == "yes",
                 justification=form.cleaned_data["justification"],
                 user=request.user,
+                request=request,
             )
         except ApplicabilityError as exc:
             form.add_service_errors(exc.errors)

@@ -21,18 +21,16 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 
 @admin.register(Connection)
-class ConnectionAdmin(admin.ModelAdmin):
-    # Secrets are excluded entirely (not even ciphertext): they are write-only, and edits
-    # must go through the services, which validate params and encrypt.
-    list_display = ("name", "collector_key", "enabled", "schedule_minutes", "next_run_at")
+class ConnectionAdmin(ReadOnlyAdmin):
+    # View only. Secrets are excluded entirely (not even ciphertext): they are write-only.
+    # Creating and editing go through the app's connection form and the services, which
+    # validate params and thresholds, encrypt, record who edited and audit what changed.
+    list_display = ("name", "collector_key", "enabled", "schedule_minutes", "next_run_at",
+                    "updated_by", "updated_at")  # fmt: skip
     list_filter = ("collector_key", "enabled")
     search_fields = ("name", "collector_key")
     exclude = ("secrets",)
-    readonly_fields = ("collector_key", "params", "secret_names", "created_at", "updated_at",
-                       "created_by")  # fmt: skip
-
-    def has_add_permission(self, request, obj=None):
-        return False  # creation validates against the collector: use the app's form
+    readonly_fields = ("secret_names",)
 
     @admin.display(description="Secrets set")
     def secret_names(self, obj):

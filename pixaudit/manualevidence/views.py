@@ -11,6 +11,7 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_POST
 
 from pixaudit.accounts.permissions import ACTIONS, can, role_required
+from pixaudit.auditlog.services import audit_log_record
 from pixaudit.controls.models import Control
 from pixaudit.controls.selectors import control_get_by_address
 from pixaudit.evidence.manual import max_upload_bytes
@@ -115,9 +116,12 @@ def manual_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 @role_required(VIEW)
 def manual_download(request: HttpRequest, pk: int) -> HttpResponse:
-    item = get_object_or_404(ManualEvidence, pk=pk)
+    item = get_object_or_404(ManualEvidence.objects.select_related("evidence"), pk=pk)
     if not artifact_exists(item.file_path):
         raise Http404("The stored file is missing.")
+    audit_log_record(action="manual_evidence.downloaded", obj=item, request=request,
+                     file_name=item.file_name, sha256=item.file_sha256,
+                     evidence_seq=item.evidence.seq)  # fmt: skip
     response = StreamingHttpResponse(
         artifact_chunks(item.file_path), content_type=item.content_type
     )

@@ -1,7 +1,8 @@
 """Thin jobs of the posture app (django-rq; arguments are ids only).
 
 Schedule ``readiness_snapshots_job`` once a day (``pixaudit/cron.py``); running it again the
-same day refreshes that day's snapshot rather than adding one.
+same day appends another snapshot, and the trend shows the day's latest (snapshots are
+append-only history).
 """
 
 from __future__ import annotations

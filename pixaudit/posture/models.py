@@ -2,7 +2,9 @@
 
 ``ApplicabilityDecision`` is history: each change appends a row and the latest row of a
 control wins, so "who decided what, when, and why" is never lost. ``ReadinessSnapshot`` is
-one row per framework per day, written by the daily snapshot job; it feeds trend charts.
+history too: each snapshot (the daily job, ``make demo``) appends a row and the latest row of
+a framework's day is that day's point on the trend charts. Both are append-only
+(``pixaudit.lib.append_only``: ORM refusal, PostgreSQL triggers, read-only admin).
 Business logic lives in ``services`` and ``selectors``.
 """
 
@@ -14,13 +16,14 @@ from django.db.models import Q
 from django.utils import timezone
 
 from pixaudit.controls.models import Control, Framework
+from pixaudit.lib.append_only import AppendOnlyHistoryModel
 
 
-class ApplicabilityDecision(models.Model):
+class ApplicabilityDecision(AppendOnlyHistoryModel):
     """One Statement of Applicability entry for a control (latest per control wins)."""
 
     control = models.ForeignKey(
-        Control, on_delete=models.CASCADE, related_name="applicability_decisions"
+        Control, on_delete=models.PROTECT, related_name="applicability_decisions"
     )
     applicable = models.BooleanField()
     justification = models.TextField(blank=True, default="")
@@ -51,11 +54,11 @@ class ApplicabilityDecision(models.Model):
         return f"{self.control_id}: {state}"
 
 
-class ReadinessSnapshot(models.Model):
-    """A framework's posture on one day (UTC): readiness and the count of each status."""
+class ReadinessSnapshot(AppendOnlyHistoryModel):
+    """A framework's posture at ``taken_at`` (its UTC ``day``): readiness and status counts."""
 
     framework = models.ForeignKey(
-        Framework, on_delete=models.CASCADE, related_name="readiness_snapshots"
+        Framework, on_delete=models.PROTECT, related_name="readiness_snapshots"
     )
     day = models.DateField()
     readiness = models.FloatField(help_text="passing / (assessable - not applicable), 0..100")
@@ -64,9 +67,9 @@ class ReadinessSnapshot(models.Model):
     taken_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        ordering = ["framework", "day"]
-        constraints = [
-            models.UniqueConstraint(fields=["framework", "day"], name="posture_snapshot_unique"),
+        ordering = ["framework", "day", "taken_at", "id"]
+        indexes = [
+            models.Index(fields=["framework", "day", "taken_at"], name="posture_snapshot_day_idx"),
         ]
 
     def __str__(self) -> str:

@@ -466,13 +466,17 @@ def control_timeline(
 def readiness_trend(
     *, framework: Framework, days: int = 90, today: date | None = None
 ) -> list[ReadinessSnapshot]:
-    """The framework's daily snapshots over the last ``days`` days, oldest first."""
+    """The framework's daily snapshots over the last ``days`` days, oldest first.
+
+    A day with several snapshots (the job ran again, ``make demo``) shows its latest one.
+    """
     today = today or timezone.now().date()
-    return list(
-        ReadinessSnapshot.objects.filter(
-            framework=framework, day__gt=today - timedelta(days=days), day__lte=today
-        ).order_by("day")
-    )
+    latest: dict[date, ReadinessSnapshot] = {}
+    for snapshot in ReadinessSnapshot.objects.filter(
+        framework=framework, day__gt=today - timedelta(days=days), day__lte=today
+    ).order_by("day", "taken_at", "id"):
+        latest[snapshot.day] = snapshot
+    return list(latest.values())
 
 
 def soa_entries(

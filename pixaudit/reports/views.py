@@ -133,7 +133,10 @@ def report_preview(request: HttpRequest, pk: int) -> HttpResponse:
     except PinnedEvidenceMissing as exc:
         messages.error(request, f"The preview cannot be shown: {exc}")
         return redirect("reports:detail", pk=report.pk)
-    return HttpResponse(report_html(data))
+    html = report_html(data)
+    audit_log_record(action="report.previewed", obj=report, request=request,
+                     **services.report_log_details(report))  # fmt: skip
+    return HttpResponse(html)
 
 
 @action_required("packs.download")
@@ -173,6 +176,8 @@ def signing_key_page(request: HttpRequest) -> HttpResponse:
 
 @action_required("signing_key.view")
 def signing_key_pem(request: HttpRequest) -> HttpResponse:
+    audit_log_record(action="signing_key.downloaded", request=request,
+                     fingerprint=signing.public_key_fingerprint())  # fmt: skip
     response = HttpResponse(signing.public_key_pem(), content_type="application/x-pem-file")
     response["Content-Disposition"] = 'attachment; filename="pixaudit-signing-key.pem"'
     return response

@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from pixaudit.accounts.models import User
 from pixaudit.accounts.permissions import INTERNAL
+from pixaudit.lib.single_line import validate_single_line
 from pixaudit.reviews.models import Recurrence
 from pixaudit.reviews.services.population import reviewable_connections
 
@@ -16,7 +17,7 @@ class CampaignForm(forms.Form):
         label="Identity population",
         help_text="The latest collection of this connection is snapshotted and sealed.",
     )
-    name = forms.CharField(max_length=200)
+    name = forms.CharField(max_length=200, validators=[validate_single_line])
     due_on = forms.DateField(label="Due date", widget=forms.DateInput(attrs={"type": "date"}))
     recurrence = forms.ChoiceField(choices=Recurrence.choices, required=False)
     reviewers = forms.ModelMultipleChoiceField(

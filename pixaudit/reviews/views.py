@@ -10,6 +10,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from pixaudit.accounts.models import User
 from pixaudit.accounts.permissions import ACTIONS, INTERNAL, can, role_required
+from pixaudit.auditlog.services import audit_log_record
 from pixaudit.evidence.storage import artifact_chunks
 from pixaudit.reviews import selectors
 from pixaudit.reviews.forms import CampaignForm
@@ -169,6 +170,8 @@ def campaign_cancel_view(request: HttpRequest, pk: int) -> HttpResponse:
 @role_required(VIEW)
 def campaign_snapshot(request: HttpRequest, pk: int) -> HttpResponse:
     campaign = get_object_or_404(Campaign, pk=pk)
+    audit_log_record(action="review.snapshot_downloaded", obj=campaign, request=request,
+                     sha256=campaign.snapshot_sha256)  # fmt: skip
     response = StreamingHttpResponse(
         artifact_chunks(campaign.snapshot_path), content_type="application/json"
     )

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
+import time_machine
 from django.urls import reverse
-from django_otp.plugins.otp_static.models import StaticToken
+from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from pixaudit.accounts.models import Role
+from pixaudit.accounts.models import RecoveryCode, Role
+from pixaudit.accounts.recovery_codes import recovery_code_matches
 from pixaudit.accounts.services import demo_users_ensure
 from pixaudit.auditlog.models import AuditEvent
 from tests.security.helpers import PASSWORD, client_for, totp_device_make, totp_now, user_make
@@ -80,9 +84,11 @@ def test_enrolment_flow_shows_qr_and_recovery_codes_once():
     assert done.status_code == 200
     codes = list(done.context["codes"])
     assert len(codes) == 10
-    assert set(StaticToken.objects.filter(device__user=user).values_list("token", flat=True)) == (
-        set(codes)
+    hashes = list(
+        RecoveryCode.objects.filter(device__user=user).values_list("code_hash", flat=True)
     )
+    assert len(hashes) == 10 and not set(hashes) & set(codes)  # stored hashed, never plain
+    assert all(any(recovery_code_matches(c, h) for h in hashes) for c in codes)
     device.refresh_from_db()
     assert device.confirmed
     assert client.get(CATALOG).status_code == 200  # the session is verified
@@ -149,3 +155,36 @@ def test_demo_users_are_usable_without_a_phone(client):
     response = client.post(reverse("accounts:mfa_verify"), {"token": manager.recovery_codes[0]})
     assert response.status_code == 302
     assert client.get(CATALOG).status_code == 200
+
+
+def test_a_second_code_too_soon_says_how_long_to_wait(client):
+    """django-otp throttles after a failure (1 s, then 2, 4 ...): say so, not "not valid"."""
+    user = user_make(Role.ADMIN)
+    device = totp_device_make(user)
+    client.post(reverse("accounts:login"), {"username": user.username, "password": PASSWORD})
+    now = timezone.now()
+    with time_machine.travel(now, tick=False):
+        bad = client.post(reverse("accounts:mfa_verify"), {"token": "000000", "next": CATALOG})
+        assert "not valid" in bad.content.decode()
+        good = totp_now(device)
+        early = client.post(reverse("accounts:mfa_verify"), {"token": good, "next": CATALOG})
+        page = early.content.decode()
+        assert early.status_code == 200 and "not valid" not in page
+        assert "wait 1 second" in page
+    with time_machine.travel(now + timedelta(seconds=1.5), tick=False):
+        late = client.post(reverse("accounts:mfa_verify"), {"token": good, "next": CATALOG})
+        assert late.status_code == 302 and late["Location"] == CATALOG
+
+
+def test_mfa_pages_hide_the_navigation_until_verified(client):
+    user = user_make(Role.COMPLIANCE_MANAGER)
+    device = totp_device_make(user)
+    client.post(reverse("accounts:login"), {"username": user.username, "password": PASSWORD})
+    page = client.get(reverse("accounts:mfa_verify")).content.decode()
+    assert 'aria-label="Main"' not in page and reverse("dashboard:control_list") not in page
+    assert "Sign out" in page
+    other = user_make(Role.ADMIN)
+    enrol = client_for(other, verified=False).get(reverse("accounts:mfa_enrol")).content.decode()
+    assert 'aria-label="Main"' not in enrol and "Sign out" in enrol
+    client.post(reverse("accounts:mfa_verify"), {"token": totp_now(device)})
+    assert 'aria-label="Main"' in client.get(CATALOG).content.decode()

@@ -23,6 +23,7 @@ from pixaudit.audits.services import (
     evidence_request_answer,
     evidence_request_review,
 )
+from pixaudit.lib.append_only import AppendOnlyHistoryError
 from tests.security.helpers import PASSWORD, client_for, user_make
 
 pytestmark = pytest.mark.django_db
@@ -221,7 +222,7 @@ def test_identity_sample_is_reproducible(world):
     assert again.items == sample.items and again.population_hash == sample.population_hash
     assert len({i["account_id"] for i in sample.items}) == 25
     assert sample_verify(sample=sample)
-    with pytest.raises(ValueError):
+    with pytest.raises(AppendOnlyHistoryError):
         sample.save()
 
 

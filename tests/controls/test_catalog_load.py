@@ -174,6 +174,21 @@ def test_removal_is_refused_while_mappings_refer_to_the_control(catalogs, tmp_pa
         catalog_load(path=path)
 
 
+def test_removal_is_refused_while_history_names_the_control(catalogs, tmp_path, user):
+    """Applicability decisions are append-only history: the control they name stays."""
+    from pixaudit.posture.services import applicability_decide
+
+    applicability_decide(control=control_get_by_address("soc2-2017:CC6.8"), applicable=False,
+                         justification="No endpoints", user=user)  # fmt: skip
+    line = (
+        '      - {id: "CC6.8", kind: control, assessable: true, title: '
+        '"Preventing or detecting malicious software"}\n'
+    )
+    with pytest.raises(CatalogError, match=r"CC6\.8 \(1 applicability decision"):
+        catalog_load(path=_edited_copy(tmp_path, line, ""))
+    assert Control.objects.filter(framework__key="soc2-2017", ref="CC6.8").exists()
+
+
 def test_load_catalogs_command(db):
     out = StringIO()
     call_command("load_catalogs", stdout=out)

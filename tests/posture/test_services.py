@@ -56,13 +56,15 @@ def test_history_is_kept_and_soa_shows_the_latest(iso, user):
     assert len(entries) == 93  # Annex A
 
 
-def test_snapshot_is_one_row_per_framework_per_day(soc2):
+def test_snapshot_appends_and_the_trend_keeps_the_latest_of_each_day(soc2):
     control = Control.objects.get(framework=soc2, ref="CC6.1")
     map_assertion("synth.a", control)
-    make_result(make_evidence(), "synth.a", "r", "pass")
     first = readiness_snapshot_take(framework=soc2, day=date(2026, 1, 5))
+    make_result(make_evidence(), "synth.a", "r", "pass")
     again = readiness_snapshot_take(framework=soc2, day=date(2026, 1, 5))
-    assert first.pk == again.pk
+    assert first.pk != again.pk and first.readiness == 0  # history: the first one stays
+    trend = selectors.readiness_trend(framework=soc2, today=date(2026, 1, 5))
+    assert [s.pk for s in trend] == [again.pk]
     assert again.readiness == pytest.approx(round(100 / 61, 2))
     assert again.counts["passing"] == 1 and again.assessable == 61
 

@@ -40,6 +40,19 @@ def test_reminders_are_sent_once_per_day(people, users):
     assert ReminderSent.objects.count() == 2
 
 
+def test_campaign_names_are_one_line_and_older_ones_still_get_reminders(people, users):
+    from pixaudit.reviews.services import ReviewError
+
+    with pytest.raises(ReviewError, match="single line"):
+        due = timezone.now().date() + timedelta(days=3)
+        campaign_start(connection=people, name="Q1\r\nBcc: x@evil.example", due_on=due,
+                       user=users.manager)  # fmt: skip
+    campaign = _campaign(people, users)
+    Campaign.objects.filter(pk=campaign.pk).update(name="Q1\r\nreview")  # stored before the check
+    assert reminders_send()["campaign"] == 1
+    assert mail.outbox[0].subject.startswith("[pixaudit] Access review 'Q1 review' is due")
+
+
 def test_no_reminder_long_before_the_due_date(people, users):
     _campaign(people, users, days=30)
     assert reminders_send()["campaign"] == 0

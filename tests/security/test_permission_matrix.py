@@ -85,6 +85,10 @@ MATRIX: dict[str, tuple[Kwargs, dict[str, int]]] = {
         lambda w: {"pk": w.engagement.pk, "invitation_pk": w.pending_invitation.pk},
         POST_ONLY,
     ),
+    "audits:invitation_resend": (
+        lambda w: {"pk": w.engagement.pk, "invitation_pk": w.pending_invitation.pk},
+        POST_ONLY,
+    ),
     "audits:evidence_list": (ENG, ENGAGEMENT_PAGE),
     "audits:evidence_detail": (
         lambda w: {"pk": w.engagement.pk, "evidence_pk": w.evidence_in.pk},
@@ -192,6 +196,10 @@ POST_MATRIX: dict[str, tuple[Kwargs, dict[str, int]]] = {
     "audits:engagement_create": (NONE, MANAGER_PAGE),
     "audits:invitation_create": (ENG, MANAGER_PAGE),
     "audits:invitation_revoke": (
+        lambda w: {"pk": w.engagement.pk, "invitation_pk": w.pending_invitation.pk},
+        exp(A=302, M=302, E=403, AU=403, EXP=403, ANON=302),
+    ),
+    "audits:invitation_resend": (
         lambda w: {"pk": w.engagement.pk, "invitation_pk": w.pending_invitation.pk},
         exp(A=302, M=302, E=403, AU=403, EXP=403, ANON=302),
     ),

@@ -14,3 +14,14 @@ register = template.Library()
 @register.filter(name="can")
 def can(user: Any, action: str) -> bool:
     return permissions.can(user, action)
+
+
+@register.filter(name="mfa_pending")
+def mfa_pending(request: Any) -> bool:
+    """``{% if request|mfa_pending %}``: signed in, but MFA enrolment/verification is due.
+
+    Pages then show no navigation: nothing behind it is reachable until MFA is complete.
+    """
+    from pixaudit.accounts.mfa import mfa_pending as pending
+
+    return request is not None and pending(request)

@@ -163,11 +163,13 @@ def connection_create(
     enabled: bool = True,
     user: Any = None,
     thresholds: Mapping[str, Mapping[str, Any]] | None = None,
+    request: Any = None,
 ) -> Connection:
     """Create a connection after validating ``params`` (secrets included) per field.
 
     Secret params are encrypted; the rest is stored as validated. Raises
     :class:`ConnectionParamsError`. The new connection is due at once (``next_run_at`` now).
+    Audited as ``connection.created`` (param and secret names, never values).
     """
     errors: dict[str, str] = {}
     name = (name or "").strip()
@@ -196,11 +198,18 @@ def connection_create(
                 schedule_minutes=schedule_minutes,
                 enabled=enabled,
                 next_run_at=timezone.now(),
-                created_by=user if getattr(user, "pk", None) else None,
+                created_by=_user_or_none(user),
+                updated_by=_user_or_none(user),
             )
             # The id is part of each secret's associated data, so encrypt after the insert.
             conn.secrets = encrypt_secrets("connection", conn.pk, secret)
             conn.save(update_fields=["secrets"])
+            audit_log_record(
+                actor=_user_or_none(user), action="connection.created", obj=conn,
+                request=request, collector=collector_key, params=sorted(public),
+                secrets=sorted(secret), thresholds=sorted(overrides),
+                schedule_minutes=schedule_minutes, enabled=enabled,
+            )  # fmt: skip
     except IntegrityError:
         raise ConnectionParamsError(
             {"name": f"A connection named {name!r} already exists."}
@@ -218,8 +227,12 @@ def connection_update(
     enabled: Any = UNSET,
     thresholds: Any = UNSET,
     user: Any = None,
+    request: Any = None,
 ) -> Connection:
     """Change a connection. Only the arguments given change.
+
+    ``user`` becomes ``updated_by``; the change is audited as ``connection.updated`` with
+    the names of what changed (fields, params, secrets entered or removed), never a value.
 
     ``thresholds`` replaces the stored overrides as a whole (``{}`` resets to defaults).
 
@@ -273,6 +286,7 @@ def connection_update(
     if errors:
         raise ConnectionParamsError(errors)
     public, secret = split_params(cls, validated)
+    before = _connection_snapshot(connection)
     if thresholds is not UNSET:
         connection.thresholds = thresholds
     if name is not UNSET:
@@ -283,14 +297,24 @@ def connection_update(
         connection.enabled = bool(enabled)
     connection.params = public
     connection.secrets = encrypt_secrets("connection", connection.pk, secret)
+    connection.updated_by = _user_or_none(user) or connection.updated_by
+    entered = sorted(k for k, v in (params or {}).items() if k in secret_names and not _is_blank(v))
+    removed = sorted(set(before["secrets"]) - set(secret))
     try:
         with transaction.atomic():
             connection.save()
+            # Every edit is audited: names of what changed, never a value.
+            audit_log_record(
+                actor=_user_or_none(user), action="connection.updated", obj=connection,
+                request=request, **_connection_changes(before, connection),
+                secrets_set=entered, secrets_removed=removed,
+            )  # fmt: skip
             if destinations:
                 audit_log_record(
-                    actor=user,
+                    actor=_user_or_none(user),
                     action="connection.destination_changed",
                     obj=connection,
+                    request=request,
                     params=destinations,
                     secrets_reentered=sorted(reentered),
                 )
@@ -299,6 +323,32 @@ def connection_update(
             {"name": "A connection with this name already exists."}
         ) from None
     return connection
+
+
+def _user_or_none(user: Any) -> Any:
+    return user if getattr(user, "pk", None) and getattr(user, "is_authenticated", False) else None
+
+
+def _connection_snapshot(connection: Connection) -> dict[str, Any]:
+    return {
+        "name": connection.name,
+        "enabled": connection.enabled,
+        "schedule_minutes": connection.schedule_minutes,
+        "thresholds": dict(connection.thresholds),
+        "params": dict(connection.params),
+        "secrets": sorted(connection.secrets),
+    }
+
+
+def _connection_changes(before: dict[str, Any], connection: Connection) -> dict[str, list[str]]:
+    """What an edit changed, by name: fields, non-secret params and threshold overrides."""
+    after = _connection_snapshot(connection)
+    fields = [f for f in ("name", "enabled", "schedule_minutes") if before[f] != after[f]]
+    if before["thresholds"] != after["thresholds"]:
+        fields.append("thresholds")
+    names = set(before["params"]) | set(after["params"])
+    params = sorted(n for n in names if before["params"].get(n) != after["params"].get(n))
+    return {"fields": fields, "params": params}
 
 
 def connection_secret_values(*, connection: Connection) -> dict[str, str]:

@@ -16,7 +16,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from collectors.base import Finding, Severity, Status
+from collectors.base import Status
 from collectors.identity import IDENTITY_COLUMN_NAMES
 from pixaudit.accounts.permissions import INTERNAL, MANAGERS
 from pixaudit.evidence.canonical import canonical_bytes, format_datetime, sha256_hex
@@ -24,12 +24,17 @@ from pixaudit.evidence.models import Connection, EvidenceItem
 from pixaudit.evidence.services.append import evidence_append
 from pixaudit.evidence.services.manual import add_months
 from pixaudit.evidence.storage import artifact_read, artifact_sha256, artifact_store
+from pixaudit.lib.single_line import control_characters
+from pixaudit.reviews.assertions import (
+    FOLLOWUP_ASSERTION,
+    REVIEW_COLLECTOR_KEY,
+    review_finding,
+)
 from pixaudit.reviews.models import Campaign, Change, Decision, FollowUp, Recurrence, ReviewEntry
+from pixaudit.reviews.services.mappings import review_mappings_ensure
 from pixaudit.reviews.services.population import population_evidence, population_rows
 
 __all__ = [
-    "REVIEW_COLLECTOR_KEY",
-    "REVIEW_CONTROLS",
     "ReviewError",
     "campaign_cancel",
     "campaign_complete",
@@ -43,10 +48,7 @@ __all__ = [
     "snapshot_verify",
 ]
 
-REVIEW_COLLECTOR_KEY = "access_review"
-REVIEW_CONTROLS = ("soc2-2017:CC6.2", "soc2-2017:CC6.3", "iso27001-2022:A.5.18")
 RECURRENCE_MONTHS = {"monthly": 1, "quarterly": 3, "semiannual": 6, "yearly": 12}
-FOLLOWUP_ASSERTION = {"revoke": "revocations_applied", "modify": "modifications_applied"}
 TRACKED_FIELDS = ("privileges", "is_privileged", "mfa_enabled", "status")
 
 
@@ -140,6 +142,8 @@ def campaign_start(
         errors["connection"] = "This connection has no evidence yet: run a collection first."
     if not (name or "").strip():
         errors["name"] = "Give the campaign a name."
+    elif found := control_characters(name.strip()):
+        errors["name"] = f"Use a single line of text (remove {', '.join(found)})."
     if due_on is None or due_on < timezone.now().date():
         errors["due_on"] = "The due date must be today or later."
     if recurrence not in Recurrence.values:
@@ -334,21 +338,8 @@ def _decisions_document(campaign: Campaign, entries: list[ReviewEntry], now) -> 
     }
 
 
-def review_finding(assertion: str, resource: str, status: Status, message: str) -> Finding:
-    return Finding(
-        assertion_id=f"{REVIEW_COLLECTOR_KEY}.{assertion}",
-        resource=resource,
-        status=status,
-        severity=Severity.HIGH if assertion == "revocations_applied" else Severity.MEDIUM,
-        message=message,
-        controls=REVIEW_CONTROLS,
-    )
-
-
 def campaign_complete(*, campaign: Campaign, user: Any) -> EvidenceItem:
     """Close a fully decided campaign and append its evidence to the chain."""
-    from pixaudit.reviews.services.mappings import review_mappings_ensure
-
     if campaign.status != Campaign.Status.OPEN:
         raise ReviewError("The campaign is not open.")
     entries = list(campaign.entries.select_related("decided_by").order_by("account_id"))

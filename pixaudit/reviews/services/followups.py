@@ -27,12 +27,8 @@ from django.utils import timezone
 from collectors.base import Status
 from pixaudit.evidence.models import Connection, EvidenceItem
 from pixaudit.evidence.services.append import evidence_append
+from pixaudit.reviews.assertions import FOLLOWUP_ASSERTION, REVIEW_COLLECTOR_KEY, review_finding
 from pixaudit.reviews.models import Decision, FollowUp
-from pixaudit.reviews.services.campaigns import (
-    FOLLOWUP_ASSERTION,
-    REVIEW_COLLECTOR_KEY,
-    review_finding,
-)
 from pixaudit.reviews.services.population import population_evidence, population_rows
 
 __all__ = ["followups_after_ingest", "followups_check", "followups_check_all"]

@@ -9,19 +9,15 @@ from __future__ import annotations
 
 from pixaudit.controls.models import CheckMapping, Control, MappingOverride
 from pixaudit.controls.selectors import control_get_by_address
+from pixaudit.reviews.assertions import REVIEW_ASSERTIONS, REVIEW_CONTROLS
 
-REVIEW_ASSERTIONS = (
-    "access_review.completed",
-    "access_review.revocations_applied",
-    "access_review.modifications_applied",
-)
+__all__ = ["review_mappings_ensure"]
+
 REASON = "Access review campaign evidence (pixaudit.reviews): periodic review of user access."
 
 
 def review_mappings_ensure() -> int:
     """Add missing mappings; returns how many were added. Unknown controls are skipped."""
-    from pixaudit.reviews.services.campaigns import REVIEW_CONTROLS
-
     added = 0
     for address in REVIEW_CONTROLS:
         try:

@@ -23,6 +23,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from pixaudit.evidence.selectors_manual import manual_evidence_expiring
+from pixaudit.lib.single_line import header_text
 from pixaudit.reviews.models import Campaign, ReminderSent
 
 __all__ = ["CAMPAIGN_REMIND_DAYS", "reminders_send"]
@@ -72,7 +73,7 @@ def _campaign_reminders(today: date) -> int:
                 f"{count} account(s) assigned to you still need a decision (keep, revoke or "
                 f"modify).\n\nReview them: {_url('reviews:campaign_detail', campaign.pk)}\n"
             )
-            subject = f"[pixaudit] Access review '{campaign.name}' {when}"
+            subject = f"[pixaudit] Access review '{header_text(campaign.name)}' {when}"
             sent += _send_once("campaign", campaign.pk, user.email, today, subject, body)
     return sent
 
@@ -94,7 +95,7 @@ def _manual_reminders(today: date) -> int:
             f"controls ({', '.join(item.control_addresses)}) turn to 'manual pending' once it "
             f"lapses. Upload the renewed document: {_url('manualevidence:upload')}\n"
         )
-        subject = f"[pixaudit] Manual evidence '{item.title}' {when}"
+        subject = f"[pixaudit] Manual evidence '{header_text(item.title)}' {when}"
         sent += _send_once("manual", item.pk, user.email, today, subject, body)
     return sent
 
