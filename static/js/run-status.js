@@ -18,6 +18,7 @@
     }
     setText("started_at", when(data.started_at));
     setText("finished_at", when(data.finished_at));
+    setText("duration", data.duration || "—");
     setText("rows_count", String(data.rows_count));
     var f = data.findings;
     setText("findings", f.pass + " pass · " + f.fail + " fail · " + f.warn + " warn · " + f.error + " error");

@@ -10,6 +10,8 @@ from django.conf import settings
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
+from pixaudit.lib.display import elapsed
+
 register = template.Library()
 
 
@@ -43,6 +45,15 @@ def when(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
         local.strftime(fmt),
         local.tzname() or "",
     )
+
+
+@register.filter
+def duration(start: datetime | None, end: datetime | None) -> str:
+    """``{{ run.started_at|duration:run.finished_at }}``: real elapsed time, "—" if unknown.
+
+    Django's ``timesince`` counts whole minutes, so every short run read "0 minutes".
+    """
+    return elapsed(start, end)
 
 
 @register.filter
