@@ -227,10 +227,25 @@ def evidence_list(request: HttpRequest) -> HttpResponse:
     )
 
 
+FINDINGS_PAGE_SIZE = 50
+
+
+def _evidence_context(request: HttpRequest, item: EvidenceItem) -> dict:
+    # A fixed number of queries whatever the item's size: a count, the counts per status
+    # and one page of findings.
+    findings = Paginator(selectors.evidence_findings(evidence=item), FINDINGS_PAGE_SIZE)
+    return {
+        "item": item,
+        "findings": findings.get_page(request.GET.get("page")),
+        "finding_counts": selectors.evidence_finding_counts(evidence=item),
+    }
+
+
 @action_required("evidence.view")
 def evidence_detail(request: HttpRequest, pk: int) -> HttpResponse:
     item = get_object_or_404(EvidenceItem.objects.select_related("connection", "run"), pk=pk)
-    return render(request, "dashboard/evidence_detail.html", {"item": item, "verify": None})
+    context = {**_evidence_context(request, item), "verify": None}
+    return render(request, "dashboard/evidence_detail.html", context)
 
 
 @require_POST
@@ -238,7 +253,8 @@ def evidence_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def evidence_verify(request: HttpRequest, pk: int) -> HttpResponse:
     item = get_object_or_404(EvidenceItem.objects.select_related("connection", "run"), pk=pk)
     outcome = evidence_item_verify(item=item)
-    return render(request, "dashboard/evidence_detail.html", {"item": item, "verify": outcome})
+    context = {**_evidence_context(request, item), "verify": outcome}
+    return render(request, "dashboard/evidence_detail.html", context)
 
 
 @require_GET

@@ -57,6 +57,19 @@ def duration(start: datetime | None, end: datetime | None) -> str:
 
 
 @register.filter
+def api_call_list(value) -> list[tuple[str, int | None]]:
+    """The provenance's API calls as ``(action, count or None)`` pairs.
+
+    Collectors record a sorted list of actions; older items may hold ``{action: count}``.
+    """
+    if isinstance(value, dict):
+        return sorted((str(k), v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return [(str(v), None) for v in value]
+    return []
+
+
+@register.filter
 def short_hash(value: str, length: int = 12) -> str:
     return (value or "")[: int(length)]
 
