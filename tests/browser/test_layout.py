@@ -99,7 +99,7 @@ def test_control_detail_keeps_the_remediation_column_on_screen_at_1440px(
             page.get_by_label("Password").fill("a-long-test-password")
             page.get_by_role("button", name="Sign in").click()
             page.goto(f"{live_server.url}/controls/soc2-2017/CC6.1/")
-            table = page.locator("table.failing-table")
+            table = page.locator("section[aria-labelledby=failing-h] table")
             expect(table).to_contain_text("pixmuse-production-customer-uploads")
             page.screenshot(path=str(tmp_path / "control-detail-1440.png"), full_page=True)
             overflow = page.evaluate(
