@@ -34,7 +34,7 @@ from pixaudit.evidence.services import (
     connection_update,
 )
 from pixaudit.evidence.storage import artifact_chunks, artifact_exists
-from pixaudit.lib.display import elapsed
+from pixaudit.lib.display import elapsed, format_when
 from pixaudit.posture import selectors as posture_selectors
 from pixaudit.posture.services import ApplicabilityError, applicability_decide
 
@@ -174,6 +174,9 @@ def _run_payload(run: CollectionRun) -> dict:
         "active": run.status in (RunStatus.QUEUED, RunStatus.RUNNING),
         "started_at": run.started_at.isoformat() if run.started_at else None,
         "finished_at": run.finished_at.isoformat() if run.finished_at else None,
+        # What the page shows: the same format as every other page, not the browser locale's.
+        "started_at_display": format_when(run.started_at),
+        "finished_at_display": format_when(run.finished_at),
         "duration": elapsed(run.started_at, run.finished_at),
         "rows_count": run.rows_count,
         "findings": {

@@ -1,10 +1,64 @@
-"""How values are shown to people, the same on every page and in every PDF."""
+"""How values are shown to people, the same on every page and in every PDF.
+
+Dates are ISO 8601 days ("2026-12-20"); times are 24-hour with the zone's name
+("2026-12-20 14:05 UTC"), in the organisation's display zone (``PIXAUDIT_DISPLAY_TZ``).
+Django's own date rendering (``{{ a_date }}``, ``|date`` without a format) uses the same
+formats through ``pixaudit.formats``; templates use ``|day`` and ``|when``, Python code
+``format_day`` and ``format_when``.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+import zoneinfo
+from datetime import date, datetime
 
-__all__ = ["elapsed", "format_duration"]
+from django.conf import settings
+
+__all__ = [
+    "DAY_FORMAT",
+    "DJANGO_DATETIME_FORMAT",
+    "DJANGO_DATE_FORMAT",
+    "DJANGO_TIME_FORMAT",
+    "WHEN_FORMAT",
+    "display_zone",
+    "elapsed",
+    "format_day",
+    "format_duration",
+    "format_when",
+]
+
+#: strftime formats.
+DAY_FORMAT = "%Y-%m-%d"
+WHEN_FORMAT = "%Y-%m-%d %H:%M"
+#: The same in Django's date-format syntax (``pixaudit.formats``).
+DJANGO_DATE_FORMAT = "Y-m-d"
+DJANGO_DATETIME_FORMAT = "Y-m-d H:i T"
+DJANGO_TIME_FORMAT = "H:i"
+
+
+def display_zone() -> zoneinfo.ZoneInfo:
+    """The organisation's zone for display (UTC when unset or unknown)."""
+    try:
+        return zoneinfo.ZoneInfo(getattr(settings, "PIXAUDIT_DISPLAY_TZ", "UTC") or "UTC")
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return zoneinfo.ZoneInfo("UTC")
+
+
+def format_day(value: date | datetime | None) -> str:
+    """``2026-12-20``; a datetime is first moved to the display zone. "—" for nothing."""
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, datetime):
+        value = value.astimezone(display_zone()) if value.tzinfo else value
+    return value.strftime(DAY_FORMAT)
+
+
+def format_when(value: datetime | None, fmt: str = WHEN_FORMAT) -> str:
+    """``2026-12-20 14:05 UTC`` in the display zone. "—" for nothing."""
+    if not value:
+        return "—"
+    local = value.astimezone(display_zone())
+    return f"{local.strftime(fmt)} {local.tzname() or ''}".rstrip()
 
 
 def format_duration(seconds: float | None) -> str:
