@@ -127,3 +127,9 @@ def test_the_pdf_report_uses_the_same_dates_and_names(people, catalogs):
     html = report_html(data, for_pdf=True)
     assert "Test people" in html  # the evidence appendix names the collector
     assert today.isoformat() in html and not US_DATE.search(html)
+
+
+def test_the_review_form_names_the_population_by_its_collector_title(people, users):
+    html = client_for(users.manager).get(reverse("reviews:campaign_create")).content.decode()
+    option = re.search(rf'<option value="{people.pk}">([^<]*)</option>', html)
+    assert option and "Test people" in option[1] and "testsrc_people" not in option[1]
