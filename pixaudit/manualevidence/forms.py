@@ -47,7 +47,7 @@ class ManualEvidenceForm(forms.Form):
         help_text="Who renews this proof; defaults to you.",
     )
     controls_picked = forms.MultipleChoiceField(
-        label="Controls supported",
+        label="From the catalog",
         required=False,
         help_text="Pick one or more (hold Ctrl, or ⌘ on a Mac, to pick several).",
         widget=forms.SelectMultiple(attrs={"size": 10}),
