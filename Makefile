@@ -2,6 +2,7 @@
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
+DEMO_ADDR := 127.0.0.1:8000
 STAMP := $(VENV)/.installed-$(shell sha256sum requirements.txt | cut -c1-12)
 
 .PHONY: install demo test lint format docs serve clean
@@ -16,14 +17,15 @@ $(STAMP): requirements.txt
 install: $(STAMP)
 
 # Migrate, load catalogs, create demo users, collect from the bundled sandbox, then serve.
-# NO_SERVE=1 does everything but serving.
+# NO_SERVE=1 does everything but serving (and the demo's last lines say how to serve).
 demo: install
 	$(BIN)/python manage.py migrate --noinput
+ifeq ($(NO_SERVE),)
+	$(BIN)/python manage.py demo --then-serve $(DEMO_ADDR)
+	$(BIN)/python manage.py runserver $(DEMO_ADDR)
+else
 	$(BIN)/python manage.py demo
-	@if [ -z "$(NO_SERVE)" ]; then \
-		echo "Serving on http://127.0.0.1:8000 (Ctrl-C to stop)"; \
-		$(BIN)/python manage.py runserver 127.0.0.1:8000; \
-	fi
+endif
 
 test: install lint
 	scripts/run_tests.sh
@@ -41,7 +43,7 @@ docs: install
 	$(BIN)/python manage.py collectors --doc
 
 serve: install
-	$(BIN)/python manage.py runserver 127.0.0.1:8000
+	$(BIN)/python manage.py runserver $(DEMO_ADDR)
 
 clean:
 	rm -rf $(VENV) var

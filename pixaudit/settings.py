@@ -143,6 +143,11 @@ TIME_ZONE = "UTC"
 USE_TZ = True
 USE_I18N = True
 PIXAUDIT_DISPLAY_TZ = env_str("PIXAUDIT_DISPLAY_TZ", "UTC")
+# One date format on every page and in every PDF: ISO 8601 days, 24-hour times with the zone
+# (pixaudit.lib.display; pixaudit/formats overrides the English locale's "Dec. 20, 2026").
+FORMAT_MODULE_PATH = ["pixaudit.formats"]
+DATE_FORMAT = "Y-m-d"
+DATETIME_FORMAT = "Y-m-d H:i T"
 PIXAUDIT_ORG_NAME = env_str("PIXAUDIT_ORG_NAME", "PixMuse AI")
 
 # --- Static files and artifact storage ------------------------------------------------------

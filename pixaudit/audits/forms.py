@@ -14,6 +14,8 @@ from pixaudit.audits.models import Engagement, SampleKind
 from pixaudit.audits.sampling import MAX_SAMPLE_SIZE
 from pixaudit.audits.selectors import engagement_evidence_list, identity_populations
 from pixaudit.controls.models import Control, Framework
+from pixaudit.evidence.selectors import collector_title
+from pixaudit.lib.display import format_when
 from pixaudit.lib.single_line import validate_single_line
 
 
@@ -93,7 +95,8 @@ class AnswerForm(forms.Form):
         field = self.fields["evidence_items"]
         field.queryset = engagement_evidence_list(engagement=engagement)
         field.label_from_instance = lambda e: (
-            f"#{e.pk} {e.collector_key} · {e.collected_at:%Y-%m-%d %H:%M} · {e.sha256[:12]}"
+            f"Evidence {e.seq} · {collector_title(e.collector_key)} · "
+            f"{format_when(e.collected_at)} · {e.sha256[:12]}"
         )
 
 

@@ -16,6 +16,8 @@ its current manual evidence, whichever is later.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
@@ -30,9 +32,12 @@ from pixaudit.evidence.selectors_manual import ManualControlState, manual_states
 __all__ = [
     "PUBLIC_LABELS",
     "CommitmentState",
+    "TrustEntry",
     "commitment_results",
     "commitment_states",
+    "trust_page_digest",
     "trust_page_enabled",
+    "trust_page_entries",
 ]
 
 LABELS = {
@@ -159,3 +164,43 @@ def commitment_results(*, commitment: Commitment, limit: int = 200) -> list[Late
 def trust_page_enabled() -> bool:
     page = TrustPage.objects.filter(pk=1).first()
     return bool(page and page.enabled)
+
+
+@dataclass(frozen=True)
+class TrustEntry:
+    """One item of the public trust page: everything it shows, nothing more."""
+
+    key: str
+    title: str
+    statement: str
+    status: str
+    label: str
+    last_verified_on: date | None
+
+
+def trust_page_entries(*, now: datetime | None = None) -> list[TrustEntry]:
+    """Exactly what the public trust page shows now (its preview renders the same list)."""
+    return [
+        TrustEntry(
+            key=s.commitment.key,
+            title=s.commitment.title,
+            statement=s.commitment.statement,
+            status=s.status,
+            label=s.public_label,
+            last_verified_on=s.last_verified_at.astimezone(UTC).date()
+            if s.last_verified_at
+            else None,
+        )
+        for s in commitment_states(public_only=True, now=now)
+    ]
+
+
+def trust_page_digest(entries: list[TrustEntry]) -> str:
+    """SHA-256 of the public content, so a publication names what was reviewed."""
+    content = [
+        [e.key, e.title, e.statement, e.label,
+         e.last_verified_on.isoformat() if e.last_verified_on else None]
+        for e in entries
+    ]  # fmt: skip
+    data = json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode()
+    return hashlib.sha256(data).hexdigest()

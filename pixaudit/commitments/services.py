@@ -10,6 +10,7 @@ import yaml
 from django.db import transaction
 
 from pixaudit.commitments.models import Commitment, TrustPage
+from pixaudit.commitments.selectors import trust_page_digest, trust_page_entries
 from pixaudit.controls.models import Control, Framework
 from pixaudit.controls.selectors import control_get_by_address, parse_control_address
 from pixaudit.posture.selectors import assertion_catalog
@@ -119,6 +120,34 @@ def commitments_load(*, path: str | Path) -> LoadResult:
 def commitments_load_builtin() -> LoadResult:
     """Load the commitments of the PixMuse AI Data Protection policy (the demo calls this)."""
     return commitments_load(path=BUILTIN_PATH)
+
+
+class TrustPageChanged(ValueError):
+    """The public content is no longer what the publisher reviewed."""
+
+
+def trust_page_publish(*, user: Any, reviewed_digest: str) -> TrustPage:
+    """Publish the trust page as previewed: refuse if its content changed since the preview.
+
+    The audit event names the content's SHA-256 and the commitments made public.
+    """
+    from pixaudit.auditlog.services import audit_log_record
+
+    entries = trust_page_entries()
+    digest = trust_page_digest(entries)
+    if digest != reviewed_digest:
+        raise TrustPageChanged(
+            "The trust page's content changed since your preview; review it again."
+        )
+    with transaction.atomic():
+        page, _ = TrustPage.objects.get_or_create(pk=1)
+        page.enabled, page.updated_by = True, user
+        page.save()
+        audit_log_record(
+            actor=user, action="trust_page.set", obj=page, enabled=True, content_sha256=digest,
+            commitments=[e.key for e in entries],
+        )  # fmt: skip
+    return page
 
 
 def trust_page_set(*, enabled: bool, user: Any) -> TrustPage:

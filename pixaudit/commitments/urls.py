@@ -9,6 +9,7 @@ app_name = "commitments"
 urlpatterns = [
     path("", views.commitment_list, name="list"),
     path("trust-page/", views.trust_page_toggle, name="trust_page_toggle"),
+    path("trust-page/preview/", views.trust_page_preview, name="trust_page_preview"),
     path("<slug:key>/", views.commitment_detail, name="detail"),
 ]
 

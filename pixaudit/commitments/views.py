@@ -10,7 +10,7 @@ from django.views.decorators.http import require_POST
 from pixaudit.accounts.permissions import ACTIONS, can, role_required
 from pixaudit.commitments import selectors
 from pixaudit.commitments.models import Commitment
-from pixaudit.commitments.services import trust_page_set
+from pixaudit.commitments.services import TrustPageChanged, trust_page_publish, trust_page_set
 from pixaudit.controls.models import Control
 from pixaudit.posture.selectors import control_posture
 
@@ -53,14 +53,35 @@ def commitment_detail(request: HttpRequest, key: str) -> HttpResponse:
     return render(request, "commitments/detail.html", context)
 
 
+@role_required(MANAGE)
+def trust_page_preview(request: HttpRequest) -> HttpResponse:
+    """Exactly what publishing makes public, and the confirmation that publishes it."""
+    entries = selectors.trust_page_entries()
+    context = {
+        "entries": entries,
+        "digest": selectors.trust_page_digest(entries),
+        "trust_enabled": selectors.trust_page_enabled(),
+    }
+    return render(request, "commitments/trust_preview.html", context)
+
+
 @require_POST
 @role_required(MANAGE)
 def trust_page_toggle(request: HttpRequest) -> HttpResponse:
-    enabled = request.POST.get("enabled") == "on"
-    trust_page_set(enabled=enabled, user=request.user)
-    messages.success(
-        request, "The public trust page is published." if enabled else "The trust page is off."
-    )
+    """Unpublish at once; publish only from the preview, confirmed, as it was previewed."""
+    if request.POST.get("enabled") != "on":
+        trust_page_set(enabled=False, user=request.user)
+        messages.success(request, "The trust page is off.")
+        return redirect("commitments:list")
+    if request.POST.get("confirm") != "yes":
+        messages.error(request, "Review the preview and confirm before publishing.")
+        return redirect("commitments:trust_page_preview")
+    try:
+        trust_page_publish(user=request.user, reviewed_digest=request.POST.get("digest", ""))
+    except TrustPageChanged as exc:
+        messages.warning(request, str(exc))
+        return redirect("commitments:trust_page_preview")
+    messages.success(request, "The public trust page is published.")
     return redirect("commitments:list")
 
 
@@ -68,5 +89,4 @@ def trust_page(request: HttpRequest) -> HttpResponse:
     """Public (anonymous) when enabled; 404 otherwise, as if it did not exist."""
     if not selectors.trust_page_enabled():
         raise Http404("No trust page")
-    states = selectors.commitment_states(public_only=True)
-    return render(request, "commitments/trust.html", {"states": states})
+    return render(request, "commitments/trust.html", {"entries": selectors.trust_page_entries()})

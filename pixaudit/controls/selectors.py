@@ -276,3 +276,23 @@ def control_mapping_rows(*, control: Control) -> list[MappingRow]:
         )
     rows.sort(key=lambda row: (not row.effective, row.assertion_id))
     return rows
+
+
+def control_choices() -> list[tuple[str, list[tuple[str, str]]]]:
+    """Assessable controls as grouped ``<select>`` choices: one group per framework.
+
+    Each choice is ``(address, "CC6.1 · title")``, in catalog order (one query).
+    """
+    controls = (
+        Control.objects.filter(assessable=True)
+        .exclude(kind=Control.Kind.GROUP)
+        .select_related("framework")
+        .order_by("framework__key", "sort_order")
+    )
+    groups: dict[str, list[tuple[str, str]]] = {}
+    for control in controls:
+        title = control.title if len(control.title) <= 90 else control.title[:89] + "…"
+        groups.setdefault(control.framework.name, []).append(
+            (control.address, f"{control.ref} · {title}")
+        )
+    return list(groups.items())

@@ -15,6 +15,8 @@ from itertools import count
 
 from django.utils.safestring import SafeString, mark_safe
 
+from pixaudit.lib.display import format_day
+
 #: Status colours (WCAG AA on white), matching pixaudit.css.
 STATUS_COLOURS = {
     "passing": "#137a3a",
@@ -93,7 +95,7 @@ def trend_svg(
         anchor = "start" if offset == 0 else "end" if offset == days - 1 else "middle"
         parts.append(
             f'<text x="{_num(x(day))}" y="{height - 8}" text-anchor="{anchor}" font-size="11" '
-            f'fill="{_TEXT}">{day:%b %d}</text>'
+            f'fill="{_TEXT}">{format_day(day)}</text>'
         )
     if visible:
         path = " ".join(

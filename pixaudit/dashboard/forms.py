@@ -16,6 +16,7 @@ from django import forms
 
 from collectors import Collector, Param
 from pixaudit.evidence.models import Connection
+from pixaudit.evidence.selectors import collector_title
 
 PARAM_PREFIX = "p_"
 CLEAR_PREFIX = "clear_"
@@ -281,6 +282,6 @@ class EvidenceFilterForm(PeriodForm):
 
     def __init__(self, *args: Any, collector_keys: list[str], **kwargs: Any):
         super().__init__(*args, **kwargs)
-        self.fields["collector"].choices = [("", "All collectors")] + [
-            (k, k) for k in collector_keys
-        ]
+        self.fields["collector"].choices = [("", "All collectors")] + sorted(
+            ((k, collector_title(k)) for k in collector_keys), key=lambda c: c[1].lower()
+        )

@@ -5,10 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Exists, OuterRef, QuerySet, Subquery
+from django.db.models import Case, Count, Exists, OuterRef, QuerySet, Subquery, Value, When
 
 from collectors import registry
-from pixaudit.evidence.models import CollectionRun, Connection, EvidenceItem, Finding, RunStatus
+from pixaudit.evidence.models import (
+    CollectionRun,
+    Connection,
+    EvidenceItem,
+    Finding,
+    FindingStatus,
+    RunStatus,
+)
 from pixaudit.evidence.selectors import evidence_list
 
 
@@ -103,3 +110,38 @@ def evidence_browse(
 def evidence_collector_keys() -> list[str]:
     """Collector keys to offer in the evidence filter: registered ones plus any seen."""
     return sorted(collector_titles())
+
+
+#: Findings of an item are listed what-to-fix first.
+FINDING_STATUS_ORDER = (
+    FindingStatus.FAIL,
+    FindingStatus.ERROR,
+    FindingStatus.WARN,
+    FindingStatus.PASS,
+)
+
+
+def evidence_findings(*, evidence: EvidenceItem) -> QuerySet[Finding]:
+    """The item's findings, failures and errors first; page it (an item can hold thousands)."""
+    rank = Case(
+        *(When(status=s, then=Value(i)) for i, s in enumerate(FINDING_STATUS_ORDER)),
+        default=Value(len(FINDING_STATUS_ORDER)),
+    )
+    return (
+        Finding.objects.filter(evidence=evidence)
+        .annotate(status_rank=rank)
+        .order_by("status_rank", "assertion_id", "resource", "id")
+    )
+
+
+def evidence_finding_counts(*, evidence: EvidenceItem) -> list[tuple[str, str, int]]:
+    """``(status, label, count)`` for the item's findings in fix-first order (one query)."""
+    counts = dict(
+        Finding.objects.filter(evidence=evidence)
+        .values_list("status")
+        .annotate(n=Count("id"))
+        .values_list("status", "n")
+    )
+    return [
+        (s.value, s.label, counts[s.value]) for s in FINDING_STATUS_ORDER if counts.get(s.value)
+    ]

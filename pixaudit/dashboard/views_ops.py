@@ -35,6 +35,7 @@ from pixaudit.evidence.services import (
     connection_update,
 )
 from pixaudit.evidence.storage import artifact_chunks, artifact_exists
+from pixaudit.lib.display import elapsed, format_when
 from pixaudit.posture import selectors as posture_selectors
 from pixaudit.posture.services import ApplicabilityError, applicability_decide
 
@@ -181,6 +182,10 @@ def _run_payload(run: CollectionRun) -> dict:
         "active": run.status in (RunStatus.QUEUED, RunStatus.RUNNING),
         "started_at": run.started_at.isoformat() if run.started_at else None,
         "finished_at": run.finished_at.isoformat() if run.finished_at else None,
+        # What the page shows: the same format as every other page, not the browser locale's.
+        "started_at_display": format_when(run.started_at),
+        "finished_at_display": format_when(run.finished_at),
+        "duration": elapsed(run.started_at, run.finished_at),
         "rows_count": run.rows_count,
         "findings": {
             "pass": run.findings_pass,
@@ -233,10 +238,25 @@ def evidence_list(request: HttpRequest) -> HttpResponse:
     )
 
 
+FINDINGS_PAGE_SIZE = 50
+
+
+def _evidence_context(request: HttpRequest, item: EvidenceItem) -> dict:
+    # A fixed number of queries whatever the item's size: a count, the counts per status
+    # and one page of findings.
+    findings = Paginator(selectors.evidence_findings(evidence=item), FINDINGS_PAGE_SIZE)
+    return {
+        "item": item,
+        "findings": findings.get_page(request.GET.get("page")),
+        "finding_counts": selectors.evidence_finding_counts(evidence=item),
+    }
+
+
 @action_required("evidence.view")
 def evidence_detail(request: HttpRequest, pk: int) -> HttpResponse:
     item = get_object_or_404(EvidenceItem.objects.select_related("connection", "run"), pk=pk)
-    return render(request, "dashboard/evidence_detail.html", {"item": item, "verify": None})
+    context = {**_evidence_context(request, item), "verify": None}
+    return render(request, "dashboard/evidence_detail.html", context)
 
 
 @require_POST
@@ -244,7 +264,8 @@ def evidence_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def evidence_verify(request: HttpRequest, pk: int) -> HttpResponse:
     item = get_object_or_404(EvidenceItem.objects.select_related("connection", "run"), pk=pk)
     outcome = evidence_item_verify(item=item, user=request.user, request=request)
-    return render(request, "dashboard/evidence_detail.html", {"item": item, "verify": outcome})
+    context = {**_evidence_context(request, item), "verify": outcome}
+    return render(request, "dashboard/evidence_detail.html", context)
 
 
 @require_GET

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from django.db.models import QuerySet
 
+from collectors import registry
 from pixaudit.evidence.models import (
     GENESIS_HASH,
     ChainHead,
@@ -20,12 +21,26 @@ from pixaudit.evidence.models import (
 
 __all__ = [
     "chain_head",
+    "collector_title",
     "evidence_latest_for_connection",
     "evidence_list",
     "findings_for_evidence",
     "latest_results",
     "runs_active",
 ]
+
+
+#: Evidence chained by pixaudit itself rather than a collector, by the key it carries.
+NON_COLLECTOR_TITLES = {"manual": "Manual evidence", "access_review": "Access review"}
+
+
+def collector_title(key: str) -> str:
+    """The title people read for a collector key; the key itself when nothing names it."""
+    registry.discover()
+    try:
+        return registry.get(key).title
+    except KeyError:
+        return NON_COLLECTOR_TITLES.get(key, key)
 
 
 def evidence_latest_for_connection(*, connection: Connection) -> EvidenceItem | None:

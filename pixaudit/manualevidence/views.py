@@ -13,8 +13,8 @@ from django.views.decorators.http import require_GET, require_POST
 from pixaudit.accounts.permissions import ACTIONS, can, role_required
 from pixaudit.auditlog.services import audit_log_record
 from pixaudit.controls.models import Control
-from pixaudit.controls.selectors import control_get_by_address
-from pixaudit.evidence.manual import max_upload_bytes
+from pixaudit.controls.selectors import control_choices, control_get_by_address
+from pixaudit.evidence.manual import UploadRejected, max_upload_bytes
 from pixaudit.evidence.models import ManualEvidence, ManualRequirement
 from pixaudit.evidence.selectors_manual import (
     EXPIRING_SOON_DAYS,
@@ -27,6 +27,13 @@ from pixaudit.evidence.services.manual import (
     manual_requirement_set,
 )
 from pixaudit.evidence.services.manual import manual_evidence_upload as upload_service
+from pixaudit.evidence.services.manual_holding import (
+    holding_owner,
+    manual_upload_held,
+    manual_upload_held_open,
+    manual_upload_hold,
+    manual_upload_release,
+)
 from pixaudit.evidence.storage import artifact_chunks, artifact_exists, artifact_sha256
 from pixaudit.manualevidence.forms import ManualEvidenceForm, RequirementForm
 from pixaudit.manualevidence.uploads import LimitedUploadHandler
@@ -65,41 +72,78 @@ def manual_upload(request: HttpRequest) -> HttpResponse:
 @csrf_protect
 def _upload(request: HttpRequest, limit: int) -> HttpResponse:
     too_big = f"The file is larger than the {limit // (1024 * 1024) or 1} MB limit."
-    if request.method == "POST":
-        declared = int(request.META.get("CONTENT_LENGTH") or 0)
-        if declared > limit + _BODY_OVERHEAD:
-            return _render_upload(request, ManualEvidenceForm(), too_big, status=413)
-        form = ManualEvidenceForm(request.POST, request.FILES)
-        if getattr(request, "upload_too_large", False):
-            return _render_upload(request, form, too_big, status=413)
-        if form.is_valid():
-            data = form.cleaned_data
-            upload = data["file"]
-            try:
-                item = upload_service(
-                    upload=upload, file_name=upload.name, title=data["title"],
-                    effective_on=data["effective_on"], valid_until=data["valid_until"],
-                    recurrence=data["recurrence"] or "", owner=data["owner"],
-                    control_addresses=form.addresses(), user=request.user, kind=data["kind"],
-                    description=data["description"],
-                )  # fmt: skip
-            except ManualEvidenceError as exc:
-                for field, message in exc.errors.items():
-                    form.add_error(
-                        "controls" if field == "controls" else field if field in form.fields
-                        else None, message,
-                    )  # fmt: skip
-            else:
-                messages.success(
-                    request, f"“{item.title}” stored and chained (#{item.evidence.seq})."
-                )
-                return redirect("manualevidence:detail", item.pk)
-        return _render_upload(request, form, "", status=400)
-    return _render_upload(request, ManualEvidenceForm(), "")
+    if request.method != "POST":
+        return _render_upload(request, _form(), None, "")
+    declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    if declared > limit + _BODY_OVERHEAD:
+        return _render_upload(request, _form(), None, too_big, status=413)
+    owner = _holding_owner(request)
+    held = manual_upload_held(owner=owner, token=request.POST.get("held", ""))
+    form = _form(request.POST, request.FILES)
+    if getattr(request, "upload_too_large", False):
+        return _render_upload(request, form, held, too_big, status=413)
+    chosen = request.FILES.get("file")
+    if form.is_valid() and (chosen or held):
+        item = _store(request, form, chosen, held)
+        if item is not None:
+            manual_upload_release(held=held)
+            messages.success(request, f"“{item.title}” stored and chained (#{item.evidence.seq}).")
+            return redirect("manualevidence:detail", item.pk)
+    if chosen is not None and "file" not in form.errors:
+        # The form comes back with an error; keep the (valid) file so it is not chosen again.
+        try:
+            kept = manual_upload_hold(upload=chosen, file_name=chosen.name, owner=owner)
+        except UploadRejected as exc:
+            form.add_error("file", str(exc))
+        else:
+            manual_upload_release(held=held)
+            held = kept
+    if chosen is None and held is None and "file" not in form.errors:
+        form.add_error("file", "Choose the file to upload.")
+    return _render_upload(request, form, held, "", status=400)
 
 
-def _render_upload(request, form, error: str, status: int = 200) -> HttpResponse:
-    context = {"form": form, "error": error, "limit_mb": max_upload_bytes() // (1024 * 1024)}
+def _form(*args) -> ManualEvidenceForm:
+    return ManualEvidenceForm(*args, control_choices=control_choices())
+
+
+def _holding_owner(request: HttpRequest) -> str:
+    if not request.session.session_key:
+        request.session.save()
+    return holding_owner(request.session.session_key)
+
+
+def _store(request, form: ManualEvidenceForm, chosen, held):
+    """Store the upload (the chosen file, else the kept one); None after a field error."""
+    data = form.cleaned_data
+    source = chosen if chosen is not None else manual_upload_held_open(held)
+    try:
+        return upload_service(
+            upload=source, file_name=source.name, title=data["title"],
+            effective_on=data["effective_on"], valid_until=data["valid_until"],
+            recurrence=data["recurrence"] or "", owner=data["owner"],
+            control_addresses=form.addresses(), user=request.user, kind=data["kind"],
+            description=data["description"],
+        )  # fmt: skip
+    except ManualEvidenceError as exc:
+        typed = bool((data.get("controls") or "").strip())
+        for field, message in exc.errors.items():
+            if field == "controls":
+                field = "controls" if typed else "controls_picked"
+            form.add_error(field if field in form.fields else None, message)
+        return None
+    finally:
+        if source is not chosen:
+            source.close()
+
+
+def _render_upload(request, form, held, error: str, status: int = 200) -> HttpResponse:
+    context = {
+        "form": form,
+        "held": held,
+        "error": error,
+        "limit_mb": max_upload_bytes() // (1024 * 1024),
+    }
     return render(request, "manualevidence/upload.html", context, status=status)
 
 

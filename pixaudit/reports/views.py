@@ -25,6 +25,7 @@ from pixaudit.auditlog.services import audit_log_record
 from pixaudit.controls.models import Framework
 from pixaudit.reports import services, signing
 from pixaudit.reports.models import Report, ReportStatus
+from pixaudit.reports.periods import EngagementUnavailable, engagement_scope
 from pixaudit.reports.rendering import report_html
 from pixaudit.reports.selectors import (
     PinnedEvidenceMissing,
@@ -80,8 +81,15 @@ def report_list(request: HttpRequest) -> HttpResponse:
 @action_required("reports.view")
 def report_detail(request: HttpRequest, pk: int) -> HttpResponse:
     report = _report(pk)
+    engagement_name = ""
+    if report.engagement_id is not None:
+        try:
+            engagement_name = engagement_scope(engagement_id=report.engagement_id)[2]
+        except EngagementUnavailable:
+            engagement_name = "(deleted engagement)"
     pin = report_evidence_pin_summary(report=report)
-    return render(request, "reports/detail.html", {"report": report, "pin": pin})
+    context = {"report": report, "engagement_name": engagement_name, "pin": pin}
+    return render(request, "reports/detail.html", context)
 
 
 def status_payload(report: Report, *, user: Any = None) -> dict:

@@ -7,6 +7,8 @@ from django.utils import timezone
 
 from pixaudit.accounts.models import User
 from pixaudit.accounts.permissions import INTERNAL
+from pixaudit.evidence.selectors import collector_title
+from pixaudit.lib.display import format_when
 from pixaudit.lib.single_line import validate_single_line
 from pixaudit.reviews.models import Recurrence
 from pixaudit.reviews.services.population import reviewable_connections
@@ -31,9 +33,10 @@ class CampaignForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.sources = {str(c.pk): (c, item) for c, item in reviewable_connections()}
         self.fields["connection"].choices = [
-            (pk, f"{c.name} ({c.collector_key}, collected {item.collected_at:%Y-%m-%d %H:%M} UTC)")
+            (pk, f"{c.name} ({collector_title(c.collector_key)}, "
+                 f"collected {format_when(item.collected_at)})")
             for pk, (c, item) in self.sources.items()
-        ]
+        ]  # fmt: skip
         self.fields["reviewers"].queryset = User.objects.filter(
             role__in=INTERNAL, is_active=True
         ).order_by("username")

@@ -8,7 +8,6 @@
 
   function field(name) { return box.querySelector('[data-field="' + name + '"]'); }
   function setText(name, text) { var el = field(name); if (el) { el.textContent = text; } }
-  function when(iso) { return iso ? new Date(iso).toLocaleString() : "—"; }
 
   function render(data) {
     var badge = field("status");
@@ -16,8 +15,10 @@
       badge.className = "badge " + data.status;
       badge.textContent = data.status_label;
     }
-    setText("started_at", when(data.started_at));
-    setText("finished_at", when(data.finished_at));
+    // The server formats times (one format on every page), so the browser's locale does not.
+    setText("started_at", data.started_at_display || "—");
+    setText("finished_at", data.finished_at_display || "—");
+    setText("duration", data.duration || "—");
     setText("rows_count", String(data.rows_count));
     var f = data.findings;
     setText("findings", f.pass + " pass · " + f.fail + " fail · " + f.warn + " warn · " + f.error + " error");

@@ -33,6 +33,7 @@ from pixaudit.accounts.models import Role
 from pixaudit.auditlog.models import AuditEvent
 from pixaudit.auditlog.rq_dashboard import rq_audited
 from pixaudit.audits.services import evidence_request_answer
+from pixaudit.commitments.selectors import trust_page_digest, trust_page_entries
 from pixaudit.controls.models import Control
 from pixaudit.evidence.models import Connection
 from pixaudit.reviews.models import Campaign
@@ -222,8 +223,14 @@ CHANGES: dict[str, Case] = {
     ),  # fmt: skip
     "manualevidence:requirement_remove": Case(as_role("M"), "manual_requirement.remove"),
     "commitments:trust_page_toggle": Case(
-        as_role("M"), "trust_page.set", lambda w: {"enabled": "on"}
-    ),
+        as_role("M"),
+        "trust_page.set",
+        lambda w: {
+            "enabled": "on",
+            "confirm": "yes",
+            "digest": trust_page_digest(trust_page_entries()),
+        },
+    ),  # fmt: skip
 }
 
 #: URL name -> a GET that hands out content (files, exports, the report) and its action.
@@ -256,7 +263,7 @@ READS = frozenset({
     "reports:detail", "reports:status", "reports:signing_key",
     "reviews:campaign_list", "reviews:campaign_detail",
     "manualevidence:list", "manualevidence:detail",
-    "commitments:list", "commitments:detail",
+    "commitments:list", "commitments:detail", "commitments:trust_page_preview",
     "trust_page",
     # The public signing key (served inline to anyone, so auditors can pin it): deliberately
     # not logged, or anonymous requests could grow the append-only log without bound.

@@ -67,11 +67,11 @@ def test_auditor_reviews_engagement_and_downloads_the_report(live_server, page, 
     expect(page.get_by_role("main")).to_contain_text("Your access ends")
     # The collected evidence falls inside the window.
     evidence = page.get_by_role("table", name="Evidence collected inside the window")
-    expect(evidence).to_contain_text("demo_inventory")
+    expect(evidence).to_contain_text("Demo resource inventory (offline)")  # its title
     tabs = page.get_by_role("navigation", name="Engagement")
     tabs.get_by_role("link", name="Evidence").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Evidence in the window")
-    expect(evidence).to_contain_text("demo_inventory")
+    expect(evidence).to_contain_text("Demo resource inventory (offline)")  # its title
     tabs.get_by_role("link", name="Overview").click()
 
     # Download the stamped PDF report.

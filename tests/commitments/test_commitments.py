@@ -123,7 +123,12 @@ def test_trust_page_is_off_by_default_and_reveals_no_internals(media_root, catal
         .status_code
         == 403
     )
-    client_for(users.manager).post(reverse("commitments:trust_page_toggle"), {"enabled": "on"})
+    manager = client_for(users.manager)
+    digest = manager.get(reverse("commitments:trust_page_preview")).context["digest"]
+    manager.post(
+        reverse("commitments:trust_page_toggle"),
+        {"enabled": "on", "confirm": "yes", "digest": digest},
+    )
     page = anonymous.get(reverse("trust_page"))
     assert page.status_code == 200
     html = page.content.decode()
@@ -142,3 +147,62 @@ def test_internal_only_commitments_are_not_public(media_root, catalogs, users):
     trust_page_set(enabled=True, user=users.manager)
     html = client_for(None).get(reverse("trust_page")).content.decode()
     assert "ISO 27001" not in html and "SOC 2 Type II" in html
+
+
+# --- Publishing: preview, then confirm (issue 12) -------------------------------------------
+
+
+def test_publishing_needs_the_preview_and_a_confirmation(media_root, catalogs, users):
+    from pixaudit.auditlog.models import AuditEvent
+
+    commitments_load_builtin()
+    Commitment.objects.filter(key="iso27001").update(public=False)
+    _result("tls_endpoints.tls13_supported", "fail")
+    manager = client_for(users.manager)
+    toggle = reverse("commitments:trust_page_toggle")
+
+    # One click no longer publishes: it leads to the preview.
+    listing = manager.get(reverse("commitments:list")).content.decode()
+    assert reverse("commitments:trust_page_preview") in listing
+    response = manager.post(toggle, {"enabled": "on"})
+    assert response.status_code == 302
+    assert response["Location"] == reverse("commitments:trust_page_preview")
+    assert client_for(None).get(reverse("trust_page")).status_code == 404
+
+    # The preview shows exactly the public content, then asks for a confirmation.
+    preview = manager.get(reverse("commitments:trust_page_preview"))
+    html = preview.content.decode()
+    public_entries = preview.context["entries"]
+    assert [e.title for e in public_entries] == list(
+        Commitment.objects.filter(public=True).values_list("title", flat=True)
+    )
+    assert "TLS 1.3 encryption for all data in transit" in html and "Attention needed" in html
+    assert "ISO 27001" not in html.split('id="preview-h"')[1].split("</section>")[0]
+    assert 'name="confirm" value="yes"' in html and "Publish this page" in html
+    digest = preview.context["digest"]
+
+    # Confirmed with the previewed digest: published, and the log says what became public.
+    done = manager.post(toggle, {"enabled": "on", "confirm": "yes", "digest": digest})
+    assert done.status_code == 302 and done["Location"] == reverse("commitments:list")
+    public = client_for(None).get(reverse("trust_page")).content.decode()
+    for entry in public_entries:
+        assert entry.title in public and entry.label in public
+    event = AuditEvent.objects.filter(action="trust_page.set").latest("pk")
+    assert event.details["enabled"] is True and event.details["content_sha256"] == digest
+    assert event.details["commitments"] == [e.key for e in public_entries]
+    assert event.actor_id == users.manager.pk
+
+
+def test_publishing_refuses_content_that_changed_since_the_preview(media_root, catalogs, users):
+    commitments_load_builtin()
+    manager = client_for(users.manager)
+    digest = manager.get(reverse("commitments:trust_page_preview")).context["digest"]
+    Commitment.objects.filter(key="iso27001").update(public=False)  # changed after the preview
+    response = manager.post(
+        reverse("commitments:trust_page_toggle"),
+        {"enabled": "on", "confirm": "yes", "digest": digest},
+    )
+    assert response["Location"] == reverse("commitments:trust_page_preview")
+    assert client_for(None).get(reverse("trust_page")).status_code == 404
+    messages = [str(m) for m in response.wsgi_request._messages]
+    assert any("changed since your preview" in m for m in messages), messages

@@ -186,6 +186,7 @@ MATRIX: dict[str, tuple[Kwargs, dict[str, int]]] = {
     "commitments:list": (NONE, INTERNAL_PAGE),
     "commitments:detail": (lambda w: {"key": w.commitment.key}, INTERNAL_PAGE),
     "commitments:trust_page_toggle": (NONE, POST_ONLY),
+    "commitments:trust_page_preview": (NONE, MANAGER_PAGE),
     # Public and opt-in: 404 for everyone until a manager publishes it (see
     # test_published_trust_page_is_public_and_bare for the published state).
     "trust_page": (NONE, exp(404)),

@@ -1,23 +1,18 @@
-"""Small presentation helpers: status badges, times in the organisation's zone, hashes."""
+"""Small presentation helpers: status badges, dates and times (one format), names, hashes."""
 
 from __future__ import annotations
 
 import zoneinfo
-from datetime import datetime
+from datetime import date, datetime
 
 from django import template
-from django.conf import settings
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
+from pixaudit.evidence import selectors as evidence_selectors
+from pixaudit.lib.display import WHEN_FORMAT, elapsed, format_day, format_when
+
 register = template.Library()
-
-
-def _display_zone() -> zoneinfo.ZoneInfo:
-    try:
-        return zoneinfo.ZoneInfo(getattr(settings, "PIXAUDIT_DISPLAY_TZ", "UTC") or "UTC")
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return zoneinfo.ZoneInfo("UTC")
 
 
 @register.simple_tag
@@ -30,19 +25,54 @@ def badge(status: str, label: str = "") -> str:
 
 
 @register.filter
-def when(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+def when(value: datetime | None, fmt: str = WHEN_FORMAT) -> str:
     """``<time>`` in the organisation's zone; the UTC instant in ``datetime`` and the tooltip."""
     if not value:
         return mark_safe('<span class="muted">—</span>')
-    local = value.astimezone(_display_zone())
     utc = value.astimezone(zoneinfo.ZoneInfo("UTC"))
     return format_html(
-        '<time datetime="{}" title="{} UTC">{} {}</time>',
+        '<time datetime="{}" title="{} UTC">{}</time>',
         utc.strftime("%Y-%m-%dT%H:%M:%SZ"),
         utc.strftime("%Y-%m-%d %H:%M:%S"),
-        local.strftime(fmt),
-        local.tzname() or "",
+        format_when(value, fmt),
     )
+
+
+@register.filter
+def day(value: date | datetime | None) -> str:
+    """A day, ``2026-12-20``, the one date format of every page (``<time>`` element)."""
+    if value is None or value == "":
+        return mark_safe('<span class="muted">—</span>')
+    text = format_day(value)
+    return format_html('<time datetime="{}">{}</time>', text, text)
+
+
+@register.filter
+def collector_title(key: str) -> str:
+    """The collector's title for a key (``aws_s3_buckets`` → "AWS S3 buckets")."""
+    return evidence_selectors.collector_title(key)
+
+
+@register.filter
+def duration(start: datetime | None, end: datetime | None) -> str:
+    """``{{ run.started_at|duration:run.finished_at }}``: real elapsed time, "—" if unknown.
+
+    Django's ``timesince`` counts whole minutes, so every short run read "0 minutes".
+    """
+    return elapsed(start, end)
+
+
+@register.filter
+def api_call_list(value) -> list[tuple[str, int | None]]:
+    """The provenance's API calls as ``(action, count or None)`` pairs.
+
+    Collectors record a sorted list of actions; older items may hold ``{action: count}``.
+    """
+    if isinstance(value, dict):
+        return sorted((str(k), v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return [(str(v), None) for v in value]
+    return []
 
 
 @register.filter

@@ -6,9 +6,36 @@ from django.core.management.base import BaseCommand
 
 from pixaudit.demo.setup import demo_setup
 
+DEFAULT_ADDR = "127.0.0.1:8000"
+
+
+def closing_lines(then_serve: str | None) -> list[str]:
+    """The demo's last words: where to sign in, and whether anything serves the site yet.
+
+    ``make demo`` passes ``--then-serve ADDR`` because it starts the server right after;
+    ``NO_SERVE=1 make demo`` and a bare ``manage.py demo`` serve nothing, so they say how to.
+    """
+    if then_serve:
+        return [
+            f"Serving the site on http://{then_serve}/ next (Ctrl-C stops it).",
+            f"Sign in at http://{then_serve}/accounts/login/",
+        ]
+    return [
+        "Nothing is serving the site yet. Start it with `make serve` "
+        f"(or `python manage.py runserver {DEFAULT_ADDR}`),",
+        f"then sign in at http://{DEFAULT_ADDR}/accounts/login/",
+    ]
+
 
 class Command(BaseCommand):
     help = "Load catalogs, create one demo user per role and collect from local sandboxes."
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--then-serve",
+            metavar="ADDR",
+            help="The caller serves the site on ADDR (host:port) right after; say so.",
+        )
 
     def handle(self, *args, **options):
         report = demo_setup()
@@ -52,4 +79,5 @@ class Command(BaseCommand):
             f"Audit engagement {report.engagement!r}: sign in as demo-auditor to see "
             "the external auditor's view."
         )
-        self.stdout.write("Sign in at http://127.0.0.1:8000/accounts/login/")
+        for line in closing_lines(options.get("then_serve")):
+            self.stdout.write(line)

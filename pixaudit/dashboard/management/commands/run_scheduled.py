@@ -1,0 +1,61 @@
+"""``manage.py run_scheduled``: the scheduler's work, once, for hosts without ``rqcron``.
+
+``pixaudit/cron.py`` is what ``rqcron`` runs with Redis. In the embedded default (no
+``REDIS_URL``) there is no scheduler process and no worker: jobs run inside the process that
+queues them. This command queues the same periodic jobs from the system's cron (or a
+systemd timer), so they run right here, in the command's process:
+
+    * * * * *  cd /srv/pixaudit && .venv/bin/python manage.py run_scheduled
+    5 0 * * *  cd /srv/pixaudit && .venv/bin/python manage.py run_scheduled --daily
+
+With ``REDIS_URL`` set it only queues the due collections for the workers (use ``rqcron``
+there instead; running both is harmless: a connection never has two active runs).
+"""
+
+from __future__ import annotations
+
+from django.core.management.base import BaseCommand
+
+from pixaudit.evidence.models import CollectionRun, RunStatus
+from pixaudit.evidence.services.scheduling import collections_enqueue_due
+from pixaudit.posture.jobs import readiness_snapshots_job
+from pixaudit.reviews.jobs import reviews_daily_job
+
+
+class Command(BaseCommand):
+    help = (
+        "Run the scheduler's periodic work once in this process: sweep abandoned runs and "
+        "collect every due connection; with --daily, also take the readiness snapshots and "
+        "do the access-review day (start due reviews, check follow-ups, send reminders). "
+        "For the embedded default, from cron; with Redis, rqcron does this."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--daily",
+            action="store_true",
+            help="Also run the daily jobs (readiness snapshots, access-review day).",
+        )
+
+    def handle(self, *args, **options):
+        runs = collections_enqueue_due()
+        if not runs:
+            self.stdout.write("No connection is due.")
+        for run in CollectionRun.objects.filter(pk__in=[r.pk for r in runs]).select_related(
+            "connection"
+        ):
+            name = run.connection.name if run.connection else run.collector_key
+            if run.status == RunStatus.FAILED:
+                self.stderr.write(self.style.ERROR(f"{name}: failed: {run.error_message}"))
+            else:
+                self.stdout.write(f"{name}: {run.get_status_display().lower()}")
+        if options["daily"]:
+            snapshots = readiness_snapshots_job()
+            reviews = reviews_daily_job()
+            self.stdout.write(f"Readiness snapshots taken: {snapshots}")
+            self.stdout.write(
+                f"Access reviews: {reviews.get('started', 0)} started, "
+                f"{reviews.get('followups_checked', 0)} follow-ups checked, reminders sent: "
+                f"{reviews.get('campaign', 0)} to reviewers, "
+                f"{reviews.get('manual', 0)} to manual evidence owners"
+            )
