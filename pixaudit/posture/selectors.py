@@ -1,8 +1,9 @@
 """Control status: what each control of a framework looks like right now, and over time.
 
-Current status reads the small ``LatestResult`` table (one row per assertion × resource),
-joined once to its evidence item for freshness; it never scans ``Finding`` history. Every
-selector here runs a constant number of queries, whatever the volume of evidence.
+Current status reads the small ``LatestResult`` table (one row per assertion × resource ×
+connection, plus ERROR rows for connections whose last collection failed), joined once to
+its evidence item for freshness; it never scans ``Finding`` history. Every selector here runs
+a constant number of queries, whatever the volume of evidence.
 
 Status rules, first match wins (see ``docs/architecture.md``):
 
@@ -11,9 +12,11 @@ Status rules, first match wins (see ``docs/architecture.md``):
    has a current result.
 3. ``failing``: any current result is FAIL.
 4. ``error``: any current result is ERROR (failure is data: a check that could not see a
-   resource keeps the control from passing).
+   resource keeps the control from passing, and so does a connection whose last collection
+   failed for good: its run-failure rows are ERROR results until a collection succeeds).
 5. ``warning``: any current result is WARN ("needs review").
-6. ``stale``: the freshest evidence of one of its assertions has expired (``expires_at``).
+6. ``stale``: for one of its assertions, the freshest evidence of some connection that
+   reports it has expired (``expires_at``).
 7. ``passing``: every current result passes, and the evidence is fresh.
 
 Manual evidence (``pixaudit.evidence.selectors_manual``) joins in after rule 5: a control that
@@ -21,6 +24,9 @@ needs manual evidence — it is flagged (``ManualRequirement``) or it was eviden
 before — and has no unexpired upload now is ``manual_pending`` (automated failures still win;
 a lapsed pen test report does not hide a failing check). A control whose only evidence is a
 valid upload is ``passing``. Readiness = passing / (assessable − not applicable).
+
+Adding a connection never improves a control: its results only add to the counts above, and
+freshness is judged per connection.
 """
 
 from __future__ import annotations
@@ -81,7 +87,9 @@ class AssertionState:
     counts: dict[str, int] = field(default_factory=dict)
     worst_severity: str = ""  # of non-passing results
     last_collected_at: datetime | None = None
-    expires_at: datetime | None = None  # of the freshest evidence
+    # When the first connection's freshest evidence expires (expired): per connection, the
+    # freshest evidence counts; over connections, the earliest such expiry.
+    expires_at: datetime | None = None
 
     @property
     def total(self) -> int:
@@ -228,7 +236,16 @@ def applicability_current(*, controls: list[Control] | None = None, framework=No
 
 
 def assertion_states(*, assertion_ids: set[str] | list[str]) -> dict[str, AssertionState]:
-    """assertion id -> AssertionState from the current-state table (two queries)."""
+    """assertion id -> AssertionState from the current-state table (two queries).
+
+    Results of every connection count: a FAIL or ERROR of one connection is never hidden by
+    another connection's PASS for a resource of the same name (current state is keyed by
+    connection). Freshness is judged per connection too: an assertion is stale when the
+    freshest evidence of *any* connection that reports it has expired, so a second, fresh
+    connection cannot make a stale one look current. Run-failure rows (a connection whose
+    last collection failed) are ERROR results without evidence; they take no part in
+    freshness.
+    """
     states: dict[str, AssertionState] = {}
     if not assertion_ids:
         return states
@@ -237,17 +254,15 @@ def assertion_states(*, assertion_ids: set[str] | list[str]) -> dict[str, Assert
     # items' expiry comes from a second, tiny query.
     rows = list(
         LatestResult.objects.filter(assertion_id__in=sorted(assertion_ids))
-        .values("assertion_id", "status", "severity", "evidence_id")
+        .values("assertion_id", "status", "severity", "evidence_id", "connection_id")
         .annotate(n=Count("id"), last=Max("collected_at"))
         .order_by()
     )
-    expiry = dict(
-        EvidenceItem.objects.filter(pk__in={row["evidence_id"] for row in rows}).values_list(
-            "pk", "expires_at"
-        )
-    )
+    evidence_ids = {row["evidence_id"] for row in rows if row["evidence_id"] is not None}
+    expiry = dict(EvidenceItem.objects.filter(pk__in=evidence_ids).values_list("pk", "expires_at"))
+    # (assertion, connection) -> expiry of that connection's freshest evidence
+    freshest: dict[tuple[str, int | None], datetime] = {}
     for row in rows:
-        row["expires"] = expiry[row["evidence_id"]]
         state = states.setdefault(row["assertion_id"], AssertionState(row["assertion_id"]))
         state.counts[row["status"]] = state.counts.get(row["status"], 0) + row["n"]
         if row["status"] in _NOT_PASSING and (
@@ -257,8 +272,15 @@ def assertion_states(*, assertion_ids: set[str] | list[str]) -> dict[str, Assert
             state.worst_severity = row["severity"]
         if state.last_collected_at is None or row["last"] > state.last_collected_at:
             state.last_collected_at = row["last"]
-        if state.expires_at is None or row["expires"] > state.expires_at:
-            state.expires_at = row["expires"]
+        expires = expiry.get(row["evidence_id"])
+        if expires is not None:
+            key = (row["assertion_id"], row["connection_id"])
+            if key not in freshest or expires > freshest[key]:
+                freshest[key] = expires
+    for (assertion_id, _), expires in freshest.items():
+        state = states[assertion_id]
+        if state.expires_at is None or expires < state.expires_at:
+            state.expires_at = expires
     return states
 
 

@@ -47,6 +47,7 @@ from pixaudit.evidence.services.ingest import (
     finding_counts,
     worker_name,
 )
+from pixaudit.evidence.services.run_failures import current_state_failures_sync
 
 __all__ = [
     "STALE_RUN_MESSAGE",
@@ -221,7 +222,16 @@ def _fail(run: CollectionRun, message: str, *, permanent: bool) -> CollectionRun
             Connection.objects.filter(pk=conn.pk).update(
                 next_run_at=connection_next_run_at(connection=conn, after=run.finished_at)
             )
+        # A final failure shows on the connection's controls at once (ERROR rows).
+        _failures_sync([run.connection_id])
     return run
+
+
+def _failures_sync(connection_ids: list[int]) -> None:
+    try:
+        current_state_failures_sync(connection_ids=connection_ids)
+    except Exception:  # the periodic job retries the sync; the run's failure is recorded
+        logger.exception("could not record failed runs of %s in current state", connection_ids)
 
 
 def _params_and_secrets(run: CollectionRun, cls: type[Collector]) -> tuple[dict, list[str]]:
@@ -418,4 +428,11 @@ def collection_run_mark_stale(
     )
     if count:
         logger.warning("marked %d stale run(s) failed: %s", count, sorted(stale_ids))
+        _failures_sync(
+            list(
+                CollectionRun.objects.filter(pk__in=stale_ids, connection__isnull=False)
+                .values_list("connection_id", flat=True)
+                .distinct()
+            )
+        )
     return count
