@@ -37,13 +37,19 @@ from datetime import date, datetime, timedelta
 from functools import cached_property
 from typing import Any
 
-from django.db.models import Count, Max, QuerySet, TextChoices
+from django.db.models import Count, Max, Q, QuerySet, TextChoices
 from django.utils import timezone
 
 from collectors import registry
 from pixaudit.controls.models import Control, Framework
 from pixaudit.controls.selectors import effective_mappings
-from pixaudit.evidence.models import EvidenceItem, Finding, LatestResult
+from pixaudit.evidence.models import (
+    EvidenceItem,
+    Finding,
+    LatestResult,
+    ManualEvidence,
+    ManualEvidenceControl,
+)
 from pixaudit.evidence.selectors_manual import (
     ManualControlState,
     manual_annotate_controls,
@@ -425,12 +431,61 @@ def control_results(
 
 
 @dataclass
+class SourceState:
+    """Current results of one assertion from one connection (or from runs without one)."""
+
+    assertion_id: str
+    connection_id: int | None
+    connection_name: str
+    counts: dict[str, int] = field(default_factory=dict)
+    last_collected_at: datetime | None = None
+    failed_run_id: int | None = None  # the connection's last collection failed (this run)
+
+
+def control_sources(*, assertion_ids: list[str]) -> dict[str, list[SourceState]]:
+    """assertion id -> its current results per connection, by connection name (one query):
+    where each result of a control comes from."""
+    out: dict[str, list[SourceState]] = {}
+    if not assertion_ids:
+        return out
+    rows = (
+        LatestResult.objects.filter(assertion_id__in=assertion_ids)
+        .values("assertion_id", "connection_id", "connection__name", "status", "run_id")
+        .annotate(n=Count("id"), last=Max("collected_at"))
+        .order_by()
+    )
+    by_key: dict[tuple[str, int | None], SourceState] = {}
+    for row in rows:
+        key = (row["assertion_id"], row["connection_id"])
+        source = by_key.get(key)
+        if source is None:
+            source = by_key[key] = SourceState(
+                row["assertion_id"], row["connection_id"], row["connection__name"] or ""
+            )
+        source.counts[row["status"]] = source.counts.get(row["status"], 0) + row["n"]
+        if source.last_collected_at is None or row["last"] > source.last_collected_at:
+            source.last_collected_at = row["last"]
+        if row["run_id"] is not None:
+            source.failed_run_id = row["run_id"]
+    for (assertion_id, _), source in sorted(
+        by_key.items(), key=lambda kv: (kv[0][0], kv[1].connection_name, kv[0][1] or 0)
+    ):
+        out.setdefault(assertion_id, []).append(source)
+    return out
+
+
+@dataclass
 class TimelineEntry:
     item: EvidenceItem
     counts: dict[str, int]
+    manual: ManualEvidence | None = None  # an upload supporting the control
 
     @property
     def status(self) -> str:
+        if self.manual is not None:
+            # An upload proves the control until its valid-until date.
+            valid = self.manual.valid_until >= self.item.collected_at.date()
+            return ControlStatus.PASSING if valid else ControlStatus.STALE
         if self.counts.get("fail"):
             return ControlStatus.FAILING
         if self.counts.get("error"):
@@ -452,14 +507,20 @@ def control_timeline(
     since: datetime | None = None,
     until: datetime | None = None,
     limit: int = 50,
+    control: Control | None = None,
 ) -> list[TimelineEntry]:
-    """Evidence items that carry the control's assertions, newest first, with the control's
-    result counts in each (two queries). The period selects by collection time."""
-    if not assertion_ids:
+    """Evidence items that carry the control's assertions, and (given ``control``) the
+    manual uploads that support it, newest first, with the control's result counts in each
+    (two queries). The period selects by collection time."""
+    if not assertion_ids and control is None:
         return []
+    manual = Q(pk__in=[])
+    if control is not None:
+        linked = ManualEvidenceControl.objects.filter(control=control)
+        manual = Q(pk__in=linked.values("manual__evidence_id"))
     items_qs = EvidenceItem.objects.filter(
-        collector_key__in=collector_keys_for(assertion_ids)
-    ).select_related("connection")
+        Q(collector_key__in=collector_keys_for(assertion_ids)) | manual
+    ).select_related("connection", "manual")
     findings = Finding.objects.filter(assertion_id__in=assertion_ids)
     if since is not None:
         items_qs = items_qs.filter(collected_at__gte=since)
@@ -477,7 +538,17 @@ def control_timeline(
     )
     for row in rows:
         counts[row["evidence_id"]][row["status"]] = row["n"]
-    return [TimelineEntry(item, counts.get(item.pk, {})) for item in items]
+    return [
+        TimelineEntry(item, counts.get(item.pk, {}), _manual_of(item) if control else None)
+        for item in items
+    ]
+
+
+def _manual_of(item: EvidenceItem) -> ManualEvidence | None:
+    try:
+        return item.manual
+    except ManualEvidence.DoesNotExist:
+        return None
 
 
 def readiness_trend(
