@@ -29,7 +29,13 @@ from collectors.base import Finding as SdkFinding
 from collectors.evaluate import evaluate_assertions
 from collectors.schema import coerce_rows
 from pixaudit.evidence.canonical import canonical_bytes, format_datetime, sha256_hex
-from pixaudit.evidence.models import CollectionRun, Connection, EvidenceItem, RunStatus
+from pixaudit.evidence.models import (
+    CollectionRun,
+    Connection,
+    EvidenceItem,
+    RunStatus,
+    RunTrigger,
+)
 from pixaudit.evidence.services.connections import (
     ConnectionParamsError,
     collector_class,
@@ -127,6 +133,10 @@ def collection_run_create(
             ) from None
     if not collector_key:
         raise ValueError("give a connection or a collector_key")
+    if trigger == RunTrigger.MANUAL:
+        # "manual" without a connection marks evidence appended by ``evidence_append``, which
+        # merges into current state instead of replacing it (``integrity_current`` relies on it).
+        raise ValueError("a run without a connection is triggered by the CLI or the schedule")
     try:
         cls = collector_class(collector_key)
     except KeyError:
