@@ -28,11 +28,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from django.db import connection as db_connection
 from django.db import transaction
+from django.db.models import TextField
+from django.db.models.functions import Cast
 
 from pixaudit.evidence.models import (
     Connection,
@@ -62,6 +63,15 @@ _COMPARED = (
     "collected_at", "first_seen_at", "last_changed_at",
 )  # fmt: skip
 _ITEMS_PER_BATCH = 500
+# Times are compared as the database renders them (the result rows' times are copied from
+# the findings' by SQL, so equal values render equally): parsing three timestamps per row
+# into datetimes would dominate the check's run time.
+_TIMES = ("collected_at", "first_seen_at", "last_changed_at")
+_COMPARED_TEXT = tuple(f"{n}_text" if n in _TIMES else n for n in _COMPARED)
+_FINDING_FIELDS = (
+    "id", "evidence_id", "assertion_id", "resource", "status", "severity", "message",
+    "controls", "collected",
+)  # fmt: skip
 
 Key = tuple[str, str, int | None]  # (assertion id, resource, connection id)
 
@@ -114,6 +124,10 @@ class CurrentStateResult:
         return "\n".join(lines)
 
 
+def _as_text(name: str) -> Cast:
+    return Cast(name, output_field=TextField())
+
+
 def _items() -> Iterator[list[dict[str, Any]]]:
     batch: list[dict[str, Any]] = []
     rows = (
@@ -134,18 +148,9 @@ def _findings(item_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
     out: dict[int, list[dict[str, Any]]] = {i: [] for i in item_ids}
     rows = (
         Finding.objects.filter(evidence_id__in=item_ids)
+        .annotate(collected=_as_text("collected_at"))
         .order_by("evidence_id", "id")
-        .values(
-            "id",
-            "evidence_id",
-            "assertion_id",
-            "resource",
-            "status",
-            "severity",
-            "message",
-            "controls",
-            "collected_at",
-        )  # fmt: skip
+        .values(*_FINDING_FIELDS)
         .iterator(chunk_size=5000)
     )
     for row in rows:
@@ -178,17 +183,17 @@ def _rebuild_results() -> dict[Key, dict[str, Any]]:
                 row = state.get(key)
                 if row is None:
                     row = state[key] = {
-                        "first_seen_at": f["collected_at"],
-                        "last_changed_at": f["collected_at"],
+                        "first_seen_at": f["collected"],
+                        "last_changed_at": f["collected"],
                     }
                 else:
                     if row["status"] != f["status"]:
-                        row["last_changed_at"] = f["collected_at"]
+                        row["last_changed_at"] = f["collected"]
                     by_source.get((row["collector_key"], conn), set()).discard(key)
                 row.update(
                     status=f["status"], severity=f["severity"], message=f["message"],
                     controls=f["controls"], collector_key=item["collector_key"],
-                    evidence_id=item["id"], run_id=None, collected_at=f["collected_at"],
+                    evidence_id=item["id"], run_id=None, collected_at=f["collected"],
                 )  # fmt: skip
                 by_source.setdefault(source, set()).add(key)
             if not _appended(item):
@@ -228,8 +233,6 @@ def current_state_rebuild() -> dict[Key, dict[str, Any]]:
 
 
 def _same(field_name: str, stored: Any, expected: Any) -> bool:
-    if isinstance(stored, datetime) and isinstance(expected, datetime):
-        return stored == expected
     if field_name == "controls":
         return list(stored or []) == list(expected or [])
     return stored == expected
@@ -263,11 +266,14 @@ def verify_current_state() -> CurrentStateResult:
         differences: list[CurrentStateDifference] = []
         total = rows = 0
         stored_rows = (
-            LatestResult.objects.order_by("id")
-            .values("assertion_id", "resource", "connection_id", *_COMPARED)
+            LatestResult.objects.annotate(**{f"{t}_text": _as_text(t) for t in _TIMES})
+            .order_by("id")
+            .values("assertion_id", "resource", "connection_id", *_COMPARED_TEXT)
             .iterator(chunk_size=5000)
         )
         for stored in stored_rows:
+            for name in _TIMES:
+                stored[name] = stored.pop(f"{name}_text")
             rows += 1
             key = (stored["assertion_id"], stored["resource"], stored["connection_id"])
             want = expected.pop(key, None)

@@ -146,6 +146,6 @@ def test_removed_added_and_rewritten_rows_are_named(history):
     assert result.total_differences == 4, text
     assert f"{ENCRYPTED} · bucket-a · connection 'prod' (id {first.pk}): missing" in text
     assert "testsrc_inventory.small · bucket-a · connection 'prod'" in text
-    assert "message is 'fine'" in text and "last_changed_at is datetime" in text
+    assert "message is 'fine'" in text and "last_changed_at is '2020-01-01" in text
     assert f"{ENCRYPTED} · {RUN_FAILED_RESOURCE} · connection 'staging'" in text
     assert "bucket-z · connection 'prod'" in text and "is not derived from history" in text
