@@ -324,6 +324,13 @@ class LatestResult(models.Model):
         ]
         indexes = [
             models.Index(fields=["collector_key", "connection"], name="evidence_latest_src_idx"),
+            # The scheduler looks for run-failure rows on every tick: a tiny partial index
+            # (no ingest writes run_id, so updates of result rows stay HOT).
+            models.Index(
+                fields=["connection"],
+                condition=Q(run__isnull=False),
+                name="evidence_latest_failed_idx",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -32,6 +32,10 @@ class Migration(migrations.Migration):
             name='evidence',
             field=models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='evidence.evidenceitem'),
         ),
+        migrations.AddIndex(
+            model_name='latestresult',
+            index=models.Index(condition=models.Q(('run__isnull', False)), fields=['connection'], name='evidence_latest_failed_idx'),
+        ),
         migrations.AddConstraint(
             model_name='latestresult',
             constraint=models.UniqueConstraint(condition=models.Q(('connection__isnull', False)), fields=('assertion_id', 'resource', 'connection'), name='evidence_latest_unique_conn'),
