@@ -64,6 +64,10 @@ class S3BucketsCollector(Collector):
     region cannot be read (``s3:GetBucketLocation`` denied) is reported anyway, with a
     null region and ERROR findings, since whether it is in scope is unknown.
 
+    Findings name a bucket by ``resource``: its ARN with the owning account filled into the
+    account field (``arn:aws:s3::123456789012:acme-uploads``), because S3 bucket ARNs carry
+    no account and every other AWS resource name here does; ``arn`` keeps the real ARN.
+
     Example row: ``arn:aws:s3:::acme-uploads`` in ``eu-west-1``, encryption rules
     ``[{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", ...}}]``, a policy
     denying ``aws:SecureTransport = false``, versioning ``Enabled``, one lifecycle rule
@@ -72,7 +76,7 @@ class S3BucketsCollector(Collector):
 
     key = "aws_s3_buckets"
     title = "AWS S3 buckets"
-    version = 1
+    version = 2
     params = aws.AWS_PARAMS
     permissions = (
         *aws.BASE_PERMISSIONS,
@@ -86,6 +90,11 @@ class S3BucketsCollector(Collector):
     )
     columns = (
         Column("arn", "string", "Bucket ARN, e.g. arn:aws:s3:::acme-uploads."),
+        Column(
+            "resource",
+            "string",
+            "Resource name of findings: the ARN with the account, arn:aws:s3::<account>:<name>.",
+        ),
         Column("name", "string", "Bucket name."),
         Column("account_id", "string", "Account that owns the bucket."),
         Column("region", "string", "Region the bucket lives in."),
@@ -97,7 +106,7 @@ class S3BucketsCollector(Collector):
         Column("lifecycle_rules", "json", "Lifecycle rules (null: no lifecycle configuration)."),
         Column("tags", "json", "Bucket tags as an object (null: not read)."),
     )
-    resource_column = "arn"
+    resource_column = "resource"
     max_age = timedelta(days=1)
 
     def collect(self, ctx: CollectionContext) -> list[dict[str, Any]]:
@@ -131,13 +140,15 @@ class S3BucketsCollector(Collector):
             bucket, region = item
             name = bucket["Name"]
             arn = f"arn:{partition}:s3:::{name}"
+            resource = bucket_resource(partition, account, name)
             found: dict[str, Any] = {}
             for method, label, absent, needed_by in _DETAILS:
                 found[label] = aws.call(
-                    ctx, clients[region or ""], method, resource=arn, assertions=needed_by,
+                    ctx, clients[region or ""], method, resource=resource, assertions=needed_by,
                     absent=absent, Bucket=name,
                 )  # fmt: skip
-            return _row(arn, name, account, region, bucket.get("CreationDate"), found)
+            row = _row(arn, name, account, region, bucket.get("CreationDate"), found)
+            return {**row, "resource": resource}
 
         rows = aws.pmap(ctx, describe, selected)
         rows += [self._unplaced(ctx, bucket, problem, account, partition, wanted)
@@ -317,6 +328,12 @@ class S3BucketsCollector(Collector):
             yield _lifecycle_outcome(row, params["max_days"])
 
 
+def bucket_resource(partition: str, account: str, name: str) -> str:
+    """The resource name of a bucket: its ARN with the owning account in the account field
+    (``arn:aws:s3::123456789012:acme-uploads``), so two accounts' names never collide."""
+    return f"arn:{partition}:s3::{account}:{name}"
+
+
 def _row(
     arn: str,
     name: str,
@@ -418,7 +435,7 @@ def _whole_bucket(rule: dict[str, Any]) -> bool:
 
 
 def _lifecycle_outcome(row: dict[str, Any], max_days: int) -> Outcome:
-    name, arn = row["name"], row["arn"]
+    name, arn = row["name"], row["resource"]
     enabled = [r for r in row["lifecycle_rules"] or [] if r.get("Status") == "Enabled"]
 
     def within(rule: dict[str, Any], field: str, days_key: str) -> bool:

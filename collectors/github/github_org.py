@@ -34,24 +34,25 @@ class GithubOrgCollector(Collector):
     2FA assertions are ERROR rather than guessed.
 
     Rows: one ``organization`` row (resource ``org:<login>``) holding the org settings, then
-    one row per member or outside collaborator (resource ``user:<login>``) in the common
-    identity shape. GitHub's REST API exposes neither e-mail nor last activity for members,
-    so those columns are null. Access reviews should take the rows whose ``kind`` is not
-    ``organization``.
+    one row per member or outside collaborator (resource ``org:<org>/user:<login>``: a person
+    is named within the organisation, so the same person in two organisations is two
+    resources) in the common identity shape. GitHub's REST API exposes neither e-mail nor
+    last activity for members, so those columns are null. Access reviews should take the rows
+    whose ``kind`` is not ``organization``.
 
-    Example row: ``user:bob``, kind ``member``, account id ``583231``, privileges
+    Example row: ``org:acme/user:bob``, kind ``member``, account id ``583231``, privileges
     ``["member"]``, not privileged, ``mfa_enabled`` false (listed by
     ``filter=2fa_disabled``): it fails ``github_org.members_without_2fa``.
     """
 
     key = "github_org"
     title = "GitHub organisation members and 2FA"
-    version = 1
+    version = 2
     params = GITHUB_PARAMS
     permissions = ("read:org", "admin:org")
     columns = (
         *IDENTITY_COLUMNS,
-        Column("resource", "string", "org:<login> or user:<login>."),
+        Column("resource", "string", "org:<org>, or org:<org>/user:<login>."),
         Column("kind", "string", "organization, member or outside_collaborator."),
         Column("site_admin", "boolean", "GitHub (Enterprise Server) site administrator."),
         Column("two_factor_requirement_enabled", "boolean", "Org requires 2FA (org row)."),
@@ -134,7 +135,7 @@ class GithubOrgCollector(Collector):
             "last_activity_at": None,
             "status": "active",
             "source": f"github:{api.org}",
-            "resource": f"user:{person['login']}",
+            "resource": f"org:{api.org}/user:{person['login']}",
             "kind": kind,
             "site_admin": bool(person.get("site_admin")),
         }

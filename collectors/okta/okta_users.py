@@ -41,14 +41,18 @@ class OktaUsersCollector(Collector):
     ``idle_days`` counts whole days since the last sign-in, or since activation (else
     creation) for a user who never signed in, at collection time.
 
-    Example row: ``bob@acme.example``, status ``active``, factors ``[email ACTIVE, sms
-    PENDING_ACTIVATION]``, last sign-in 2024-01-10, 143 days idle: fails both
+    Findings name each user by its Okta id (``account_id``, e.g. ``00u1bob0000000002``: unique
+    and stable, unlike the login, which can be renamed or reused); the login is the
+    ``display_name`` column and in every message.
+
+    Example row: ``00u1bob0000000002`` (``bob@acme.example``), status ``active``, factors
+    ``[email ACTIVE, sms PENDING_ACTIVATION]``, last sign-in 2024-01-10, 143 days idle: fails both
     ``okta_users.mfa_enrolled`` and ``okta_users.inactive_accounts``.
     """
 
     key = "okta_users"
     title = "Okta users, factors and last sign-in"
-    version = 1
+    version = 2
     params = OKTA_PARAMS
     permissions = ("okta.users.read", "okta.roles.read")
     columns = (
@@ -59,7 +63,7 @@ class OktaUsersCollector(Collector):
         Column("password_changed_at", "datetime", "Last password change."),
         Column("idle_days", "integer", "Days since last sign-in (or activation if never)."),
     )
-    resource_column = "display_name"
+    resource_column = "account_id"
     max_age = timedelta(days=1)
     identity_population = True
 
@@ -79,12 +83,12 @@ class OktaUsersCollector(Collector):
     def _row(self, ctx: CollectionContext, api: OktaAPI, user: dict[str, Any]) -> dict[str, Any]:
         profile = user.get("profile") or {}
         login = str(profile.get("login") or user["id"])
-        factors = self._factors(ctx, api, user["id"], login)
+        factors = self._factors(ctx, api, str(user["id"]), login)
         roles = self._roles(ctx, api, user["id"], login)
         since = user.get("lastLogin") or user.get("activated") or user.get("created")
         idle = (ctx.now() - _parse(since)).days if since else None
         return {
-            "account_id": user["id"],
+            "account_id": str(user["id"]),
             "display_name": login,
             "email": profile.get("email"),
             "privileges": roles,
@@ -107,7 +111,7 @@ class OktaUsersCollector(Collector):
         response = api.get("users/list-factors", "users", user_id, "factors")
         if response.status_code != 200:
             ctx.error(f"cannot list factors of {login}: {okta_error(response)}",
-                      action="okta:users/list-factors", resource=login,
+                      action="okta:users/list-factors", resource=user_id,
                       assertions=(_MFA_ASSERTION,))  # fmt: skip
             return None
         factors = [

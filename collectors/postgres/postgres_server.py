@@ -42,19 +42,21 @@ class PostgresServerCollector(Collector):
     connecting role may read ``pg_authid`` (superuser), the *kind* of each stored password
     hash (scram-sha-256, md5, none), never the hash itself.
 
-    Rows: one ``server`` row (resource ``server``) with the settings, then one ``role`` row
-    per role (resource ``role:<name>``) in the common identity shape. PostgreSQL records
+    Rows: one ``server`` row (resource ``<host>:<port>`` of the server, ``[<ipv6>]:<port>``
+    for an IPv6 address) with the settings, then one ``role`` row per role (resource
+    ``<host>:<port>/role:<name>``) in the common identity shape: resources name the server,
+    so two servers' ``postgres`` roles never share a name. PostgreSQL records
     neither MFA nor last sign-in, so those columns are null. Access reviews should take the
     rows whose ``kind`` is ``role``.
 
-    Example row: ``role:app_admin``, can log in, privileges ``["CREATEROLE",
+    Example row: ``db.internal:5432/role:app_admin``, can log in, privileges ``["CREATEROLE",
     "role:app_owner"]``, privileged, password ``md5``, never expires: it fails
     ``postgres_server.scram_passwords``.
     """
 
     key = "postgres_server"
     title = "PostgreSQL server settings and roles"
-    version = 1
+    version = 2
     params = (
         Param(
             "dsn",
@@ -69,7 +71,7 @@ class PostgresServerCollector(Collector):
     permissions = ("pg_read_all_settings", "pg_read_all_stats", "SELECT ON pg_authid")
     columns = (
         *IDENTITY_COLUMNS,
-        Column("resource", "string", "server, or role:<name>."),
+        Column("resource", "string", "<host>:<port> of the server, or <host>:<port>/role:<name>."),
         Column("kind", "string", "server or role."),
         Column("server_version", "string", "server_version setting (server row)."),
         Column("ssl", "string", "ssl setting: on/off (server row)."),
@@ -117,7 +119,8 @@ class PostgresServerCollector(Collector):
             with conn:
                 conn.execute("SET default_transaction_read_only = on")
                 info = conn.info
-                source = f"postgres:{info.host}:{info.port}"
+                endpoint = server_endpoint(info.host, info.port)
+                source = f"postgres:{endpoint}"
                 ctx.record_call("postgres:SELECT settings")
                 server = conn.execute(SERVER).fetchone() or {}
                 ctx.identity = f"{source}/{server.get('database')} as {server.get('connected_as')}"
@@ -135,8 +138,8 @@ class PostgresServerCollector(Collector):
                 action="postgres:SELECT",
             ) from None
         now = ctx.now()
-        rows = [_server_row(server, source)]
-        rows.extend(_role_row(r, source, members, hashes, now) for r in roles)
+        rows = [_server_row(server, source, endpoint)]
+        rows.extend(_role_row(r, source, endpoint, members, hashes, now) for r in roles)
         return rows
 
     @staticmethod
@@ -260,11 +263,20 @@ class PostgresServerCollector(Collector):
         return Outcome(Status.FAIL, f"{name} is a superuser but not in the approved list.")
 
 
-def _server_row(server: dict[str, Any], source: str) -> dict[str, Any]:
+def server_endpoint(host: str, port: int | str) -> str:
+    """``host:port`` naming a server (``[addr]:port`` for an IPv6 address; a Unix socket
+    directory stays a path: ``/var/run/postgresql:5432``)."""
+    host = str(host)
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return f"{host}:{port}"
+
+
+def _server_row(server: dict[str, Any], source: str, endpoint: str) -> dict[str, Any]:
     return {
-        "resource": "server",
+        "resource": endpoint,
         "kind": "server",
-        "display_name": f"{source.split(':', 1)[1]}",
+        "display_name": endpoint,
         "source": source,
         **{
             name: server.get(name)
@@ -283,6 +295,7 @@ def _server_row(server: dict[str, Any], source: str) -> dict[str, Any]:
 def _role_row(
     role: dict[str, Any],
     source: str,
+    endpoint: str,
     members: dict[str, list[str]],
     hashes: dict[str, str] | None,
     now: datetime,
@@ -301,7 +314,7 @@ def _role_row(
         "is_privileged": any(role[column] for column in _PRIVILEGED),
         "status": status,
         "source": source,
-        "resource": f"role:{name}",
+        "resource": f"{endpoint}/role:{name}",
         "kind": "role",
         "superuser": role["rolsuper"],
         "createrole": role["rolcreaterole"],

@@ -7,7 +7,8 @@ Rules, first match wins (``docs``: "every claim backed"):
    ERROR / WARN.
 3. ``manual_pending``: it requires manual evidence and none of its controls has an unexpired
    upload.
-4. ``stale``: its freshest automated evidence has expired.
+4. ``stale``: the freshest automated evidence of one of the connections behind it has
+   expired.
 5. ``passing`` ("verified").
 
 ``last_verified_at`` is the latest collection time of its results, or the effective date of
@@ -107,7 +108,7 @@ def commitment_states(*, public_only: bool = False, now: datetime | None = None)
     wanted = {a for c in commitments for a in c.assertion_ids}
     rows = list(
         LatestResult.objects.filter(assertion_id__in=sorted(wanted))
-        .values("assertion_id", "status", "evidence_id")
+        .values("assertion_id", "status", "evidence_id", "connection_id")
         .annotate(n=Count("id"), last=Max("collected_at"))
         .order_by()
     )
@@ -126,13 +127,19 @@ def commitment_states(*, public_only: bool = False, now: datetime | None = None)
     states = []
     for commitment in commitments:
         counts: dict[str, int] = defaultdict(int)
-        last, freshest = None, None
+        last = None
+        # Freshness per connection: the freshest evidence of each connection behind the
+        # commitment counts, and one connection's expired evidence is not made current by
+        # another connection's fresh evidence (adding a connection never improves a status).
+        freshest: dict[int | None, datetime] = {}
         for assertion_id in commitment.assertion_ids:
             for row in by_assertion.get(assertion_id, ()):
                 counts[row["status"]] += row["n"]
                 last = max(last, row["last"]) if last else row["last"]
                 expires = expiry.get(row["evidence_id"])
-                freshest = max(freshest, expires) if freshest and expires else expires or freshest
+                key = row["connection_id"]
+                if expires is not None and (key not in freshest or expires > freshest[key]):
+                    freshest[key] = expires
         own = [manual[a] for a in commitment.control_addresses if a in manual]
         own_items = sorted(
             {
@@ -144,7 +151,7 @@ def commitment_states(*, public_only: bool = False, now: datetime | None = None)
             if item.valid_until >= today:
                 when = _midnight(item.effective_on)
                 last = max(last, when) if last else when
-        expired = freshest is not None and freshest < now
+        expired = any(expires < now for expires in freshest.values())
         status = _status(commitment, dict(counts), expired, own, today)
         states.append(CommitmentState(commitment, status, dict(counts), last, own, own_items))
     return states

@@ -19,6 +19,7 @@ from pixaudit.controls import selectors as control_selectors
 from pixaudit.controls.models import Control, Framework
 from pixaudit.dashboard import charts
 from pixaudit.dashboard.forms import OwnerForm, PeriodForm
+from pixaudit.evidence.selectors_manual import manual_evidence_for_control
 from pixaudit.posture import ownership, selectors
 from pixaudit.posture.selectors import ControlStatus
 
@@ -127,12 +128,19 @@ def control_detail(request: HttpRequest, framework_key: str, ref: str) -> HttpRe
         period = PeriodForm(initial={"since": since.date()})
     item = selectors.control_posture(control=control)
     catalog = selectors.assertion_catalog()
+    # The status and the evidence behind it on one page: automated results per connection,
+    # and the manual uploads that support the control (listed and on the timeline).
     timeline = selectors.control_timeline(
-        assertion_ids=item.assertion_ids, since=since, until=until
+        assertion_ids=item.assertion_ids, since=since, until=until, control=control
     )
+    manual_items = manual_evidence_for_control(control=control)
     states = {s.assertion_id: s for s in item.states}
+    sources = selectors.control_sources(assertion_ids=item.assertion_ids)
     assertions = sorted(
-        ({"id": a, "info": catalog.get(a, {}), "state": states.get(a)} for a in item.assertion_ids),
+        (
+            {"id": a, "info": catalog.get(a, {}), "state": states.get(a), "sources": sources.get(a)}
+            for a in item.assertion_ids
+        ),
         key=lambda row: (row["state"] is None, row["id"]),  # checks with results first
     )
     failing = selectors.control_results(assertion_ids=item.assertion_ids, only_failing=True)
@@ -147,6 +155,9 @@ def control_detail(request: HttpRequest, framework_key: str, ref: str) -> HttpRe
         "assertions": assertions,
         "failing": [(r, catalog.get(r.assertion_id, {})) for r in failing],
         "timeline": timeline,
+        "manual_items": manual_items,
+        "current_manual": manual_items[0] if manual_items else None,
+        "today": timezone.now().date(),
         "history_svg": charts.status_strip_svg(strip, title=f"{control.ref} status history"),
         "period": period,
         "mappings": control_selectors.control_mapping_rows(control=control),

@@ -66,6 +66,8 @@ class FindingAdmin(ReadOnlyAdmin):
 
 @admin.register(LatestResult)
 class LatestResultAdmin(ReadOnlyAdmin):
-    list_display = ("assertion_id", "resource", "status", "severity", "collected_at")
+    list_display = ("assertion_id", "resource", "connection", "status", "severity", "collected_at")
     list_filter = ("status", "severity", "collector_key")
     search_fields = ("assertion_id", "resource")
+    raw_id_fields = ("evidence", "run", "connection")
+    list_select_related = ("connection",)

@@ -255,10 +255,24 @@ class Finding(AppendOnlyModel):
 
 
 class LatestResult(models.Model):
-    """Current state: the latest status of each (assertion, resource), kept by the ingest.
+    """Current state: the latest status of each (assertion, resource) *per connection*.
 
-    Posture and the dashboard read this small table instead of scanning history. Rows of a
-    connection's resources that a later successful run no longer sees are removed.
+    Kept by the ingest in the same transaction as each append; posture and the dashboard
+    read this small table instead of scanning history. A row is keyed by its connection too
+    (two partial unique indexes: one for rows of a connection, one for rows without), so a
+    connection can never overwrite what another one reported about a resource of the same
+    name, and adding a connection can only add results. Rows of a connection's resources
+    that a later successful run no longer sees are removed.
+
+    Two kinds of rows (a check constraint keeps exactly one of ``evidence``/``run`` set):
+
+    - *result rows* (``evidence`` set): the latest finding of one assertion for one resource,
+      derived from ``Finding`` history (``pixaudit.evidence.current_state`` rebuilds them).
+    - *run-failure rows* (``run`` set, resource :data:`RUN_FAILED_RESOURCE`): the
+      connection's last collection failed for good (permanent, or retries exhausted) after
+      its last stored evidence. One ERROR row per assertion of its collector keeps every
+      control it proves from passing until a run of that connection succeeds (whose ingest
+      sweeps them). Derived from ``CollectionRun``; never evidence, never chained.
     """
 
     assertion_id = models.CharField(max_length=200)
@@ -274,7 +288,21 @@ class LatestResult(models.Model):
     # No index: rows are found by (assertion, resource) or source; every ingest rewrites this
     # column, and an index on it would make each of those updates a non-HOT update.
     evidence = models.ForeignKey(
-        EvidenceItem, on_delete=models.CASCADE, related_name="+", db_index=False
+        EvidenceItem,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,
+    )
+    # The failed run of a run-failure row (null on result rows); rarely set, never indexed.
+    run = models.ForeignKey(
+        CollectionRun,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,
     )
     collected_at = models.DateTimeField()
     first_seen_at = models.DateTimeField()
@@ -283,15 +311,43 @@ class LatestResult(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["assertion_id", "resource"], name="evidence_latest_unique"
+                fields=["assertion_id", "resource", "connection"],
+                condition=Q(connection__isnull=False),
+                name="evidence_latest_unique_conn",
+            ),
+            models.UniqueConstraint(
+                fields=["assertion_id", "resource"],
+                condition=Q(connection__isnull=True),
+                name="evidence_latest_unique_noconn",
+            ),
+            models.CheckConstraint(
+                condition=Q(evidence__isnull=False, run__isnull=True)
+                | Q(evidence__isnull=True, run__isnull=False),
+                name="evidence_latest_evidence_xor_run",
             ),
         ]
         indexes = [
             models.Index(fields=["collector_key", "connection"], name="evidence_latest_src_idx"),
+            # The scheduler looks for run-failure rows on every tick: a tiny partial index
+            # (no ingest writes run_id, so updates of result rows stay HOT).
+            models.Index(
+                fields=["connection"],
+                condition=Q(run__isnull=False),
+                name="evidence_latest_failed_idx",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.assertion_id} {self.resource}: {self.status}"
+
+    @property
+    def is_run_failure(self) -> bool:
+        """A run-failure row: the connection's last collection failed (see the class doc)."""
+        return self.run_id is not None
+
+
+#: Resource of run-failure rows: every resource the connection proves (see ``LatestResult``).
+RUN_FAILED_RESOURCE = "(last collection failed)"
 
 
 class ChainHead(models.Model):

@@ -86,13 +86,14 @@ def latest_results(
     assertion_ids: Iterable[str] | None = None,
     connection: Connection | None = None,
 ) -> QuerySet[LatestResult]:
-    """Current status per (assertion, resource), optionally for some assertions only."""
+    """Current status per (assertion, resource, connection), optionally for some assertions
+    or one connection only (run-failure rows included: ``run`` set, ``evidence`` null)."""
     qs = LatestResult.objects.all()
     if assertion_ids is not None:
         qs = qs.filter(assertion_id__in=list(assertion_ids))
     if connection is not None:
         qs = qs.filter(connection=connection)
-    return qs.order_by("assertion_id", "resource")
+    return qs.order_by("assertion_id", "resource", "connection_id")
 
 
 def runs_active(*, connection: Connection | None = None) -> QuerySet[CollectionRun]:

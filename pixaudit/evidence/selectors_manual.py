@@ -21,6 +21,7 @@ __all__ = [
     "manual_annotate_controls",
     "manual_evidence_current",
     "manual_evidence_expiring",
+    "manual_evidence_for_control",
     "manual_evidence_list",
     "manual_state_of",
     "manual_states",
@@ -97,6 +98,16 @@ def manual_states(*, addresses: set[str] | None = None) -> dict[str, ManualContr
         a: ManualControlState(a, a in required, *(best.get(a) or (None, None)))
         for a in sorted(keys)
     }
+
+
+def manual_evidence_for_control(*, control) -> list[ManualEvidence]:
+    """Every upload that supports ``control``, the current proof (valid the longest) first
+    (one query). The first one decides the control's manual state (see ``ManualControlState``)."""
+    return list(
+        manual_evidence_list()
+        .filter(control_links__control=control)
+        .order_by("-valid_until", "-uploaded_at", "-id")
+    )
 
 
 def manual_evidence_current() -> dict[str, ManualEvidence]:

@@ -1,8 +1,9 @@
 """Control status: what each control of a framework looks like right now, and over time.
 
-Current status reads the small ``LatestResult`` table (one row per assertion × resource),
-joined once to its evidence item for freshness; it never scans ``Finding`` history. Every
-selector here runs a constant number of queries, whatever the volume of evidence.
+Current status reads the small ``LatestResult`` table (one row per assertion × resource ×
+connection, plus ERROR rows for connections whose last collection failed), joined once to
+its evidence item for freshness; it never scans ``Finding`` history. Every selector here runs
+a constant number of queries, whatever the volume of evidence.
 
 Status rules, first match wins (see ``docs/architecture.md``):
 
@@ -11,9 +12,11 @@ Status rules, first match wins (see ``docs/architecture.md``):
    has a current result.
 3. ``failing``: any current result is FAIL.
 4. ``error``: any current result is ERROR (failure is data: a check that could not see a
-   resource keeps the control from passing).
+   resource keeps the control from passing, and so does a connection whose last collection
+   failed for good: its run-failure rows are ERROR results until a collection succeeds).
 5. ``warning``: any current result is WARN ("needs review").
-6. ``stale``: the freshest evidence of one of its assertions has expired (``expires_at``).
+6. ``stale``: for one of its assertions, the freshest evidence of some connection that
+   reports it has expired (``expires_at``).
 7. ``passing``: every current result passes, and the evidence is fresh.
 
 Manual evidence (``pixaudit.evidence.selectors_manual``) joins in after rule 5: a control that
@@ -21,6 +24,9 @@ needs manual evidence — it is flagged (``ManualRequirement``) or it was eviden
 before — and has no unexpired upload now is ``manual_pending`` (automated failures still win;
 a lapsed pen test report does not hide a failing check). A control whose only evidence is a
 valid upload is ``passing``. Readiness = passing / (assessable − not applicable).
+
+Adding a connection never improves a control: its results only add to the counts above, and
+freshness is judged per connection.
 """
 
 from __future__ import annotations
@@ -31,13 +37,19 @@ from datetime import date, datetime, timedelta
 from functools import cached_property
 from typing import Any
 
-from django.db.models import Count, Max, QuerySet, TextChoices
+from django.db.models import Count, Max, Q, QuerySet, TextChoices
 from django.utils import timezone
 
 from collectors import registry
 from pixaudit.controls.models import Control, Framework
 from pixaudit.controls.selectors import effective_mappings
-from pixaudit.evidence.models import EvidenceItem, Finding, LatestResult
+from pixaudit.evidence.models import (
+    EvidenceItem,
+    Finding,
+    LatestResult,
+    ManualEvidence,
+    ManualEvidenceControl,
+)
 from pixaudit.evidence.selectors_manual import (
     ManualControlState,
     manual_annotate_controls,
@@ -81,7 +93,9 @@ class AssertionState:
     counts: dict[str, int] = field(default_factory=dict)
     worst_severity: str = ""  # of non-passing results
     last_collected_at: datetime | None = None
-    expires_at: datetime | None = None  # of the freshest evidence
+    # When the first connection's freshest evidence expires (expired): per connection, the
+    # freshest evidence counts; over connections, the earliest such expiry.
+    expires_at: datetime | None = None
 
     @property
     def total(self) -> int:
@@ -233,7 +247,16 @@ def applicability_current(
 
 
 def assertion_states(*, assertion_ids: set[str] | list[str]) -> dict[str, AssertionState]:
-    """assertion id -> AssertionState from the current-state table (two queries)."""
+    """assertion id -> AssertionState from the current-state table (two queries).
+
+    Results of every connection count: a FAIL or ERROR of one connection is never hidden by
+    another connection's PASS for a resource of the same name (current state is keyed by
+    connection). Freshness is judged per connection too: an assertion is stale when the
+    freshest evidence of *any* connection that reports it has expired, so a second, fresh
+    connection cannot make a stale one look current. Run-failure rows (a connection whose
+    last collection failed) are ERROR results without evidence; they take no part in
+    freshness.
+    """
     states: dict[str, AssertionState] = {}
     if not assertion_ids:
         return states
@@ -242,17 +265,15 @@ def assertion_states(*, assertion_ids: set[str] | list[str]) -> dict[str, Assert
     # items' expiry comes from a second, tiny query.
     rows = list(
         LatestResult.objects.filter(assertion_id__in=sorted(assertion_ids))
-        .values("assertion_id", "status", "severity", "evidence_id")
+        .values("assertion_id", "status", "severity", "evidence_id", "connection_id")
         .annotate(n=Count("id"), last=Max("collected_at"))
         .order_by()
     )
-    expiry = dict(
-        EvidenceItem.objects.filter(pk__in={row["evidence_id"] for row in rows}).values_list(
-            "pk", "expires_at"
-        )
-    )
+    evidence_ids = {row["evidence_id"] for row in rows if row["evidence_id"] is not None}
+    expiry = dict(EvidenceItem.objects.filter(pk__in=evidence_ids).values_list("pk", "expires_at"))
+    # (assertion, connection) -> expiry of that connection's freshest evidence
+    freshest: dict[tuple[str, int | None], datetime] = {}
     for row in rows:
-        row["expires"] = expiry[row["evidence_id"]]
         state = states.setdefault(row["assertion_id"], AssertionState(row["assertion_id"]))
         state.counts[row["status"]] = state.counts.get(row["status"], 0) + row["n"]
         if row["status"] in _NOT_PASSING and (
@@ -262,8 +283,15 @@ def assertion_states(*, assertion_ids: set[str] | list[str]) -> dict[str, Assert
             state.worst_severity = row["severity"]
         if state.last_collected_at is None or row["last"] > state.last_collected_at:
             state.last_collected_at = row["last"]
-        if state.expires_at is None or row["expires"] > state.expires_at:
-            state.expires_at = row["expires"]
+        expires = expiry.get(row["evidence_id"])
+        if expires is not None:
+            key = (row["assertion_id"], row["connection_id"])
+            if key not in freshest or expires > freshest[key]:
+                freshest[key] = expires
+    for (assertion_id, _), expires in freshest.items():
+        state = states[assertion_id]
+        if state.expires_at is None or expires < state.expires_at:
+            state.expires_at = expires
     return states
 
 
@@ -408,12 +436,61 @@ def control_results(
 
 
 @dataclass
+class SourceState:
+    """Current results of one assertion from one connection (or from runs without one)."""
+
+    assertion_id: str
+    connection_id: int | None
+    connection_name: str
+    counts: dict[str, int] = field(default_factory=dict)
+    last_collected_at: datetime | None = None
+    failed_run_id: int | None = None  # the connection's last collection failed (this run)
+
+
+def control_sources(*, assertion_ids: list[str]) -> dict[str, list[SourceState]]:
+    """assertion id -> its current results per connection, by connection name (one query):
+    where each result of a control comes from."""
+    out: dict[str, list[SourceState]] = {}
+    if not assertion_ids:
+        return out
+    rows = (
+        LatestResult.objects.filter(assertion_id__in=assertion_ids)
+        .values("assertion_id", "connection_id", "connection__name", "status", "run_id")
+        .annotate(n=Count("id"), last=Max("collected_at"))
+        .order_by()
+    )
+    by_key: dict[tuple[str, int | None], SourceState] = {}
+    for row in rows:
+        key = (row["assertion_id"], row["connection_id"])
+        source = by_key.get(key)
+        if source is None:
+            source = by_key[key] = SourceState(
+                row["assertion_id"], row["connection_id"], row["connection__name"] or ""
+            )
+        source.counts[row["status"]] = source.counts.get(row["status"], 0) + row["n"]
+        if source.last_collected_at is None or row["last"] > source.last_collected_at:
+            source.last_collected_at = row["last"]
+        if row["run_id"] is not None:
+            source.failed_run_id = row["run_id"]
+    for (assertion_id, _), source in sorted(
+        by_key.items(), key=lambda kv: (kv[0][0], kv[1].connection_name, kv[0][1] or 0)
+    ):
+        out.setdefault(assertion_id, []).append(source)
+    return out
+
+
+@dataclass
 class TimelineEntry:
     item: EvidenceItem
     counts: dict[str, int]
+    manual: ManualEvidence | None = None  # an upload supporting the control
 
     @property
     def status(self) -> str:
+        if self.manual is not None:
+            # An upload proves the control until its valid-until date.
+            valid = self.manual.valid_until >= self.item.collected_at.date()
+            return ControlStatus.PASSING if valid else ControlStatus.STALE
         if self.counts.get("fail"):
             return ControlStatus.FAILING
         if self.counts.get("error"):
@@ -435,14 +512,20 @@ def control_timeline(
     since: datetime | None = None,
     until: datetime | None = None,
     limit: int = 50,
+    control: Control | None = None,
 ) -> list[TimelineEntry]:
-    """Evidence items that carry the control's assertions, newest first, with the control's
-    result counts in each (two queries). The period selects by collection time."""
-    if not assertion_ids:
+    """Evidence items that carry the control's assertions, and (given ``control``) the
+    manual uploads that support it, newest first, with the control's result counts in each
+    (two queries). The period selects by collection time."""
+    if not assertion_ids and control is None:
         return []
+    manual = Q(pk__in=[])
+    if control is not None:
+        linked = ManualEvidenceControl.objects.filter(control=control)
+        manual = Q(pk__in=linked.values("manual__evidence_id"))
     items_qs = EvidenceItem.objects.filter(
-        collector_key__in=collector_keys_for(assertion_ids)
-    ).select_related("connection")
+        Q(collector_key__in=collector_keys_for(assertion_ids)) | manual
+    ).select_related("connection", "manual")
     findings = Finding.objects.filter(assertion_id__in=assertion_ids)
     if since is not None:
         items_qs = items_qs.filter(collected_at__gte=since)
@@ -460,7 +543,17 @@ def control_timeline(
     )
     for row in rows:
         counts[row["evidence_id"]][row["status"]] = row["n"]
-    return [TimelineEntry(item, counts.get(item.pk, {})) for item in items]
+    return [
+        TimelineEntry(item, counts.get(item.pk, {}), _manual_of(item) if control else None)
+        for item in items
+    ]
+
+
+def _manual_of(item: EvidenceItem) -> ManualEvidence | None:
+    try:
+        return item.manual
+    except ManualEvidence.DoesNotExist:
+        return None
 
 
 def readiness_trend(

@@ -153,8 +153,8 @@ def _csv_writer(sink: IO[bytes]) -> tuple[Any, io.TextIOWrapper]:
 
 
 _RESULT_COLUMNS = [
-    "control", "assertion_id", "resource", "status", "severity", "message", "collected_at",
-    "evidence_id",
+    "control", "assertion_id", "resource", "connection", "status", "severity", "message",
+    "collected_at", "evidence_id",
 ]  # fmt: skip
 
 
@@ -165,12 +165,12 @@ def _write_tables(writer: PackWriter, section: ControlSection, data: ReportData)
     ref = section.control.ref
     meta = {"controls": [ref], "evidence_ids": []}
     rows = [
-        (ref, _cell(f.assertion_id), _cell(f.resource), _cell(f.status), _cell(f.severity),
-         _cell(f.message), format_datetime(f.collected_at), f.evidence_id)
+        (ref, _cell(f.assertion_id), _cell(f.resource), _cell(f.connection), _cell(f.status),
+         _cell(f.severity), _cell(f.message), format_datetime(f.collected_at), f.evidence_id)
         for f in section_results(section=section)
     ]  # fmt: skip
     frame = pd.DataFrame(rows, columns=_RESULT_COLUMNS)
-    ids = sorted({r[7] for r in rows})
+    ids = sorted({r[8] for r in rows})
 
     def write_csv(sink: IO[bytes]) -> None:
         text = io.TextIOWrapper(sink, encoding="utf-8", newline="", write_through=True)

@@ -23,13 +23,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from django.db.models import Count
+from django.db.models import Count, Max, Q
 from django.utils import timezone
 
 from pixaudit.controls.models import Control, Framework
 from pixaudit.controls.selectors import effective_mappings
-from pixaudit.evidence.models import EvidenceItem, Finding
+from pixaudit.evidence.models import MAX_ATTEMPTS, CollectionRun, EvidenceItem, Finding, RunStatus
 from pixaudit.evidence.selectors import chain_head
+from pixaudit.evidence.selectors_current import run_failure_rows
 from pixaudit.posture.selectors import (
     SEVERITY_RANK,
     AssertionState,
@@ -89,6 +90,7 @@ class EvidenceRow:
     chain_hash: str
     artifact_path: str
     size: int
+    run_id: int = 0
     controls: list[str] = field(default_factory=list)  # refs, in catalog order
 
 
@@ -100,7 +102,9 @@ class FindingRow:
     severity: str
     message: str
     collected_at: datetime
-    evidence_id: int
+    evidence_id: int | None
+    connection: str = ""  # name of the connection the result came from ("" for none)
+    run_id: int | None = None  # a run-failure result: the connection's failed run
 
 
 @dataclass
@@ -255,7 +259,7 @@ def evidence_in_period(*, period: Period, up_to_seq: int | None = None) -> list[
         .values_list(
             "id", "seq", "collector_key", "connection_id", "connection__name", "collected_at",
             "effective_at", "expires_at", "row_count", "findings_count", "sha256", "chain_hash",
-            "artifact_path", "size",
+            "artifact_path", "size", "run_id",
         )
     )  # fmt: skip
     return [
@@ -345,11 +349,63 @@ def _fill_results(
             result.latest_evidence_ids.append(item.id)
             if result.last_collected_at is None or item.collected_at > result.last_collected_at:
                 result.last_collected_at = item.collected_at
-            if result.expires_at is None or item.expires_at > result.expires_at:
+            # Per connection, its last collection counts; over connections, the earliest
+            # expiry: a fresh connection does not make another one's expired evidence current.
+            if result.expires_at is None or item.expires_at < result.expires_at:
                 result.expires_at = item.expires_at
 
 
-def _fill_failing_and_thresholds(results: dict[str, AssertionResult]) -> None:
+def _fill_run_failures(
+    results: dict[str, AssertionResult],
+    period: Period,
+    evidence_by_id: dict[int, EvidenceRow],
+    now: datetime,
+) -> None:
+    """A connection whose last collection in the period failed for good (after its last
+    stored evidence in the period) has an ERROR result for every assertion it proves, as on
+    the dashboard (``selectors_current``): the report never shows its earlier results as the
+    period's last word (two queries)."""
+    until = min(period.until, now)
+    runs = CollectionRun.objects.filter(
+        finished_at__gte=period.since, finished_at__lt=until, connection__isnull=False
+    ).filter(Q(status=RunStatus.FAILED) & (Q(error_permanent=True) | Q(attempt__gte=MAX_ATTEMPTS)))
+    newest = dict(
+        runs.values("connection_id").annotate(last=Max("id")).values_list("connection_id", "last")
+    )
+    stored: dict[int, int] = {}
+    for item in evidence_by_id.values():
+        if item.connection_id is not None:
+            stored[item.connection_id] = max(stored.get(item.connection_id, 0), item.run_id)
+    failed = [run for conn, run in newest.items() if run > stored.get(conn, 0)]
+    if not failed:
+        return
+    for run in CollectionRun.objects.filter(pk__in=failed).select_related("connection"):
+        own = {
+            a.assertion_id: (a.severity, [])
+            for a in results.values()
+            if any(
+                evidence_by_id[i].connection_id == run.connection_id for i in a.latest_evidence_ids
+            )
+        }
+        for row in run_failure_rows(run=run, current=own):
+            result = results.get(row.assertion_id)
+            if result is None:
+                continue
+            result.counts["error"] = result.counts.get("error", 0) + 1
+            result.failing_total += 1
+            result.failing.insert(
+                0,
+                FindingRow(
+                    row.assertion_id, row.resource, "error", row.severity, row.message,
+                    run.finished_at, None, run.connection.name, run.pk,
+                ),
+            )  # fmt: skip
+            result.failing = result.failing[:FAILING_SAMPLE]
+
+
+def _fill_failing_and_thresholds(
+    results: dict[str, AssertionResult], evidence_by_id: dict[int, EvidenceRow]
+) -> None:
     """A worst-first sample of non-passing results and the thresholds (two queries)."""
     latest_ids = sorted({i for r in results.values() for i in r.latest_evidence_ids})
     if not latest_ids:
@@ -370,7 +426,7 @@ def _fill_failing_and_thresholds(results: dict[str, AssertionResult]) -> None:
     buckets: dict[str, list[FindingRow]] = defaultdict(list)
     for row in failing.iterator(chunk_size=5000):
         if (row[0], row[6]) in wanted:
-            buckets[row[0]].append(FindingRow(*row))
+            buckets[row[0]].append(FindingRow(*row, evidence_by_id[row[6]].connection_name))
     for assertion_id, rows in buckets.items():
         rows.sort(
             key=lambda f: (
@@ -441,7 +497,8 @@ def report_data(
     evidence_by_id = {e.id: e for e in evidence}
     history = _period_history(sorted(results), period, evidence_by_id)
     _fill_results(results, history, evidence_by_id)
-    _fill_failing_and_thresholds(results)
+    _fill_failing_and_thresholds(results, evidence_by_id)
+    _fill_run_failures(results, period, evidence_by_id, now)
 
     by_control: dict[int, list[str]] = defaultdict(list)
     for assertion_id, ids in mappings.items():
@@ -547,6 +604,7 @@ def section_results(*, section: ControlSection) -> Iterator[FindingRow]:
     ids = sorted({i for _, i in wanted})
     if not ids:
         return
+    names = {e.id: e.connection_name for e in section.evidence}
     rows = (
         Finding.objects.filter(
             evidence_id__in=ids, assertion_id__in=[a.assertion_id for a in section.assertions]
@@ -559,7 +617,7 @@ def section_results(*, section: ControlSection) -> Iterator[FindingRow]:
     )  # fmt: skip
     for row in rows.iterator(chunk_size=5000):
         if (row[0], row[6]) in wanted:
-            yield FindingRow(*row)
+            yield FindingRow(*row, names.get(row[6], ""))
 
 
 def section_collections(*, section: ControlSection, period: Period) -> list[dict[str, Any]]:

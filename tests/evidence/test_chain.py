@@ -54,7 +54,8 @@ def test_three_runs_are_linked_and_verify(three_items):
             item.prev_chain_hash, item.sha256, item.findings_digest
         )
     ok, text = verify()
-    assert ok and text.strip() == f"OK: 3 items, head {c.chain_hash}"
+    assert ok and text.splitlines()[0] == f"OK: 3 items, head {c.chain_hash}"
+    assert text.splitlines()[1] == "OK: current state matches history (6 rows)"
 
 
 def test_chain_hash_definition():

@@ -10,6 +10,7 @@ import time_machine
 from pixaudit.evidence import selectors
 from pixaudit.evidence.models import (
     MAX_ATTEMPTS,
+    RUN_FAILED_RESOURCE,
     CollectionRun,
     EvidenceItem,
     Finding,
@@ -108,7 +109,7 @@ def test_collection_order_does_not_change_the_hash(conn, inventory, monkeypatch)
     assert one.sha256 == two.sha256
 
 
-def test_failed_run_stores_nothing_and_previous_evidence_stays_current(conn):
+def test_failed_run_stores_nothing_and_previous_results_stay_beside_its_error(conn):
     good = run_once(conn)
     latest_before = list(LatestResult.objects.values_list("assertion_id", "resource", "status"))
     connection_update(connection=conn, params={"mode": "permanent"})
@@ -116,10 +117,14 @@ def test_failed_run_stores_nothing_and_previous_evidence_stays_current(conn):
     assert bad.status == RunStatus.FAILED
     assert EvidenceItem.objects.count() == 1 and Finding.objects.count() == 6
     assert selectors.evidence_latest_for_connection(connection=conn).run_id == good.pk
-    assert (
-        list(LatestResult.objects.values_list("assertion_id", "resource", "status"))
-        == latest_before
-    )
+    results = LatestResult.objects.filter(run__isnull=True)
+    assert list(results.values_list("assertion_id", "resource", "status")) == latest_before
+    # ... and the failure is in current state (ERROR, no evidence), not in the chain
+    failed = LatestResult.objects.filter(run=bad)
+    assert failed.count() == len({a for a, _, _ in latest_before})
+    assert {(r.status, r.evidence_id, r.resource) for r in failed} == {
+        ("error", None, RUN_FAILED_RESOURCE)
+    }
 
 
 def test_permanent_vs_transient_errors(conn):

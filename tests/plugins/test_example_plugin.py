@@ -229,13 +229,14 @@ def test_the_installed_plugin_runs_like_a_builtin(plugin_cls: type[Collector]) -
         "ldap",
         "postgres-prod",
     ]
+    host = server.base_url.split("//", 1)[1]  # findings name jobs <server>/<job>
     assert result.statuses(f"{KEY}.recent_success") == {
-        "fileserver": Status.FAIL,
-        "gitlab": Status.FAIL,
-        "ldap": Status.ERROR,
-        "postgres-prod": Status.PASS,
+        f"{host}/fileserver": Status.FAIL,
+        f"{host}/gitlab": Status.FAIL,
+        f"{host}/ldap": Status.ERROR,
+        f"{host}/postgres-prod": Status.PASS,
     }
-    assert result.statuses(f"{KEY}.encrypted")["fileserver"] is Status.FAIL
+    assert result.statuses(f"{KEY}.encrypted")[f"{host}/fileserver"] is Status.FAIL
     assert {f.assertion_id for f in result.findings} == {a.id for a in plugin_cls.assertions}
 
 

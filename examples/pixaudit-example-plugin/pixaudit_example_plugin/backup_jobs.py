@@ -39,14 +39,18 @@ class ExampleBackupJobsCollector(Collector):
     repository) is a partial failure: its ``recent_success`` finding becomes ERROR. The token
     needs only the read-only ``backup:ReadReport`` scope.
 
-    Example row: ``postgres-prod``, target ``s3://acme-backups/postgres``, last success
-    2024-05-31 23:10 UTC (6.8 hours before collection), encrypted, 35 days of retention; it
-    passes all three assertions.
+    Findings name a job ``<server>/<job name>`` (``resource``; the server is the report URL's
+    host and port): job names are unique on one server only, and two connections to two
+    backup servers must never report the same resource.
+
+    Example row: ``backup.example/postgres-prod``, target ``s3://acme-backups/postgres``, last
+    success 2024-05-31 23:10 UTC (6.8 hours before collection), encrypted, 35 days of
+    retention; it passes all three assertions.
     """
 
     key = KEY
     title = "Backup jobs (example plugin)"
-    version = 1
+    version = 2
     params = (
         Param(
             "report_url",
@@ -64,6 +68,7 @@ class ExampleBackupJobsCollector(Collector):
     )
     permissions = ("backup:ReadReport",)
     columns = (
+        Column("resource", "string", "<server>/<job name>: the job, named across servers."),
         Column("job_name", "string", "Name of the backup job, unique on the server."),
         Column("target", "string", "Where the job writes its backups (repository or bucket)."),
         Column("last_success_at", "datetime", "End of the last successful run (null: never)."),
@@ -73,7 +78,7 @@ class ExampleBackupJobsCollector(Collector):
         Column("encrypted", "boolean", "Whether backups are encrypted (null: not reported)."),
         Column("retention_days", "integer", "How many days backups are kept (null: unknown)."),
     )
-    resource_column = "job_name"
+    resource_column = "resource"
     max_age = timedelta(hours=12)
 
     def collect(self, ctx: CollectionContext) -> list[dict[str, Any]]:
@@ -94,11 +99,15 @@ class ExampleBackupJobsCollector(Collector):
             raise CollectorError(
                 f"unexpected report from {parts.hostname}: no 'jobs' list", permanent=True
             )
-        rows = list(self._rows(ctx, jobs))
+        # host[:port] without any user info: the server's name in every resource
+        server = parts.netloc.rpartition("@")[2].lower()
+        rows = list(self._rows(ctx, jobs, server))
         ctx.logger.info("read %d backup jobs from %s", len(rows), parts.hostname)
         return sorted(rows, key=lambda row: row["job_name"])
 
-    def _rows(self, ctx: CollectionContext, jobs: list[Any]) -> Iterator[dict[str, Any]]:
+    def _rows(
+        self, ctx: CollectionContext, jobs: list[Any], server: str
+    ) -> Iterator[dict[str, Any]]:
         now = ctx.now()
         for index, job in enumerate(jobs):
             if not isinstance(job, dict) or not job.get("name"):
@@ -108,7 +117,7 @@ class ExampleBackupJobsCollector(Collector):
                 ctx.error(
                     f"backup server could not read job {name}: {job['error']}",
                     action="backup:ReadReport",
-                    resource=name,
+                    resource=f"{server}/{name}",
                     assertions=(RECENT_SUCCESS,),
                 )
             last_success = job.get("last_success_at")
@@ -126,6 +135,7 @@ class ExampleBackupJobsCollector(Collector):
                 hours = round(age.total_seconds() / 3600, 2)
             encryption = job.get("encryption")
             yield {
+                "resource": f"{server}/{name}",
                 "job_name": name,
                 "target": job.get("target"),
                 "last_success_at": last_success,
@@ -161,16 +171,16 @@ class ExampleBackupJobsCollector(Collector):
             return
         limit = params["max_hours"]
         for row in rows:
-            name, hours = row["job_name"], row["hours_since_success"]
+            name, hours, job = row["job_name"], row["hours_since_success"], row["resource"]
             if hours is None:
-                yield Outcome(Status.FAIL, f"{name} has never succeeded.", name)
+                yield Outcome(Status.FAIL, f"{name} has never succeeded.", job)
             elif hours <= limit:
-                yield Outcome(Status.PASS, f"{name} succeeded {hours:g} hours ago.", name)
+                yield Outcome(Status.PASS, f"{name} succeeded {hours:g} hours ago.", job)
             else:
                 yield Outcome(
                     Status.FAIL,
                     f"{name} last succeeded {hours:g} hours ago (limit {limit} hours).",
-                    name,
+                    job,
                 )
 
     @assertion(

@@ -20,6 +20,14 @@ NOW = datetime(2024, 6, 1, 6, 0, tzinfo=UTC)
 TOKEN = "bk-token-0123456789"
 
 
+def _by_job(result, assertion_id: str, server) -> dict:
+    """Statuses keyed by job name; findings name jobs ``<server>/<job>``."""
+    prefix = f"{server.base_url.split('//', 1)[1]}/"
+    statuses = result.statuses(assertion_id)
+    assert all(r == "*" or r.startswith(prefix) for r in statuses), statuses
+    return {r.removeprefix(prefix): status for r, status in statuses.items()}
+
+
 def test_collector_is_conformant() -> None:
     assert lint_collector(ExampleBackupJobsCollector) == []
 
@@ -46,7 +54,9 @@ def test_report_rows_and_findings() -> None:
         "postgres-prod",
     ]
     postgres = result.rows[-1]
+    host = server.base_url.split("//", 1)[1]
     assert postgres == {
+        "resource": f"{host}/postgres-prod",
         "job_name": "postgres-prod",
         "target": "s3://acme-backups/postgres",
         "last_success_at": "2024-05-31T23:10:00.000000Z",
@@ -54,25 +64,25 @@ def test_report_rows_and_findings() -> None:
         "encrypted": True,
         "retention_days": 35,
     }
-    assert result.statuses("example_backup_jobs.recent_success") == {
+    assert _by_job(result, "example_backup_jobs.recent_success", server) == {
         "fileserver": Status.FAIL,
         "gitlab": Status.FAIL,
         "ldap": Status.ERROR,  # the server could not read it: never a pass
         "postgres-prod": Status.PASS,
     }
-    assert result.statuses("example_backup_jobs.encrypted") == {
+    assert _by_job(result, "example_backup_jobs.encrypted", server) == {
         "fileserver": Status.FAIL,
         "gitlab": Status.WARN,
         "ldap": Status.PASS,
         "postgres-prod": Status.PASS,
     }
-    assert result.statuses("example_backup_jobs.retention") == {
+    assert _by_job(result, "example_backup_jobs.retention", server) == {
         "fileserver": Status.FAIL,
         "gitlab": Status.PASS,
         "ldap": Status.PASS,
         "postgres-prod": Status.PASS,
     }
-    ldap = result.finding("example_backup_jobs.recent_success", "ldap")
+    ldap = result.finding("example_backup_jobs.recent_success", f"{host}/ldap")
     assert "repository is locked" in ldap.message
     assert ldap.controls == ("soc2-2017:A1.2", "iso27001-2022:A.8.13")
     assert result.identity == "127.0.0.1 (api token)"
@@ -97,9 +107,25 @@ def test_max_hours_is_a_tunable_threshold() -> None:
             now=NOW,
             thresholds={"example_backup_jobs.recent_success": {"max_hours": 80}},
         )
-    finding = result.finding("example_backup_jobs.recent_success", "fileserver")
+    host = server.base_url.split("//", 1)[1]
+    finding = result.finding("example_backup_jobs.recent_success", f"{host}/fileserver")
     assert finding.status is Status.PASS
     assert finding.thresholds == {"max_hours": 80}
+
+
+def test_jobs_are_named_with_their_server() -> None:
+    # Job names are unique on one server only: two servers' "postgres-prod" are two resources.
+    with serve_fixtures(FIXTURES) as server:
+        result = run_collector(
+            ExampleBackupJobsCollector,
+            {"report_url": server.url("/api/v1/report").replace("127.0.0.1", "u:p@127.0.0.1")},
+            now=NOW,
+        )
+    host = server.base_url.split("//", 1)[1]  # 127.0.0.1:<port>, no user info
+    assert {row["resource"] for row in result.rows} == {
+        f"{host}/{row['job_name']}" for row in result.rows
+    }
+    assert {f.resource for f in result.findings} <= {row["resource"] for row in result.rows}
 
 
 def test_empty_report_fails_on_the_whole_server() -> None:

@@ -95,7 +95,9 @@ def evidence_append(
     """Append one non-collected evidence item to THE chain; return it.
 
     A succeeded ``CollectionRun`` (trigger ``manual``, no connection) records who/what
-    appended it, since every item belongs to a run. ``then(item)`` runs inside the same
+    appended it, since every item belongs to a run; that pair marks appended evidence, whose
+    results merge into current state (a collection replaces its source's rows), and
+    ``verify_evidence`` replays it so. ``then(item)`` runs inside the same
     transaction (e.g. to create the ``ManualEvidence`` row); if anything fails, nothing is
     stored: no item, no finding, no row, no file written by this call.
     """

@@ -19,6 +19,7 @@ from typing import Any
 from django.conf import settings
 from django.db import connection as db_connection
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
@@ -139,15 +140,14 @@ SELECT * FROM (
 """
 _UPSERT_LATEST = """
 INSERT INTO {latest} (assertion_id, resource, collector_key, connection_id, status, severity,
-                      message, controls, evidence_id, collected_at, first_seen_at,
+                      message, controls, evidence_id, run_id, collected_at, first_seen_at,
                       last_changed_at)
-SELECT assertion_id, resource, %s, %s, status, severity, message, controls, evidence_id,
+SELECT assertion_id, resource, %s, %s, status, severity, message, controls, evidence_id, NULL,
        collected_at, collected_at, collected_at
 FROM ({source}) AS source
 WHERE true
-ON CONFLICT (assertion_id, resource) DO UPDATE SET
+ON CONFLICT {target} DO UPDATE SET
     collector_key = excluded.collector_key,
-    connection_id = excluded.connection_id,
     status = excluded.status,
     severity = excluded.severity,
     message = excluded.message,
@@ -157,24 +157,31 @@ ON CONFLICT (assertion_id, resource) DO UPDATE SET
     last_changed_at = CASE WHEN {latest}.status = excluded.status
                            THEN {latest}.last_changed_at ELSE excluded.collected_at END
 """
+# The conflict targets name the two partial unique indexes of LatestResult (see its Meta):
+# current state is keyed by connection, so one connection never overwrites another's rows.
+_TARGET_CONNECTION = "(assertion_id, resource, connection_id) WHERE connection_id IS NOT NULL"
+_TARGET_NO_CONNECTION = "(assertion_id, resource) WHERE connection_id IS NULL"
 
 
 def _upsert_latest(item: EvidenceItem, *, duplicates: bool, sweep: bool = True) -> None:
     source = _RANKED_SOURCE if duplicates else _PLAIN_SOURCE
     sql = _UPSERT_LATEST.format(
-        source=source.format(finding=Finding._meta.db_table), latest=LatestResult._meta.db_table
+        source=source.format(finding=Finding._meta.db_table),
+        latest=LatestResult._meta.db_table,
+        target=_TARGET_NO_CONNECTION if item.connection_id is None else _TARGET_CONNECTION,
     )
     with db_connection.cursor() as cursor:
         cursor.execute(sql, [item.collector_key, item.connection_id, item.pk])
     if not sweep:
         return
-    # Resources this connection's collector no longer reports are gone from current state.
+    # Resources this connection's collector no longer reports are gone from current state,
+    # and so are its run-failure rows (evidence null): this run succeeded.
     gone = LatestResult.objects.filter(collector_key=item.collector_key)
     if item.connection_id is None:
         gone = gone.filter(connection__isnull=True)
     else:
         gone = gone.filter(connection_id=item.connection_id)
-    gone.exclude(evidence_id=item.pk).delete()
+    gone.filter(Q(evidence__isnull=True) | ~Q(evidence_id=item.pk)).delete()
 
 
 def _lock_chain(now: datetime) -> ChainHead:

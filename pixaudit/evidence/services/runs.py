@@ -30,7 +30,13 @@ from collectors.destinations import destination_errors
 from collectors.evaluate import evaluate_assertions, validate_thresholds
 from collectors.schema import coerce_rows
 from pixaudit.evidence.canonical import canonical_bytes, format_datetime, sha256_hex
-from pixaudit.evidence.models import CollectionRun, Connection, EvidenceItem, RunStatus
+from pixaudit.evidence.models import (
+    CollectionRun,
+    Connection,
+    EvidenceItem,
+    RunStatus,
+    RunTrigger,
+)
 from pixaudit.evidence.services.connections import (
     ConnectionParamsError,
     allow_http_loopback,
@@ -49,6 +55,7 @@ from pixaudit.evidence.services.ingest import (
     finding_counts,
     worker_name,
 )
+from pixaudit.evidence.services.run_failures import current_state_failures_sync
 
 __all__ = [
     "STALE_RUN_MESSAGE",
@@ -128,6 +135,10 @@ def collection_run_create(
             ) from None
     if not collector_key:
         raise ValueError("give a connection or a collector_key")
+    if trigger == RunTrigger.MANUAL:
+        # "manual" without a connection marks evidence appended by ``evidence_append``, which
+        # merges into current state instead of replacing it (``integrity_current`` relies on it).
+        raise ValueError("a run without a connection is triggered by the CLI or the schedule")
     try:
         cls = collector_class(collector_key)
     except KeyError:
@@ -225,7 +236,16 @@ def _fail(run: CollectionRun, message: str, *, permanent: bool) -> CollectionRun
             Connection.objects.filter(pk=conn.pk).update(
                 next_run_at=connection_next_run_at(connection=conn, after=run.finished_at)
             )
+        # A final failure shows on the connection's controls at once (ERROR rows).
+        _failures_sync([run.connection_id])
     return run
+
+
+def _failures_sync(connection_ids: list[int]) -> None:
+    try:
+        current_state_failures_sync(connection_ids=connection_ids)
+    except Exception:  # the periodic job retries the sync; the run's failure is recorded
+        logger.exception("could not record failed runs of %s in current state", connection_ids)
 
 
 def _params_and_secrets(run: CollectionRun, cls: type[Collector]) -> tuple[dict, list[str]]:
@@ -433,4 +453,11 @@ def collection_run_mark_stale(
     )
     if count:
         logger.warning("marked %d stale run(s) failed: %s", count, sorted(stale_ids))
+        _failures_sync(
+            list(
+                CollectionRun.objects.filter(pk__in=stale_ids, connection__isnull=False)
+                .values_list("connection_id", flat=True)
+                .distinct()
+            )
+        )
     return count

@@ -21,6 +21,7 @@ from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from pixaudit.evidence.models import CollectionRun, Connection, RunStatus, RunTrigger
+from pixaudit.evidence.services.run_failures import current_state_failures_sync
 from pixaudit.evidence.services.runs import (
     CollectionRunActive,
     collection_run_create,
@@ -77,8 +78,11 @@ def connections_due(*, now: datetime | None = None):
 
 
 def collections_enqueue_due(*, now: datetime | None = None) -> list[CollectionRun]:
-    """Sweep runs abandoned by dead workers, then enqueue every due connection."""
+    """Sweep runs abandoned by dead workers, bring run-failure rows of current state up to
+    date (a catch-all: the runner already writes them when a run fails), then enqueue every
+    due connection."""
     collection_runs_sweep()
+    current_state_failures_sync()
     runs = []
     for connection in connections_due(now=now):
         try:

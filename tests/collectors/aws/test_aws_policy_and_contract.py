@@ -27,7 +27,9 @@ def test_shared_connection_params_and_arn_resources(cls: type[Collector]) -> Non
     names = [p.name for p in cls.params]
     assert names[: len(aws.AWS_PARAMS)] == [p.name for p in aws.AWS_PARAMS]
     assert set(cls.secret_param_names()) == {"access_key_id", "secret_access_key", "session_token"}
-    assert cls.resource_column == "arn"
+    # Resources are ARNs that name the account (S3: the bucket ARN with the account filled in,
+    # in a ``resource`` column beside the real ``arn``).
+    assert cls.resource_column == ("resource" if cls.key == "aws_s3_buckets" else "arn")
     assert "sts:GetCallerIdentity" in cls.permissions
     for a in cls.assertions:
         assert a.rationale

@@ -12,7 +12,9 @@ from collectors import CollectorError, Status
 from collectors.aws.aws_s3_buckets import S3BucketsCollector
 from collectors.testing import run_collector
 
-GOOD, BAD = "arn:aws:s3:::good-images", "arn:aws:s3:::bad-images"
+ACCOUNT = "123456789012"  # moto's
+#: Findings name buckets by ARN with the account filled in (S3 ARNs carry none).
+GOOD, BAD = f"arn:aws:s3::{ACCOUNT}:good-images", f"arn:aws:s3::{ACCOUNT}:bad-images"
 RETENTION = {"aws_s3_buckets.lifecycle_expiration": {"tag_key": "data", "tag_value": "images"}}
 
 
@@ -96,8 +98,8 @@ def test_compliant_and_non_compliant_buckets(aws: None) -> None:
     result = run_collector(S3BucketsCollector, thresholds=RETENTION)
     assert [r["arn"] for r in result.rows] == sorted(r["arn"] for r in result.rows)
     assert result.identity == "arn:aws:sts::123456789012:user/moto"
-    rows = {r["arn"]: r for r in result.rows}
-    assert rows[BAD]["region"] == "eu-west-1"
+    rows = {r["resource"]: r for r in result.rows}
+    assert rows[BAD]["region"] == "eu-west-1" and rows[BAD]["arn"] == "arn:aws:s3:::bad-images"
     assert rows[GOOD]["tags"] == {"data": "images"}
     for assertion_id in (
         "aws_s3_buckets.default_encryption",
@@ -108,7 +110,9 @@ def test_compliant_and_non_compliant_buckets(aws: None) -> None:
         statuses = result.statuses(assertion_id)
         assert statuses[GOOD] is Status.PASS, assertion_id
         assert statuses[BAD] is Status.FAIL, assertion_id
-    assert "arn:aws:s3:::other-logs" not in result.statuses("aws_s3_buckets.lifecycle_expiration")
+    assert f"arn:aws:s3::{ACCOUNT}:other-logs" not in result.statuses(
+        "aws_s3_buckets.lifecycle_expiration"
+    )
     assert "suspended" in result.finding("aws_s3_buckets.versioning_enabled", BAD).message
     assert result.errors == []
 
@@ -150,7 +154,9 @@ def test_prefix_only_rule_warns(aws: None) -> None:
         S3BucketsCollector,
         thresholds={"aws_s3_buckets.lifecycle_expiration": {"name_pattern": "prefix-*"}},
     )
-    finding = result.finding("aws_s3_buckets.lifecycle_expiration", "arn:aws:s3:::prefix-images")
+    finding = result.finding(
+        "aws_s3_buckets.lifecycle_expiration", f"arn:aws:s3::{ACCOUNT}:prefix-images"
+    )
     assert finding.status is Status.WARN
 
 
@@ -163,9 +169,7 @@ def test_access_denied_on_one_call_is_an_error_for_that_bucket_only(aws: None, h
     )
     finding = result.finding("aws_s3_buckets.default_encryption", GOOD)
     assert finding.status is Status.ERROR
-    assert "AccessDenied on s3:GetEncryptionConfiguration for arn:aws:s3:::good-images" in (
-        finding.message
-    )
+    assert f"AccessDenied on s3:GetEncryptionConfiguration for {GOOD}" in (finding.message)
     assert result.finding("aws_s3_buckets.secure_transport", GOOD).status is Status.PASS
     assert {e["action"] for e in result.errors} == {"s3:GetEncryptionConfiguration"}
 
@@ -182,7 +186,7 @@ def test_denied_listing_is_a_permanent_collector_error(aws: None, hooked: Any) -
 def test_regions_param_filters_buckets(aws: None) -> None:
     _seed()
     result = run_collector(S3BucketsCollector, {"regions": ["eu-west-1"]})
-    assert [r["arn"] for r in result.rows] == [BAD]
+    assert [r["resource"] for r in result.rows] == [BAD]
 
 
 def test_a_bucket_that_cannot_be_placed_is_error_not_dropped(aws: None, hooked: Any) -> None:
@@ -282,12 +286,25 @@ def test_secure_transport_policy_shapes(aws: None) -> None:
         s3.put_bucket_policy(Bucket=name, Policy=json.dumps(policy))
     statuses = run_collector(S3BucketsCollector).statuses("aws_s3_buckets.secure_transport")
     assert statuses == {
-        "arn:aws:s3:::tls-bool-false": Status.PASS,
-        "arn:aws:s3:::tls-ifexists": Status.PASS,
-        "arn:aws:s3:::tls-star-resource": Status.PASS,
-        "arn:aws:s3:::tls-some-actions": Status.FAIL,
-        "arn:aws:s3:::tls-one-account": Status.FAIL,
-        "arn:aws:s3:::tls-true": Status.FAIL,
-        "arn:aws:s3:::tls-prefix-only": Status.FAIL,
-        "arn:aws:s3:::tls-narrowed": Status.FAIL,
+        f"arn:aws:s3::{ACCOUNT}:tls-bool-false": Status.PASS,
+        f"arn:aws:s3::{ACCOUNT}:tls-ifexists": Status.PASS,
+        f"arn:aws:s3::{ACCOUNT}:tls-star-resource": Status.PASS,
+        f"arn:aws:s3::{ACCOUNT}:tls-some-actions": Status.FAIL,
+        f"arn:aws:s3::{ACCOUNT}:tls-one-account": Status.FAIL,
+        f"arn:aws:s3::{ACCOUNT}:tls-true": Status.FAIL,
+        f"arn:aws:s3::{ACCOUNT}:tls-prefix-only": Status.FAIL,
+        f"arn:aws:s3::{ACCOUNT}:tls-narrowed": Status.FAIL,
     }
+
+
+def test_findings_name_buckets_with_their_account(aws: None) -> None:
+    # Issue 12.2: a bucket's ARN (arn:aws:s3:::name) names no account, so results of two
+    # accounts' connections could not be told apart; findings carry the account now.
+    _seed()
+    result = run_collector(S3BucketsCollector, thresholds=RETENTION)
+    for row in result.rows:
+        assert row["resource"] == f"arn:aws:s3::{row['account_id']}:{row['name']}"
+        assert row["arn"] == f"arn:aws:s3:::{row['name']}"  # the real ARN stays a column
+    resources = {f.resource for f in result.findings}
+    assert resources <= {r["resource"] for r in result.rows} | {"*"}
+    assert all(r.split(":")[4] == ACCOUNT for r in resources if r != "*")

@@ -44,13 +44,13 @@ def test_members_owners_collaborators_and_2fa() -> None:
     assert result.identity == "github:audit-bot"
     assert [r["resource"] for r in result.rows] == [
         "org:acme-corp",
-        "user:alice",
-        "user:Bob",
-        "user:carol",
-        "user:dave",
-        "user:eve",
-        "user:frank-contractor",
-        "user:grace-agency",
+        "org:acme-corp/user:alice",
+        "org:acme-corp/user:Bob",
+        "org:acme-corp/user:carol",
+        "org:acme-corp/user:dave",
+        "org:acme-corp/user:eve",
+        "org:acme-corp/user:frank-contractor",
+        "org:acme-corp/user:grace-agency",
     ]
     alice = result.rows[1]
     assert {k: alice[k] for k in IDENTITY_COLUMN_NAMES} == {
@@ -70,16 +70,30 @@ def test_members_owners_collaborators_and_2fa() -> None:
     ]
     assert result.statuses("github_org.two_factor_required") == {"org:acme-corp": Status.FAIL}
     assert result.statuses("github_org.members_without_2fa") == {
-        "user:alice": Status.PASS,
-        "user:Bob": Status.FAIL,
-        "user:carol": Status.PASS,
-        "user:dave": Status.PASS,
-        "user:eve": Status.FAIL,
-        "user:frank-contractor": Status.FAIL,
-        "user:grace-agency": Status.PASS,
+        "org:acme-corp/user:alice": Status.PASS,
+        "org:acme-corp/user:Bob": Status.FAIL,
+        "org:acme-corp/user:carol": Status.PASS,
+        "org:acme-corp/user:dave": Status.PASS,
+        "org:acme-corp/user:eve": Status.FAIL,
+        "org:acme-corp/user:frank-contractor": Status.FAIL,
+        "org:acme-corp/user:grace-agency": Status.PASS,
     }
     assert result.errors == []
     assert "github:orgs/list-outside-collaborators" in result.api_calls
+
+
+def test_people_are_named_within_their_organisation() -> None:
+    # Issue 12.2: "user:<login>" was the same resource for a person in two organisations
+    # (two connections), so one organisation's result could stand for the other's.
+    with serve_fixtures(FIXTURES) as server:
+        result = run_collector(
+            GithubOrgCollector,
+            _params(server.base_url),
+            http_session=HTTPSession(sleep=lambda _: None),
+        )
+    people = [r["resource"] for r in result.rows if r["kind"] != "organization"]
+    assert people and all(r.startswith("org:acme-corp/user:") for r in people)
+    assert {f.resource for f in result.findings} <= {"org:acme-corp", *people}
 
 
 def test_rate_limit_beyond_the_budget_is_a_transient_error() -> None:

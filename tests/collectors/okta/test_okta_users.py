@@ -30,6 +30,12 @@ def test_collector_is_conformant() -> None:
     assert names[: len(IDENTITY_COLUMN_NAMES)] == IDENTITY_COLUMN_NAMES
 
 
+def _by_login(result, assertion_id: str) -> dict:
+    """Statuses of an assertion keyed by login (findings name users by their Okta id)."""
+    login = {r["account_id"]: r["display_name"] for r in result.rows}
+    return {login[resource]: status for resource, status in result.statuses(assertion_id).items()}
+
+
 def test_users_factors_roles_and_rate_limits() -> None:
     waits: list[float] = []
     session = HTTPSession(sleep=waits.append, clock=lambda: CLOCK, allow_http_loopback=True)
@@ -64,15 +70,16 @@ def test_users_factors_roles_and_rate_limits() -> None:
     assert by_login["bob@acme.example"]["idle_days"] == 142
     assert by_login["carol@acme.example"]["idle_days"] == 212  # since activation
     assert by_login["erin@acme.example"]["factors"] is None
-    assert result.statuses("okta_users.mfa_enrolled") == {
+    assert _by_login(result, "okta_users.mfa_enrolled") == {
         "alice@acme.example": Status.PASS,
         "bob@acme.example": Status.FAIL,  # e-mail only; SMS still pending
         "carol@acme.example": Status.PASS,
         "erin@acme.example": Status.ERROR,  # factors not readable
     }
-    erin = result.finding("okta_users.mfa_enrolled", "erin@acme.example")
+    erin_id = by_login["erin@acme.example"]["account_id"]
+    erin = result.finding("okta_users.mfa_enrolled", erin_id)
     assert "You do not have permission" in erin.message
-    assert result.statuses("okta_users.inactive_accounts") == {
+    assert _by_login(result, "okta_users.inactive_accounts") == {
         "alice@acme.example": Status.PASS,
         "bob@acme.example": Status.FAIL,
         "carol@acme.example": Status.FAIL,
@@ -80,7 +87,9 @@ def test_users_factors_roles_and_rate_limits() -> None:
     }
     assert (
         "never signed in"
-        in result.finding("okta_users.inactive_accounts", "carol@acme.example").message
+        in result.finding(
+            "okta_users.inactive_accounts", by_login["carol@acme.example"]["account_id"]
+        ).message
     )
 
 
@@ -94,8 +103,22 @@ def test_thresholds_are_tunable() -> None:
                 "okta_users.mfa_enrolled": {"ignored_factor_types": ["password", "question"]},
             },
         )
-    assert result.statuses("okta_users.inactive_accounts")["bob@acme.example"] is Status.PASS
-    assert result.statuses("okta_users.mfa_enrolled")["bob@acme.example"] is Status.PASS
+    assert _by_login(result, "okta_users.inactive_accounts")["bob@acme.example"] is Status.PASS
+    assert _by_login(result, "okta_users.mfa_enrolled")["bob@acme.example"] is Status.PASS
+
+
+def test_findings_name_users_by_okta_id_not_by_login() -> None:
+    # Issue 12.2: findings were keyed by login (display name), which Okta lets an admin
+    # rename or give to someone else; the user id is the stable, unique key.
+    with serve_fixtures(FIXTURES) as server:
+        result = _run(server.base_url, sleep=lambda _: None)
+    ids = {r["account_id"] for r in result.rows}
+    assert "00u1alice0000000001" in ids
+    resources = {f.resource for f in result.findings}
+    assert resources and resources <= ids
+    alice = result.finding("okta_users.mfa_enrolled", "00u1alice0000000001")
+    assert "alice@acme.example" in alice.message  # the login stays readable in messages
+    assert {r["display_name"] for r in result.rows} >= {"alice@acme.example"}
 
 
 def test_rate_limit_reset_beyond_budget_is_transient() -> None:

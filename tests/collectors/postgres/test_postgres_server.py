@@ -23,6 +23,14 @@ ADMIN_DSN = os.environ.get(
 )
 
 
+def _endpoint() -> str:
+    """``host:port`` of the server ADMIN_DSN names: the resource of the server row."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    parts = conninfo_to_dict(ADMIN_DSN)
+    return f"{parts.get('host') or 'localhost'}:{parts.get('port') or 5432}"
+
+
 @dataclass
 class Sandbox:
     dsn: str
@@ -78,14 +86,18 @@ def test_server_settings_and_roles(sandbox: Sandbox) -> None:
         ssl_setting = admin.execute("SHOW ssl").fetchone()[0]
         encryption = admin.execute("SHOW password_encryption").fetchone()[0]
         version = admin.execute("SHOW server_version").fetchone()[0]
-    assert server["kind"] == "server" and server["resource"] == "server"
+    endpoint = _endpoint()
+    assert server["kind"] == "server" and server["resource"] == endpoint
     assert server["server_version"] == version
     assert server["ssl"] == ssl_setting and server["password_encryption"] == encryption
     assert server["log_connections"] in ("on", "off")
     assert server["account_id"] is None
     assert result.identity.endswith(f"/pxa_test_{sandbox.suffix} as postgres")
     expected_ssl = Status.PASS if ssl_setting == "on" else Status.FAIL
-    assert result.statuses("postgres_server.ssl_enabled") == {"server": expected_ssl}
+    assert result.statuses("postgres_server.ssl_enabled") == {endpoint: expected_ssl}
+    assert {r["resource"] for r in result.rows if r["kind"] == "role"} == {
+        f"{endpoint}/role:{r['display_name']}" for r in result.rows if r["kind"] == "role"
+    }
 
     roles = {r["display_name"]: r for r in result.rows if r["kind"] == "role"}
     assert not [name for name in roles if name.startswith("pg_")]
@@ -104,13 +116,13 @@ def test_server_settings_and_roles(sandbox: Sandbox) -> None:
     assert roles[sandbox.role("super")]["privileges"] == ["SUPERUSER"]
 
     scram_findings = result.statuses("postgres_server.scram_passwords")
-    assert scram_findings[f"role:{sandbox.role('scram')}"] is Status.PASS
-    assert scram_findings[f"role:{sandbox.role('md5')}"] is Status.FAIL
-    assert f"role:{sandbox.role('group')}" not in scram_findings  # no password at all
+    assert scram_findings[f"{endpoint}/role:{sandbox.role('scram')}"] is Status.PASS
+    assert scram_findings[f"{endpoint}/role:{sandbox.role('md5')}"] is Status.FAIL
+    assert f"{endpoint}/role:{sandbox.role('group')}" not in scram_findings  # no password at all
     superusers = result.statuses("postgres_server.superusers_limited")
-    assert superusers["role:postgres"] is Status.PASS
-    assert superusers[f"role:{sandbox.role('super')}"] is Status.FAIL
-    assert f"role:{sandbox.role('scram')}" not in superusers
+    assert superusers[f"{endpoint}/role:postgres"] is Status.PASS
+    assert superusers[f"{endpoint}/role:{sandbox.role('super')}"] is Status.FAIL
+    assert f"{endpoint}/role:{sandbox.role('scram')}" not in superusers
 
 
 def test_allowed_superusers_is_a_threshold(sandbox: Sandbox) -> None:
@@ -121,7 +133,7 @@ def test_allowed_superusers_is_a_threshold(sandbox: Sandbox) -> None:
         thresholds={"postgres_server.superusers_limited": {"allowed": allowed}},
     )
     superusers = result.statuses("postgres_server.superusers_limited")
-    assert superusers[f"role:{sandbox.role('super')}"] is Status.PASS
+    assert superusers[f"{_endpoint()}/role:{sandbox.role('super')}"] is Status.PASS
 
 
 def test_non_superuser_cannot_see_password_hashes(sandbox: Sandbox) -> None:
@@ -134,11 +146,13 @@ def test_non_superuser_cannot_see_password_hashes(sandbox: Sandbox) -> None:
     # the setting itself is still evaluated; each login role is an ERROR, never absent
     rows = result.rows
     server = next(r["resource"] for r in rows if r["kind"] == "server")
+    assert server == _endpoint()
     logins = {r["resource"] for r in rows if r["kind"] == "role" and r["can_login"]}
     assert logins and set(findings) == {"*", server, *logins}
     assert {findings[role] for role in logins} == {Status.ERROR}
     assert all(r["password_type"] is None for r in result.rows if r["kind"] == "role")
-    assert result.statuses("postgres_server.superusers_limited")["role:postgres"] is Status.PASS
+    superusers = result.statuses("postgres_server.superusers_limited")
+    assert superusers[f"{_endpoint()}/role:postgres"] is Status.PASS
 
 
 def _closed_port() -> int:
@@ -210,3 +224,21 @@ def test_connection_lost_mid_collection_is_a_transient_collector_error() -> None
     finally:
         admin.close()
     assert not info.value.permanent
+
+
+def test_resources_name_the_server_so_two_servers_never_collide(sandbox: Sandbox) -> None:
+    # Issue 12.2: every server row was "server" and every role "role:<name>", so two
+    # servers' results overwrote each other. Resources now carry the server's host:port.
+    from collectors.postgres.postgres_server import server_endpoint
+
+    result = run_collector(PostgresServerCollector, {"dsn": sandbox.dsn})
+    endpoint = _endpoint()
+    assert "server" not in {f.resource for f in result.findings}
+    assert result.rows[0]["resource"] == result.rows[0]["display_name"] == endpoint
+    assert all(
+        f.resource == endpoint or f.resource.startswith(f"{endpoint}/role:") or f.resource == "*"
+        for f in result.findings
+    )
+    assert server_endpoint("db.internal", 5432) == "db.internal:5432"
+    assert server_endpoint("::1", 5433) == "[::1]:5433"
+    assert server_endpoint("/var/run/postgresql", "5432") == "/var/run/postgresql:5432"
