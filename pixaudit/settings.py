@@ -169,6 +169,11 @@ else:
         "BACKEND": "django.core.files.storage.FileSystemStorage",
         "OPTIONS": {"location": str(MEDIA_ROOT)},
     }
+# The largest evidence artifact (canonical JSON) a collection or an append may store; a
+# collection above it fails with a message naming both sizes (default 256 MiB).
+PIXAUDIT_ARTIFACT_MAX_BYTES = env_int(
+    "PIXAUDIT_ARTIFACT_MAX_BYTES", 256 * 1024 * 1024, minimum=64 * 1024
+)
 STORAGES = {
     "default": _default_storage,
     "staticfiles": {

@@ -15,8 +15,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import IO, Any
 
-from django.core.files import File
-from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
@@ -30,7 +28,7 @@ from pixaudit.evidence.services.ingest import (
     finding_counts,
     worker_name,
 )
-from pixaudit.evidence.storage import artifact_path
+from pixaudit.evidence.storage import artifact_path, artifact_size_check, blob_store
 
 __all__ = ["Blob", "evidence_append"]
 
@@ -39,19 +37,20 @@ logger = logging.getLogger("pixaudit.evidence.append")
 
 @dataclass(frozen=True)
 class Blob:
-    """A file to store with the item, at a content-addressed ``name``, read from ``source``."""
+    """A file to store with the item, at a content-addressed ``name``, read from ``source``
+    (whose SHA-256 and size the caller computed while receiving it)."""
 
     name: str
     source: IO[bytes]
+    sha256: str
+    size: int
 
 
-def _store_if_absent(name: str, content: File, created: list[str]) -> None:
-    if default_storage.exists(name):
-        return
-    saved = default_storage.save(name, content)
-    created.append(saved)
-    if saved != name:  # cannot happen under the lock; refuse rather than mis-address
-        raise RuntimeError(f"storage stored {name} as {saved}")
+def _store(name: str, source, sha256: str, size: int, created: list[str]) -> None:
+    # An existing object is reused only when its bytes verify; a corrupt one is repaired
+    # (and is not "created": after a failure it stays, it may be referenced).
+    if blob_store(name, source, sha256=sha256, size=size) == "created":
+        created.append(name)
 
 
 def _referenced(name: str) -> bool:
@@ -97,9 +96,12 @@ def evidence_append(
     A succeeded ``CollectionRun`` (trigger ``manual``, no connection) records who/what
     appended it, since every item belongs to a run. ``then(item)`` runs inside the same
     transaction (e.g. to create the ``ManualEvidence`` row); if anything fails, nothing is
-    stored: no item, no finding, no row, no file written by this call.
+    stored: no item, no finding, no row, no file written by this call. A storage failure
+    raises ``storage.ArtifactStoreError`` (its message says why and that nothing was
+    stored); an artifact above ``PIXAUDIT_ARTIFACT_MAX_BYTES`` ``storage.ArtifactTooLarge``.
     """
     data = canonical_bytes(document)
+    artifact_size_check(len(data))
     sha256 = sha256_hex(data)
     counts = finding_counts(findings)
     created: list[str] = []
@@ -107,10 +109,9 @@ def evidence_append(
         with transaction.atomic():
             head = chain_lock()
             for blob in blobs:
-                blob.source.seek(0)
-                _store_if_absent(blob.name, File(blob.source), created)
+                _store(blob.name, blob.source, blob.sha256, blob.size, created)
             path = artifact_path(sha256)
-            _store_if_absent(path, ContentFile(data), created)
+            _store(path, data, sha256, len(data), created)
             now = timezone.now()
             run = CollectionRun.objects.create(
                 collector_key=collector_key,

@@ -47,6 +47,7 @@ from pixaudit.evidence.services.ingest import (
     finding_counts,
     worker_name,
 )
+from pixaudit.evidence.storage import ArtifactStoreError
 
 __all__ = [
     "STALE_RUN_MESSAGE",
@@ -363,6 +364,12 @@ def collection_run_execute(
         logger.warning("run %s of %s was failed by the stale-run sweep; not stored", run.pk, key)
         run.refresh_from_db()
         return run
+    except ArtifactStoreError as exc:
+        # A full, read-only or unreachable store: transient (space may come back), and the
+        # message says what happened instead of "internal error".
+        logger.error("run %s of %s: %s", run.pk, key, exc)
+        run.refresh_from_db()
+        return _fail(run, f"the evidence could not be stored: {exc}", permanent=False)
     except Exception as exc:
         logger.error(
             "run %s of %s: storing evidence failed:\n%s",
