@@ -24,6 +24,7 @@ verification) if the same bytes come again.
 
 from __future__ import annotations
 
+import bisect
 import errno
 import hashlib
 import io
@@ -35,7 +36,7 @@ from collections.abc import Iterator
 from typing import IO, Literal
 
 from django.conf import settings
-from django.core.files.base import ContentFile
+from django.core.files.base import ContentFile, File
 from django.core.files.storage import FileSystemStorage, Storage, default_storage
 
 __all__ = [
@@ -52,6 +53,8 @@ __all__ = [
     "artifact_size_check",
     "artifact_store",
     "blob_store",
+    "data_sha256",
+    "data_size",
     "file_save_atomic",
     "format_bytes",
 ]
@@ -63,6 +66,9 @@ _CHUNK = 1024 * 1024
 PARTIAL_DIR = ".partial"
 
 StoreOutcome = Literal["created", "reused", "repaired"]
+#: What can be stored: bytes, a binary file object, or a list of byte parts (a large
+#: artifact kept as parts so it is never joined into one more copy in memory).
+Source = bytes | IO[bytes] | list[bytes]
 
 _ERRNO_REASONS = {
     errno.ENOSPC: "no space left on the artifact storage",
@@ -118,14 +124,27 @@ def artifact_path(sha256: str) -> str:
     return f"evidence/sha256/{sha256[:2]}/{sha256[2:4]}/{sha256}.json"
 
 
-def artifact_store(data: bytes, sha256: str) -> str:
-    """Store ``data`` under its content address (see the module docstring); return the name."""
+def artifact_store(data: bytes | list[bytes], sha256: str) -> str:
+    """Store ``data`` (bytes or parts) under its content address; return the name."""
     name = artifact_path(sha256)
-    blob_store(name, data, sha256=sha256, size=len(data))
+    blob_store(name, data, sha256=sha256, size=data_size(data))
     return name
 
 
-def blob_store(name: str, source: bytes | IO[bytes], *, sha256: str, size: int) -> StoreOutcome:
+def data_size(data: bytes | list[bytes]) -> int:
+    """The length of bytes, or of the concatenation of parts."""
+    return sum(map(len, data)) if isinstance(data, list) else len(data)
+
+
+def data_sha256(data: bytes | list[bytes]) -> str:
+    """The SHA-256 of bytes, or of the concatenation of parts (without concatenating)."""
+    digest = hashlib.sha256()
+    for part in data if isinstance(data, list) else (data,):
+        digest.update(part)
+    return digest.hexdigest()
+
+
+def blob_store(name: str, source: Source, *, sha256: str, size: int) -> StoreOutcome:
     """Make ``name`` hold exactly ``source`` (whose SHA-256 and size are given).
 
     Returns ``"created"`` (written now), ``"reused"`` (an identical object was already
@@ -256,7 +275,10 @@ def _existing_state(
     return "ok" if digest.hexdigest() == sha256 else "corrupt"
 
 
-def _chunks_of(source: bytes | IO[bytes]) -> Iterator[bytes]:
+def _chunks_of(source: Source) -> Iterator[bytes]:
+    if isinstance(source, list):
+        yield from source
+        return
     if isinstance(source, bytes | bytearray | memoryview):
         view = memoryview(source)
         for start in range(0, len(view), _CHUNK):
@@ -279,7 +301,7 @@ def _file_mode(storage: FileSystemStorage) -> int:
 def _local_write(
     storage: FileSystemStorage,
     name: str,
-    source: bytes | IO[bytes],
+    source: Source,
     *,
     sha256: str,
     size: int,
@@ -356,37 +378,59 @@ def _fsync_directory(path: str) -> None:
         os.close(fd)
 
 
-def _content(source: bytes | IO[bytes]):
+def _content(source: Source):
+    if isinstance(source, list):
+        return File(_PartsReader(source))
     if isinstance(source, bytes | bytearray | memoryview):
         return ContentFile(bytes(source))
     source.seek(0)
-    return source if hasattr(source, "chunks") else _FileLike(source)
+    return source if hasattr(source, "chunks") else File(source)
 
 
-class _FileLike(io.RawIOBase):
-    """A minimal readable wrapper so object-store backends can upload any binary stream."""
+class _PartsReader(io.RawIOBase):
+    """A seekable, read-only file over a list of byte parts (no concatenated copy)."""
 
-    def __init__(self, raw: IO[bytes]):
-        self._raw = raw
+    def __init__(self, parts: list[bytes]):
+        self._parts = parts
+        self._starts: list[int] = []
+        total = 0
+        for part in parts:
+            self._starts.append(total)
+            total += len(part)
+        self._size = total
+        self._pos = 0
 
     def readable(self) -> bool:
         return True
 
-    def read(self, size: int = -1) -> bytes:
-        return self._raw.read(size)
-
     def seekable(self) -> bool:
         return True
 
-    def seek(self, offset: int, whence: int = 0) -> int:
-        return self._raw.seek(offset, whence)
-
     def tell(self) -> int:
-        return self._raw.tell()
+        return self._pos
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        base = {0: 0, 1: self._pos, 2: self._size}[whence]
+        self._pos = max(0, base + offset)
+        return self._pos
+
+    def readinto(self, buffer) -> int:
+        view = memoryview(buffer).cast("B")
+        filled = 0
+        index = bisect.bisect_right(self._starts, self._pos) - 1
+        while filled < len(view) and self._pos < self._size and index < len(self._parts):
+            part = self._parts[index]
+            start = self._pos - self._starts[index]
+            take = min(len(part) - start, len(view) - filled)
+            view[filled : filled + take] = part[start : start + take]
+            filled += take
+            self._pos += take
+            index += 1
+        return filled
 
 
 def _remote_write(
-    storage: Storage, name: str, source: bytes | IO[bytes], *, size: int, overwrite: bool
+    storage: Storage, name: str, source: Source, *, size: int, overwrite: bool
 ) -> None:
     """Object stores: a PUT is atomic (the object appears whole or not at all)."""
     try:

@@ -37,7 +37,7 @@ from pixaudit.evidence.models import (
     RunStatus,
 )
 from pixaudit.evidence.services.connections import connection_next_run_at
-from pixaudit.evidence.storage import artifact_store
+from pixaudit.evidence.storage import artifact_size_check, artifact_store, data_size
 
 __all__ = [
     "RunNotRunning",
@@ -259,7 +259,7 @@ def evidence_ingest(
     *,
     run: CollectionRun,
     cls: type[Collector],
-    data: bytes,
+    data: bytes | list[bytes],
     sha256: str,
     collected_at: datetime,
     rows_count: int,
@@ -272,6 +272,8 @@ def evidence_ingest(
     Everything after the artifact write happens in one transaction: a failure leaves no
     item, no finding and no change to the latest state (at most an unreferenced artifact).
     """
+    size = data_size(data)
+    artifact_size_check(size)
     path = artifact_store(data, sha256)
     # Sorting and hashing the findings happens before the lock is taken.
     digest = _digest_of(findings)
@@ -294,7 +296,7 @@ def evidence_ingest(
             collector_version=int(cls.version),
             sha256=sha256,
             artifact_path=path,
-            size=len(data),
+            size=size,
             collected_at=collected_at,
             effective_at=effective_at or collected_at,
             expires_at=collected_at + cls.max_age,
