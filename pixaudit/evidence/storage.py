@@ -157,14 +157,22 @@ def blob_store(name: str, source: Source, *, sha256: str, size: int) -> StoreOut
     if existing == "ok":
         return "reused"
     if existing == "corrupt":
-        logger.warning(
-            "%s exists but its bytes are not the ones its name promises; replacing", name
-        )
+        logger.warning("%s holds other bytes than its name promises; replacing them", name)
     if _is_local(storage):
         _local_write(storage, name, source, sha256=sha256, size=size, overwrite=True)
     else:
         _remote_write(storage, name, source, size=size, overwrite=existing == "corrupt")
-    return "repaired" if existing == "corrupt" else "created"
+    if existing == "corrupt":
+        _audit_repair(name, sha256)
+        return "repaired"
+    return "created"
+
+
+def _audit_repair(name: str, sha256: str) -> None:
+    # A change to stored evidence bytes (back to what the content address promises).
+    from pixaudit.auditlog.services import audit_log_record
+
+    audit_log_record(action="evidence.artifact_repair", obj=name, sha256=sha256)
 
 
 def file_save_atomic(name: str, data: bytes) -> str:

@@ -157,6 +157,10 @@ def test_a_corrupt_artifact_with_the_right_size_is_replaced(media_root, field_ke
         ).result.evidence
     assert second.artifact_path == first.artifact_path == artifact_path(first.sha256)
     assert verify_chain().ok  # the repair restored the bytes the first item chained too
+    from pixaudit.auditlog.models import AuditEvent
+
+    repair = AuditEvent.objects.get(action="evidence.artifact_repair")
+    assert repair.object_repr == first.artifact_path and repair.details["sha256"] == first.sha256
 
 
 _SLOW_WRITER = r"""

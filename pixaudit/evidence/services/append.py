@@ -22,6 +22,7 @@ from django.utils import timezone
 from collectors.base import Finding as SdkFinding
 from pixaudit.evidence.canonical import canonical_bytes, sha256_hex
 from pixaudit.evidence.models import CollectionRun, EvidenceItem, RunStatus, RunTrigger
+from pixaudit.evidence.services.checkpoints import chain_checkpoint_if_due
 from pixaudit.evidence.services.ingest import (
     chain_append_locked,
     chain_lock,
@@ -74,6 +75,13 @@ def _remove_created(created: list[str]) -> None:
                     default_storage.delete(name)
     except Exception:  # never mask the original error; an orphan is harmless
         logger.exception("could not remove files of a failed append: %s", created)
+
+
+def _checkpoint_if_due() -> None:
+    try:
+        chain_checkpoint_if_due()
+    except Exception:  # the evidence is committed; the periodic job retries the checkpoint
+        logger.exception("could not write a chain checkpoint after an append")
 
 
 def evidence_append(
@@ -146,6 +154,8 @@ def evidence_append(
             )
             if then is not None:
                 then(item)
+            # Once committed: a signed checkpoint of the head, if one is due.
+            transaction.on_commit(_checkpoint_if_due)
     except BaseException:
         _remove_created(created)
         raise

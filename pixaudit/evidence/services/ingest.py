@@ -25,7 +25,12 @@ from django.utils.module_loading import import_string
 from collectors import Collector
 from collectors.base import Finding as SdkFinding
 from pixaudit.evidence.canonical import canonical_bytes
-from pixaudit.evidence.integrity import compute_chain_hash, findings_digest
+from pixaudit.evidence.integrity import (
+    DIGEST_VERSION,
+    compute_chain_hash_v2,
+    digest_json,
+    findings_digest,
+)
 from pixaudit.evidence.models import (
     GENESIS_HASH,
     ChainHead,
@@ -72,10 +77,19 @@ def finding_counts(findings: Sequence[SdkFinding]) -> dict[str, int]:
 
 
 def _digest_of(findings: Sequence[SdkFinding]) -> tuple[str, bool]:
-    """``(findings_digest, has duplicate (assertion, resource) pairs)``."""
-    rows = sorted(
-        [f.assertion_id, f.resource, str(f.status), str(f.severity), f.message] for f in findings
-    )
+    """``(findings_digest, has duplicate (assertion, resource) pairs)``, digest version 2."""
+    # Controls and thresholds are the same for every finding of one assertion: their
+    # canonical text is computed once per assertion.
+    per_assertion: dict[str, tuple[str, str]] = {}
+    rows = []
+    for f in findings:
+        cached = per_assertion.get(f.assertion_id)
+        if cached is None:
+            cached = (digest_json(list(f.controls)), digest_json(f.thresholds))
+            per_assertion[f.assertion_id] = cached
+        rows.append([f.assertion_id, f.resource, str(f.status), str(f.severity), f.message,
+                     cached[0], cached[1]])  # fmt: skip
+    rows.sort()
     duplicates = any(a[:2] == b[:2] for a, b in zip(rows, rows[1:], strict=False))
     return findings_digest(rows), duplicates
 
@@ -240,9 +254,10 @@ def chain_append_locked(
         findings_digest=findings_hex,
         seq=seq,
         prev_chain_hash=prev,
-        chain_hash=compute_chain_hash(prev, sha256, findings_hex),
+        digest_version=DIGEST_VERSION,
         provenance=provenance,
     )
+    item.chain_hash = compute_chain_hash_v2(item, prev)
     item.save()
     if findings:
         if db_connection.vendor == "postgresql":
