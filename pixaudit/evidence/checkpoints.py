@@ -44,6 +44,8 @@ __all__ = [
     "Checkpoint",
     "CheckpointReport",
     "checkpoint_envelope",
+    "checkpoint_problem",
+    "checkpoint_read",
     "checkpoints_check",
     "checkpoints_from_directory",
     "checkpoints_from_store",
@@ -122,6 +124,12 @@ def _parse_envelope(name: str, data: bytes) -> Checkpoint:
         return Checkpoint(name, {}, b"", b"", problem=f"unreadable checkpoint file ({exc})")
 
 
+def checkpoint_read(name: str) -> Checkpoint:
+    """One stored checkpoint (raises ``FileNotFoundError`` when it is gone)."""
+    with default_storage.open(name, "rb") as fh:
+        return _parse_envelope(name, fh.read())
+
+
 def checkpoints_from_store() -> Iterator[Checkpoint]:
     """Every checkpoint in the artifact store, in chain order (names sort by seq)."""
     try:
@@ -129,9 +137,7 @@ def checkpoints_from_store() -> Iterator[Checkpoint]:
     except FileNotFoundError:
         return
     for file_name in sorted(f for f in files if f.endswith(".json")):
-        name = f"{CHECKPOINT_DIR}/{file_name}"
-        with default_storage.open(name, "rb") as fh:
-            yield _parse_envelope(name, fh.read())
+        yield checkpoint_read(f"{CHECKPOINT_DIR}/{file_name}")
 
 
 def checkpoints_from_directory(directory: Path) -> Iterator[Checkpoint]:
@@ -180,6 +186,12 @@ class CheckpointReport:
         )
 
 
+def checkpoint_problem(checkpoint: Checkpoint, trusted: list[Ed25519PublicKey]) -> str | None:
+    """Why ``checkpoint`` cannot be trusted (unreadable, not a checkpoint, or not signed by
+    one of the ``trusted`` keys), or ``None``."""
+    return checkpoint.problem or _signature_problem(checkpoint, trusted)
+
+
 def _signature_problem(checkpoint: Checkpoint, trusted: list[Ed25519PublicKey]) -> str | None:
     if checkpoint.document.get("type") != CHECKPOINT_TYPE:
         return "not a pixaudit chain checkpoint"
@@ -213,7 +225,7 @@ def checkpoints_verify(
     seen: set[str] = set()
     for checkpoint in checkpoints:
         seen.add(checkpoint.name)
-        problem = checkpoint.problem or _signature_problem(checkpoint, trusted_keys)
+        problem = checkpoint_problem(checkpoint, trusted_keys)
         if problem is None:
             if checkpoint.seq > last_seq:
                 problem = (

@@ -95,12 +95,14 @@ class ArtifactTooLarge(ValueError):
 
 def format_bytes(size: int) -> str:
     """``268,435,456 bytes (256.0 MiB)``: exact, and readable."""
-    value, unit = float(size), "bytes"
-    for unit in ("KiB", "MiB", "GiB", "TiB"):  # noqa: B007 - the last unit is used below
+    if size < 1024:
+        return f"{size:,} bytes"
+    value = float(size)
+    for unit in ("KiB", "MiB", "GiB", "TiB"):
         value /= 1024
-        if value < 1024:
+        if value < 1024 or unit == "TiB":
             break
-    return f"{size:,} bytes ({value:.1f} {unit})" if size >= 1024 else f"{size:,} bytes"
+    return f"{size:,} bytes ({value:.1f} {unit})"
 
 
 def artifact_max_bytes() -> int:
@@ -346,7 +348,7 @@ def _local_write(
     except ArtifactStoreError:
         raise
     except FileExistsError as exc:
-        raise _NameTaken(name) from exc
+        raise _NameTaken(f"could not store {name}: the name is taken; nothing was stored") from exc
     except OSError as exc:
         raise _store_error(name, exc) from exc
     finally:

@@ -157,6 +157,9 @@ def test_an_altered_checkpoint_file_is_refused(pinned, media_root):
     path.write_bytes(canonical_bytes(envelope))
     ok, text = verify()
     assert not ok and "signature does not verify with a trusted key" in text
+    collect(pinned.conn)  # a new head to sign: the altered anchor is not trusted either
+    with pytest.raises(CheckpointRefused, match="cannot be trusted: signature does not verify"):
+        chain_checkpoint_write()
 
 
 def test_a_checkpoint_signed_by_another_key_is_refused(pinned, media_root):

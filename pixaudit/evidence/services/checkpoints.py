@@ -17,7 +17,6 @@ enabled.
 
 from __future__ import annotations
 
-import json
 import logging
 from datetime import datetime, timedelta
 from typing import Any
@@ -32,6 +31,9 @@ from pixaudit.evidence.checkpoints import (
     CHECKPOINT_DIR,
     CHECKPOINT_TYPE,
     checkpoint_envelope,
+    checkpoint_problem,
+    checkpoint_read,
+    public_key_from_pem,
 )
 from pixaudit.evidence.integrity import verify_chain_since
 from pixaudit.evidence.models import ChainCheckpoint, EvidenceItem
@@ -57,7 +59,7 @@ def _last_checkpoint() -> ChainCheckpoint | None:
     return ChainCheckpoint.objects.order_by("-seq", "-created_at").first()
 
 
-def _due(last: ChainCheckpoint | None, head_seq: int, now: datetime) -> bool:
+def _due(last: ChainCheckpoint | None, now: datetime) -> bool:
     """The head moved past ``last`` (the caller checked) and ``last`` is old enough."""
     interval = timedelta(minutes=settings.PIXAUDIT_CHECKPOINT_MINUTES)
     return last is None or now - last.created_at >= interval
@@ -65,20 +67,18 @@ def _due(last: ChainCheckpoint | None, head_seq: int, now: datetime) -> bool:
 
 def _check_extends(last: ChainCheckpoint) -> None:
     """The chain must still carry the last checkpoint's hash and extend it soundly."""
-    # The anchor comes from the signed file, not from the (writable) database row.
+    # The anchor comes from the signed file (signature checked), not from the database row.
     try:
-        with default_storage.open(last.name, "rb") as fh:
-            envelope = json.loads(fh.read())
-        signed = envelope["checkpoint"]
-        seq, chain_hash = int(signed["seq"]), str(signed["chain_hash"])
+        checkpoint = checkpoint_read(last.name)
     except FileNotFoundError:
         raise CheckpointRefused(
             f"the last checkpoint {last.name} is missing from the store; run "
             "`manage.py verify_evidence` and investigate before signing a new head"
         ) from None
-    except (ValueError, KeyError, TypeError) as exc:
-        raise CheckpointRefused(f"the last checkpoint {last.name} is unreadable: {exc}") from None
-    result = verify_chain_since(seq=seq, chain_hash=chain_hash)
+    problem = checkpoint_problem(checkpoint, [public_key_from_pem(public_key_pem())])
+    if problem:
+        raise CheckpointRefused(f"the last checkpoint {last.name} cannot be trusted: {problem}")
+    result = verify_chain_since(seq=checkpoint.seq, chain_hash=checkpoint.chain_hash)
     if not result.ok:
         raise CheckpointRefused(
             f"the chain does not extend the last signed checkpoint ({last.name}): "
@@ -152,7 +152,7 @@ def chain_checkpoint_write(
                 )
             _check_extends(last)
             return None
-        if head_seq == 0 or (not force and not _due(last, head_seq, now)):
+        if head_seq == 0 or (not force and not _due(last, now)):
             return None
         if last is not None:
             _check_extends(last)
