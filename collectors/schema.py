@@ -1,9 +1,16 @@
 """Validate and coerce collector rows against the declared columns (vectorised with pandas).
 
 Output values are plain Python (``str``, ``int``, ``float``, ``bool``, ``None``, or the
-JSON value as given): no numpy scalars and no NaN. Datetimes become UTC ISO-8601 strings in
-one fixed form, ``YYYY-MM-DDTHH:MM:SS.ffffffZ`` (:func:`format_datetime`), dates
-``YYYY-MM-DD``; identical inputs therefore always serialise to identical bytes.
+JSON value as given): no numpy scalars and no NaN.
+
+NaN and ±Infinity are refused in every column (inside JSON values too) with an error naming
+the column and the row, instead of being stored as null: such a value means a computation
+went wrong, not that a value is missing, and storing it as null would let an assertion skip
+the row silently. ``None`` (or pandas' ``NaT``/``NA``) is how a collector says "no value".
+
+Datetimes become UTC ISO-8601 strings in one fixed form, ``YYYY-MM-DDTHH:MM:SS.ffffffZ``
+(:func:`format_datetime`), dates ``YYYY-MM-DD``; identical inputs therefore always serialise
+to identical bytes.
 """
 
 from __future__ import annotations
@@ -11,6 +18,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Any
 
 import numpy as np
@@ -63,10 +71,36 @@ def format_date(value: datetime | date | str) -> str:
 
 
 def _is_null(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NaT
+    """``None`` and pandas' missing markers; NaN is not "missing" (see the module docstring)."""
+    return value is None or value is pd.NaT or value is pd.NA
+
+
+def _null_mask(values: list[Any]) -> np.ndarray:
+    return np.fromiter((_is_null(v) for v in values), dtype=bool, count=len(values))
+
+
+def _not_finite(value: Any) -> bool:
+    """NaN or ±Infinity as a float, a numpy float or a Decimal."""
+    if isinstance(value, float | np.floating):
+        return not math.isfinite(value)
+    if isinstance(value, Decimal):
+        return not value.is_finite()
+    return False
+
+
+def _not_finite_error(column: Column, index: int, value: Any, where: str = "") -> CollectorError:
+    inside = f" at {where}" if where else ""
+    shown = repr(float(value)) if isinstance(value, float | np.floating) else repr(value)
+    return CollectorError(
+        f"column {column.name!r}, row {index}{inside}: {shown} is not a finite number; NaN "
+        "and ±Infinity are not stored as evidence (return None for a missing value)",
+        permanent=True,
+    )
 
 
 def _bad(column: Column, index: int, value: Any, detail: str = "") -> CollectorError:
+    if _not_finite(value):
+        return _not_finite_error(column, index, value)
     shown = repr(value)
     if len(shown) > 80:
         shown = shown[:77] + "..."
@@ -91,6 +125,8 @@ def _coerce_string(column: Column, values: list[Any]) -> list[Any]:
             out.append(value)
         elif _is_null(value):
             out.append(None)
+        elif _not_finite(value):
+            raise _not_finite_error(column, index, value)
         elif isinstance(value, str):
             out.append(str(value))
         elif isinstance(value, bool) or not isinstance(value, int | float | np.number):
@@ -103,7 +139,7 @@ def _coerce_string(column: Column, values: list[Any]) -> list[Any]:
 def _numeric(column: Column, values: list[Any]) -> tuple[np.ndarray, np.ndarray]:
     """Return (float values, input-null mask), rejecting booleans and non-numbers."""
     series = pd.Series(values, dtype=object)
-    null_in = series.isna().to_numpy()
+    null_in = _null_mask(values)  # NaN is not null: it fails the finiteness check below
     is_bool = series.map(lambda v: isinstance(v, bool | np.bool_)).to_numpy()
     if is_bool.any():
         index = int(np.flatnonzero(is_bool)[0])
@@ -160,7 +196,7 @@ def _coerce_boolean(column: Column, values: list[Any]) -> list[Any]:
 
 def _to_utc_series(column: Column, values: list[Any]) -> tuple[pd.Series, np.ndarray]:
     series = pd.Series(values, dtype=object)
-    null_in = series.isna().to_numpy()
+    null_in = _null_mask(values)
     wrong_type = series.map(
         lambda v: not isinstance(v, str | datetime | date | pd.Timestamp) and not _is_null(v)
     ).to_numpy()
@@ -213,8 +249,36 @@ def _coerce_date(column: Column, values: list[Any]) -> list[Any]:
     return out
 
 
+def _first_not_finite(value: Any, path: str) -> tuple[Any, str] | None:
+    """The first NaN/±Infinity inside a JSON value, with its path, or None."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found = _first_not_finite(item, f"{path}.{key}")
+            if found:
+                return found
+    elif isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            found = _first_not_finite(item, f"{path}[{i}]")
+            if found:
+                return found
+    elif _not_finite(value):
+        return value, path
+    return None
+
+
 def _coerce_json(column: Column, values: list[Any]) -> list[Any]:
-    return [None if _is_null(v) else v for v in values]
+    out: list[Any] = []
+    for index, value in enumerate(values):
+        if _is_null(value):
+            out.append(None)
+            continue
+        if not isinstance(value, str | int | bool):
+            found = _first_not_finite(value, column.name)
+            if found:
+                where = "" if found[1] == column.name else found[1]
+                raise _not_finite_error(column, index, found[0], where)
+        out.append(value)
+    return out
 
 
 _COERCERS: dict[str, Callable[[Column, list[Any]], list[Any]]] = {

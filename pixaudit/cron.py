@@ -7,11 +7,17 @@ Run exactly one scheduler. Every schedule lives in the database (each connection
 from rq import cron
 
 from pixaudit.evidence.jobs import collections_enqueue_due
+from pixaudit.evidence.jobs_integrity import evidence_integrity_job
 from pixaudit.posture.jobs import readiness_snapshots_job
 from pixaudit.reviews.jobs import reviews_daily_job
 
 # Every minute: sweep runs left by dead workers, enqueue every connection that is due.
 cron.register(collections_enqueue_due, queue_name="default", interval=60, job_timeout=300)
+
+# Every 5 minutes: sign a checkpoint of the chain head when one is due (the head moved and
+# the last is older than PIXAUDIT_CHECKPOINT_MINUTES); remove partial files of writers
+# killed mid-write.
+cron.register(evidence_integrity_job, queue_name="default", interval=300, job_timeout=600)
 
 # Daily at 00:05 UTC: each framework's readiness snapshot, which feeds the trend charts.
 cron.register(readiness_snapshots_job, queue_name="default", cron="5 0 * * *", job_timeout=600)

@@ -174,6 +174,23 @@ else:
         "BACKEND": "django.core.files.storage.FileSystemStorage",
         "OPTIONS": {"location": str(MEDIA_ROOT)},
     }
+# The largest evidence artifact (canonical JSON) a collection or an append may store; a
+# collection above it fails with a message naming both sizes (default 256 MiB).
+PIXAUDIT_ARTIFACT_MAX_BYTES = env_int(
+    "PIXAUDIT_ARTIFACT_MAX_BYTES", 256 * 1024 * 1024, minimum=64 * 1024
+)
+# Signed checkpoints of the chain head: written after appends and by the periodic evidence
+# job at most every N minutes while the head moves; on S3, optionally under Object Lock
+# (the bucket must have Object Lock enabled) for LOCK_DAYS in LOCK_MODE.
+PIXAUDIT_CHECKPOINT_MINUTES = env_int("PIXAUDIT_CHECKPOINT_MINUTES", 15, minimum=1)
+PIXAUDIT_CHECKPOINT_LOCK_DAYS = env_int("PIXAUDIT_CHECKPOINT_LOCK_DAYS", 0, minimum=0)
+PIXAUDIT_CHECKPOINT_LOCK_MODE = env_choice(
+    "PIXAUDIT_CHECKPOINT_LOCK_MODE", ("compliance", "governance"), "compliance"
+)
+if PIXAUDIT_CHECKPOINT_LOCK_DAYS and not PIXAUDIT_S3_BUCKET:
+    raise ImproperlyConfigured(
+        "PIXAUDIT_CHECKPOINT_LOCK_DAYS needs the S3 artifact store (PIXAUDIT_S3_BUCKET)"
+    )
 STORAGES = {
     "default": _default_storage,
     "staticfiles": {
@@ -245,7 +262,11 @@ if PRODUCTION:
 PIXAUDIT_MANUAL_MAX_BYTES = env_int("PIXAUDIT_MANUAL_MAX_BYTES", 25 * 1024 * 1024, minimum=1024)
 # Called after each committed collection (pixaudit.evidence.services.ingest.evidence_post_ingest):
 # access reviews check whether revoked access was removed.
-PIXAUDIT_POST_INGEST_HOOKS = ["pixaudit.reviews.services.followups.followups_after_ingest"]
+PIXAUDIT_POST_INGEST_HOOKS = [
+    "pixaudit.reviews.services.followups.followups_after_ingest",
+    # A signed checkpoint of the chain head when one is due (pixaudit.evidence.checkpoints).
+    "pixaudit.evidence.services.checkpoints.chain_checkpoint_after_ingest",
+]
 # Base URL for links in reminder e-mails (e.g. https://pixaudit.example.com).
 PIXAUDIT_BASE_URL = env_str("PIXAUDIT_BASE_URL", "http://localhost:8000")
 

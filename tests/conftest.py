@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+from pathlib import Path
 
 import pytest
 
@@ -37,3 +38,16 @@ def _network_guard():
     socket.getaddrinfo = _guarded_getaddrinfo
     yield
     socket.getaddrinfo = _real_getaddrinfo
+
+
+@pytest.fixture(autouse=True)
+def _fresh_chain_checkpoints():
+    """Signed checkpoints pin the database's chain; every test starts from an empty
+    database, so it starts without the default store's checkpoints of earlier tests (tests
+    with their own ``media_root`` have their own store anyway)."""
+    import shutil
+
+    from django.conf import settings
+
+    shutil.rmtree(Path(settings.MEDIA_ROOT) / "evidence" / "checkpoints", ignore_errors=True)
+    yield

@@ -185,15 +185,17 @@ class S3BucketsCollector(Collector):
         """
         name = bucket["Name"]
         arn = f"arn:{partition}:s3:::{name}"
+        resource = bucket_resource(partition, account, name)
         ctx.error(
             f"{problem or 'no region'} on s3:GetBucketLocation for {arn}: the bucket could not "
             f"be placed in a region, so whether it is in {', '.join(sorted(wanted))} is "
             "unknown (grant s3:GetBucketLocation)",
             action="s3:GetBucketLocation",
-            resource=arn,
+            resource=resource,
         )
         empty = {label: None for _, label, _, _ in _DETAILS}
-        return _row(arn, name, account, None, bucket.get("CreationDate"), empty)
+        row = _row(arn, name, account, None, bucket.get("CreationDate"), empty)
+        return {**row, "resource": resource}
 
     @assertion(
         ENCRYPTION,

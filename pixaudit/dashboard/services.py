@@ -11,18 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import connection as db_connection
 from django.db import transaction
-from django.db.models import F
-from django.db.models.functions import Collate
 
 from pixaudit.auditlog.services import audit_log_record
-from pixaudit.evidence.integrity import (
-    FINDING_DIGEST_FIELDS,
-    compute_chain_hash,
-    findings_digest,
-)
-from pixaudit.evidence.models import GENESIS_HASH, CollectionRun, Connection, EvidenceItem, Finding
+from pixaudit.evidence.integrity import item_chain_hash, item_findings_digest
+from pixaudit.evidence.models import GENESIS_HASH, CollectionRun, Connection, EvidenceItem
 from pixaudit.evidence.storage import artifact_exists, artifact_sha256
 
 
@@ -61,17 +54,6 @@ class VerifyOutcome:
         return all(check.ok for check in self.checks)
 
 
-def _finding_rows(evidence_id: int):
-    collation = "C" if db_connection.vendor == "postgresql" else "BINARY"
-    ordering = [Collate(F(name), collation) for name in FINDING_DIGEST_FIELDS]
-    return (
-        Finding.objects.filter(evidence_id=evidence_id)
-        .order_by(*ordering)
-        .values_list(*FINDING_DIGEST_FIELDS)
-        .iterator(chunk_size=5000)
-    )
-
-
 def evidence_item_verify(
     *, item: EvidenceItem, user: Any = None, request: Any = None
 ) -> VerifyOutcome:
@@ -100,7 +82,7 @@ def _evidence_item_checks(item: EvidenceItem) -> VerifyOutcome:
                 + ("." if actual == item.sha256 else f", expected {item.sha256}."),
             )
         )
-    digest = findings_digest(_finding_rows(item.pk))
+    digest = item_findings_digest(item)
     outcome.checks.append(
         VerifyCheck(
             "Findings digest",
@@ -129,7 +111,8 @@ def _evidence_item_checks(item: EvidenceItem) -> VerifyOutcome:
             else "prev_chain_hash does not match the previous item's chain hash.",
         )  # fmt: skip
     )
-    recomputed = compute_chain_hash(item.prev_chain_hash, item.sha256, digest)
+    # By the item's digest version; version 2 also covers its times, source, run and sizes.
+    recomputed = item_chain_hash(item, item.prev_chain_hash)
     outcome.checks.append(
         VerifyCheck(
             "Chain hash",

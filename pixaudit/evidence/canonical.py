@@ -24,12 +24,20 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import Enum
 from typing import Any
 
-__all__ = ["CanonicalFormError", "canonical_bytes", "format_datetime", "sha256_hex"]
+__all__ = [
+    "CanonicalFormError",
+    "canonical_bytes",
+    "canonical_bytes_with_list",
+    "canonical_parts_with_list",
+    "format_datetime",
+    "sha256_hex",
+]
 
 _DATETIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 
@@ -95,6 +103,42 @@ def canonical_bytes(obj: Any) -> bytes:
         allow_nan=False,
     )
     return text.encode("utf-8")
+
+
+def canonical_parts_with_list(obj: dict[str, Any], key: str, items: Sequence[bytes]) -> list[bytes]:
+    """The canonical bytes of ``{**obj, key: values}`` as a list of parts whose concatenation
+    is exactly ``canonical_bytes({**obj, key: values})``; ``items`` are the canonical bytes
+    of ``values``' elements, already computed (and in order).
+
+    The runner canonicalises each row once (to sort rows and to count the artifact's size
+    as it goes); reusing those bytes avoids encoding every row a second time, and keeping
+    them as parts (hashed and written one after the other) avoids a second whole copy of a
+    large artifact in memory.
+    """
+    if key in obj:
+        raise ValueError(f"{key!r} is already in the document")
+    parts: list[bytes] = [b"{"]
+    for position, name in enumerate(sorted([*obj, key])):  # json.dumps' sort_keys order
+        if position:
+            parts.append(b",")
+        parts.append(canonical_bytes(name))
+        parts.append(b":")
+        if name != key:
+            parts.append(canonical_bytes(obj[name]))
+            continue
+        parts.append(b"[")
+        for index, item in enumerate(items):
+            if index:
+                parts.append(b",")
+            parts.append(item)
+        parts.append(b"]")
+    parts.append(b"}")
+    return parts
+
+
+def canonical_bytes_with_list(obj: dict[str, Any], key: str, items: Sequence[bytes]) -> bytes:
+    """``b"".join(canonical_parts_with_list(obj, key, items))``."""
+    return b"".join(canonical_parts_with_list(obj, key, items))
 
 
 def sha256_hex(data: bytes) -> str:

@@ -184,8 +184,9 @@ class AppendOnlyModel(models.Model):
 class EvidenceItem(AppendOnlyModel):
     """One stored collection: a content-addressed canonical JSON artifact, linked in a chain.
 
-    ``chain_hash = sha256_hex(prev_chain_hash ‖ sha256 ‖ findings_digest)`` over the ASCII hex
-    strings (see ``integrity``); ``seq`` is the item's position, 1-based and gap-free.
+    ``chain_hash`` is computed by the formula of ``digest_version`` (see ``integrity``): 1
+    for items written before version 2 existed, 2 (which covers every field below but
+    ``created_at``) for new ones. ``seq`` is the item's position, 1-based and gap-free.
     """
 
     run = models.ForeignKey(CollectionRun, on_delete=models.PROTECT, related_name="evidence")
@@ -207,6 +208,9 @@ class EvidenceItem(AppendOnlyModel):
     seq = models.BigIntegerField(unique=True)
     prev_chain_hash = models.CharField(max_length=64)
     chain_hash = models.CharField(max_length=64, unique=True)
+    # Items written before digest version 2 existed are version 1; new ones are written with
+    # integrity.DIGEST_VERSION explicitly.
+    digest_version = models.PositiveSmallIntegerField(default=1)
     provenance = models.JSONField(default=dict)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -365,6 +369,31 @@ class ChainHead(models.Model):
 
     def __str__(self) -> str:
         return f"chain head seq={self.seq}"
+
+
+class ChainCheckpoint(AppendOnlyModel):
+    """The index of the signed checkpoints of the chain head written to the artifact store.
+
+    The signed file in the store (``name``) is the evidence; this row only says when the
+    last one was written (cadence) and lets ``verify_evidence`` notice a file that was
+    deleted from the store. See ``pixaudit.evidence.checkpoints``.
+    """
+
+    seq = models.BigIntegerField()
+    chain_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField()
+    name = models.CharField(max_length=300, unique=True)
+    key_fingerprint = models.CharField(max_length=64)
+    locked_until = models.DateTimeField(
+        null=True, blank=True, help_text="S3 Object Lock retention, when the store has one."
+    )
+
+    class Meta:
+        ordering = ["-seq", "-created_at"]
+        indexes = [models.Index(fields=["created_at"], name="evidence_checkpoint_time_idx")]
+
+    def __str__(self) -> str:
+        return f"checkpoint seq={self.seq} at {self.created_at:%Y-%m-%d %H:%M}"
 
 
 class ManualKind(models.TextChoices):

@@ -22,13 +22,13 @@ from datetime import date, datetime
 from typing import IO, Any
 
 import django_rq
-from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 
 from pixaudit.controls.models import Framework
 from pixaudit.evidence.canonical import canonical_bytes
+from pixaudit.evidence.storage import file_save_atomic
 from pixaudit.reports import oscal
 from pixaudit.reports.models import Report, ReportEvidencePin, ReportStatus
 from pixaudit.reports.packs import PackResult, PackUnavailable, evidence_pack_paths, pack_write
@@ -204,8 +204,11 @@ def report_render(*, report_id: int, job_id: str = "") -> Report:
 
 
 def report_pdf_save(*, report: Report, pdf: bytes) -> str:
-    """Store ``pdf`` as ``report``'s file in the default storage; returns the stored name."""
-    return default_storage.save(f"reports/{report.pk}/{report.filename}", ContentFile(pdf))
+    """Store ``pdf`` as ``report``'s file in the default storage; returns the stored name.
+
+    Written atomically: a full or read-only disk fails the report and leaves no partial PDF.
+    """
+    return file_save_atomic(f"reports/{report.pk}/{report.filename}", pdf)
 
 
 @transaction.atomic

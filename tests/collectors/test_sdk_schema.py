@@ -7,6 +7,7 @@ import math
 from datetime import UTC, date, datetime, timedelta, timezone
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from collectors import CollectorError, Column
@@ -43,7 +44,7 @@ def test_each_dtype_is_coerced_to_plain_values() -> None:
             "day": datetime(2024, 1, 1, 23, 30, tzinfo=timezone(timedelta(hours=-2))),
             "doc": [1],
         },
-        {"name": None, "count": np.int64(7), "ratio": float("nan"), "seen_at": None},
+        {"name": None, "count": np.int64(7), "ratio": None, "seen_at": pd.NaT},
     ]
     out = coerce_rows(COLUMNS, rows)
     assert out[0] == {
@@ -64,7 +65,7 @@ def test_each_dtype_is_coerced_to_plain_values() -> None:
         "day": "2024-01-02",  # the UTC date of 23:30 at -02:00
         "doc": [1],
     }
-    # missing columns are None; NaN becomes None; numpy scalars become Python ints
+    # missing columns are None, so are NaT and None; numpy scalars become Python ints
     assert out[2] == {
         "name": None,
         "count": 7,
@@ -171,3 +172,27 @@ def test_hundred_thousand_rows() -> None:
     assert out[99_999]["seen_at"] == "2024-01-02T03:46:39.000000Z"
     assert out[3]["enabled"] is False
     assert type(out[5]["ratio"]) is float
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "where"),
+    [
+        ("ratio", float("nan"), ""),
+        ("ratio", np.float32("-inf"), ""),
+        ("count", float("nan"), ""),
+        ("name", float("inf"), ""),
+        ("enabled", np.nan, ""),
+        ("seen_at", float("nan"), ""),
+        ("day", float("nan"), ""),
+        ("doc", float("nan"), ""),
+        ("doc", {"scores": [1.0, float("nan")]}, " at doc.scores[1]"),
+        ("doc", [{"x": {"y": float("-inf")}}], " at doc[0].x.y"),
+    ],
+)
+def test_nan_and_infinity_are_refused_not_stored_as_null(column, value, where) -> None:
+    rows = [{column: None}, {column: None}, {column: value}]
+    with pytest.raises(CollectorError) as info:
+        coerce_rows(COLUMNS, rows)
+    assert info.value.permanent is True
+    assert info.value.message.startswith(f"column {column!r}, row 2{where}: ")
+    assert "is not a finite number" in info.value.message

@@ -59,3 +59,15 @@ def test_sets_and_non_string_keys_rejected_tuples_and_enums_converted():
     assert canonical_bytes({"t": (1, "a"), "s": Status.FAIL, "b": True}) == (
         b'{"b":true,"s":"fail","t":[1,"a"]}'
     )
+
+
+def test_spliced_list_equals_the_canonical_document():
+    from pixaudit.evidence.canonical import canonical_bytes_with_list
+
+    rows = [{"b": 1, "a": "é"}, {"a": None, "b": [1.5, {"z": True}]}]
+    for key in ("rows", "aaa", "m"):
+        document = {"zeta": 1, "alpha": {"k": "v"}, "n\u00e9": [1, 2]}
+        expected = canonical_bytes({**document, key: rows})
+        spliced = canonical_bytes_with_list(document, key, [canonical_bytes(r) for r in rows])
+        assert spliced == expected
+    assert canonical_bytes_with_list({}, "rows", []) == canonical_bytes({"rows": []})

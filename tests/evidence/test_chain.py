@@ -8,7 +8,12 @@ from django.db import DatabaseError, transaction
 from django.db import connection as db_connection
 
 from pixaudit.evidence.canonical import canonical_bytes, sha256_hex
-from pixaudit.evidence.integrity import compute_chain_hash, findings_digest, verify_chain
+from pixaudit.evidence.integrity import (
+    compute_chain_hash,
+    compute_chain_hash_v2,
+    findings_digest,
+    verify_chain,
+)
 from pixaudit.evidence.models import (
     GENESIS_HASH,
     AppendOnlyError,
@@ -50,12 +55,11 @@ def test_three_runs_are_linked_and_verify(three_items):
     assert a.prev_chain_hash == GENESIS_HASH
     assert b.prev_chain_hash == a.chain_hash and c.prev_chain_hash == b.chain_hash
     for item in three_items:
-        assert item.chain_hash == compute_chain_hash(
-            item.prev_chain_hash, item.sha256, item.findings_digest
-        )
+        assert item.digest_version == 2
+        assert item.chain_hash == compute_chain_hash_v2(item, item.prev_chain_hash)
     ok, text = verify()
     assert ok and text.splitlines()[0] == f"OK: 3 items, head {c.chain_hash}"
-    assert text.splitlines()[1] == "OK: current state matches history (6 rows)"
+    assert text.splitlines()[-1] == "OK: current state matches history (6 rows)"
 
 
 def test_chain_hash_definition():

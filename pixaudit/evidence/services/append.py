@@ -15,8 +15,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import IO, Any
 
-from django.core.files import File
-from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
@@ -24,13 +22,14 @@ from django.utils import timezone
 from collectors.base import Finding as SdkFinding
 from pixaudit.evidence.canonical import canonical_bytes, sha256_hex
 from pixaudit.evidence.models import CollectionRun, EvidenceItem, RunStatus, RunTrigger
+from pixaudit.evidence.services.checkpoints import chain_checkpoint_if_due
 from pixaudit.evidence.services.ingest import (
     chain_append_locked,
     chain_lock,
     finding_counts,
     worker_name,
 )
-from pixaudit.evidence.storage import artifact_path
+from pixaudit.evidence.storage import artifact_path, artifact_size_check, blob_store
 
 __all__ = ["Blob", "evidence_append"]
 
@@ -39,19 +38,20 @@ logger = logging.getLogger("pixaudit.evidence.append")
 
 @dataclass(frozen=True)
 class Blob:
-    """A file to store with the item, at a content-addressed ``name``, read from ``source``."""
+    """A file to store with the item, at a content-addressed ``name``, read from ``source``
+    (whose SHA-256 and size the caller computed while receiving it)."""
 
     name: str
     source: IO[bytes]
+    sha256: str
+    size: int
 
 
-def _store_if_absent(name: str, content: File, created: list[str]) -> None:
-    if default_storage.exists(name):
-        return
-    saved = default_storage.save(name, content)
-    created.append(saved)
-    if saved != name:  # cannot happen under the lock; refuse rather than mis-address
-        raise RuntimeError(f"storage stored {name} as {saved}")
+def _store(name: str, source, sha256: str, size: int, created: list[str]) -> None:
+    # An existing object is reused only when its bytes verify; a corrupt one is repaired
+    # (and is not "created": after a failure it stays, it may be referenced).
+    if blob_store(name, source, sha256=sha256, size=size) == "created":
+        created.append(name)
 
 
 def _referenced(name: str) -> bool:
@@ -77,6 +77,13 @@ def _remove_created(created: list[str]) -> None:
         logger.exception("could not remove files of a failed append: %s", created)
 
 
+def _checkpoint_if_due() -> None:
+    try:
+        chain_checkpoint_if_due()
+    except Exception:  # the evidence is committed; the periodic job retries the checkpoint
+        logger.exception("could not write a chain checkpoint after an append")
+
+
 def evidence_append(
     *,
     collector_key: str,
@@ -99,9 +106,12 @@ def evidence_append(
     results merge into current state (a collection replaces its source's rows), and
     ``verify_evidence`` replays it so. ``then(item)`` runs inside the same
     transaction (e.g. to create the ``ManualEvidence`` row); if anything fails, nothing is
-    stored: no item, no finding, no row, no file written by this call.
+    stored: no item, no finding, no row, no file written by this call. A storage failure
+    raises ``storage.ArtifactStoreError`` (its message says why and that nothing was
+    stored); an artifact above ``PIXAUDIT_ARTIFACT_MAX_BYTES`` ``storage.ArtifactTooLarge``.
     """
     data = canonical_bytes(document)
+    artifact_size_check(len(data))
     sha256 = sha256_hex(data)
     counts = finding_counts(findings)
     created: list[str] = []
@@ -109,10 +119,9 @@ def evidence_append(
         with transaction.atomic():
             head = chain_lock()
             for blob in blobs:
-                blob.source.seek(0)
-                _store_if_absent(blob.name, File(blob.source), created)
+                _store(blob.name, blob.source, blob.sha256, blob.size, created)
             path = artifact_path(sha256)
-            _store_if_absent(path, ContentFile(data), created)
+            _store(path, data, sha256, len(data), created)
             now = timezone.now()
             run = CollectionRun.objects.create(
                 collector_key=collector_key,
@@ -147,6 +156,8 @@ def evidence_append(
             )
             if then is not None:
                 then(item)
+            # Once committed: a signed checkpoint of the head, if one is due.
+            transaction.on_commit(_checkpoint_if_due)
     except BaseException:
         _remove_created(created)
         raise

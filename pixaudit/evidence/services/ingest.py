@@ -26,7 +26,12 @@ from django.utils.module_loading import import_string
 from collectors import Collector
 from collectors.base import Finding as SdkFinding
 from pixaudit.evidence.canonical import canonical_bytes
-from pixaudit.evidence.integrity import compute_chain_hash, findings_digest
+from pixaudit.evidence.integrity import (
+    DIGEST_VERSION,
+    compute_chain_hash_v2,
+    digest_json,
+    findings_digest,
+)
 from pixaudit.evidence.models import (
     GENESIS_HASH,
     ChainHead,
@@ -38,7 +43,7 @@ from pixaudit.evidence.models import (
     RunStatus,
 )
 from pixaudit.evidence.services.connections import connection_next_run_at
-from pixaudit.evidence.storage import artifact_store
+from pixaudit.evidence.storage import artifact_size_check, artifact_store, data_size
 
 __all__ = [
     "RunNotRunning",
@@ -73,10 +78,19 @@ def finding_counts(findings: Sequence[SdkFinding]) -> dict[str, int]:
 
 
 def _digest_of(findings: Sequence[SdkFinding]) -> tuple[str, bool]:
-    """``(findings_digest, has duplicate (assertion, resource) pairs)``."""
-    rows = sorted(
-        [f.assertion_id, f.resource, str(f.status), str(f.severity), f.message] for f in findings
-    )
+    """``(findings_digest, has duplicate (assertion, resource) pairs)``, digest version 2."""
+    # Controls and thresholds are the same for every finding of one assertion: their
+    # canonical text is computed once per assertion.
+    per_assertion: dict[str, tuple[str, str]] = {}
+    rows = []
+    for f in findings:
+        cached = per_assertion.get(f.assertion_id)
+        if cached is None:
+            cached = (digest_json(list(f.controls)), digest_json(f.thresholds))
+            per_assertion[f.assertion_id] = cached
+        rows.append([f.assertion_id, f.resource, str(f.status), str(f.severity), f.message,
+                     cached[0], cached[1]])  # fmt: skip
+    rows.sort()
     duplicates = any(a[:2] == b[:2] for a, b in zip(rows, rows[1:], strict=False))
     return findings_digest(rows), duplicates
 
@@ -247,9 +261,10 @@ def chain_append_locked(
         findings_digest=findings_hex,
         seq=seq,
         prev_chain_hash=prev,
-        chain_hash=compute_chain_hash(prev, sha256, findings_hex),
+        digest_version=DIGEST_VERSION,
         provenance=provenance,
     )
+    item.chain_hash = compute_chain_hash_v2(item, prev)
     item.save()
     if findings:
         if db_connection.vendor == "postgresql":
@@ -266,7 +281,7 @@ def evidence_ingest(
     *,
     run: CollectionRun,
     cls: type[Collector],
-    data: bytes,
+    data: bytes | list[bytes],
     sha256: str,
     collected_at: datetime,
     rows_count: int,
@@ -279,6 +294,8 @@ def evidence_ingest(
     Everything after the artifact write happens in one transaction: a failure leaves no
     item, no finding and no change to the latest state (at most an unreferenced artifact).
     """
+    size = data_size(data)
+    artifact_size_check(size)
     path = artifact_store(data, sha256)
     # Sorting and hashing the findings happens before the lock is taken.
     digest = _digest_of(findings)
@@ -301,7 +318,7 @@ def evidence_ingest(
             collector_version=int(cls.version),
             sha256=sha256,
             artifact_path=path,
-            size=len(data),
+            size=size,
             collected_at=collected_at,
             effective_at=effective_at or collected_at,
             expires_at=collected_at + cls.max_age,

@@ -29,6 +29,7 @@ from pixaudit.evidence.models import (
     ManualRequirement,
 )
 from pixaudit.evidence.services.append import Blob, evidence_append
+from pixaudit.evidence.storage import ArtifactStoreError
 
 __all__ = [
     "MANUAL_COLLECTOR_KEY",
@@ -159,8 +160,12 @@ def manual_evidence_upload(
             check = inspect_upload(spool, name=file_name, size=size, sha256=sha256)
         except UploadRejected as exc:
             raise ManualEvidenceError({"file": str(exc)}) from None
-        return _append(spool, check, title, description, kind, effective_on, until,
-                       recurrence, owner or user, user, controls)  # fmt: skip
+        try:
+            return _append(spool, check, title, description, kind, effective_on, until,
+                           recurrence, owner or user, user, controls)  # fmt: skip
+        except ArtifactStoreError as exc:
+            # Not the uploader's fault, but they must know it was not kept.
+            raise ManualEvidenceError({"storage": f"The file was not stored: {exc}."}) from exc
 
 
 def _append(spool, check, title, description, kind, effective_on, until, recurrence, owner,
@@ -223,7 +228,7 @@ def _append(spool, check, title, description, kind, effective_on, until, recurre
         expires_at=_midnight(until + timedelta(days=1)),
         rows_count=1,
         provenance={"uploaded_by": document["uploaded_by"], "file_sha256": check.sha256},
-        blobs=[Blob(path, spool)],
+        blobs=[Blob(path, spool, sha256=check.sha256, size=check.size)],
         then=_row,
     )
     return created[0]

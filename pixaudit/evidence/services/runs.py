@@ -29,7 +29,12 @@ from collectors.base import Finding as SdkFinding
 from collectors.destinations import destination_errors
 from collectors.evaluate import evaluate_assertions, validate_thresholds
 from collectors.schema import coerce_rows
-from pixaudit.evidence.canonical import canonical_bytes, format_datetime, sha256_hex
+from pixaudit.evidence.canonical import (
+    CanonicalFormError,
+    canonical_bytes,
+    canonical_parts_with_list,
+    format_datetime,
+)
 from pixaudit.evidence.models import (
     CollectionRun,
     Connection,
@@ -56,6 +61,14 @@ from pixaudit.evidence.services.ingest import (
     worker_name,
 )
 from pixaudit.evidence.services.run_failures import current_state_failures_sync
+from pixaudit.evidence.storage import (
+    ArtifactStoreError,
+    ArtifactTooLarge,
+    artifact_max_bytes,
+    artifact_size_check,
+    data_sha256,
+    data_size,
+)
 
 __all__ = [
     "STALE_RUN_MESSAGE",
@@ -213,11 +226,23 @@ class _Redactor:
             text = text.replace(secret, REDACTED)
         return text
 
-    def leaks_into(self, data: bytes) -> bool:
+    def leaks_into(self, data: bytes | list[bytes]) -> bool:
+        """Whether a secret appears in ``data`` (bytes, or parts: searched part by part and
+        across each boundary between two parts)."""
+        needles = set()
         for secret in self.secrets:
-            escaped = canonical_bytes(secret)[1:-1]  # as it would appear inside JSON
-            if secret.encode("utf-8") in data or escaped in data:
+            needles.add(secret.encode("utf-8"))
+            needles.add(canonical_bytes(secret)[1:-1])  # as it would appear inside JSON
+        if not needles:
+            return False
+        parts = data if isinstance(data, list) else [data]
+        overlap = max(map(len, needles)) - 1
+        previous = b""
+        for part in parts:
+            window = previous[-overlap:] + part[:overlap] if overlap else b""
+            if any(n in part or n in window for n in needles):
                 return True
+            previous = part if len(part) >= overlap else (previous + part)[-overlap:]
         return False
 
 
@@ -338,10 +363,21 @@ def collection_run_execute(
         collected_at = ctx.now()
         rows = coerce_rows(cls.columns, cls().collect(ctx))
         # Deterministic order whatever the collector returned: identical collections must
-        # produce identical bytes (and so share one content-addressed artifact).
-        rows.sort(key=canonical_bytes)
+        # produce identical bytes (and so share one content-addressed artifact). Each row is
+        # canonicalised once, counting the size: an artifact above the limit stops here,
+        # before the document is built.
+        rows, row_bytes = _sorted_canonical_rows(rows)
         findings = evaluate_assertions(cls, rows, ctx.errors, thresholds=run.thresholds or None)
-        data = canonical_bytes(_document(run, cls, ctx, params, rows, collected_at))
+        document = _document(run, cls, ctx, params, rows, collected_at)
+        del document["rows"]
+        # The artifact stays a list of parts (the rows' bytes computed above): hashed,
+        # checked and written part by part, never joined into one more copy.
+        data = canonical_parts_with_list(document, "rows", row_bytes)
+        del row_bytes, document
+        artifact_size_check(data_size(data))
+    except ArtifactTooLarge as exc:
+        logger.warning("run %s of %s: %s", run.pk, key, exc)
+        return _fail(run, str(exc), permanent=True)
     except CollectorError as exc:
         logger.warning("run %s of %s failed: %s", run.pk, key, redact(exc.message))
         return _fail(run, redact(exc.message), permanent=exc.permanent)
@@ -366,7 +402,7 @@ def collection_run_execute(
             "nothing was stored (this is a bug in the collector)",
             permanent=True,
         )
-    sha256 = sha256_hex(data)
+    sha256 = data_sha256(data)
     run.result = RunResult(findings=findings, rows_count=len(rows), sha256=sha256)
     if not store:
         counts = finding_counts(findings)
@@ -398,6 +434,12 @@ def collection_run_execute(
         logger.warning("run %s of %s was failed by the stale-run sweep; not stored", run.pk, key)
         run.refresh_from_db()
         return run
+    except ArtifactStoreError as exc:
+        # A full, read-only or unreachable store: transient (space may come back), and the
+        # message says what happened instead of "internal error".
+        logger.error("run %s of %s: %s", run.pk, key, exc)
+        run.refresh_from_db()
+        return _fail(run, f"the evidence could not be stored: {exc}", permanent=False)
     except Exception as exc:
         logger.error(
             "run %s of %s: storing evidence failed:\n%s",
@@ -412,6 +454,33 @@ def collection_run_execute(
     run.result.evidence = item
     evidence_post_ingest(item=item)
     return run
+
+
+def _sorted_canonical_rows(rows: list[dict[str, Any]]) -> tuple[list[dict], list[bytes]]:
+    """Rows sorted by their canonical bytes, and those bytes; raises ``ArtifactTooLarge`` as
+    soon as the rows alone pass ``PIXAUDIT_ARTIFACT_MAX_BYTES`` (it then measures the rest
+    without keeping it, so the error names the real size)."""
+    limit = artifact_max_bytes()
+    keys: list[bytes] = []
+    total = 2  # the list's brackets; each row adds its bytes and a comma
+    for index, row in enumerate(rows):
+        key = _row_bytes(row, index)
+        total += len(key) + (1 if index else 0)
+        if total > limit:
+            keys.clear()
+            for later, rest in enumerate(rows[index + 1 :], start=index + 1):
+                total += len(_row_bytes(rest, later)) + 1
+            artifact_size_check(total, what=f"the evidence of {len(rows):,} rows")
+        keys.append(key)
+    order = sorted(range(len(rows)), key=keys.__getitem__)
+    return [rows[i] for i in order], [keys[i] for i in order]
+
+
+def _row_bytes(row: dict[str, Any], index: int) -> bytes:
+    try:
+        return canonical_bytes(row)
+    except CanonicalFormError as exc:  # e.g. a set inside a json column
+        raise CollectorError(f"row {index}: {exc}", permanent=True) from None
 
 
 def _json_safe(value: Any) -> Any:

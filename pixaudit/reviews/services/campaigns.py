@@ -23,7 +23,13 @@ from pixaudit.evidence.canonical import canonical_bytes, format_datetime, sha256
 from pixaudit.evidence.models import Connection, EvidenceItem
 from pixaudit.evidence.services.append import evidence_append
 from pixaudit.evidence.services.manual import add_months
-from pixaudit.evidence.storage import artifact_read, artifact_sha256, artifact_store
+from pixaudit.evidence.storage import (
+    ArtifactStoreError,
+    ArtifactTooLarge,
+    artifact_read,
+    artifact_sha256,
+    artifact_store,
+)
 from pixaudit.lib.single_line import control_characters
 from pixaudit.reviews.assertions import (
     FOLLOWUP_ASSERTION,
@@ -174,7 +180,10 @@ def campaign_start(
     data = canonical_bytes(document)
     sha256 = sha256_hex(data)
     # Content-addressed like artifacts; written before the transaction (an orphan at worst).
-    path = artifact_store(data, sha256)
+    try:
+        path = artifact_store(data, sha256)
+    except ArtifactStoreError as exc:
+        raise ReviewError(f"The population snapshot could not be stored: {exc}.") from exc
     previous = _previous(connection)
     changes, summary = diff_populations(
         snapshot_rows(campaign=previous) if previous else None, rows
@@ -397,20 +406,24 @@ def campaign_complete(*, campaign: Campaign, user: Any) -> EvidenceItem:
         )
         _audit(user, "review.campaign_complete", campaign, evidence_seq=item.seq)
 
-    item = evidence_append(
-        collector_key=REVIEW_COLLECTOR_KEY,
-        document=_decisions_document(campaign, entries, now),
-        collected_at=now,
-        effective_at=now,
-        expires_at=expires_at,
-        findings=findings,
-        rows_count=len(entries),
-        provenance={
-            "campaign_id": campaign.pk,
-            "completed_by": user.get_username() if user else None,
-        },
-        then=_close,
-    )
+    try:
+        item = evidence_append(
+            collector_key=REVIEW_COLLECTOR_KEY,
+            document=_decisions_document(campaign, entries, now),
+            collected_at=now,
+            effective_at=now,
+            expires_at=expires_at,
+            findings=findings,
+            rows_count=len(entries),
+            provenance={
+                "campaign_id": campaign.pk,
+                "completed_by": user.get_username() if user else None,
+            },
+            then=_close,
+        )
+    except (ArtifactStoreError, ArtifactTooLarge) as exc:
+        # Nothing was appended and the campaign stays open: completing again later works.
+        raise ReviewError(f"The review evidence was not stored: {exc}.") from exc
     campaign.refresh_from_db()
     return item
 

@@ -201,8 +201,8 @@ def test_a_bucket_that_cannot_be_placed_is_error_not_dropped(aws: None, hooked: 
         S3BucketsCollector, {"regions": ["eu-west-1"]}, thresholds=RETENTION,
         aws_session_factory=factory,
     )  # fmt: skip
-    arns = [r["arn"] for r in result.rows]
-    assert arns == [BAD, "arn:aws:s3:::good-images", "arn:aws:s3:::other-logs"]
+    arns = [r["resource"] for r in result.rows]
+    assert arns == [BAD, GOOD, f"arn:aws:s3::{ACCOUNT}:other-logs"]
     assert all(row["region"] is None for row in result.rows)
     for assertion_id in (
         "aws_s3_buckets.default_encryption",
@@ -239,7 +239,8 @@ def test_unread_tags_never_mean_not_selected(aws: None, hooked: Any) -> None:
     assert all(row["tags"] is None for row in result.rows)
     statuses = result.statuses("aws_s3_buckets.lifecycle_expiration")
     assert statuses["*"] is Status.ERROR
-    assert {statuses[arn] for arn in (GOOD, BAD, "arn:aws:s3:::other-logs")} == {Status.ERROR}
+    others = f"arn:aws:s3::{ACCOUNT}:other-logs"
+    assert {statuses[arn] for arn in (GOOD, BAD, others)} == {Status.ERROR}
     assert "could not be read" in result.finding("aws_s3_buckets.lifecycle_expiration", "*").message
 
 

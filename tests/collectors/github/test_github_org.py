@@ -89,7 +89,7 @@ def test_people_are_named_within_their_organisation() -> None:
         result = run_collector(
             GithubOrgCollector,
             _params(server.base_url),
-            http_session=HTTPSession(sleep=lambda _: None),
+            http_session=HTTPSession(sleep=lambda _: None, allow_http_loopback=True),
         )
     people = [r["resource"] for r in result.rows if r["kind"] != "organization"]
     assert people and all(r.startswith("org:acme-corp/user:") for r in people)
