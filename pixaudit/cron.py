@@ -1,7 +1,7 @@
-"""The scheduler's configuration: ``python manage.py rqcron pixaudit/cron.py``.
+"""The scheduler's configuration: ``python manage.py scheduler`` (RQ cron, this file).
 
 Run exactly one scheduler. Every schedule lives in the database (each connection's
-``next_run_at``); this file only says how often to look at it.
+``next_run_at``, each retry's ``retry_at``); this file only says how often to look at it.
 """
 
 from rq import cron
@@ -11,8 +11,9 @@ from pixaudit.evidence.jobs_integrity import evidence_integrity_job
 from pixaudit.posture.jobs import readiness_snapshots_job
 from pixaudit.reviews.jobs import reviews_daily_job
 
-# Every minute: sweep runs left by dead workers, enqueue every connection that is due.
-cron.register(collections_enqueue_due, queue_name="default", interval=60, job_timeout=300)
+# Every 15 s: sweep runs left by dead workers and jobs Redis lost, hand due retries to the
+# workers, enqueue every connection that is due. A retry is never later than one tick.
+cron.register(collections_enqueue_due, queue_name="default", interval=15, job_timeout=300)
 
 # Every 5 minutes: sign a checkpoint of the chain head when one is due (the head moved and
 # the last is older than PIXAUDIT_CHECKPOINT_MINUTES); remove partial files of writers

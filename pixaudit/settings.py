@@ -14,7 +14,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from pixaudit.lib.env import env_bool, env_choice, env_int, env_list, env_str
+from pixaudit.lib.env import env_bool, env_choice, env_int, env_int_list, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("PIXAUDIT_VAR_DIR") or BASE_DIR / "var")
@@ -203,7 +203,7 @@ STORAGES = {
 # --- Jobs (django-rq) -----------------------------------------------------------------------
 # With REDIS_URL unset every queue runs its jobs in-process (ASYNC False) on an embedded
 # in-memory Redis, so a fresh checkout needs no server. With REDIS_URL set, jobs go to real
-# queues served by `manage.py rqworker collect reports default`.
+# queues served by `manage.py rqworker default collect reports`.
 REDIS_URL = env_str("REDIS_URL") or ""
 if REDIS_URL and not REDIS_URL.startswith(("redis://", "rediss://", "unix://")):
     raise ImproperlyConfigured("REDIS_URL must be a redis://, rediss:// or unix:// URL")
@@ -220,6 +220,13 @@ RQ_QUEUES = {
 # because the runner relies on it: a job never sees rows its enqueuer rolled back).
 RQ = {"COMMIT_MODE": "on_db_commit"}
 RQ_SHOW_ADMIN_LINK = True
+# Seconds before attempt 2, 3, ... of a transiently failed collection (the scheduler tick
+# hands a retry to the workers once it is due; the last value repeats).
+PIXAUDIT_RETRY_BACKOFF_SECONDS = env_int_list(
+    "PIXAUDIT_RETRY_BACKOFF_SECONDS", [30, 120], minimum=0
+)
+# How long a run whose database connection broke keeps reconnecting to record why it failed.
+PIXAUDIT_DB_RECONNECT_SECONDS = env_int("PIXAUDIT_DB_RECONNECT_SECONDS", 30, minimum=0)
 
 CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},

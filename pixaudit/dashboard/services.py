@@ -24,13 +24,15 @@ def connection_run_now(
 ) -> CollectionRun:
     """Queue a manual run (in-process queues complete it before this returns).
 
-    Audited as ``connection.run_requested`` (who asked, which run). Raises
-    ``pixaudit.evidence.services.CollectionRunActive`` when one is already active.
+    A run left by a dead worker or a lost job does not block it; a retry waiting for its
+    due time starts now instead. Raises ``pixaudit.evidence.services.CollectionRunActive``
+    when a live run is already active.
+    Audited as ``connection.run_requested`` (who asked, which run).
     """
-    from pixaudit.evidence.services.scheduling import collection_run_enqueue
+    from pixaudit.evidence.services.scheduling import collection_run_start
 
     with transaction.atomic():
-        run = collection_run_enqueue(connection=connection, trigger="manual")
+        run = collection_run_start(connection=connection, trigger="manual")
         audit_log_record(actor=user, action="connection.run_requested", obj=connection,
                          request=request, run_id=run.pk)  # fmt: skip
     run.refresh_from_db()

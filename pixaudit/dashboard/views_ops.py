@@ -194,6 +194,8 @@ def _run_payload(run: CollectionRun) -> dict:
             "error": run.findings_error,
         },
         "error_message": run.error_message,
+        # A retry waiting for its due time (the scheduler tick hands it to a worker then).
+        "retry_at": run.retry_at.isoformat() if run.retry_at else None,
         "evidence_url": reverse("dashboard:evidence_detail", args=[evidence.pk])
         if evidence
         else None,
@@ -202,9 +204,14 @@ def _run_payload(run: CollectionRun) -> dict:
 
 @action_required("connections.view")
 def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    run = get_object_or_404(CollectionRun.objects.select_related("connection"), pk=pk)
+    run = get_object_or_404(CollectionRun.objects.select_related("connection", "retry_of"), pk=pk)
     payload = _run_payload(run)
-    return render(request, "dashboard/run_detail.html", {"run": run, "payload": payload})
+    next_attempt = CollectionRun.objects.filter(retry_of=run).first()
+    return render(
+        request,
+        "dashboard/run_detail.html",
+        {"run": run, "payload": payload, "next_attempt": next_attempt},
+    )
 
 
 @require_GET

@@ -1,28 +1,30 @@
 """django-rq jobs of the evidence app: ids in, one service call, nothing else.
 
-Callers enqueue through the services in ``services/scheduling.py``, never directly.
+Jobs import services, never the reverse: services enqueue these jobs by their dotted path
+(``services/queueing.py``), never by importing this module.
 """
 
 from __future__ import annotations
 
 from rq import get_current_job
 
+from pixaudit.evidence.services.retries import collection_run_followup
+from pixaudit.evidence.services.runs import collection_run_execute as run_execute
+from pixaudit.evidence.services.scheduling import collections_enqueue_due as enqueue_due
+
 
 def collection_run_execute(run_id: int) -> str:
-    """Execute one collection run, then queue its retry if it failed transiently."""
-    from pixaudit.evidence.services.runs import STALE_RUN_MESSAGE
-    from pixaudit.evidence.services.runs import collection_run_execute as execute
-    from pixaudit.evidence.services.scheduling import collection_run_followup
+    """Execute one collection run, then create its retry if it failed transiently.
 
+    The follow-up is idempotent (one retry per run), so it is harmless when the sweep
+    already failed and retried the run this job found no longer its own.
+    """
     job = get_current_job()
-    run = execute(run_id=run_id, job_id=job.id if job else "")
-    if run.error_message != STALE_RUN_MESSAGE:  # the sweep that failed it queues its retry
-        collection_run_followup(run=run)
+    run = run_execute(run_id=run_id, job_id=job.id if job else "")
+    collection_run_followup(run=run)
     return run.status
 
 
 def collections_enqueue_due() -> int:
-    """The periodic job: sweep dead runs, enqueue every connection that is due."""
-    from pixaudit.evidence.services.scheduling import collections_enqueue_due as enqueue_due
-
+    """The periodic tick: sweep dead runs and lost jobs, dispatch due retries and connections."""
     return len(enqueue_due())

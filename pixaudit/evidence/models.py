@@ -120,8 +120,24 @@ class CollectionRun(models.Model):
     findings_error = models.PositiveIntegerField(default=0)
     error_message = models.TextField(blank=True, default="")
     error_permanent = models.BooleanField(default=False)
+    # Who owns the run. A queued run is owned either by a process (``worker`` set: a foreground
+    # ``collect``, or the in-process queue of the embedded default) or by an RQ job (``job_id``
+    # set when it was handed to Redis at ``enqueued_at``); a queued run with neither is waiting
+    # for ``retry_at``. A running run records the process executing it.
     job_id = models.CharField(max_length=100, blank=True, default="")
     worker = models.CharField(max_length=200, blank=True, default="", help_text="host:pid")
+    worker_started = models.CharField(
+        max_length=64, blank=True, default="", help_text="The worker process's start token."
+    )
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+    requeues = models.PositiveSmallIntegerField(
+        default=0, help_text="How many times a lost job was handed to the queue again."
+    )
+    # A retry: the attempt it follows, and when it is due (the scheduler tick enqueues it).
+    retry_of = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="retry"
+    )
+    retry_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-queued_at", "-id"]

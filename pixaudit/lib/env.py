@@ -62,6 +62,25 @@ def env_list(name: str, default: list[str] | None = None) -> list[str]:
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
+def env_int_list(name: str, default: list[int], *, minimum: int | None = None) -> list[int]:
+    """A non-empty comma-separated list of integers, each optionally with a lower bound."""
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return list(default)
+    values = []
+    for item in (part.strip() for part in raw.split(",")):
+        try:
+            value = int(item)
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"{name}={raw!r}: {item!r} is not a whole number (use e.g. 30,120)"
+            ) from None
+        if minimum is not None and value < minimum:
+            raise ImproperlyConfigured(f"{name}={raw!r}: {value} must be at least {minimum}")
+        values.append(value)
+    return values
+
+
 def env_choice(name: str, choices: tuple[str, ...], default: str) -> str:
     """One of a fixed set of words."""
     raw = os.environ.get(name, default).strip().lower()

@@ -22,7 +22,7 @@ from pixaudit.evidence.services import (
     CollectionRunActive,
     collection_run_create,
     collection_run_execute,
-    collection_run_mark_stale,
+    collection_run_fail_abandoned,
     collection_run_retry,
     connection_create,
     connection_update,
@@ -248,31 +248,26 @@ def test_one_active_run_per_connection(conn):
     collection_run_create(connection=conn, trigger="manual")
 
 
-def test_mark_stale(conn):
+def test_fail_abandoned_rechecks_what_the_caller_judged(conn):
     run = collection_run_create(connection=conn, trigger="schedule")
     CollectionRun.objects.filter(pk=run.pk).update(
         status=RunStatus.RUNNING, job_id="job-1",
         started_at=datetime.now(UTC) - timedelta(minutes=5),
     )  # fmt: skip
-    assert collection_run_mark_stale(older_than=timedelta(hours=1)) == 0
-    assert (
-        collection_run_mark_stale(older_than=timedelta(hours=1), job_exists=lambda job_id: True)
-        == 0
+    # Judged on another job id (the run was handed over again meanwhile): left alone.
+    assert not collection_run_fail_abandoned(
+        run_id=run.pk, message=STALE_RUN_MESSAGE, job_id="job-0"
     )
-    assert (
-        collection_run_mark_stale(older_than=timedelta(hours=1), job_exists=lambda job_id: False)
-        == 1
+    assert not collection_run_fail_abandoned(
+        run_id=run.pk, message=STALE_RUN_MESSAGE, status=RunStatus.QUEUED
     )
+    assert collection_run_fail_abandoned(run_id=run.pk, message=STALE_RUN_MESSAGE, job_id="job-1")
     run.refresh_from_db()
     assert (run.status, run.error_message) == (RunStatus.FAILED, STALE_RUN_MESSAGE)
     assert run.should_retry
     assert EvidenceItem.objects.count() == 0
-
-    other = collection_run_create(connection=conn, trigger="schedule")
-    CollectionRun.objects.filter(pk=other.pk).update(
-        status=RunStatus.RUNNING, started_at=datetime.now(UTC) - timedelta(hours=2)
-    )
-    assert collection_run_mark_stale(older_than=timedelta(hours=1)) == 1
+    # Already failed: a second sweep changes nothing.
+    assert not collection_run_fail_abandoned(run_id=run.pk, message="other")
 
 
 def test_run_failed_by_the_sweep_while_collecting_stores_nothing(conn, inventory, monkeypatch):
@@ -282,7 +277,8 @@ def test_run_failed_by_the_sweep_while_collecting_stores_nothing(conn, inventory
 
     def collect_then_swept(self, ctx):
         rows = original(self, ctx)
-        assert collection_run_mark_stale(older_than=timedelta(seconds=-60)) == 1
+        running = CollectionRun.objects.get(status=RunStatus.RUNNING)
+        assert collection_run_fail_abandoned(run_id=running.pk, message=STALE_RUN_MESSAGE)
         return rows
 
     monkeypatch.setattr(inventory, "collect", collect_then_swept)

@@ -103,7 +103,7 @@ def test_cron_config_registers_the_periodic_job():
         "pixaudit.posture.jobs.readiness_snapshots_job",
         "pixaudit.reviews.jobs.reviews_daily_job",
     }
-    assert by_name["pixaudit.evidence.jobs.collections_enqueue_due"].interval == 60
+    assert by_name["pixaudit.evidence.jobs.collections_enqueue_due"].interval == 15
     assert by_name["pixaudit.posture.jobs.readiness_snapshots_job"].cron == "5 0 * * *"
     assert by_name["pixaudit.evidence.jobs_integrity.evidence_integrity_job"].interval == 300
 

@@ -47,11 +47,11 @@ from pixaudit.evidence.models import (
 from pixaudit.evidence.services import (
     collection_run_create,
     collection_run_execute,
-    collection_run_mark_stale,
     connection_create,
     connection_update,
 )
 from pixaudit.evidence.services.scheduling import collection_run_enqueue, collections_enqueue_due
+from pixaudit.evidence.services.sweep import collection_runs_sweep
 from pixaudit.posture.selectors import ControlStatus, control_posture
 
 # Fixtures of the worker tests (real RQ workers on the real Redis and PostgreSQL).
@@ -269,7 +269,7 @@ def test_a_last_attempt_failed_by_the_dead_worker_sweep_turns_to_error(demo):
         status=RunStatus.RUNNING, started_at=timezone.now() - timedelta(hours=2),
         job_id="pixaudit-run-gone", worker="elsewhere:1",
     )  # fmt: skip
-    assert collection_run_mark_stale(older_than=timedelta(hours=1)) == 1
+    assert collection_runs_sweep() == 1
     assert _status() == ControlStatus.ERROR
     assert {r.run_id for r in _failure_rows(demo)} == {run.pk}
 

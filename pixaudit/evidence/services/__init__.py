@@ -1,7 +1,9 @@
 """Writes of the evidence app (keyword-only ``<entity>_<action>`` functions).
 
 Split by concern: ``connections`` (validated params, encrypted secrets), ``runs`` (the
-runner), ``ingest`` (the one-transaction append to the chain).
+runner), ``ingest`` (the one-transaction append to the chain); the job layer's services are
+``queueing`` (RQ), ``retries``, ``sweep`` and ``scheduling`` (the tick), in that order of
+layers (see ``scheduling``'s docstring).
 """
 
 from __future__ import annotations
@@ -18,25 +20,31 @@ from pixaudit.evidence.services.connections import (
 )
 from pixaudit.evidence.services.ingest import evidence_ingest
 from pixaudit.evidence.services.runs import (
+    DATABASE_LOST_MESSAGE,
+    FOREGROUND_STOPPED_MESSAGE,
     STALE_RUN_MESSAGE,
     CollectionRunActive,
     RunResult,
+    collection_run_adopt,
     collection_run_create,
     collection_run_execute,
-    collection_run_mark_stale,
+    collection_run_fail_abandoned,
     collection_run_retry,
 )
 from pixaudit.evidence.services.secrets import secrets_rotate
 
 __all__ = [
+    "DATABASE_LOST_MESSAGE",
+    "FOREGROUND_STOPPED_MESSAGE",
     "STALE_RUN_MESSAGE",
     "UNSET",
     "CollectionRunActive",
     "ConnectionParamsError",
     "RunResult",
+    "collection_run_adopt",
     "collection_run_create",
     "collection_run_execute",
-    "collection_run_mark_stale",
+    "collection_run_fail_abandoned",
     "collection_run_retry",
     "collector_class",
     "connection_create",

@@ -40,6 +40,7 @@ from pixaudit.evidence.models import ChainCheckpoint, EvidenceItem
 from pixaudit.evidence.services.ingest import chain_lock
 from pixaudit.evidence.storage import ArtifactStoreError, blob_store, data_sha256
 from pixaudit.reports.signing import public_key_fingerprint, public_key_pem, sign
+from pixaudit.reports.verify import fingerprint_parse
 
 __all__ = [
     "CheckpointRefused",
@@ -156,7 +157,9 @@ def chain_checkpoint_write(
             return None
         if last is not None:
             _check_extends(last)
-        fingerprint = public_key_fingerprint()
+        # 64 hex digits, as checkpoints.public_key_pem_fingerprint computes them (the published
+        # form is the same digits behind "SHA256:").
+        fingerprint = fingerprint_parse(public_key_fingerprint())
         document: dict[str, Any] = {
             "type": CHECKPOINT_TYPE,
             "format": 1,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -19,8 +20,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db import IntegrityError, InterfaceError, OperationalError, transaction
+from django.db import connection as db_connection
 from django.utils import timezone
 
 from collectors import CollectionContext, Collector, CollectorError, ParamError
@@ -58,7 +59,6 @@ from pixaudit.evidence.services.ingest import (
     evidence_ingest,
     evidence_post_ingest,
     finding_counts,
-    worker_name,
 )
 from pixaudit.evidence.services.run_failures import current_state_failures_sync
 from pixaudit.evidence.storage import (
@@ -69,20 +69,30 @@ from pixaudit.evidence.storage import (
     data_sha256,
     data_size,
 )
+from pixaudit.lib.processes import process_identity
 
 __all__ = [
+    "DATABASE_LOST_MESSAGE",
+    "FOREGROUND_STOPPED_MESSAGE",
     "STALE_RUN_MESSAGE",
     "CollectionRunActive",
     "RunResult",
+    "collection_run_adopt",
     "collection_run_create",
     "collection_run_execute",
-    "collection_run_mark_stale",
+    "collection_run_fail_abandoned",
     "collection_run_retry",
+    "retry_backoff",
 ]
 
 logger = logging.getLogger("pixaudit.evidence.runner")
 
+#: A worker process died (kill -9, OOM, lost machine) while it was executing the run.
 STALE_RUN_MESSAGE = "worker stopped during the run"
+#: The foreground ``manage.py collect`` executing the run died.
+FOREGROUND_STOPPED_MESSAGE = "the foreground `collect` process stopped during the run"
+#: PostgreSQL went away (stopped, restarted, network) while the run was executing.
+DATABASE_LOST_MESSAGE = "database unreachable during the run"
 _MAX_ERROR_CHARS = 2000
 _MIN_SECRET_LENGTH = 4  # the SDK's threshold: shorter values would mangle ordinary words
 
@@ -115,13 +125,22 @@ def collection_run_create(
     thresholds: Mapping[str, Mapping[str, Any]] | None = None,
     trigger: str,
     attempt: int = 1,
+    foreground: bool = False,
+    retry_of: CollectionRun | None = None,
+    retry_at: datetime | None = None,
 ) -> CollectionRun:
     """Queue a run of a saved connection, or of ``collector_key`` with ad-hoc ``params``.
 
     Ad-hoc params are validated now (``ConnectionParamsError``) and kept on the run, secrets
     encrypted, so a job can execute it by id. Raises :class:`CollectionRunActive` when the
     connection already has a queued or running run (the database enforces it too).
+    ``foreground=True`` records this process as the run's owner (``manage.py collect``
+    executes it itself), so the sweep can tell when that process died before it started.
     """
+    owner = dict(zip(("worker", "worker_started"), process_identity(), strict=True))
+    extra: dict[str, Any] = {**(owner if foreground else {}), "retry_at": retry_at}
+    if retry_of is not None:
+        extra["retry_of"] = retry_of
     if connection is not None:
         if collector_key and collector_key != connection.collector_key:
             raise ValueError("collector_key does not match the connection's collector")
@@ -139,8 +158,9 @@ def collection_run_create(
                     thresholds=connection.thresholds,
                     trigger=trigger,
                     attempt=attempt,
+                    **extra,
                 )
-        except IntegrityError:
+        except IntegrityError:  # a concurrent run, or a retry of ``retry_of`` already exists
             raise CollectionRunActive(
                 CollectionRun.objects.filter(
                     connection=connection, status__in=[RunStatus.QUEUED, RunStatus.RUNNING]
@@ -175,39 +195,76 @@ def collection_run_create(
     with transaction.atomic():
         run = CollectionRun.objects.create(
             collector_key=collector_key, params=public, thresholds=overrides, trigger=trigger,
-            attempt=attempt,
+            attempt=attempt, **extra,
         )  # fmt: skip
         run.secrets = encrypt_secrets("run", run.pk, secret)
         run.save(update_fields=["secrets"])
     return run
 
 
-def collection_run_retry(*, run_id: int) -> CollectionRun:
-    """Queue the next attempt of a run that failed transiently (``run.should_retry``)."""
+def collection_run_retry(*, run_id: int, retry_at: datetime | None = None) -> CollectionRun:
+    """Queue the next attempt of a run that failed transiently (``run.should_retry``).
+
+    The new run waits until ``retry_at`` (the scheduler tick hands it to a worker then). A
+    run gets at most one retry (``retry_of`` is unique): a second call raises
+    :class:`CollectionRunActive` with the existing retry, as does an active run of the
+    connection.
+    """
     old = CollectionRun.objects.get(pk=run_id)
     if not old.should_retry:
         raise ValueError(f"run {run_id} is not retryable")
+    existing = CollectionRun.objects.filter(retry_of=old).first()
+    if existing is not None:
+        raise CollectionRunActive(existing)
     if old.connection_id is not None:
         return collection_run_create(
-            connection=old.connection, trigger=old.trigger, attempt=old.attempt + 1
-        )
-    with transaction.atomic():
-        run = CollectionRun.objects.create(
-            collector_key=old.collector_key, params=old.params, thresholds=old.thresholds,
-            trigger=old.trigger, attempt=old.attempt + 1,
+            connection=old.connection, trigger=old.trigger, attempt=old.attempt + 1,
+            retry_of=old, retry_at=retry_at,
         )  # fmt: skip
-        run.secrets = encrypt_secrets("run", run.pk, decrypt_secrets("run", old.pk, old.secrets))
-        run.save(update_fields=["secrets"])
+    try:
+        with transaction.atomic():
+            run = CollectionRun.objects.create(
+                collector_key=old.collector_key, params=old.params, thresholds=old.thresholds,
+                trigger=old.trigger, attempt=old.attempt + 1, retry_of=old, retry_at=retry_at,
+            )  # fmt: skip
+            secrets = decrypt_secrets("run", old.pk, old.secrets)
+            run.secrets = encrypt_secrets("run", run.pk, secrets)
+            run.save(update_fields=["secrets"])
+    except IntegrityError:  # another process created the retry a moment ago
+        raise CollectionRunActive(CollectionRun.objects.filter(retry_of=old).first()) from None
+    return run
+
+
+def collection_run_adopt(*, run_id: int) -> CollectionRun:
+    """Make this process the owner of a run that waits for its due time, to execute it now.
+
+    ``manage.py collect --connection`` uses it when the connection's active run is a retry
+    nobody has started yet. Raises :class:`CollectionRunActive` when the run was meanwhile
+    handed to a worker, started or finished.
+    """
+    worker, started = process_identity()
+    adopted = CollectionRun.objects.filter(
+        pk=run_id, status=RunStatus.QUEUED, enqueued_at__isnull=True, worker=""
+    ).update(worker=worker, worker_started=started)
+    run = CollectionRun.objects.get(pk=run_id)
+    if not adopted:
+        raise CollectionRunActive(run)
     return run
 
 
 def _claim(run_id: int, job_id: str) -> bool:
-    # Compare-and-set: only one worker moves a run from queued to running.
+    # Compare-and-set: only one worker moves a run from queued to running, and only the job
+    # the run was last handed to (``job_id``) may: a job thought lost and replaced by a new
+    # one finds the run no longer its own. A foreground run has no job id.
+    worker, started = process_identity()
     return bool(
-        CollectionRun.objects.filter(pk=run_id, status=RunStatus.QUEUED).update(
+        CollectionRun.objects.filter(
+            pk=run_id, status=RunStatus.QUEUED, job_id__in={"", job_id or ""}
+        ).update(
             status=RunStatus.RUNNING,
             started_at=timezone.now(),
-            worker=worker_name(),
+            worker=worker,
+            worker_started=started,
             job_id=job_id or "",
         )
     )
@@ -246,24 +303,64 @@ class _Redactor:
         return False
 
 
+def retry_backoff(attempt: int) -> timedelta:
+    """How long after attempt ``attempt`` failed the next one is due."""
+    steps = settings.PIXAUDIT_RETRY_BACKOFF_SECONDS or [0]
+    return timedelta(seconds=steps[min(attempt, len(steps)) - 1])
+
+
 def _fail(run: CollectionRun, message: str, *, permanent: bool) -> CollectionRun:
+    # A run executed as a job gets its retry with the failure; a foreground `collect`
+    # retries by itself.
+    _fail_row(run.pk, message, permanent=permanent, retry=bool(run.job_id))
+    result = getattr(run, "result", None)
+    run.refresh_from_db()
+    if result is not None:
+        run.result = result
+    return run
+
+
+def _fail_row(
+    run_id: int, message: str, *, permanent: bool, retry: bool,
+    status: str = RunStatus.RUNNING, retry_at: datetime | None = None, **expect: Any,
+) -> bool:  # fmt: skip
+    """Fail the run if it is still ``status`` (and ``expect``), creating its next attempt in
+    the same transaction when it failed transiently: no failure ever loses its retry, even
+    if the process dies right after. The retry is due ``retry_at``, by default after the
+    backoff. True if the run was failed here."""
     if len(message) > _MAX_ERROR_CHARS:
         message = message[: _MAX_ERROR_CHARS - 1] + "…"
-    run.status = RunStatus.FAILED
-    run.finished_at = timezone.now()
-    run.error_message = message
-    run.error_permanent = permanent
-    run.save(update_fields=["status", "finished_at", "error_message", "error_permanent"])
+    with transaction.atomic():
+        count = CollectionRun.objects.filter(pk=run_id, status=status, **expect).update(
+            status=RunStatus.FAILED, finished_at=timezone.now(), error_message=message,
+            error_permanent=permanent,
+        )  # fmt: skip
+        if not count:
+            return False
+        run = CollectionRun.objects.get(pk=run_id)
+        if retry and run.should_retry:
+            due = retry_at or run.finished_at + retry_backoff(run.attempt)
+            try:
+                collection_run_retry(run_id=run.pk, retry_at=due)
+            except CollectionRunActive:
+                pass  # the connection already has another active run
+        _reschedule_if_final(run)
     if run.connection_id and (permanent or not run.should_retry):
-        # Do not let the scheduler re-enqueue a hopeless connection every tick.
+        # A final failure shows on the connection's controls at once (ERROR rows), after
+        # the failure committed (the sync takes the chain lock in its own transaction).
+        _failures_sync([run.connection_id])
+    return True
+
+
+def _reschedule_if_final(run: CollectionRun) -> None:
+    # A failure with no retry to come: do not let the scheduler re-enqueue a hopeless
+    # connection every tick; it is due again at its next scheduled time.
+    if run.connection_id and not run.should_retry:
         conn = Connection.objects.filter(pk=run.connection_id).first()
         if conn is not None:
             Connection.objects.filter(pk=conn.pk).update(
                 next_run_at=connection_next_run_at(connection=conn, after=run.finished_at)
             )
-        # A final failure shows on the connection's controls at once (ERROR rows).
-        _failures_sync([run.connection_id])
-    return run
 
 
 def _failures_sync(connection_ids: list[int]) -> None:
@@ -327,9 +424,56 @@ def collection_run_execute(
 
     A run that is not queued (already claimed by another worker, or finished) is returned
     unchanged. ``store=False`` evaluates without storing evidence (``collect --no-store``).
+    When the database goes away during the run, the run is failed with
+    :data:`DATABASE_LOST_MESSAGE` as soon as the database answers again (within
+    ``PIXAUDIT_DB_RECONNECT_SECONDS``); after that the error propagates, the RQ job fails
+    with it, and the sweep reads it from there.
     """
     if not _claim(run_id, job_id):
         return CollectionRun.objects.get(pk=run_id)
+    try:
+        return _execute_claimed(run_id, store=store, progress=progress)
+    except (OperationalError, InterfaceError) as exc:
+        if not database_lost(exc):
+            raise
+        return _fail_when_database_returns(run_id, exc)
+
+
+def database_lost(exc: BaseException) -> bool:
+    """True when ``exc`` is the database connection breaking (server stopped, network), not a
+    statement's error (a deadlock or a timeout leave the connection usable)."""
+    return isinstance(exc, (OperationalError, InterfaceError)) and not db_connection.is_usable()
+
+
+def database_lost_message(exc: BaseException) -> str:
+    detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return f"{DATABASE_LOST_MESSAGE} ({detail})"
+
+
+def _fail_when_database_returns(run_id: int, exc: BaseException) -> CollectionRun:
+    # Nothing of the run was stored (ingest is one transaction). Record why it failed as
+    # soon as the database is back, reconnecting with backoff; give up after the configured
+    # time so a long outage does not hold the worker, and let the error reach RQ.
+    message = database_lost_message(exc)
+    logger.warning("run %s: %s", run_id, message)
+    deadline = time.monotonic() + settings.PIXAUDIT_DB_RECONNECT_SECONDS
+    delay = 0.5
+    while True:
+        db_connection.close()
+        try:
+            job_id = CollectionRun.objects.values_list("job_id", flat=True).get(pk=run_id)
+            _fail_row(run_id, message, permanent=False, retry=bool(job_id))
+            return CollectionRun.objects.get(pk=run_id)
+        except (OperationalError, InterfaceError):
+            if time.monotonic() + delay > deadline:
+                raise exc from None
+            time.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+
+def _execute_claimed(
+    run_id: int, *, store: bool, progress: Callable[[int, int | None, str], None] | None
+) -> CollectionRun:
     run = CollectionRun.objects.select_related("connection").get(pk=run_id)
     run.result = RunResult()  # type: ignore[attr-defined]
     redact = _Redactor([])
@@ -385,6 +529,8 @@ def collection_run_execute(
         detail = "; ".join(f"{k}: {v}" for k, v in sorted(exc.errors.items()))
         return _fail(run, redact(f"invalid parameters: {detail}"), permanent=True)
     except Exception as exc:  # a collector bug: a short message for users, traceback in logs
+        if database_lost(exc):
+            raise
         logger.error(
             "run %s of %s crashed:\n%s", run.pk, key, redact(traceback.format_exc()).rstrip()
         )
@@ -441,6 +587,8 @@ def collection_run_execute(
         run.refresh_from_db()
         return _fail(run, f"the evidence could not be stored: {exc}", permanent=False)
     except Exception as exc:
+        if database_lost(exc):
+            raise
         logger.error(
             "run %s of %s: storing evidence failed:\n%s",
             run.pk, key, redact(traceback.format_exc()).rstrip(),
@@ -488,45 +636,21 @@ def _json_safe(value: Any) -> Any:
     return json.loads(canonical_bytes(value))
 
 
-def collection_run_mark_stale(
-    *,
-    older_than: timedelta,
-    job_exists: Callable[[str], bool] | None = None,
-    alive: Callable[[str], bool] | None = None,
-) -> int:
-    """Fail runs left ``running`` by a worker that died (kill -9, OOM, lost machine).
+def collection_run_fail_abandoned(
+    *, run_id: int, message: str, status: str = RunStatus.RUNNING,
+    retry_at: datetime | None = None, **expect: Any,
+) -> bool:  # fmt: skip
+    """Fail a run nobody will finish (its process died, its job was lost); True if it did.
 
-    A run is stale when it started more than ``older_than`` ago (use the job timeout), or,
-    when ``job_exists`` is given, when its RQ job id no longer exists. A run outside RQ
-    (no job id: a foreground ``collect``, which no job timeout bounds) whose process
-    ``alive(worker)`` confirms is still there is not failed by age. Stale runs become
-    failed (transient, so ``should_retry`` applies) with "worker stopped during the run".
-    Nothing of such a run was stored: ingest is one transaction. Returns how many runs.
+    The UPDATE re-checks ``status`` (and ``expect``, the fields the caller judged on), so a
+    run that moved on meanwhile is left alone. The failure is transient: with attempts left
+    its retry is created in the same transaction, due ``retry_at`` (default: the backoff).
+    Nothing of such a run was stored: ingest is one transaction, and it re-checks under the
+    chain lock that its run is still running.
     """
-    cutoff = timezone.now() - older_than
-    running = CollectionRun.objects.filter(status=RunStatus.RUNNING)
-    old = running.filter(Q(started_at__lt=cutoff)).values_list("pk", "job_id", "worker")
-    stale_ids = {pk for pk, job_id, worker in old if job_id or alive is None or not alive(worker)}
-    if job_exists is not None:
-        for pk, job_id in running.exclude(job_id="").values_list("pk", "job_id"):
-            if not job_exists(job_id):
-                stale_ids.add(pk)
-    if not stale_ids:
-        return 0
-    # Re-check the status in the UPDATE: a run that just finished is left alone.
-    count = CollectionRun.objects.filter(pk__in=stale_ids, status=RunStatus.RUNNING).update(
-        status=RunStatus.FAILED,
-        finished_at=timezone.now(),
-        error_message=STALE_RUN_MESSAGE,
-        error_permanent=False,
+    failed = _fail_row(
+        run_id, message, permanent=False, retry=True, status=status, retry_at=retry_at, **expect
     )
-    if count:
-        logger.warning("marked %d stale run(s) failed: %s", count, sorted(stale_ids))
-        _failures_sync(
-            list(
-                CollectionRun.objects.filter(pk__in=stale_ids, connection__isnull=False)
-                .values_list("connection_id", flat=True)
-                .distinct()
-            )
-        )
-    return count
+    if failed:
+        logger.warning("run %s failed: %s", run_id, message)
+    return failed

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import InterfaceError, OperationalError
 
 from collectors import ParamError, registry
 from collectors.evaluate import validate_thresholds
@@ -27,6 +28,7 @@ from pixaudit.evidence.services import (
     collection_run_create,
     collection_run_execute,
 )
+from pixaudit.evidence.services.scheduling import collection_run_start
 
 # Foreground retries of a transient failure (the job layer uses longer, queued backoff).
 CLI_RETRY_SECONDS = (2, 5)
@@ -138,8 +140,16 @@ class Command(BaseCommand):
         ]
 
     def _create(self, **kwargs):
+        # The run is owned by this process from the start, so that if it is killed the
+        # sweep can tell (pid and start time) and the next `collect` is not refused.
         try:
-            return collection_run_create(trigger=RunTrigger.CLI, **kwargs)
+            if "connection" in kwargs:
+                # A run left by a dead process is failed first; a retry waiting for its due
+                # time is taken over and run here.
+                return collection_run_start(
+                    connection=kwargs["connection"], trigger=RunTrigger.CLI, foreground=True
+                )
+            return collection_run_create(trigger=RunTrigger.CLI, foreground=True, **kwargs)
         except ConnectionParamsError as exc:
             detail = "; ".join(f"{k}: {v}" for k, v in sorted(exc.errors.items()))
             raise CommandError(f"invalid params: {detail}") from None
@@ -150,16 +160,24 @@ class Command(BaseCommand):
 
     def _execute_with_retries(self, label: str, make_run, *, store: bool):
         bar = ProgressBar(label, self.stderr)
-        run = collection_run_execute(run_id=make_run().pk, store=store, progress=bar.update)
-        bar.close()
+        run = self._execute(make_run(), store=store, bar=bar)
         for delay in CLI_RETRY_SECONDS:
             if run.status == RunStatus.SUCCEEDED or run.error_permanent:
                 break
             self.stderr.write(f"{label}: {run.error_message}; retrying in {delay}s")
             time.sleep(delay)
-            run = collection_run_execute(run_id=make_run().pk, store=store, progress=bar.update)
-            bar.close()
+            run = self._execute(make_run(), store=store, bar=bar)
         return run
+
+    def _execute(self, run, *, store: bool, bar: ProgressBar):
+        try:
+            return collection_run_execute(run_id=run.pk, store=store, progress=bar.update)
+        except (OperationalError, InterfaceError) as exc:
+            # The database stayed away longer than PIXAUDIT_DB_RECONNECT_SECONDS: the run
+            # could not even be marked failed; the scheduler's sweep will, once it is back.
+            raise CommandError(f"the database is unreachable: {exc}".strip()) from None
+        finally:
+            bar.close()
 
     def _print_summary(self, summary: dict[str, Counter]) -> None:
         if not summary:
