@@ -105,6 +105,12 @@ class _Counters:
         in_scope = self.days_in_scope
         return None if not in_scope else 100.0 * self.days_passing / in_scope
 
+    @property
+    def coverage_display(self) -> str:
+        """The coverage as every page, report and export prints it: ``87.8%`` or ``n/a``."""
+        pct = self.coverage_pct
+        return "n/a" if pct is None else f"{pct:.1f}%"
+
 
 @dataclass(frozen=True)
 class ControlCoverage(_Counters):
