@@ -157,6 +157,15 @@ class ControlCoverage(_Counters):
         """Runs of days with no, stale or expired manual evidence (for plain statements)."""
         return self.ranges(*_WITHOUT)
 
+    @property
+    def without_evidence_text(self) -> str:
+        """Those runs in words: ``2026-01-30, 2026-02-01 to 2026-02-09`` (``none``)."""
+        parts = [
+            a.isoformat() if a == b else f"{a.isoformat()} to {b.isoformat()}"
+            for a, b in self.ranges_without_evidence
+        ]
+        return ", ".join(parts) or "none"
+
 
 @dataclass(frozen=True)
 class FrameworkCoverage(_Counters):
