@@ -26,9 +26,10 @@ failing day; the day a fix is recorded is passing.
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from functools import cached_property
 
 from django.db import models
 from django.db.models import OuterRef, Subquery
@@ -67,11 +68,12 @@ _TESTED = frozenset({DayStatus.PASSING, DayStatus.FAILING, DayStatus.ERROR, DayS
 class _Counters:
     """Day counters shared by control and framework coverage (over ``_all_days``)."""
 
-    def _all_days(self):  # pragma: no cover - overridden
+    def _tally(self) -> Counter:  # pragma: no cover - overridden
         raise NotImplementedError
 
     def _count(self, statuses) -> int:
-        return sum(1 for s in self._all_days() if s in statuses)
+        tally = self._tally()
+        return sum(tally[s] for s in statuses)
 
     @property
     def days_passing(self) -> int:
@@ -97,7 +99,8 @@ class _Counters:
 
     @property
     def days_in_scope(self) -> int:
-        return sum(1 for s in self._all_days() if s != DayStatus.NOT_APPLICABLE)
+        tally = self._tally()
+        return sum(tally.values()) - tally[DayStatus.NOT_APPLICABLE]
 
     @property
     def coverage_pct(self) -> float | None:
@@ -121,13 +124,18 @@ class ControlCoverage(_Counters):
     end: date
     days: tuple[str, ...]
 
-    def _all_days(self):
-        return self.days
+    @cached_property
+    def tally(self) -> Counter:
+        """status -> number of days (computed once; the dataclass is frozen)."""
+        return Counter(self.days)
+
+    def _tally(self) -> Counter:
+        return self.tally
 
     @property
     def tested(self) -> bool:
         """Any day with a result (passing, failing, error or valid manual evidence)."""
-        return any(s in _TESTED for s in self.days)
+        return any(self.tally[s] for s in _TESTED)
 
     def day_items(self) -> list[tuple[date, str]]:
         """``(day, status)`` for each day of the window."""
@@ -176,9 +184,16 @@ class FrameworkCoverage(_Counters):
     end: date
     controls: tuple[ControlCoverage, ...]
 
-    def _all_days(self):
+    @cached_property
+    def tally(self) -> Counter:
+        """status -> number of control-days."""
+        total: Counter = Counter()
         for item in self.controls:
-            yield from item.days
+            total.update(item.tally)
+        return total
+
+    def _tally(self) -> Counter:
+        return self.tally
 
     @property
     def controls_not_tested(self) -> int:
@@ -196,49 +211,94 @@ def _midnight_after(day: date) -> datetime:
     return datetime.combine(day + timedelta(days=1), time.min, tzinfo=UTC)
 
 
+# Per-assertion results as ranks, so a control's day is the element-wise max of its
+# assertions' arrays (computed in C by ``map(max, ...)``): '' < pass < stale < error < fail.
+_NONE, _PASS, _STALE, _ERROR, _FAIL = range(5)
+_RANK_OF = {"": _NONE, "pass": _PASS, "error": _ERROR, "fail": _FAIL}
+
+
 def _assertion_days(
     assertion_ids: set[str], start: date, end: date, now: datetime
-) -> dict[str, list[str]]:
-    """assertion -> per-day result ('fail', 'error', 'stale', 'pass' or '') (two queries)."""
+) -> dict[str, list[int]]:
+    """assertion -> per-day result rank (``_NONE`` .. ``_FAIL``) (three queries).
+
+    Works run by run, not day by day: the days between two rollup rows carry the earlier
+    row's end state, fresh until the day its evidence expires (``end_stale_on``: a day is
+    judged at its end). Today is judged now: the exact expiry of the state that applies
+    today is read for that one day.
+    """
     if not assertion_ids:
         return {}
     ids = sorted(assertion_ids)
-    fields = ("assertion_id", "day", "status", "end_status", "end_expires_at")
-    in_window = CoverageDay.objects.filter(assertion_id__in=ids, day__range=(start, end))
-    last_before = CoverageDay.objects.filter(
-        assertion_id=OuterRef("assertion_id"), day__lt=start
-    ).order_by("-day")
-    prior = CoverageDay.objects.filter(
-        assertion_id__in=ids, day__lt=start, day=Subquery(last_before.values("day")[:1])
-    )
-    carry: dict[str, tuple[str, datetime | None]] = {}
-    for assertion_id, _, _, end_status, expires in prior.values_list(*fields):
-        carry[assertion_id] = (end_status, expires)
-    rows: dict[str, dict[date, tuple[str, str, datetime | None]]] = defaultdict(dict)
-    for assertion_id, day, status, end_status, expires in in_window.values_list(*fields):
-        rows[assertion_id][day] = (status, end_status, expires)
     today = now.astimezone(UTC).date()
+    fields = ("assertion_id", "day", "status", "end_status", "end_stale_on")
+    in_window = CoverageDay.objects.filter(assertion_id__in=ids, day__range=(start, end))
+
+    def latest(before: date):
+        """Each assertion's last row on or before ``before`` (one query when iterated)."""
+        last = CoverageDay.objects.filter(
+            assertion_id=OuterRef("assertion_id"), day__lte=before
+        ).order_by("-day")
+        return CoverageDay.objects.filter(
+            assertion_id__in=ids, day__lte=before, day=Subquery(last.values("day")[:1])
+        )
+
     count = (end - start).days + 1
-    cutoffs = [min(_midnight_after(start + timedelta(days=i)), now) for i in range(count)]
-    result: dict[str, list[str]] = {}
+    known = max(0, min(count, (today - start).days + 1))  # later days stay _NONE
+    today_index = (today - start).days
+    # assertion -> its stale-from index, when the state that applies today is still fresh now
+    fresh_today: dict[str, int] = {}
+    if 0 <= today_index < count:
+        for assertion_id, expires in latest(today).values_list("assertion_id", "end_expires_at"):
+            if expires is not None and expires >= now:
+                fresh_today[assertion_id] = (expires.astimezone(UTC).date() - start).days
+    carry: dict[str, tuple[int, int | None]] = {}
+    for assertion_id, _, _, end_status, stale_on in latest(start - timedelta(days=1)).values_list(
+        *fields
+    ):
+        carry[assertion_id] = (
+            _RANK_OF[end_status],
+            None if stale_on is None else (stale_on - start).days,
+        )
+    rows: dict[str, list[tuple[int, int, int, int | None]]] = defaultdict(list)
+    for assertion_id, day, status, end_status, stale_on in in_window.values_list(*fields).order_by(
+        "assertion_id", "day"
+    ):
+        rows[assertion_id].append(
+            (
+                (day - start).days,
+                _RANK_OF[status],
+                _RANK_OF[end_status],
+                None if stale_on is None else (stale_on - start).days,
+            )
+        )
+
+    def fill(days: list[int], first: int, stop: int, rank: int, stale: int | None) -> None:
+        if first >= stop:
+            return
+        if rank == _PASS and stale is not None:
+            stale = max(first, min(stop, stale))
+            days[first:stale] = [_PASS] * (stale - first)
+            days[stale:stop] = [_STALE] * (stop - stale)
+        else:
+            days[first:stop] = [rank] * (stop - first)
+
+    result: dict[str, list[int]] = {}
     for assertion_id in ids:
-        state = carry.get(assertion_id, ("", None))
-        own = rows.get(assertion_id, {})
-        days: list[str] = []
-        for i in range(count):
-            day = start + timedelta(days=i)
-            if day > today:
-                days.append("")
-                continue
-            row = own.get(day)
-            if row is not None:
-                base, expires = row[0], row[2]
-                state = (row[1], row[2])
-            else:
-                base, expires = state
-            if base == "pass" and expires is not None and expires < cutoffs[i]:
-                base = "stale"
-            days.append(base)
+        days = [_NONE] * count
+        rank, stale = carry.get(assertion_id, (_NONE, None))
+        own = [r for r in rows.get(assertion_id, ()) if r[0] < known]
+        pos = 0
+        fresh = fresh_today.get(assertion_id)
+        for n, (i, status, end_status, row_stale) in enumerate(own):
+            fill(days, pos, i, rank, stale)
+            if fresh is not None and n == len(own) - 1 and row_stale == today_index:
+                row_stale = today_index + 1  # expires later today: not stale yet
+            fill(days, i, i + 1, status, row_stale)
+            rank, stale, pos = end_status, row_stale, i + 1
+        if fresh is not None and stale == today_index:
+            stale = today_index + 1
+        fill(days, pos, known, rank, stale)
         result[assertion_id] = days
     return result
 
@@ -286,7 +346,14 @@ def _manual(control_ids: list[int]) -> tuple[dict[int, list], dict[int, date]]:
     return uploads, required
 
 
-_AUTO_RANK = {"": 0, "pass": 1, "stale": 2, "error": 3, "fail": 4}
+#: automated rank -> day status when no manual evidence or SoA decision is involved.
+_PLAIN = {
+    _NONE: DayStatus.NO_EVIDENCE,
+    _PASS: DayStatus.PASSING,
+    _STALE: DayStatus.STALE,
+    _ERROR: DayStatus.ERROR,
+    _FAIL: DayStatus.FAILING,
+}
 
 
 def _coverages(
@@ -305,43 +372,51 @@ def _coverages(
     uploads, required = _manual(ids)
     today = now.astimezone(UTC).date()
     count = (end - start).days + 1
+    no_result = [_NONE] * count
     result = []
     for control in controls:
-        arrays = [per_assertion[a] for a in sorted(by_control.get(control.pk, ()))]
+        arrays = [per_assertion[a] for a in by_control.get(control.pk, ())]
+        if len(arrays) > 1:
+            auto = list(map(max, *arrays))
+        else:
+            auto = arrays[0] if arrays else no_result
         excluded = soa.get(control.pk)
         own_uploads = uploads.get(control.pk, [])
         required_since = required.get(control.pk)
-        days: list[str] = []
-        for i in range(count):
-            day = start + timedelta(days=i)
-            if excluded is not None and excluded[i]:
-                days.append(DayStatus.NOT_APPLICABLE)
-                continue
-            if day > today:
-                days.append(DayStatus.NO_EVIDENCE)
-                continue
-            auto = max((a[i] for a in arrays), key=_AUTO_RANK.__getitem__, default="")
-            valid = any(eff <= day <= until for eff, until in own_uploads)
-            needs = (required_since is not None and required_since <= day) or any(
-                eff <= day for eff, _ in own_uploads
-            )
-            days.append(_day_status(auto, valid, needs))
-        result.append(ControlCoverage(control, start, end, tuple(days)))
+        if excluded is None and not own_uploads and required_since is None:
+            days = tuple(_PLAIN[rank] for rank in auto)
+        else:
+            days = tuple(
+                _day_status(
+                    auto[i], start + timedelta(days=i), today, excluded, own_uploads,
+                    required_since, i,
+                )
+                for i in range(count)
+            )  # fmt: skip
+        result.append(ControlCoverage(control, start, end, days))
     return result
 
 
-def _day_status(auto: str, manual_valid: bool, manual_needed: bool) -> str:
-    if auto == "fail":
+def _day_status(rank, day, today, excluded, uploads, required_since, i) -> str:
+    if excluded is not None and excluded[i]:
+        return DayStatus.NOT_APPLICABLE
+    if day > today:
+        return DayStatus.NO_EVIDENCE
+    if rank == _FAIL:
         return DayStatus.FAILING
-    if auto == "error":
+    if rank == _ERROR:
         return DayStatus.ERROR
-    if manual_needed and not manual_valid:
+    valid = any(eff <= day <= until for eff, until in uploads)
+    needed = (required_since is not None and required_since <= day) or any(
+        eff <= day for eff, _ in uploads
+    )
+    if needed and not valid:
         return DayStatus.MANUAL_EXPIRED
-    if auto == "stale":
+    if rank == _STALE:
         return DayStatus.STALE
-    if auto == "pass":
+    if rank == _PASS:
         return DayStatus.PASSING
-    if manual_valid:
+    if valid:
         return DayStatus.MANUAL_VALID
     return DayStatus.NO_EVIDENCE
 
@@ -349,7 +424,7 @@ def _day_status(auto: str, manual_valid: bool, manual_needed: bool) -> str:
 def framework_coverage(
     *, framework: Framework, start: date, end: date, now: datetime | None = None
 ) -> FrameworkCoverage:
-    """Coverage of every assessable control of ``framework`` (eight queries)."""
+    """Coverage of every assessable control of ``framework`` (nine queries)."""
     controls = list(
         Control.objects.filter(framework=framework, assessable=True)
         .exclude(kind=Control.Kind.GROUP)

@@ -113,7 +113,8 @@ class CoverageDay(models.Model):
       empty when nothing reported the assertion.
     - ``end_status``: current state after the day's last collection (the carried state).
     - ``end_expires_at``: when that state's evidence goes stale (earliest over the
-      connections reporting it, each one's freshest evidence), null without evidence.
+      connections reporting it, each one's freshest evidence), null without evidence;
+      ``end_stale_on`` its UTC day.
     """
 
     assertion_id = models.CharField(max_length=200)
@@ -121,6 +122,9 @@ class CoverageDay(models.Model):
     status = models.CharField(max_length=8, blank=True, default="")
     end_status = models.CharField(max_length=8, blank=True, default="")
     end_expires_at = models.DateTimeField(null=True, blank=True)
+    # The UTC day of ``end_expires_at``: the first day the carried state is stale (judged at
+    # the end of each day). Pages read this date, not the timestamp (far cheaper to load).
+    end_stale_on = models.DateField(null=True, blank=True)
 
     class Meta:
         constraints = [

@@ -113,6 +113,7 @@ def coverage_after_ingest(*, item: EvidenceItem) -> None:
             row.status = result_worst(row.status, own.get(assertion_id, ""), end)
             row.end_status = end
             row.end_expires_at = expires
+            row.end_stale_on = None if expires is None else _day_of(expires)
             row.save()
 
 
@@ -158,7 +159,9 @@ def coverage_rebuild(*, batch: int = 2000) -> int:
                     )
                 row.status = result_worst(row.status, own.get(assertion_id, ""), end)
                 row.end_status = end
-                row.end_expires_at = min((state[s][0] for s in srcs), default=None)
+                expires = min((state[s][0] for s in srcs), default=None)
+                row.end_expires_at = expires
+                row.end_stale_on = None if expires is None else _day_of(expires)
     with transaction.atomic():
         CoverageDay.objects.all().delete()
         CoverageDay.objects.bulk_create(rows.values(), batch_size=5000)

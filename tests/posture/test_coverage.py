@@ -76,7 +76,7 @@ def test_framework_rollup_and_query_count_independent_of_window(history):
         with CaptureQueriesContext(connection) as ctx:
             framework_coverage(framework=soc2, start=h.START, end=end, now=h.NOW)
         counts.append(len(ctx.captured_queries))
-    assert counts[0] == counts[1] <= 8
+    assert counts[0] == counts[1] <= 9
 
 
 def test_rollup_rebuilt_equals_rollup_written_at_ingest(history):
@@ -94,3 +94,14 @@ def test_heatmap_has_one_cell_per_day_and_escapes_text(history):
     assert "&lt;CC6.1&gt; &amp; co" in svg and "<CC6.1>" not in svg
     assert 'data-day="2026-01-10" data-status="failing"' in svg
     assert "Failing: 5 days" in svg
+
+
+def test_today_is_judged_now(history):
+    """Day 28's evidence expires at 12:00 on day 30 (no collection on days 29-30)."""
+    control = history["CC6.1"]
+    before = control_coverage(control=control, start=h.day(27), end=h.day(30), now=h.at(30, 10))
+    assert before.days == (DayStatus.PASSING,) * 4
+    after = control_coverage(control=control, start=h.day(27), end=h.day(30), now=h.at(30, 13))
+    assert after.days == (DayStatus.PASSING,) * 3 + (DayStatus.STALE,)
+    collected = control_coverage(control=control, start=h.day(31), end=h.day(31), now=h.at(31, 13))
+    assert collected.days == (DayStatus.PASSING,)
