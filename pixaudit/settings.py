@@ -273,6 +273,8 @@ PIXAUDIT_POST_INGEST_HOOKS = [
     "pixaudit.reviews.services.followups.followups_after_ingest",
     # A signed checkpoint of the chain head when one is due (pixaudit.evidence.checkpoints).
     "pixaudit.evidence.services.checkpoints.chain_checkpoint_after_ingest",
+    # The daily coverage rollup (pixaudit.posture.rollup; rebuilt by manage.py coverage_rebuild).
+    "pixaudit.posture.rollup.coverage_after_ingest",
 ]
 # Base URL for links in reminder e-mails (e.g. https://pixaudit.example.com).
 PIXAUDIT_BASE_URL = env_str("PIXAUDIT_BASE_URL", "http://localhost:8000")
