@@ -1,0 +1,1 @@
+from tests.security.fixtures import catalogs, soc2  # noqa: F401
