@@ -37,6 +37,7 @@ from pixaudit.controls.models import Control, Framework
 from pixaudit.controls.selectors import effective_mappings
 from pixaudit.exceptions.models import AcceptanceStatus, ExceptionAcceptance, ExceptionRecord
 from pixaudit.posture.models import ControlOwner
+from pixaudit.posture.selectors import assertion_catalog
 
 __all__ = [
     "STATUSES",
@@ -149,6 +150,7 @@ class ExceptionRow:
     owner_is_default: bool = False
     acceptance: ExceptionAcceptance | None = None
     now: datetime | None = None
+    assertion_title: str = ""
 
     @property
     def pk(self) -> int:
@@ -224,6 +226,7 @@ def exception_rows(
     ):
         active[acceptance.exception_id] = acceptance
     order = {pk: i for i, pk in enumerate(controls)}
+    catalog = assertion_catalog()
     rows = []
     for record in records:
         own = sorted(
@@ -234,7 +237,8 @@ def exception_rows(
         if owner is None:
             owner = next((owners[c.pk] for c in own if c.pk in owners), None)
             default = owner is not None
-        rows.append(ExceptionRow(record, own, owner, default, active.get(record.pk), now))
+        title = catalog.get(record.assertion_id, {}).get("title", "")
+        rows.append(ExceptionRow(record, own, owner, default, active.get(record.pk), now, title))
     return rows
 
 

@@ -85,3 +85,40 @@ class History:
         if self.sync:
             exceptions_sync()
         return item
+
+
+class MatrixObjects:
+    """Sample exceptions for the permission matrix and the audit coverage test: an open one,
+    one with a requested acceptance (by the engineer) and one with an approved acceptance."""
+
+    def __init__(self, world) -> None:
+        from pixaudit.exceptions.models import (
+            AcceptanceStatus,
+            ExceptionAcceptance,
+            ExceptionRecord,
+        )
+
+        item = world.evidence_in
+        made = []
+        for n in (1, 2, 3):
+            record, _ = ExceptionRecord.objects.get_or_create(
+                start_evidence=item, assertion_id="demo_inventory.encryption_at_rest",
+                resource=f"matrix-{n}",
+                defaults={"collector_key": "matrix", "severity": "high", "message": "fails",
+                          "opened_at": item.collected_at, "last_evidence": item,
+                          "start_seq": item.seq},
+            )  # fmt: skip
+            made.append(record)
+        self.open, with_request, with_approval = made
+        today = item.collected_at.date()
+        self.requested, _ = ExceptionAcceptance.objects.get_or_create(
+            exception=with_request,
+            defaults={"reason": "vendor fix due", "expires_on": today + timedelta(days=60),
+                      "requested_by": world.engineer},
+        )  # fmt: skip
+        self.approved, _ = ExceptionAcceptance.objects.get_or_create(
+            exception=with_approval,
+            defaults={"reason": "compensating control", "expires_on": today + timedelta(days=60),
+                      "requested_by": world.engineer, "decided_by": world.admin,
+                      "status": AcceptanceStatus.APPROVED, "decided_at": item.collected_at},
+        )  # fmt: skip
