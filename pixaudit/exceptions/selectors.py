@@ -173,7 +173,8 @@ class ExceptionRow:
 
     @property
     def deadline_at(self) -> datetime | None:
-        return getattr(self.record, "deadline_at", None)
+        days = deadline_days().get(self.record.severity)
+        return None if days is None else self.record.opened_at + timedelta(days=days)
 
     @property
     def past_deadline(self) -> bool:
