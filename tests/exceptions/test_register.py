@@ -227,3 +227,21 @@ def test_rebuild_command(four, capsys):
     assert AuditEvent.objects.filter(action="exceptions.rebuilt").exists()
     call_command("exceptions_rebuild", "--sync")
     assert "Replayed 0 evidence item(s)" in capsys.readouterr().out
+
+
+def test_register_reads_take_a_fixed_number_of_queries(soc2):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def count() -> int:
+        with CaptureQueriesContext(connection) as ctx:
+            rows = exception_rows(exception_list(filters=ExceptionFilters(status="open")))
+            [(r.owner, r.controls, r.acceptance, r.record.connection) for r in rows]
+        return len(ctx.captured_queries)
+
+    history = History()
+    history.day(1, {"r0": "fail"})
+    few = count()
+    history.day(2, {f"r{n}": "fail" for n in range(40)})
+    assert ExceptionRecord.objects.count() == 40
+    assert count() == few
