@@ -70,20 +70,29 @@ def _lock_cursor() -> ReplayCursor:
     return ReplayCursor.objects.select_for_update().get(pk=1)
 
 
+#: Model field names of the derived fields (``connection_id`` -> ``connection`` etc.).
+_UPDATE_FIELDS = [name.removesuffix("_id") for name in DERIVED_FIELDS]
+
+
 def _record(stretch: Stretch) -> ExceptionRecord:
     return ExceptionRecord(assertion_id=stretch.assertion_id, resource=stretch.resource,
                            **stretch.derived())  # fmt: skip
 
 
 def _save(stretches: list[Stretch]) -> tuple[int, int]:
-    """Write touched stretches: updates first (closings before anything that opens), then new
-    rows, so the "one open exception per key" constraint holds after every statement."""
+    """Write touched stretches: closings first, then other updates, then new rows (closed
+    ones before open ones), so the "one open exception per key" constraint holds after every
+    statement."""
+    now = timezone.now()
     updates = [s for s in stretches if s.pk is not None]
-    updates.sort(key=lambda s: s.closed_at is None)
-    for stretch in updates:
-        ExceptionRecord.objects.filter(pk=stretch.pk).update(
-            **stretch.derived(), updated_at=timezone.now()
-        )
+    closing = [s for s in updates if s.closed_at is not None]
+    for group in (closing, [s for s in updates if s.closed_at is None]):
+        rows = []
+        for stretch in group:
+            row = _record(stretch)
+            row.pk, row.updated_at = stretch.pk, now
+            rows.append(row)
+        ExceptionRecord.objects.bulk_update(rows, [*_UPDATE_FIELDS, "updated_at"], batch_size=500)
     new = [_record(s) for s in stretches if s.pk is None]
     new.sort(key=lambda r: r.closed_at is None)
     ExceptionRecord.objects.bulk_create(new, batch_size=1000)
