@@ -25,6 +25,7 @@ from django.template.loader import render_to_string
 from django.utils.safestring import mark_safe
 
 from pixaudit.dashboard import charts
+from pixaudit.exceptions.selectors import exceptions_for_period
 from pixaudit.posture.heatmap import matrix_svg
 from pixaudit.reports.selectors import ReportData
 
@@ -32,6 +33,8 @@ STYLESHEET = "reports/report.css"
 WATERMARK_STYLESHEET = "reports/watermark.css"
 
 ProgressFn = Callable[[int, str], None]
+#: At most this many exceptions are listed in a report (the register exports them all).
+EXCEPTIONS_SHOWN = 500
 
 # weasyprint logs every layout step at INFO; a report of 100 pages would flood worker logs.
 logging.getLogger("weasyprint.progress").setLevel(logging.WARNING)
@@ -57,11 +60,19 @@ def report_context(data: ReportData, *, for_pdf: bool) -> dict:
         groups.append((parent, list(items)))
     failing = [s for s in data.sections if s.status in ("failing", "error")]
     failing.sort(key=lambda s: (-s.totals["fail"] - s.totals["error"], s.control.sort_order))
+    # The exceptions register over the period, as of the evidence the report was read from.
+    exception_rows = exceptions_for_period(
+        framework=data.framework, since=data.period.since, until=data.period.until,
+        up_to_seq=data.chain_head_seq, now=data.generated_at,
+    )  # fmt: skip
     return {
         "data": data,
         "framework": data.framework,
         "groups": groups,
         "top_failing": failing[:10],
+        "exception_rows": exception_rows[:EXCEPTIONS_SHOWN],
+        "exceptions_total": len(exception_rows),
+        "exceptions_shown": EXCEPTIONS_SHOWN,
         "for_pdf": for_pdf,
         "status_svg": charts.status_bar_svg(data.status_rows, title="Controls by status"),
         "coverage_svg": _coverage_svg(data),
