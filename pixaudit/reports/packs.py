@@ -252,8 +252,9 @@ Contents: report.pdf (the report), controls/<control>/ (raw evidence artifacts e
 stored, results.csv/.xlsx with the full population tested at the end of the period,
 collections.csv with each collection's results), evidence-index.csv (every evidence item
 the report lists), audit-workbook.xlsx (control matrix, evidence index and, for an
-engagement, the samples with their test results), oscal/ (OSCAL catalog and assessment results), manifest.json (every file
-with its SHA-256, size, evidence ids and controls), manifest.sig and SHA256SUMS.
+engagement, the samples with their test results), oscal/ (OSCAL catalog and assessment
+results), manifest.json (every file with its SHA-256, size, evidence ids and controls),
+manifest.sig and SHA256SUMS.
 
 How to verify (standard tools only; run inside the unzipped folder)
 -------------------------------------------------------------------

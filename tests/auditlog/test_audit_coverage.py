@@ -177,8 +177,12 @@ CHANGES: dict[str, Case] = {
     "audits:sample_result_create": Case(
         as_role("AU"),
         "sample.result_recorded",
-        lambda w: {"position": "2", "outcome": "exception", "note": "No approval ticket",
-                   "file": SimpleUploadedFile("note.txt", b"missing approval\n")},
+        lambda w: {
+            "position": "2",
+            "outcome": "exception",
+            "note": "No approval ticket",
+            "file": SimpleUploadedFile("note.txt", b"missing approval\n"),
+        },
     ),  # fmt: skip
     "reports:scope": Case(
         as_role("M"),

@@ -182,8 +182,10 @@ MATRIX: dict[str, tuple[Kwargs, dict[str, int]]] = {
     # managers save new versions.
     "reports:scope": (SOC2, INTERNAL_PAGE),
     "reports:narratives": (SOC2, INTERNAL_PAGE),
-    "reports:narrative_edit": (lambda w: {"framework_key": "soc2-2017", "ref": "CC6.1"},
-                               INTERNAL_PAGE),  # fmt: skip
+    "reports:narrative_edit": (
+        lambda w: {"framework_key": "soc2-2017", "ref": "CC6.1"},
+        INTERNAL_PAGE,
+    ),  # fmt: skip
     # The pack-signing public key, published for anyone to pin (verify_pack --key-url).
     "signing_key_public": (NONE, exp(200)),
     # Access reviews: every internal user may read and (if assigned) decide; managers start,
