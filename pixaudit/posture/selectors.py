@@ -239,13 +239,13 @@ def assessable_controls(
 def scope_categories_exclude(qs: QuerySet[Control], *, as_of: datetime | None = None):
     """``qs`` without controls whose category the framework's report scope leaves out.
 
-    The scope (``reports.ReportScope``, append-only versions) is read inside the same query
+    The scope (``reports.ScopeStatement``, append-only versions) is read inside the same query
     (a subquery per optional category), so no query is added. Without a scope every
     category counts; Security is always in scope.
     """
-    from pixaudit.reports.models import OPTIONAL_CATEGORIES, ReportScope
+    from pixaudit.reports.models import OPTIONAL_CATEGORIES, ScopeStatement
 
-    latest = ReportScope.objects.filter(framework=OuterRef("framework"))
+    latest = ScopeStatement.objects.filter(framework=OuterRef("framework"))
     if as_of is not None:
         latest = latest.filter(created_at__lte=as_of)
     latest = latest.order_by("-created_at", "-id")

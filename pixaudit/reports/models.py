@@ -119,7 +119,7 @@ OPTIONAL_CATEGORIES = (
 )
 
 
-class ReportScope(AppendOnlyHistoryModel):
+class ScopeStatement(AppendOnlyHistoryModel):
     """The organisation's scope statement for a framework's reports, one version per save.
 
     Append-only: the newest version is the scope; a report uses the version current when

@@ -55,7 +55,7 @@ from pixaudit.reports.selectors_scope import (
     engagement_samples,
     manual_in_period,
     manual_states_as_of,
-    report_scope_current,
+    scope_statement_current,
 )
 
 #: Non-passing results listed per assertion in the PDF; the full table goes to the pack.
@@ -217,7 +217,7 @@ class ReportData:
     engagement_name: str = ""
     #: True when rebuilt from a rendered report's pin (pack, preview), not read afresh.
     pinned: bool = False
-    scope: Any = None  # ReportScope | None, the version current when the data was read
+    scope: Any = None  # ScopeStatement | None, the version current when the data was read
     samples: list[SampleSummary] = field(default_factory=list)  # engagement reports only
 
     def pin(self) -> EvidencePin:
@@ -601,7 +601,7 @@ def report_data(
         engagement_id=engagement_id,
         engagement_name=engagement_name,
         pinned=pin is not None,
-        scope=report_scope_current(framework=framework, as_of=now),
+        scope=scope_statement_current(framework=framework, as_of=now),
         samples=[
             s
             for s in (

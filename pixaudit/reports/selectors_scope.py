@@ -20,7 +20,7 @@ from django.db.models import QuerySet
 from pixaudit.controls.models import Control, Framework
 from pixaudit.evidence.models import ManualEvidence, ManualEvidenceControl, ManualRequirement
 from pixaudit.evidence.selectors_manual import ManualControlState
-from pixaudit.reports.models import ControlNarrative, ReportScope
+from pixaudit.reports.models import ControlNarrative, ScopeStatement
 from pixaudit.reports.periods import Period
 
 __all__ = [
@@ -31,23 +31,23 @@ __all__ = [
     "engagement_samples",
     "manual_in_period",
     "manual_states_as_of",
-    "report_scope_current",
-    "report_scope_history",
+    "scope_statement_current",
+    "scope_statement_history",
 ]
 
 
-def report_scope_current(
+def scope_statement_current(
     *, framework: Framework, as_of: datetime | None = None
-) -> ReportScope | None:
-    qs = ReportScope.objects.filter(framework=framework).select_related("author")
+) -> ScopeStatement | None:
+    qs = ScopeStatement.objects.filter(framework=framework).select_related("author")
     if as_of is not None:
         qs = qs.filter(created_at__lte=as_of)
     return qs.order_by("-created_at", "-id").first()
 
 
-def report_scope_history(*, framework: Framework) -> QuerySet[ReportScope]:
+def scope_statement_history(*, framework: Framework) -> QuerySet[ScopeStatement]:
     return (
-        ReportScope.objects.filter(framework=framework)
+        ScopeStatement.objects.filter(framework=framework)
         .select_related("author")
         .order_by("-created_at", "-id")
     )

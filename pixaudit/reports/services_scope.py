@@ -18,10 +18,10 @@ from django.utils import timezone
 from pixaudit.accounts.models import User
 from pixaudit.auditlog.services import audit_log_record
 from pixaudit.controls.models import Control, Framework
-from pixaudit.reports.models import OPTIONAL_CATEGORIES, ControlNarrative, ReportScope
-from pixaudit.reports.selectors_scope import control_narratives, report_scope_current
+from pixaudit.reports.models import OPTIONAL_CATEGORIES, ControlNarrative, ScopeStatement
+from pixaudit.reports.selectors_scope import control_narratives, scope_statement_current
 
-__all__ = ["NARRATIVE_MAX", "SCOPE_TEXT_FIELDS", "control_narrative_save", "report_scope_save"]
+__all__ = ["NARRATIVE_MAX", "SCOPE_TEXT_FIELDS", "control_narrative_save", "scope_statement_save"]
 
 NARRATIVE_MAX = 20_000
 TEXT_MAX = 50_000
@@ -67,25 +67,25 @@ def _clean_scope(values: dict[str, Any]) -> dict[str, Any]:
 
 
 @transaction.atomic
-def report_scope_save(
+def scope_statement_save(
     *,
     framework: Framework,
     actor: User,
     request: HttpRequest | None = None,
     **values: Any,
-) -> ReportScope:
+) -> ScopeStatement:
     """Record a new version of ``framework``'s scope statement (Security is always in scope;
     the four optional Trust Services categories are booleans)."""
     cleaned = _clean_scope(values)
-    previous = report_scope_current(framework=framework)
+    previous = scope_statement_current(framework=framework)
     if previous is not None:
         changed = [k for k, v in cleaned.items() if getattr(previous, k) != v]
         if not changed:
             raise ValidationError("Nothing changed since the current version.")
     else:
         changed = sorted(k for k, v in cleaned.items() if v)
-    scope = ReportScope.objects.create(framework=framework, author=actor, **cleaned)
-    audit_log_record(actor=actor, action="report_scope.saved", obj=scope, request=request,
+    scope = ScopeStatement.objects.create(framework=framework, author=actor, **cleaned)
+    audit_log_record(actor=actor, action="scope_statement.saved", obj=scope, request=request,
                      framework=framework.key, changed=changed, categories=scope.categories,
                      previous_version=previous.pk if previous else None)  # fmt: skip
     return scope

@@ -20,10 +20,10 @@ from pixaudit.reports.forms import NarrativeForm, ReportScopeForm
 from pixaudit.reports.selectors_scope import (
     control_narrative_history,
     control_narratives,
-    report_scope_current,
-    report_scope_history,
+    scope_statement_current,
+    scope_statement_history,
 )
-from pixaudit.reports.services_scope import control_narrative_save, report_scope_save
+from pixaudit.reports.services_scope import control_narrative_save, scope_statement_save
 
 SOC2 = "soc2-2017"
 
@@ -51,7 +51,7 @@ def _scope_initial(scope) -> dict:
 @require_http_methods(["GET", "POST"])
 def scope_edit(request: HttpRequest, framework_key: str) -> HttpResponse:
     framework = _framework(framework_key)
-    current = report_scope_current(framework=framework)
+    current = scope_statement_current(framework=framework)
     may_edit = can(request.user, "reports.scope_edit")
     soc2 = framework.key == SOC2
     form = ReportScopeForm(initial=_scope_initial(current), soc2=soc2)
@@ -61,7 +61,7 @@ def scope_edit(request: HttpRequest, framework_key: str) -> HttpResponse:
         form = ReportScopeForm(request.POST, soc2=soc2)
         if form.is_valid():
             try:
-                report_scope_save(framework=framework, actor=request.user, request=request,
+                scope_statement_save(framework=framework, actor=request.user, request=request,
                                   **form.cleaned_data)  # fmt: skip
             except ValidationError as exc:
                 _apply_errors(form, exc)
@@ -72,7 +72,7 @@ def scope_edit(request: HttpRequest, framework_key: str) -> HttpResponse:
         "framework": framework,
         "frameworks": Framework.objects.order_by("key"),
         "current": current,
-        "history": report_scope_history(framework=framework)[:50],
+        "history": scope_statement_history(framework=framework)[:50],
         "form": form if may_edit else None,
         "soc2": soc2,
     }

@@ -186,7 +186,7 @@ CHANGES: dict[str, Case] = {
     ),  # fmt: skip
     "reports:scope": Case(
         as_role("M"),
-        "report_scope.saved",
+        "scope_statement.saved",
         lambda w: {"system_description": "The PixMuse image service.", "availability": "on"},
     ),  # fmt: skip
     "reports:narrative_edit": Case(

@@ -22,14 +22,14 @@ from pixaudit.controls.services import mapping_override_create
 from pixaudit.lib.append_only import AppendOnlyHistoryError
 from pixaudit.posture.models import ApplicabilityDecision, ReadinessSnapshot
 from pixaudit.posture.services import applicability_decide, readiness_snapshot_take
-from pixaudit.reports.models import ControlNarrative, ReportScope
-from pixaudit.reports.services_scope import control_narrative_save, report_scope_save
+from pixaudit.reports.models import ControlNarrative, ScopeStatement
+from pixaudit.reports.services_scope import control_narrative_save, scope_statement_save
 from tests.security.helpers import client_for
 
 pytestmark = pytest.mark.django_db
 
 HISTORY_MODELS = (ApplicabilityDecision, ReadinessSnapshot, MappingOverride,
-                  EvidenceRequestEvent, Sample, SampleResult, ReportScope,
+                  EvidenceRequestEvent, Sample, SampleResult, ScopeStatement,
                   ControlNarrative)  # fmt: skip
 
 
@@ -50,7 +50,7 @@ def history(world):
         EvidenceRequestEvent: world.request.events.get(),
         Sample: world.other_sample,  # world.sample has a result (a PROTECT reference)
         SampleResult: world.sample_result,
-        ReportScope: report_scope_save(
+        ScopeStatement: scope_statement_save(
             framework=world.soc2, actor=world.manager, system_description="The service."
         ),
         ControlNarrative: control_narrative_save(

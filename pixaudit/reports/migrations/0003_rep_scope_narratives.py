@@ -30,7 +30,7 @@ class Migration(migrations.Migration):
             },
         ),
         migrations.CreateModel(
-            name='ReportScope',
+            name='ScopeStatement',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('system_description', models.TextField()),
@@ -54,5 +54,5 @@ class Migration(migrations.Migration):
             },
         ),
         # History: PostgreSQL refuses UPDATE and DELETE (pixaudit.lib.append_only).
-        append_only_triggers("reports_reportscope", "reports_controlnarrative"),
+        append_only_triggers("reports_scopestatement", "reports_controlnarrative"),
     ]
