@@ -183,3 +183,33 @@ def test_sample_workbook(world):
     assert first["Control"].startswith("SOC 2") and "CC6.1" in first["Control"]
     assert [c.value for c in results[3]][6] == "Not tested"
     assert AuditEvent.objects.filter(action="sample.workbook_downloaded").exists()
+
+
+def test_engagement_report_appends_samples_and_the_workbook_has_them(world):
+    from pixaudit.reports.periods import Period
+    from pixaudit.reports.rendering import report_html
+    from pixaudit.reports.selectors import report_data
+    from pixaudit.reports.workbook import audit_workbook_bytes
+
+    engagement = world.engagement
+    period = Period(engagement.window_start, engagement.window_end)
+    data = report_data(framework=world.soc2, period=period, engagement_id=engagement.pk,
+                       engagement_name=engagement.name)  # fmt: skip
+    assert [s.sample.pk for s in data.samples] == [world.sample.pk]  # never B's
+    html = report_html(data, for_pdf=True)
+    assert "Samples and test results" in html and "Ticket approved" in html
+    book = load_workbook(io.BytesIO(audit_workbook_bytes(data)))
+    assert book.sheetnames == ["Control matrix", "Evidence index", "Samples"]
+    samples = book["Samples"]
+    assert samples.freeze_panes == "A2" and samples.auto_filter.ref == "A1:L6"
+    values = [r for r in samples.iter_rows(min_row=2, values_only=True)]
+    assert [r[6] for r in values] == ["Passed"] + ["Not tested"] * 4
+    # A result recorded after the report was read is not in a rebuild from its pin.
+    pin = data.pin()
+    sample_result_record(sample=world.sample, position=2, outcome="passed", note="",
+                         actor=world.auditor)  # fmt: skip
+    rebuilt = report_data(framework=world.soc2, period=period, engagement_id=engagement.pk,
+                          pin=pin)  # fmt: skip
+    assert rebuilt.samples[0].untested == 4
+    assert report_data(framework=world.soc2, period=period,
+                       engagement_id=engagement.pk).samples[0].untested == 3  # fmt: skip
