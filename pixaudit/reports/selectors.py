@@ -31,6 +31,7 @@ from pixaudit.controls.selectors import effective_mappings
 from pixaudit.evidence.models import MAX_ATTEMPTS, CollectionRun, EvidenceItem, Finding, RunStatus
 from pixaudit.evidence.selectors import chain_head
 from pixaudit.evidence.selectors_current import run_failure_rows
+from pixaudit.posture.coverage import FrameworkCoverage, framework_coverage
 from pixaudit.posture.selectors import (
     SEVERITY_RANK,
     STATUS_ORDER,
@@ -219,6 +220,8 @@ class ReportData:
     pinned: bool = False
     scope: Any = None  # ScopeStatement | None, the version current when the data was read
     samples: list[SampleSummary] = field(default_factory=list)  # engagement reports only
+    #: Day-by-day coverage of the period (``pixaudit.posture.coverage``), as of ``now``.
+    coverage: FrameworkCoverage | None = None
 
     def pin(self) -> EvidencePin:
         """The pin that rebuilds exactly this data later (recorded when a report renders)."""
@@ -611,6 +614,9 @@ def report_data(
             )
             if s.sample.control is None or s.sample.control.framework_id == framework.pk
         ],
+        coverage=framework_coverage(
+            framework=framework, start=period.start, end=period.end, now=now
+        ),
     )
 
 
