@@ -1,11 +1,13 @@
 """The engagement organised by control: what an auditor tests, control by control.
 
 For each in-scope control of an engagement's framework: its status at the end of the
-window and the evidence inside the window (automated collections and manual uploads, from
-the same period selector the engagement report uses, ``reports.selectors.report_data``),
-the organisation's narrative, the auditors' requests and the samples drawn for it with
-their results. Scoped like every auditor read: only evidence collected inside the window.
-A constant number of queries per framework, whatever the volume of evidence.
+window, its coverage day by day (``posture.coverage``, the report's own figures), the
+exceptions overlapping the window (``exceptions.selectors``), the evidence inside the
+window (automated collections and manual uploads, from the same period selector the
+engagement report uses, ``reports.selectors.report_data``), the organisation's narrative,
+the auditors' requests and the samples drawn for it with their results. Scoped like every
+auditor read: only evidence collected inside the window. A constant number of queries per
+framework, whatever the volume of evidence.
 """
 
 from __future__ import annotations
@@ -14,9 +16,14 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.utils.safestring import mark_safe
+
 from pixaudit.audits.models import Engagement, EvidenceRequest, Sample
 from pixaudit.audits.selectors import evidence_request_list, sample_list
 from pixaudit.controls.models import Control, Framework
+from pixaudit.exceptions.selectors import ExceptionRow, exceptions_for_period
+from pixaudit.posture.coverage import ControlCoverage
+from pixaudit.posture.heatmap import heatmap_svg
 from pixaudit.posture.selectors import ControlStatus
 from pixaudit.reports.periods import Period
 from pixaudit.reports.selectors import ControlSection, report_data
@@ -40,6 +47,21 @@ class EngagementControl:
     section: ControlSection
     requests: list[EvidenceRequest] = field(default_factory=list)
     samples: list[Sample] = field(default_factory=list)
+    coverage: ControlCoverage | None = None  # day by day over the window
+    exceptions: list[ExceptionRow] = field(default_factory=list)  # overlapping the window
+
+    @property
+    def heatmap(self) -> str:
+        """The window's calendar heatmap (inline SVG, every text escaped)."""
+        if self.coverage is None:
+            return ""
+        return mark_safe(
+            heatmap_svg(
+                days=self.coverage.days, start=self.coverage.start,
+                title=f"{self.control.ref} coverage, {self.coverage.start} to "
+                f"{self.coverage.end}",
+            )
+        )  # fmt: skip
 
     @property
     def control(self) -> Control:
@@ -72,7 +94,15 @@ class FrameworkControls:
 def _framework_controls(
     engagement: Engagement, framework: Framework, requests, samples
 ) -> FrameworkControls:
-    data = report_data(framework=framework, period=engagement_period(engagement=engagement))
+    period = engagement_period(engagement=engagement)
+    data = report_data(framework=framework, period=period)
+    coverage = {c.control.pk: c for c in data.coverage.controls} if data.coverage else {}
+    by_control_exceptions: dict[int, list[ExceptionRow]] = defaultdict(list)
+    for row in exceptions_for_period(
+        framework=framework, since=period.since, until=period.until, now=data.generated_at
+    ):
+        for control in row.controls:
+            by_control_exceptions[control.pk].append(row)
     by_control_requests: dict[int, list[EvidenceRequest]] = defaultdict(list)
     for item in requests:
         by_control_requests[item.control_id].append(item)
@@ -85,6 +115,8 @@ def _framework_controls(
             section,
             by_control_requests.get(section.control.pk, []),
             by_control_samples.get(section.control.pk, []),
+            coverage.get(section.control.pk),
+            by_control_exceptions.get(section.control.pk, []),
         )
         for section in data.sections
     ]

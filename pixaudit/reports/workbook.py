@@ -1,5 +1,6 @@
 """The top-level audit workbook of a report (``audit-workbook.xlsx`` in its evidence pack):
-control matrix, evidence index and, for engagement reports, the samples with their results.
+control matrix, coverage, exceptions, evidence index and, for engagement reports, the
+samples with their results.
 
 Built from the same ``ReportData`` as the PDF (so, in a pack, from the report's evidence
 pin), through ``pixaudit.lib.workbook`` (frozen headers, autofilters, column widths).
@@ -33,6 +34,12 @@ MATRIX_HEADERS = ["Control", "Title", "Category", "Status at period end", "Teste
 EVIDENCE_HEADERS = ["Seq", "Source", "Connection", "Collected (UTC)", "Effective (UTC)",
                     "Expires (UTC)", "Rows", "Findings", "Controls", "SHA-256",
                     "Pack paths"]  # fmt: skip
+COVERAGE_HEADERS = ["Control", "Title", "Coverage", "Passing days", "Failing days",
+                    "Error days", "Days without evidence", "Not applicable days",
+                    "In-scope days", "Days without evidence (dates)"]  # fmt: skip
+EXCEPTION_HEADERS = ["Controls", "Check", "Resource", "Connection", "Severity",
+                     "Opened (UTC)", "Closed (UTC)", "Days", "Deadline", "Owner",
+                     "First evidence (seq)", "Last evidence (seq)", "Status"]  # fmt: skip
 RESULT_HEADERS = ["Sample", "Population", "Control", "Position", "Item", "Drawn index",
                   "Result", "Note", "Attachment", "Attachment SHA-256", "Recorded by",
                   "Recorded at (UTC)"]  # fmt: skip
@@ -67,6 +74,36 @@ def _evidence_rows(data: ReportData, paths: dict[int, list[str]]) -> Iterable[li
         ]  # fmt: skip
 
 
+def _coverage_rows(data: ReportData) -> Iterable[list[Any]]:
+    if data.coverage is None:
+        return
+    for c in data.coverage.controls:
+        yield [
+            c.control.ref, c.control.title, c.coverage_display if c.tested else NOT_TESTED,
+            c.days_passing, c.days_failing, c.days_error, c.days_without_evidence,
+            c.days_not_applicable, c.days_in_scope, c.without_evidence_text,
+        ]  # fmt: skip
+
+
+def _exception_rows(data: ReportData) -> Iterable[list[Any]]:
+    from pixaudit.exceptions.selectors import exceptions_for_period
+
+    rows = exceptions_for_period(
+        framework=data.framework, since=data.period.since, until=data.period.until,
+        up_to_seq=data.chain_head_seq, now=data.generated_at,
+    )  # fmt: skip
+    for r in rows:
+        record = r.record
+        yield [
+            [c.ref for c in r.controls if c.framework_id == data.framework.pk],
+            r.assertion_title or record.assertion_id, record.resource,
+            record.connection.name if record.connection else "", record.severity,
+            record.opened_at, record.closed_at, r.duration_days, r.deadline_label,
+            r.owner.get_username() if r.owner else "", record.start_seq, record.end_seq,
+            r.status,
+        ]  # fmt: skip
+
+
 def _control_label(summary: SampleSummary) -> str:
     control = summary.sample.control
     return f"{control.framework.name}: {control.ref} {control.title}" if control else ""
@@ -91,6 +128,8 @@ def sample_result_rows(summaries: Iterable[SampleSummary]) -> Iterable[list[Any]
 def audit_workbook_sheets(data: ReportData, paths: dict[int, list[str]]) -> list[Sheet]:
     sheets = [
         Sheet("Control matrix", MATRIX_HEADERS, _matrix_rows(data)),
+        Sheet("Coverage", COVERAGE_HEADERS, _coverage_rows(data)),
+        Sheet("Exceptions", EXCEPTION_HEADERS, _exception_rows(data)),
         Sheet("Evidence index", EVIDENCE_HEADERS, _evidence_rows(data, paths)),
     ]
     if data.engagement_id is not None:

@@ -199,7 +199,13 @@ def test_engagement_report_appends_samples_and_the_workbook_has_them(world):
     html = report_html(data, for_pdf=True)
     assert "Samples and test results" in html and "Ticket approved" in html
     book = load_workbook(io.BytesIO(audit_workbook_bytes(data)))
-    assert book.sheetnames == ["Control matrix", "Evidence index", "Samples"]
+    assert book.sheetnames == [
+        "Control matrix",
+        "Coverage",
+        "Exceptions",
+        "Evidence index",
+        "Samples",
+    ]
     samples = book["Samples"]
     assert samples.freeze_panes == "A2" and samples.auto_filter.ref == "A1:L6"
     values = [r for r in samples.iter_rows(min_row=2, values_only=True)]

@@ -53,6 +53,13 @@ def test_auditor_tests_a_control_in_the_engagement(live_server, page, login, tmp
     expect(page.get_by_text("Demo resource inventory (offline)").first).to_be_visible()
     expect(page.get_by_text("Not tested: no evidence in the period")).to_have_count(0)
     expect(page.get_by_role("heading", name="Samples for this control")).to_be_visible()
+    # Its coverage over the window as a heatmap (one cell per day) and its exceptions.
+    window = (engagement.window_end - engagement.window_start).days + 1
+    expect(page.locator("svg.heatmap rect[data-day]")).to_have_count(window)
+    expect(page.get_by_test_id("control-coverage")).to_contain_text("covered by passing")
+    exceptions = page.get_by_role("table", name="Exceptions of this control's checks")
+    expect(exceptions.get_by_role("row")).not_to_have_count(1)  # more than the header
+    expect(exceptions).to_contain_text("Evidence")
 
     # Record a result: an exception with a note and an attached file.
     page.get_by_role("link", name="Record results").click()

@@ -160,7 +160,7 @@ def test_audit_workbook_in_the_pack(pack_path):
         sums = zf.read("SHA256SUMS").decode()
         assert f"  {WORKBOOK_PATH}\n" in sums
         book = load_workbook(io.BytesIO(zf.read(WORKBOOK_PATH)))
-    assert book.sheetnames == ["Control matrix", "Evidence index"]
+    assert book.sheetnames == ["Control matrix", "Coverage", "Exceptions", "Evidence index"]
     matrix = book["Control matrix"]
     assert matrix.freeze_panes == "A2"
     assert matrix.auto_filter.ref.startswith("A1:N")
@@ -168,6 +168,12 @@ def test_audit_workbook_in_the_pack(pack_path):
     rows = {r[0]: r for r in matrix.iter_rows(min_row=2, values_only=True)}
     assert rows["CC1.1"][4] == NOT_TESTED
     assert rows["CC6.1"][4] == "Yes"
+    coverage = {r[0]: r for r in book["Coverage"].iter_rows(min_row=2, values_only=True)}
+    assert coverage["CC1.1"][2] == NOT_TESTED
+    assert coverage["CC6.1"][2].endswith("%") and coverage["CC6.1"][8] >= 1
+    exceptions = list(book["Exceptions"].iter_rows(min_row=2, values_only=True))
+    assert exceptions and all("CC6.1" in row[0] for row in exceptions)  # demo's failures
+    assert book["Exceptions"].freeze_panes == "A2"
     index = book["Evidence index"]
     assert index.freeze_panes == "A2"
     sources = {r[1] for r in index.iter_rows(min_row=2, values_only=True)}
