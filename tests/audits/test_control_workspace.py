@@ -219,3 +219,39 @@ def test_engagement_report_appends_samples_and_the_workbook_has_them(world):
     assert rebuilt.samples[0].untested == 4
     assert report_data(framework=world.soc2, period=period,
                        engagement_id=engagement.pk).samples[0].untested == 3  # fmt: skip
+
+
+def test_control_pages_read_a_constant_number_of_queries(world):
+    from datetime import timedelta
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone
+
+    from pixaudit.audits.sampling import sample_draw
+    from tests.security.helpers import evidence_make
+
+    client = client_for(world.auditor, verified=False)
+    urls = [
+        reverse("audits:control_list", args=[world.engagement.pk]),
+        reverse("audits:control_detail", args=[world.engagement.pk, "soc2-2017", "CC6.1"]),
+    ]
+
+    def counts():
+        out = []
+        for url in urls:
+            with CaptureQueriesContext(connection) as ctx:
+                assert client.get(url).status_code == 200
+            out.append(len(ctx.captured_queries))
+        return out
+
+    before = counts()
+    now = timezone.now()
+    for hours in range(2, 12):
+        evidence_make(collector_key="demo_inventory", collected_at=now - timedelta(hours=hours))
+    sample = sample_draw(engagement=world.engagement, actor=world.auditor, kind="days", size=4,
+                         seed=3, control=world.control)  # fmt: skip
+    for position in (1, 2, 3):
+        sample_result_record(sample=sample, position=position, outcome="passed", note="",
+                             actor=world.auditor)  # fmt: skip
+    assert counts() == before
