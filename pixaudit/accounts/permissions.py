@@ -71,6 +71,8 @@ ACTIONS: dict[str, frozenset[str]] = {
     "reports.create": MANAGERS,
     "reports.download": INTERNAL,
     "packs.download": MANAGERS,
+    # What the organisation states in its reports: scope, management assertion, narratives.
+    "reports.scope_edit": MANAGERS,
     "signing_key.view": INTERNAL,
     # Access reviews: anyone internal may be a reviewer; the service also checks assignment.
     "reviews.view": INTERNAL,
@@ -86,6 +88,7 @@ ACTIONS: dict[str, frozenset[str]] = {
     "evidence_requests.answer": MANAGERS,
     "evidence_requests.review": AUDITORS,
     "samples.draw": ENGAGEMENT_READERS,
+    "samples.test": AUDITORS,
     # Exceptions register: internal users read it and ask for risk acceptance; managers set
     # owners and notes and approve (never their own request, see exceptions.services).
     # Auditors read their engagement's register through the engagement scope.

@@ -174,6 +174,26 @@ CHANGES: dict[str, Case] = {
     "audits:sample_list": Case(
         as_role("AU"), "sample.drawn", lambda w: {"kind": "days", "size": 3}
     ),
+    "audits:sample_result_create": Case(
+        as_role("AU"),
+        "sample.result_recorded",
+        lambda w: {
+            "position": "2",
+            "outcome": "exception",
+            "note": "No approval ticket",
+            "file": SimpleUploadedFile("note.txt", b"missing approval\n"),
+        },
+    ),  # fmt: skip
+    "reports:scope": Case(
+        as_role("M"),
+        "scope_statement.saved",
+        lambda w: {"system_description": "The PixMuse image service.", "availability": "on"},
+    ),  # fmt: skip
+    "reports:narrative_edit": Case(
+        as_role("M"),
+        "control_narrative.saved",
+        lambda w: {"text": "IT reviews access quarterly in the IdP."},
+    ),  # fmt: skip
     "dashboard:control_owner": Case(
         as_role("M"), "control.owner_assigned", lambda w: {"owner": w.manager.pk}
     ),
@@ -253,6 +273,8 @@ DOWNLOADS: dict[str, Case] = {
     "audits:evidence_download": Case(as_role("AU"), "evidence.downloaded"),
     "audits:report_pdf": Case(as_role("AU"), "engagement.download"),
     "audits:report_pack": Case(as_role("AU"), "engagement.download"),
+    "audits:sample_result_file": Case(as_role("AU"), "sample.result_file_downloaded"),
+    "audits:sample_workbook": Case(as_role("AU"), "sample.workbook_downloaded"),
     "auditlog:event_export": Case(as_role("A"), "auditlog.exported"),
     "dashboard:evidence_artifact": Case(as_role("E"), "evidence.downloaded"),
     "reports:download": Case(as_role("E"), "report.downloaded"),
@@ -271,7 +293,8 @@ READS = frozenset({
     "controls:framework_list", "controls:framework_detail", "controls:control_detail",
     "audits:engagement_list", "audits:engagement_detail", "audits:evidence_list",
     "audits:evidence_detail", "audits:request_list", "audits:request_detail",
-    "audits:sample_detail",
+    "audits:sample_detail", "audits:control_list", "audits:control_detail",
+    "reports:narratives",
     "auditlog:event_list",
     "dashboard:home", "dashboard:overview", "dashboard:control_list", "dashboard:control_detail",
     "dashboard:framework_coverage",

@@ -13,7 +13,14 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
 from pixaudit.accounts.models import Role, User
-from pixaudit.audits.models import AuditorInvitation, Engagement, EvidenceRequest, Sample
+from pixaudit.audits.models import (
+    AuditorInvitation,
+    Engagement,
+    EvidenceRequest,
+    Sample,
+    SampleResult,
+)
+from pixaudit.audits.sample_results import sample_result_record
 from pixaudit.audits.sampling import sample_draw
 from pixaudit.audits.services import evidence_request_create
 from pixaudit.commitments.models import Commitment
@@ -92,6 +99,8 @@ class World:
     requirement: ManualRequirement
     #: One of the builtin policy commitments (all loaded; the trust page is not published).
     commitment: Commitment
+    #: A's auditor's result for item 1 of ``sample`` (drawn for CC6.1), with a text file.
+    sample_result: SampleResult | None = None
 
 
 @pytest.fixture
@@ -127,7 +136,14 @@ def world(soc2) -> World:
     request_b = evidence_request_create(
         engagement=b, control=control, description="Access reviews Q1", actor=other
     )
-    sample_a = sample_draw(engagement=a, actor=auditor, kind="days", size=5, seed=1)
+    sample_a = sample_draw(
+        engagement=a, actor=auditor, kind="days", size=5, seed=1, control=control
+    )
+    sample_result = sample_result_record(
+        sample=sample_a, position=1, outcome="passed", note="Ticket approved", actor=auditor,
+        upload=SimpleUploadedFile("ticket.txt", b"approved by the owner\n"),
+        file_name="ticket.txt",
+    )  # fmt: skip
     sample_b = sample_draw(engagement=b, actor=other, kind="days", size=5, seed=2)
     manager = user_make(Role.COMPLIANCE_MANAGER, "manager-1")
     admin = user_make(Role.ADMIN, "admin-1")
@@ -159,5 +175,5 @@ def world(soc2) -> World:
         report=report_make(engagement=a, framework=soc2, created_by=manager),
         other_report=report_make(engagement=b, framework=soc2, created_by=manager),
         campaign=campaign, manual=manual, requirement=requirement,
-        commitment=Commitment.objects.order_by("key").first(),
+        commitment=Commitment.objects.order_by("key").first(), sample_result=sample_result,
     )  # fmt: skip
