@@ -8,8 +8,10 @@ from rq import cron
 
 from pixaudit.evidence.jobs import collections_enqueue_due
 from pixaudit.evidence.jobs_integrity import evidence_integrity_job
+from pixaudit.notifications.jobs import notifications_digest_job
 from pixaudit.posture.jobs import readiness_snapshots_job
 from pixaudit.reviews.jobs import reviews_daily_job
+from pixaudit.tasks.jobs import tasks_daily_job, work_tick_job
 
 # Every 15 s: sweep runs left by dead workers and jobs Redis lost, hand due retries to the
 # workers, enqueue every connection that is due. A retry is never later than one tick.
@@ -26,3 +28,14 @@ cron.register(readiness_snapshots_job, queue_name="default", cron="5 0 * * *", j
 # Daily at 07:00 UTC: start due recurring access reviews, re-check revocation follow-ups,
 # send review and manual-evidence reminders (idempotent per day: a rerun sends nothing new).
 cron.register(reviews_daily_job, queue_name="default", cron="0 7 * * *", job_timeout=600)
+
+# Every 30 s: one event per connection whose collection failed for good; hand notification
+# deliveries whose retry time has come to the workers.
+cron.register(work_tick_job, queue_name="default", interval=30, job_timeout=300)
+
+# Daily at 07:10 UTC: tasks for pending review decisions, expiring manual evidence and
+# commitments without evidence; overdue-task and review-due events (one per change).
+cron.register(tasks_daily_job, queue_name="default", cron="10 7 * * *", job_timeout=600)
+
+# Daily at 07:30 UTC: the notification digest (one e-mail per user and day).
+cron.register(notifications_digest_job, queue_name="default", cron="30 7 * * *", job_timeout=600)

@@ -69,6 +69,8 @@ INSTALLED_APPS = [
     "pixaudit.reviews",
     "pixaudit.manualevidence",
     "pixaudit.commitments",
+    "pixaudit.notifications",
+    "pixaudit.tasks",
 ]
 
 MIDDLEWARE = [
@@ -273,7 +275,15 @@ PIXAUDIT_POST_INGEST_HOOKS = [
     "pixaudit.reviews.services.followups.followups_after_ingest",
     # A signed checkpoint of the chain head when one is due (pixaudit.evidence.checkpoints).
     "pixaudit.evidence.services.checkpoints.chain_checkpoint_after_ingest",
+    # Controls that turned failing or recovered: remediation tasks and notifications.
+    "pixaudit.tasks.automation.tasks_after_ingest",
 ]
+# Notification deliveries: seconds before attempt 2, 3, ... (the last value repeats), and
+# how many attempts in all before a delivery is failed for good.
+PIXAUDIT_NOTIFY_BACKOFF_SECONDS = env_int_list(
+    "PIXAUDIT_NOTIFY_BACKOFF_SECONDS", [30, 120, 600, 3600], minimum=0
+)
+PIXAUDIT_NOTIFY_MAX_ATTEMPTS = env_int("PIXAUDIT_NOTIFY_MAX_ATTEMPTS", 5, minimum=1)
 # Base URL for links in reminder e-mails (e.g. https://pixaudit.example.com).
 PIXAUDIT_BASE_URL = env_str("PIXAUDIT_BASE_URL", "http://localhost:8000")
 

@@ -22,6 +22,7 @@ from pixaudit.dashboard.forms import OwnerForm, PeriodForm
 from pixaudit.evidence.selectors_manual import manual_evidence_for_control
 from pixaudit.posture import ownership, selectors
 from pixaudit.posture.selectors import ControlStatus
+from pixaudit.tasks import selectors as task_selectors
 
 TREND_DAYS = 90
 UNOWNED = "-"  # the owner filter's value for "no owner yet"
@@ -57,6 +58,7 @@ def overview(request: HttpRequest, framework_key: str) -> HttpResponse:
     points = [(s.day, s.readiness) for s in snapshots]
     if posture.readiness is not None and (not points or points[-1][0] != today):
         points.append((today, posture.readiness))  # today's live value until the snapshot
+    top_failing = posture.top_failing(10)
     context = {
         "frameworks": frameworks,
         "framework": framework,
@@ -65,7 +67,13 @@ def overview(request: HttpRequest, framework_key: str) -> HttpResponse:
             points, days=TREND_DAYS, end=today, title=f"{framework.name} readiness, 90 days"
         ),
         "status_svg": charts.status_bar_svg(posture.status_rows),
-        "top_failing": posture.top_failing(10),
+        "top_failing": top_failing,
+        "owners": ownership.control_owners(framework=framework),
+        "remediation": task_selectors.remediation_by_control(
+            control_ids=[c.control.pk for c in top_failing]
+        ),
+        "overdue_tasks": list(task_selectors.overdue_tasks()[:8]),
+        "overdue_count": task_selectors.overdue_tasks().count(),
         "stale_next": posture.stale_next(8),
         "now": posture.computed_at,
     }
