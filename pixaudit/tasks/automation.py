@@ -320,11 +320,12 @@ def _sync_reviews(today: date) -> int:
     wanted: set[str] = set()
     for campaign in Campaign.objects.filter(status=Campaign.Status.OPEN):
         pending: dict[int, int] = defaultdict(int)
-        for reviewer_id in campaign.entries.filter(decision="").values_list(
-            "reviewer_id", flat=True
-        ):
-            if reviewer_id:
-                pending[reviewer_id] += 1
+        everyone = list(campaign.reviewers.values_list("pk", flat=True))
+        rows = campaign.entries.filter(decision="").values_list("reviewer_id", flat=True)
+        for reviewer_id in rows:
+            # An entry without its own reviewer may be decided by any campaign reviewer.
+            for user_id in [reviewer_id] if reviewer_id else everyone:
+                pending[user_id] += 1
         users = User.objects.in_bulk(list(pending))
         for user_id, count in pending.items():
             key = f"review:{campaign.pk}:{user_id}"
