@@ -26,7 +26,7 @@ def _apply(form, exc: ValidationError) -> None:
 def preferences(request: HttpRequest) -> HttpResponse:
     pref = services.preference_get(request.user)
     initial = {"email_events": pref.email_events, "digest": pref.digest}
-    form = PreferenceForm(request.POST or None, initial=initial)
+    form = PreferenceForm(request.POST if request.method == "POST" else None, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
             services.preference_set(
@@ -51,7 +51,7 @@ def endpoint_list(request: HttpRequest) -> HttpResponse:
 
 @action_required("notifications.manage")
 def endpoint_create(request: HttpRequest) -> HttpResponse:
-    form = EndpointForm(request.POST or None)
+    form = EndpointForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:
             endpoint, secret = services.endpoint_create(

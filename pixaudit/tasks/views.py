@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from pixaudit.accounts.permissions import action_required, can
 from pixaudit.auditlog.services import audit_log_record
@@ -60,7 +60,7 @@ def task_list(request: HttpRequest) -> HttpResponse:
 
 @action_required("tasks.create")
 def task_create(request: HttpRequest) -> HttpResponse:
-    form = TaskForm(request.POST or None)
+    form = TaskForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         if (
@@ -229,6 +229,7 @@ def task_attach(request: HttpRequest, pk: int) -> HttpResponse:
     return _page(request, task, attach_form=form)
 
 
+@require_GET
 @action_required("tasks.view")
 def attachment_download(request: HttpRequest, pk: int, attachment_pk: int) -> HttpResponse:
     attachment = get_object_or_404(TaskAttachment, pk=attachment_pk, task_id=pk)

@@ -61,6 +61,10 @@ REP: Kwargs = lambda w: {"pk": w.report.pk}  # noqa: E731
 ENG_REP: Kwargs = lambda w: {"pk": w.engagement.pk, "report_pk": w.report.pk}  # noqa: E731
 CAMPAIGN: Kwargs = lambda w: {"pk": w.campaign.pk}  # noqa: E731
 MANUAL: Kwargs = lambda w: {"pk": w.manual.pk}  # noqa: E731
+TASK: Kwargs = lambda w: {"pk": w.task.pk}  # noqa: E731
+ATTACHMENT: Kwargs = lambda w: {"pk": w.task.pk, "attachment_pk": w.task_attachment.pk}  # noqa: E731
+ENDPOINT: Kwargs = lambda w: {"pk": w.endpoint.pk}  # noqa: E731
+SIGNED_IN = exp(A=200, M=200, E=200, AU=200, EXP=200, ANON=302)
 
 MATRIX: dict[str, tuple[Kwargs, dict[str, int]]] = {
     "accounts:login": (NONE, exp(302, ANON=200)),
@@ -190,6 +194,26 @@ MATRIX: dict[str, tuple[Kwargs, dict[str, int]]] = {
     # Public and opt-in: 404 for everyone until a manager publishes it (see
     # test_published_trust_page_is_public_and_bare for the published state).
     "trust_page": (NONE, exp(404)),
+    # Tasks: every internal user has "My work" and works on tasks; managers assign.
+    "tasks:my_work": (NONE, INTERNAL_PAGE),
+    "tasks:task_list": (NONE, INTERNAL_PAGE),
+    "tasks:task_create": (NONE, INTERNAL_PAGE),
+    "tasks:task_detail": (TASK, INTERNAL_PAGE),
+    "tasks:task_assign": (TASK, POST_ONLY),
+    "tasks:task_close": (TASK, POST_ONLY),
+    "tasks:task_reopen": (TASK, POST_ONLY),
+    "tasks:task_comment": (TASK, POST_ONLY),
+    "tasks:task_attach": (TASK, POST_ONLY),
+    "tasks:attachment_download": (ATTACHMENT, INTERNAL_PAGE),
+    # Notifications: everyone signed in sets their own preferences (auditors receive answers
+    # to their requests); managers configure endpoints and read their delivery logs.
+    "notifications:preferences": (NONE, SIGNED_IN),
+    "notifications:endpoint_list": (NONE, MANAGER_PAGE),
+    "notifications:endpoint_create": (NONE, MANAGER_PAGE),
+    "notifications:endpoint_detail": (ENDPOINT, MANAGER_PAGE),
+    "notifications:endpoint_update": (ENDPOINT, POST_ONLY),
+    "notifications:endpoint_rotate": (ENDPOINT, POST_ONLY),
+    "notifications:endpoint_test": (ENDPOINT, POST_ONLY),
 }
 
 #: State-changing endpoints, POSTed with empty data (form errors re-render with 200).
@@ -252,6 +276,20 @@ POST_MATRIX: dict[str, tuple[Kwargs, dict[str, int]]] = {
         REDIRECT_MANAGERS,
     ),
     "commitments:trust_page_toggle": (NONE, REDIRECT_MANAGERS),
+    # Empty forms re-render with their errors; closing needs no note; assigning nobody is
+    # allowed; saving preferences with nothing chosen turns e-mails off.
+    "tasks:task_create": (NONE, INTERNAL_PAGE),
+    "tasks:task_assign": (TASK, REDIRECT_MANAGERS),
+    "tasks:task_close": (TASK, exp(A=302, M=302, E=302, AU=403, EXP=403, ANON=302)),
+    "tasks:task_reopen": (TASK, INTERNAL_PAGE),
+    "tasks:task_comment": (TASK, INTERNAL_PAGE),
+    "tasks:task_attach": (TASK, INTERNAL_PAGE),
+    "tasks:attachment_download": (ATTACHMENT, POST_ONLY),
+    "notifications:preferences": (NONE, exp(302)),
+    "notifications:endpoint_create": (NONE, MANAGER_PAGE),
+    "notifications:endpoint_update": (ENDPOINT, MANAGER_PAGE),
+    "notifications:endpoint_rotate": (ENDPOINT, MANAGER_PAGE),
+    "notifications:endpoint_test": (ENDPOINT, REDIRECT_MANAGERS),
 }
 
 #: Pages not yet wired to roles: only the anonymous answer (302 to login) is asserted. To
