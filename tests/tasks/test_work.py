@@ -107,3 +107,17 @@ def test_overdue_notice_once_per_due_date(users):
     assert tasks_daily_sync()["overdue"] == 1
     assert tasks_daily_sync()["overdue"] == 0
     assert task.overdue()
+
+
+def test_request_page_lets_the_manager_pick_who_answers(world):
+    from django.urls import reverse
+
+    from tests.security.helpers import client_for
+
+    url = reverse("audits:request_detail", args=[world.engagement.pk, world.request.pk])
+    page = client_for(world.manager).get(url).content.decode()
+    task = Task.objects.get(source_key=f"request:{world.request.pk}")
+    assert "Nobody is assigned yet" in page and f"/tasks/{task.pk}/" in page
+    assert "Who answers it" not in client_for(world.auditor).get(url).content.decode()
+    overview = client_for(world.manager).get(reverse("tasks:my_work"))
+    assert overview.status_code == 200
