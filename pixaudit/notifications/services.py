@@ -432,3 +432,23 @@ def endpoint_test(*, endpoint: Endpoint, actor: Any, request: Any = None) -> Not
         action="notifications.endpoint_tested", obj=endpoint, actor=actor, request=request
     )
     return note
+
+
+def endpoint_secrets_reencrypt() -> tuple[int, int]:
+    """Re-encrypt webhook signing secrets not under the current key (``rotate_secrets_key``).
+
+    Returns ``(re-encrypted, already current)``; each row in its own short transaction.
+    """
+    current = crypto.current_key_id()
+    done = already = 0
+    for pk in Endpoint.objects.exclude(secret="").values_list("pk", flat=True):
+        with transaction.atomic():
+            endpoint = Endpoint.objects.select_for_update().get(pk=pk)
+            if crypto.key_id_of(endpoint.secret) == current:
+                already += 1
+                continue
+            aad = crypto.secret_aad("endpoint", endpoint.pk, "secret")
+            endpoint.secret = crypto.encrypt(crypto.decrypt(endpoint.secret, aad=aad), aad=aad)
+            endpoint.save(update_fields=["secret"])
+            done += 1
+    return done, already

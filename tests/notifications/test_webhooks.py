@@ -168,3 +168,23 @@ def test_digest_once_per_day(users, django_capture_on_commit_callbacks):
     assert digest_send()["sent"] == 0
     digest = [m for m in mail.outbox if m.to == [users.engineer.email]]
     assert len(digest) == 1 and "CC6.1 failing" in digest[0].body
+
+
+def test_rotate_secrets_key_reencrypts_endpoint_secrets(users, monkeypatch):
+    import io
+
+    from django.core.management import call_command
+
+    old = crypto.generate_key()
+    monkeypatch.setenv(crypto.ENV_VAR, old)
+    endpoint, secret = services.endpoint_create(
+        name="SIEM", kind="webhook", url="https://siem.example.com/hook",
+        events=["control.failing"], actor=users.manager,
+    )  # fmt: skip
+    new = crypto.generate_key()
+    monkeypatch.setenv(crypto.ENV_VAR, f"{new},{old}")
+    call_command("rotate_secrets_key", stdout=(out := io.StringIO()))
+    assert "webhook signing secrets: 1 re-encrypted, 0 already current" in out.getvalue()
+    monkeypatch.setenv(crypto.ENV_VAR, new)  # the old key is gone: the secret still decrypts
+    endpoint.refresh_from_db()
+    assert services.endpoint_secret(endpoint) == secret
