@@ -7,10 +7,13 @@ from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_POST
 
 from pixaudit.accounts.permissions import action_required, can
 from pixaudit.auditlog.services import audit_log_record
+from pixaudit.evidence.manual import max_upload_bytes
+from pixaudit.manualevidence.uploads import LimitedUploadHandler
 from pixaudit.tasks import selectors, services
 from pixaudit.tasks.forms import (
     AssignForm,
@@ -210,16 +213,40 @@ def task_comment(request: HttpRequest, pk: int) -> HttpResponse:
     return _page(request, task, comment_form=form)
 
 
+@csrf_exempt
 @require_POST
 @action_required("tasks.work")
 def task_attach(request: HttpRequest, pk: int) -> HttpResponse:
+    # The size limit is enforced while the body streams (as for manual evidence): the
+    # handler goes first, before anything reads request.POST; CSRF is checked right after.
+    limit = max_upload_bytes()
+    request.upload_handlers.insert(0, LimitedUploadHandler(request, limit=limit))
+    return _attach(request, pk, limit)
+
+
+@csrf_protect
+def _attach(request: HttpRequest, pk: int, limit: int) -> HttpResponse:
     task = _task(pk)
     form = AttachForm(request.POST, request.FILES)
+    if getattr(request, "upload_too_large", False):
+        form = AttachForm({}, {})
+        form.is_valid()  # bound and cleaned, so the size error replaces "required"
+        form.errors.pop("file", None)
+        form.add_error(
+            "file", f"The file is larger than the {limit // (1024 * 1024) or 1} MB limit."
+        )
+        response = _page(request, task, attach_form=form)
+        response.status_code = 413
+        return response
     if form.is_valid():
         upload = form.cleaned_data["file"]
         try:
             services.task_attachment_add(
-                task=task, upload=upload, file_name=upload.name, actor=request.user, request=request
+                task=task,
+                upload=upload,
+                file_name=upload.name,
+                actor=request.user,
+                request=request,
             )
         except ValidationError as exc:
             _apply(form, exc)

@@ -121,3 +121,21 @@ def test_request_page_lets_the_manager_pick_who_answers(world):
     assert "Who answers it" not in client_for(world.auditor).get(url).content.decode()
     overview = client_for(world.manager).get(reverse("tasks:my_work"))
     assert overview.status_code == 200
+
+
+def test_attachment_over_the_limit_is_refused_while_it_streams(world, settings):
+    from django.urls import reverse
+
+    from tests.security.helpers import client_for
+
+    settings.PIXAUDIT_MANUAL_MAX_BYTES = 4096
+    client = client_for(world.engineer)
+    url = reverse("tasks:task_attach", args=[world.task.pk])
+    big = SimpleUploadedFile("big.pdf", pdf_make("x") + b"0" * 10_000, "application/pdf")
+    response = client.post(url, {"file": big})
+    assert response.status_code == 413
+    assert "larger than the" in response.content.decode()
+    assert world.task.attachments.count() == 1  # only the fixture's
+    small = SimpleUploadedFile("small.pdf", pdf_make("y"), "application/pdf")
+    assert client.post(url, {"file": small}).status_code == 302
+    assert world.task.attachments.count() == 2
