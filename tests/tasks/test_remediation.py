@@ -107,3 +107,25 @@ def test_collection_errors_one_event_per_failure(db, catalogs, users, media_root
     assert collection_errors_watch() == 0  # still the same failure: no storm
     note = Notification.objects.get(event="collection.error")
     assert "simulated permanent failure" in note.body
+
+
+def test_overview_shows_overdue_work_owners_and_due_dates(demo, owner, users):
+    from datetime import timedelta
+
+    from django.urls import reverse
+    from django.utils import timezone
+
+    from tests.security.helpers import client_for
+
+    collect(demo)
+    task = _task(owner)
+    url = reverse("dashboard:overview", args=["soc2-2017"])
+    page = client_for(users.manager).get(url).content.decode()
+    assert "Overdue work" not in page
+    fix_first = page[page.index("Fix first") :]
+    row = fix_first[fix_first.index("CC6.1") : fix_first.index("</tr>", fix_first.index("CC6.1"))]
+    assert users.engineer.username in row and task.due_on.isoformat() in row
+    Task.objects.filter(pk=task.pk).update(due_on=timezone.now().date() - timedelta(days=2))
+    page = client_for(users.engineer).get(url).content.decode()
+    assert "Overdue work: 1 task" in page and 'class="card alert-card"' in page
+    assert "overdue" in page[page.index("Fix first") :]
