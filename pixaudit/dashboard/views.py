@@ -170,6 +170,9 @@ def control_detail(request: HttpRequest, framework_key: str, ref: str) -> HttpRe
         "period": period,
         "mappings": control_selectors.control_mapping_rows(control=control),
         "ownership": ownership.control_owner_get(control=control),
+        "remediation_task": task_selectors.remediation_by_control(control_ids=[control.pk]).get(
+            control.pk
+        ),
         "owner_form": OwnerForm(candidates=ownership.owner_candidates())
         if can(request.user, "controls.own")
         else None,

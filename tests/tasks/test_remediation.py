@@ -129,3 +129,6 @@ def test_overview_shows_overdue_work_owners_and_due_dates(demo, owner, users):
     page = client_for(users.engineer).get(url).content.decode()
     assert "Overdue work: 1 task" in page and 'class="card alert-card"' in page
     assert "overdue" in page[page.index("Fix first") :]
+    detail = reverse("dashboard:control_detail", args=["soc2-2017", "CC6.1"])
+    page = client_for(users.engineer).get(detail).content.decode()
+    assert f"/tasks/{task.pk}/" in page and "Remediation" in page
