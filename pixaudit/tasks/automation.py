@@ -143,11 +143,11 @@ def _recovered(cp: ControlPosture, users: list[User], now, item: EvidenceItem | 
         services.task_resolve(task=task, reason=reason)
 
 
-def _verify_closed(cp: ControlPosture, item: EvidenceItem, checked: set[str]) -> None:
+def _verify_closed(cp: ControlPosture, item: EvidenceItem, checked: set[str]) -> bool:
     """A closed remediation task whose control still fails after a collection that re-checked
     it is reopened."""
     if not checked & set(cp.assertion_ids):
-        return
+        return False
     task = _unfinished(f"control:{cp.control.pk}")
     if (
         task is not None
@@ -159,6 +159,8 @@ def _verify_closed(cp: ControlPosture, item: EvidenceItem, checked: set[str]) ->
             reason=f"the collection at {item.collected_at:%Y-%m-%d %H:%M} UTC still finds "
             f"{cp.failing_results} failing result(s).",
         )
+        return True
+    return False
 
 
 def control_changes_apply(*, item: EvidenceItem | None = None, now=None) -> dict[str, int]:
@@ -204,7 +206,7 @@ def control_changes_apply(*, item: EvidenceItem | None = None, now=None) -> dict
                     _recovered(cp, users, now, item)
                     counts["recovered"] += 1
                 elif status == ControlStatus.FAILING and item is not None:
-                    _verify_closed(cp, item, checked)
+                    counts["reopened"] += _verify_closed(cp, item, checked)
                 if status == ControlStatus.STALE and previous != status:
                     notification_emit(
                         event="evidence.stale",
