@@ -95,6 +95,16 @@ ACTIONS: dict[str, frozenset[str]] = {
     "exceptions.view": INTERNAL,
     "exceptions.request_acceptance": INTERNAL,
     "exceptions.manage": MANAGERS,
+    # Tasks: every internal user has "My work"; managers assign; the service also checks
+    # that only the assignee, the author or a manager closes or reopens a task.
+    "tasks.view": INTERNAL,
+    "tasks.create": INTERNAL,
+    "tasks.assign": MANAGERS,
+    "tasks.work": INTERNAL,
+    # Notifications: everyone signed in sets their own preferences (auditors get answers to
+    # their requests); managers configure the webhook endpoints.
+    "notifications.preferences": INTERNAL | AUDITORS,
+    "notifications.manage": MANAGERS,
     "auditlog.view": ADMINS,
     "users.manage": ADMINS,
 }

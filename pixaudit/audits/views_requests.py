@@ -67,6 +67,10 @@ def _request_page(request, engagement, evidence_request, *, answer_form=None, re
         "events": selectors.evidence_request_events(request=evidence_request),
         "linked": evidence_request.evidence_items.order_by("-collected_at"),
     }
+    if user.role in MANAGERS:
+        from pixaudit.tasks.selectors import task_for_request
+
+        context["task"] = task_for_request(evidence_request=evidence_request)
     if user.role in MANAGERS and evidence_request.status in ("open", "needs_more"):
         context["answer_form"] = answer_form or AnswerForm(engagement=engagement)
     if user.role == Role.AUDITOR and evidence_request.status == "answered":

@@ -137,6 +137,13 @@ def _upload_data(w: World) -> dict:
             "controls": "soc2-2017:CC6.1", "file": upload}  # fmt: skip
 
 
+def _task_closed(w: World) -> dict:
+    from pixaudit.tasks.services import task_close
+
+    task_close(task=w.task, actor=w.engineer)
+    return {"reason": "Not done after all"}
+
+
 #: URL name -> a valid state-changing POST and the action it must record.
 CHANGES: dict[str, Case] = {
     "accounts:login": Case(
@@ -266,6 +273,47 @@ CHANGES: dict[str, Case] = {
         as_role("M"), "exception.acceptance_approved", lambda w: {"decision": "approve"}
     ),
     "exceptions:acceptance_revoke": Case(as_role("M"), "exception.acceptance_revoked"),
+    "tasks:task_create": Case(
+        as_role("E"), "task.created", lambda w: {"title": "Check backups", "kind": "other"}
+    ),
+    "tasks:task_assign": Case(as_role("M"), "task.assigned", lambda w: {"assignee": w.admin.pk}),
+    "tasks:task_close": Case(as_role("E"), "task.closed"),
+    "tasks:task_reopen": Case(as_role("M"), "task.reopened", _task_closed),
+    "tasks:task_comment": Case(
+        as_role("E"), "task.commented", lambda w: {"body": f"Done, @{w.manager.username}?"}
+    ),
+    "tasks:task_attach": Case(
+        as_role("E"),
+        "task.attachment_added",
+        lambda w: {"file": SimpleUploadedFile("proof.pdf", pdf_make("proof"), "application/pdf")},
+    ),  # fmt: skip
+    "notifications:preferences": Case(
+        as_role("E"),
+        "notifications.preferences_set",
+        lambda w: {"email_events": ["task.assigned"], "digest": "on"},
+    ),  # fmt: skip
+    "notifications:endpoint_create": Case(
+        as_role("M"),
+        "notifications.endpoint_created",
+        lambda w: {
+            "name": "Chat",
+            "kind": "slack",
+            "url": "https://chat.example.com/hook",
+            "events": ["control.failing"],
+        },
+    ),  # fmt: skip
+    "notifications:endpoint_update": Case(
+        as_role("M"),
+        "notifications.endpoint_updated",
+        lambda w: {
+            "name": "SIEM 2",
+            "url": w.endpoint.url,
+            "events": ["control.recovered"],
+            "enabled": "on",
+        },
+    ),  # fmt: skip
+    "notifications:endpoint_rotate": Case(as_role("M"), "notifications.endpoint_secret_rotated"),
+    "notifications:endpoint_test": Case(as_role("M"), "notifications.endpoint_tested"),
 }
 
 #: URL name -> a GET that hands out content (files, exports, the report) and its action.
@@ -285,6 +333,7 @@ DOWNLOADS: dict[str, Case] = {
     "manualevidence:download": Case(as_role("E"), "manual_evidence.downloaded"),
     "exceptions:export": Case(as_role("E"), "exceptions.exported"),
     "exceptions:engagement_export": Case(as_role("AU"), "exceptions.exported"),
+    "tasks:attachment_download": Case(as_role("E"), "task.attachment_downloaded"),
 }
 
 #: Pages and status JSON: they change nothing and hand out no file.
@@ -305,6 +354,8 @@ READS = frozenset({
     "reviews:campaign_list", "reviews:campaign_detail",
     "manualevidence:list", "manualevidence:detail",
     "commitments:list", "commitments:detail", "commitments:trust_page_preview",
+    "tasks:my_work", "tasks:task_list", "tasks:task_detail",
+    "notifications:endpoint_list", "notifications:endpoint_detail",
     "trust_page",
     "exceptions:register", "exceptions:detail", "exceptions:engagement_register",
     # The public signing key (served inline to anyone, so auditors can pin it): deliberately

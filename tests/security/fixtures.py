@@ -34,9 +34,13 @@ from pixaudit.evidence.services import (
     connection_create,
 )
 from pixaudit.evidence.services.manual import manual_evidence_upload, manual_requirement_set
+from pixaudit.notifications.models import Endpoint
+from pixaudit.notifications.services import endpoint_create
 from pixaudit.reports.models import Report
 from pixaudit.reviews.models import Campaign
 from pixaudit.reviews.services import campaign_start
+from pixaudit.tasks.models import Task, TaskAttachment
+from pixaudit.tasks.services import task_attachment_add, task_create
 from tests.security.helpers import (
     engagement_make,
     evidence_make,
@@ -101,6 +105,11 @@ class World:
     commitment: Commitment
     #: A's auditor's result for item 1 of ``sample`` (drawn for CC6.1), with a text file.
     sample_result: SampleResult | None = None
+    #: A task the manager assigned to the engineer, with one PDF attachment.
+    task: Task
+    task_attachment: TaskAttachment
+    #: A signed webhook endpoint (never reached: tests roll back before delivery).
+    endpoint: Endpoint
 
 
 @pytest.fixture
@@ -164,6 +173,15 @@ def world(soc2) -> World:
     )  # fmt: skip
     requirement = manual_requirement_set(control=control, reason="Signed policy", user=manager)
     commitments_load_builtin()
+    task = task_create(title="Rotate the deploy key", actor=manager, assignee=engineer)
+    task_attachment = task_attachment_add(
+        task=task, upload=SimpleUploadedFile("plan.pdf", pdf_make("plan")), file_name="plan.pdf",
+        actor=manager,
+    )  # fmt: skip
+    endpoint, _secret = endpoint_create(
+        name="SIEM", kind="webhook", url="https://siem.example.com/hook",
+        events=["control.failing"], actor=manager,
+    )  # fmt: skip
     return World(
         soc2=soc2, control=control, admin=admin, manager=manager,
         engineer=engineer, auditor=auditor,
@@ -176,4 +194,5 @@ def world(soc2) -> World:
         other_report=report_make(engagement=b, framework=soc2, created_by=manager),
         campaign=campaign, manual=manual, requirement=requirement,
         commitment=Commitment.objects.order_by("key").first(), sample_result=sample_result,
+        task=task, task_attachment=task_attachment, endpoint=endpoint,
     )  # fmt: skip

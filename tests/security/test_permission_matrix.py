@@ -67,6 +67,10 @@ SOC2: Kwargs = lambda w: {"framework_key": "soc2-2017"}  # noqa: E731
 EXC: Kwargs = lambda w: {"pk": MatrixObjects(w).open.pk}  # noqa: E731
 EXC_REQUESTED: Kwargs = lambda w: {"pk": MatrixObjects(w).requested.pk}  # noqa: E731
 EXC_APPROVED: Kwargs = lambda w: {"pk": MatrixObjects(w).approved.pk}  # noqa: E731
+TASK: Kwargs = lambda w: {"pk": w.task.pk}  # noqa: E731
+ATTACHMENT: Kwargs = lambda w: {"pk": w.task.pk, "attachment_pk": w.task_attachment.pk}  # noqa: E731
+ENDPOINT: Kwargs = lambda w: {"pk": w.endpoint.pk}  # noqa: E731
+SIGNED_IN = exp(A=200, M=200, E=200, AU=200, EXP=200, ANON=302)
 
 MATRIX: dict[str, tuple[Kwargs, dict[str, int]]] = {
     "accounts:login": (NONE, exp(302, ANON=200)),
@@ -232,6 +236,26 @@ MATRIX: dict[str, tuple[Kwargs, dict[str, int]]] = {
         lambda w: {"pk": w.engagement.pk, "fmt": "xlsx"},
         ENGAGEMENT_PAGE,
     ),  # fmt: skip
+    # Tasks: every internal user has "My work" and works on tasks; managers assign.
+    "tasks:my_work": (NONE, INTERNAL_PAGE),
+    "tasks:task_list": (NONE, INTERNAL_PAGE),
+    "tasks:task_create": (NONE, INTERNAL_PAGE),
+    "tasks:task_detail": (TASK, INTERNAL_PAGE),
+    "tasks:task_assign": (TASK, POST_ONLY),
+    "tasks:task_close": (TASK, POST_ONLY),
+    "tasks:task_reopen": (TASK, POST_ONLY),
+    "tasks:task_comment": (TASK, POST_ONLY),
+    "tasks:task_attach": (TASK, POST_ONLY),
+    "tasks:attachment_download": (ATTACHMENT, INTERNAL_PAGE),
+    # Notifications: everyone signed in sets their own preferences (auditors receive answers
+    # to their requests); managers configure endpoints and read their delivery logs.
+    "notifications:preferences": (NONE, SIGNED_IN),
+    "notifications:endpoint_list": (NONE, MANAGER_PAGE),
+    "notifications:endpoint_create": (NONE, MANAGER_PAGE),
+    "notifications:endpoint_detail": (ENDPOINT, MANAGER_PAGE),
+    "notifications:endpoint_update": (ENDPOINT, POST_ONLY),
+    "notifications:endpoint_rotate": (ENDPOINT, POST_ONLY),
+    "notifications:endpoint_test": (ENDPOINT, POST_ONLY),
 }
 
 #: State-changing endpoints, POSTed with empty data (form errors re-render with 200).
@@ -312,6 +336,20 @@ POST_MATRIX: dict[str, tuple[Kwargs, dict[str, int]]] = {
     "exceptions:acceptance_request": (EXC, exp(A=302, M=302, E=302, AU=403, EXP=403, ANON=302)),
     "exceptions:acceptance_decide": (EXC_REQUESTED, REDIRECT_MANAGERS),
     "exceptions:acceptance_revoke": (EXC_APPROVED, REDIRECT_MANAGERS),
+    # Empty forms re-render with their errors; closing needs no note; assigning nobody is
+    # allowed; saving preferences with nothing chosen turns e-mails off.
+    "tasks:task_create": (NONE, INTERNAL_PAGE),
+    "tasks:task_assign": (TASK, REDIRECT_MANAGERS),
+    "tasks:task_close": (TASK, exp(A=302, M=302, E=302, AU=403, EXP=403, ANON=302)),
+    "tasks:task_reopen": (TASK, INTERNAL_PAGE),
+    "tasks:task_comment": (TASK, INTERNAL_PAGE),
+    "tasks:task_attach": (TASK, INTERNAL_PAGE),
+    "tasks:attachment_download": (ATTACHMENT, POST_ONLY),
+    "notifications:preferences": (NONE, exp(302)),
+    "notifications:endpoint_create": (NONE, MANAGER_PAGE),
+    "notifications:endpoint_update": (ENDPOINT, MANAGER_PAGE),
+    "notifications:endpoint_rotate": (ENDPOINT, MANAGER_PAGE),
+    "notifications:endpoint_test": (ENDPOINT, REDIRECT_MANAGERS),
 }
 
 #: Pages not yet wired to roles: only the anonymous answer (302 to login) is asserted. To
