@@ -218,7 +218,12 @@ RQ_QUEUES = {
 }
 # Enqueue only when the surrounding transaction commits (django-rq's default, stated here
 # because the runner relies on it: a job never sees rows its enqueuer rolled back).
-RQ = {"COMMIT_MODE": "on_db_commit"}
+# PixauditQueue is django-rq's queue, made asynchronous while the embedded worker runs.
+RQ = {"COMMIT_MODE": "on_db_commit", "QUEUE_CLASS": "pixaudit.lib.embedded_worker.PixauditQueue"}
+# With the embedded queue, the web process (runserver, `make demo`, gunicorn) serves the queues
+# in background threads so that no page waits for a job (pixaudit.lib.embedded_worker);
+# False runs jobs inside the request again, as command-line tools always do.
+PIXAUDIT_EMBEDDED_WORKER = env_bool("PIXAUDIT_EMBEDDED_WORKER", default=True)
 RQ_SHOW_ADMIN_LINK = True
 # Seconds before attempt 2, 3, ... of a transiently failed collection (the scheduler tick
 # hands a retry to the workers once it is due; the last value repeats).
