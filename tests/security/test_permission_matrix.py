@@ -259,7 +259,9 @@ POST_MATRIX: dict[str, tuple[Kwargs, dict[str, int]]] = {
 PENDING: dict[str, Kwargs] = {}
 
 #: Unnamed routes outside the admin site.
-UNNAMED = {"admin/login/": exp(302)}
+#: ``admin/login/``: anonymous to the sign-in page, staff on to the admin, anyone else 403
+#: (a redirect to sign in would loop back to the admin).
+UNNAMED = {"admin/login/": exp(A=302, M=403, E=403, AU=403, EXP=403, ANON=302)}
 
 
 def _walk(resolver: URLResolver, prefix: str = "", ns: str = ""):
