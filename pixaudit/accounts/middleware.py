@@ -22,6 +22,7 @@ EXEMPT_VIEWS = frozenset(
         "accounts:mfa_enrol",
         "accounts:mfa_verify",
         "audits:invitation_accept",
+        "accounts:invitation_accept",
     }
 )
 
