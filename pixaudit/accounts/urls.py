@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from pixaudit.accounts import views, views_users
+from pixaudit.accounts import oidc, views, views_users
 
 app_name = "accounts"
 
@@ -31,4 +31,7 @@ urlpatterns = [
         name="user_invitation_resend",
     ),
     path("invitation/<str:token>/", views_users.invitation_accept, name="invitation_accept"),
+    # OpenID Connect single sign-on (404 while OIDC_RP_CLIENT_ID is unset).
+    path("sso/", oidc.oidc_login, name="oidc_login"),
+    path("sso/callback/", oidc.oidc_callback, name="oidc_callback"),
 ]

@@ -272,6 +272,9 @@ DOWNLOADS: dict[str, Case] = {
 #: Pages and status JSON: they change nothing and hand out no file.
 READS = frozenset({
     "accounts:mfa_settings", "accounts:user_list", "accounts:user_detail",
+    # 404 while single sign-on is off; when on, the sign-in is audited (auth.login,
+    # auth.login_failed, user.created: tests/accounts/test_oidc.py).
+    "accounts:oidc_login", "accounts:oidc_callback",
     "controls:framework_list", "controls:framework_detail", "controls:control_detail",
     "audits:engagement_list", "audits:engagement_detail", "audits:evidence_list",
     "audits:evidence_detail", "audits:request_list", "audits:request_detail",
