@@ -16,6 +16,7 @@ from pixaudit.accounts.services import user_create
 from pixaudit.evidence.models import CollectionRun
 from pixaudit.evidence.services import connection_create
 from pixaudit.lib import embedded_worker
+from tests.jobs.conftest import skip_on_shared_memory_sqlite
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -39,6 +40,7 @@ def _closed_port() -> int:
 def test_run_now_returns_at_once_and_the_page_later_shows_the_clear_error(
     live_server, page, login, worker
 ):
+    skip_on_shared_memory_sqlite()
     connection_create(
         name="GitHub (unreachable)",
         collector_key="github_org",

@@ -19,7 +19,7 @@ from pixaudit.evidence.models import CollectionRun
 from pixaudit.evidence.services import connection_create
 from pixaudit.evidence.services.queueing import jobs_in_process
 from pixaudit.lib import embedded_worker
-from tests.jobs.conftest import wait_for
+from tests.jobs.conftest import skip_on_shared_memory_sqlite, wait_for
 
 
 def _closed_port() -> int:
@@ -71,6 +71,7 @@ def test_the_web_entry_point_wants_the_worker_only_with_the_embedded_queue(setti
 
 
 def test_run_now_returns_at_once_and_the_status_says_what_to_do(worker, engineer, client):
+    skip_on_shared_memory_sqlite()
     conn = _unreachable_github()
     client.force_login(engineer)
     started = time.monotonic()
