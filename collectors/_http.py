@@ -40,7 +40,7 @@ from urllib.parse import urljoin
 import requests
 
 from collectors.destinations import credential_transport_problem
-from collectors.errors import CollectorError
+from collectors.errors import CollectorError, ErrorKind
 from collectors.urls import resource_url
 
 __all__ = [
@@ -216,6 +216,7 @@ class HTTPSession(requests.Session):
                 raise CollectorError(
                     f"refusing to send credentials to {safe_url(url)}: {problem}",
                     permanent=True,
+                    kind=ErrorKind.CONFIGURATION,
                 )
         return super().send(request, **kwargs)
 
@@ -259,6 +260,7 @@ class HTTPSession(requests.Session):
                         f"TLS error calling {method_text.upper()} {safe_url(url_text)}: {problem}"
                         " (pass the CA as the ca_bundle param if the server uses a private CA)",
                         permanent=True,
+                        kind=ErrorKind.TLS,
                     ) from None
                 wait = budget.backoff_for(connect_tries)
                 if connect_tries < budget.connect and not self._refusal(wait, budget, waited):
@@ -271,6 +273,7 @@ class HTTPSession(requests.Session):
                     f"network error calling {method_text.upper()} {safe_url(url_text)}: "
                     f"{type(exc).__name__} ({tries} {'try' if tries == 1 else 'tries'})",
                     permanent=False,
+                    kind=ErrorKind.NETWORK,
                 ) from None
             retryable = response.status_code in RETRY_STATUSES or is_rate_limited(response)
             if not retryable or status_tries >= budget.status:
@@ -324,12 +327,17 @@ def check_response(response: requests.Response) -> requests.Response:
         skipped = getattr(response, "retry_skipped_after", None)
         reason = getattr(response, "retry_skipped_reason", "exceeds the time budget")
         extra = f" (retry after {skipped:.0f} s {reason})" if skipped else ""
-        raise CollectorError(f"{base}: rate limited{extra}", permanent=False)
+        raise CollectorError(
+            f"{base}: rate limited{extra}", permanent=False, kind=ErrorKind.RATE_LIMITED
+        )
     if status in (401, 403):
-        raise CollectorError(f"{base}: check the credentials and their scopes", permanent=True)
+        kind = ErrorKind.CREDENTIALS if status == 401 else ErrorKind.PERMISSION
+        raise CollectorError(
+            f"{base}: check the credentials and their scopes", permanent=True, kind=kind
+        )
     if status >= 500:
-        raise CollectorError(base, permanent=False)
-    raise CollectorError(base, permanent=True)
+        raise CollectorError(base, permanent=False, kind=ErrorKind.SERVER)
+    raise CollectorError(base, permanent=True, kind=ErrorKind.REQUEST)
 
 
 def _next_link(response: requests.Response) -> str | None:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 # Re-exported: the exceptions and REDACTED live in the bottom layer (errors, redaction) so
 # that the HTTP chokepoint and the context can use them without importing this module.
-from collectors.errors import CollectorError, ParamError
+from collectors.errors import CollectorError, ErrorKind, ParamError
 from collectors.redaction import REDACTED
 
 if TYPE_CHECKING:
@@ -34,6 +34,7 @@ __all__ = [
     "Collector",
     "CollectorError",
     "Column",
+    "ErrorKind",
     "Finding",
     "Outcome",
     "Param",

@@ -140,6 +140,68 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
+# --- Single sign-on (OpenID Connect, mozilla-django-oidc; pixaudit.accounts.oidc) ---------
+# Off unless OIDC_RP_CLIENT_ID is set. Endpoints come from OIDC_OP_DISCOVERY_URL (the
+# provider's /.well-known/openid-configuration, read on first use) or from the explicit
+# OIDC_OP_*_ENDPOINT variables. Local accounts keep signing in with a password either way.
+OIDC_RP_CLIENT_ID = env_str("OIDC_RP_CLIENT_ID") or ""
+PIXAUDIT_OIDC_ENABLED = bool(OIDC_RP_CLIENT_ID)
+OIDC_RP_CLIENT_SECRET = env_str("OIDC_RP_CLIENT_SECRET") or ""
+OIDC_OP_DISCOVERY_URL = env_str("OIDC_OP_DISCOVERY_URL") or ""
+OIDC_OP_ISSUER = env_str("OIDC_OP_ISSUER") or ""
+OIDC_OP_AUTHORIZATION_ENDPOINT = env_str("OIDC_OP_AUTHORIZATION_ENDPOINT") or ""
+OIDC_OP_TOKEN_ENDPOINT = env_str("OIDC_OP_TOKEN_ENDPOINT") or ""
+OIDC_OP_USER_ENDPOINT = env_str("OIDC_OP_USER_ENDPOINT") or ""
+OIDC_OP_JWKS_ENDPOINT = env_str("OIDC_OP_JWKS_ENDPOINT") or ""
+OIDC_RP_SIGN_ALGO = "RS256"
+OIDC_RP_SCOPES = env_str("OIDC_RP_SCOPES", "openid email profile")
+OIDC_USE_PKCE = True
+OIDC_TIMEOUT = 10
+OIDC_AUTHENTICATION_CALLBACK_URL = "accounts:oidc_callback"
+# The button's words on the sign-in page, e.g. "Okta" or "Google Workspace".
+PIXAUDIT_OIDC_PROVIDER_NAME = env_str("OIDC_PROVIDER_NAME", "single sign-on")
+# Role from a claim: OIDC_ROLE_MAP="pixaudit-admins=admin,compliance=compliance_manager,
+# engineering=engineer" maps values of OIDC_ROLE_CLAIM (a string or a list, e.g. groups);
+# the first pair that matches wins. Without a match OIDC_DEFAULT_ROLE applies, or sign-in is
+# refused when it is empty.
+PIXAUDIT_OIDC_ROLE_CLAIM = env_str("OIDC_ROLE_CLAIM", "groups")
+PIXAUDIT_OIDC_DEFAULT_ROLE = env_str("OIDC_DEFAULT_ROLE", "")
+PIXAUDIT_OIDC_ROLE_MAP: list[tuple[str, str]] = []
+for _pair in env_list("OIDC_ROLE_MAP"):
+    _value, _sep, _role = _pair.partition("=")
+    if not _sep or _role.strip() not in ("admin", "compliance_manager", "engineer"):
+        raise ImproperlyConfigured(
+            f"OIDC_ROLE_MAP: {_pair!r} must be value=role with role admin, "
+            "compliance_manager or engineer"
+        )
+    PIXAUDIT_OIDC_ROLE_MAP.append((_value.strip(), _role.strip()))
+if PIXAUDIT_OIDC_DEFAULT_ROLE not in ("", "admin", "compliance_manager", "engineer"):
+    raise ImproperlyConfigured("OIDC_DEFAULT_ROLE must be admin, compliance_manager or engineer")
+# Authentication methods (the ID token's amr claim) accepted as the provider's second
+# factor for roles that require MFA; without one they also verify their pixaudit TOTP.
+PIXAUDIT_OIDC_MFA_AMR = env_list("OIDC_MFA_AMR", ["mfa", "otp", "hwk", "swk", "sms", "fpt"])
+if PIXAUDIT_OIDC_ENABLED:
+    if not OIDC_RP_CLIENT_SECRET:
+        raise ImproperlyConfigured("OIDC_RP_CLIENT_SECRET must be set with OIDC_RP_CLIENT_ID")
+    _missing = [
+        name
+        for name in (
+            "OIDC_OP_AUTHORIZATION_ENDPOINT",
+            "OIDC_OP_TOKEN_ENDPOINT",
+            "OIDC_OP_USER_ENDPOINT",
+            "OIDC_OP_JWKS_ENDPOINT",
+        )  # fmt: skip
+        if not globals()[name]
+    ]
+    if _missing and not OIDC_OP_DISCOVERY_URL:
+        raise ImproperlyConfigured(
+            f"single sign-on needs OIDC_OP_DISCOVERY_URL or {', '.join(_missing)}"
+        )
+    AUTHENTICATION_BACKENDS = [
+        *AUTHENTICATION_BACKENDS,
+        "pixaudit.accounts.oidc.PixauditOIDCBackend",
+    ]
+
 LANGUAGE_CODE = "en-us"
 # Everything is stored in UTC; PIXAUDIT_DISPLAY_TZ is the organisation's zone for display.
 TIME_ZONE = "UTC"
@@ -221,7 +283,12 @@ RQ_QUEUES = {
 }
 # Enqueue only when the surrounding transaction commits (django-rq's default, stated here
 # because the runner relies on it: a job never sees rows its enqueuer rolled back).
-RQ = {"COMMIT_MODE": "on_db_commit"}
+# PixauditQueue is django-rq's queue, made asynchronous while the embedded worker runs.
+RQ = {"COMMIT_MODE": "on_db_commit", "QUEUE_CLASS": "pixaudit.lib.embedded_worker.PixauditQueue"}
+# With the embedded queue, the web process (runserver, `make demo`, gunicorn) serves the queues
+# in background threads so that no page waits for a job (pixaudit.lib.embedded_worker);
+# False runs jobs inside the request again, as command-line tools always do.
+PIXAUDIT_EMBEDDED_WORKER = env_bool("PIXAUDIT_EMBEDDED_WORKER", default=True)
 RQ_SHOW_ADMIN_LINK = True
 # Seconds before attempt 2, 3, ... of a transiently failed collection (the scheduler tick
 # hands a retry to the workers once it is due; the last value repeats).

@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
-from django.views.generic import RedirectView
 
+from pixaudit.accounts import views as accounts_views
 from pixaudit.auditlog.rq_dashboard import rq_dashboard_urls
 from pixaudit.commitments.urls import trust_urlpatterns
 from pixaudit.reports.verify import PUBLISHED_KEY_PATH
@@ -12,8 +12,9 @@ urlpatterns = [
     path("catalog/", include("pixaudit.controls.urls")),
     path("engagements/", include("pixaudit.audits.urls")),
     path("audit-log/", include("pixaudit.auditlog.urls")),
-    # One sign-in page for everyone: throttling, lockout and MFA apply to the admin too.
-    path("admin/login/", RedirectView.as_view(pattern_name="accounts:login", query_string=True)),
+    # One sign-in page for everyone: throttling, lockout and MFA apply to the admin too; a
+    # signed-in non-staff user gets 403 here instead of a redirect loop.
+    path("admin/login/", accounts_views.admin_login),
     path("reports/", include("pixaudit.reports.urls")),
     path("reviews/", include("pixaudit.reviews.urls")),
     path("manual-evidence/", include("pixaudit.manualevidence.urls")),

@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any, TypeVar
 
-from collectors import CollectionContext, CollectorError, Param
+from collectors import CollectionContext, CollectorError, ErrorKind, Param
 
 __all__ = [
     "AWS_PARAMS",
@@ -81,6 +81,23 @@ _CREDENTIAL_CODES = frozenset(
         "AuthFailure",
     }
 )
+
+#: botocore exceptions (by class name) that mean the endpoint could not be reached.
+_NETWORK_ERRORS = frozenset(
+    {
+        "EndpointConnectionError",
+        "ConnectTimeoutError",
+        "ReadTimeoutError",
+        "ConnectionClosedError",
+        "ProxyConnectionError",
+        "HTTPClientError",
+    }
+)
+
+_THROTTLING_CODES = frozenset(
+    {"Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequestsException",
+     "SlowDown"}
+)  # fmt: skip
 
 #: Where the IAM action differs from ``<signing name>:<operation>``.
 _ACTION_NAMES = {
@@ -163,7 +180,24 @@ def to_collector_error(exc: BaseException, action: str, where: str = "") -> Coll
         )
     )
     suffix = f" {where}" if where else ""
-    return CollectorError(f"{code} on {action}{suffix}", permanent=permanent, action=action)
+    return CollectorError(
+        f"{code} on {action}{suffix}", permanent=permanent, action=action, kind=_kind(code)
+    )
+
+
+def _kind(code: str) -> str | None:
+    """The :class:`ErrorKind` of an AWS error code or botocore exception name."""
+    if code in DENIED_CODES:
+        return ErrorKind.PERMISSION
+    if code in _CREDENTIAL_CODES or code in ("NoCredentialsError", "PartialCredentialsError"):
+        return ErrorKind.CREDENTIALS
+    if code in _NETWORK_ERRORS:
+        return ErrorKind.NETWORK
+    if code in ("NoRegionError", "InvalidRegion"):
+        return ErrorKind.CONFIGURATION
+    if code in _THROTTLING_CODES:
+        return ErrorKind.RATE_LIMITED
+    return None
 
 
 def botocore_errors() -> tuple[type[BaseException], ...]:

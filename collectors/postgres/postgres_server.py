@@ -10,6 +10,7 @@ from collectors import (
     Collector,
     CollectorError,
     Column,
+    ErrorKind,
     Outcome,
     Param,
     Severity,
@@ -114,6 +115,7 @@ class PostgresServerCollector(Collector):
                 f"cannot connect to PostgreSQL: {text or type(exc).__name__}",
                 permanent=permanent,
                 action="postgres:connect",
+                kind=ErrorKind.CREDENTIALS if permanent else ErrorKind.NETWORK,
             ) from None
         try:
             with conn:
@@ -136,6 +138,9 @@ class PostgresServerCollector(Collector):
                 f"PostgreSQL query failed: {text or type(exc).__name__}",
                 permanent=isinstance(exc, psycopg.errors.InsufficientPrivilege),
                 action="postgres:SELECT",
+                kind=ErrorKind.PERMISSION
+                if isinstance(exc, psycopg.errors.InsufficientPrivilege)
+                else None,
             ) from None
         now = ctx.now()
         rows = [_server_row(server, source, endpoint)]
@@ -161,6 +166,7 @@ class PostgresServerCollector(Collector):
                 "URI (libpq's message is withheld: it quotes the dsn)",
                 permanent=True,
                 action="postgres:connect",
+                kind=ErrorKind.CONFIGURATION,
             ) from None
         if "@" in str(parsed.get("host") or ""):
             raise CollectorError(

@@ -95,10 +95,25 @@ def mfa_is_enrolled(user: User) -> bool:
     return TOTPDevice.objects.filter(user=user, confirmed=True).exists()
 
 
+#: Session flag: signed in by single sign-on whose token named a second factor (``amr``);
+#: set by ``pixaudit.accounts.oidc`` after the sign-in, cleared by every new sign-in.
+SSO_MFA_SESSION_KEY = "pixaudit_sso_mfa"
+
+
+def mfa_satisfied(request: HttpRequest) -> bool:
+    """True when this session passed a second factor: TOTP or recovery code here, or the
+    identity provider's (single sign-on). Password sign-ins always need the local one."""
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return False
+    session = getattr(request, "session", None)
+    return user.is_verified() or bool(session is not None and session.get(SSO_MFA_SESSION_KEY))
+
+
 def mfa_pending(request: HttpRequest) -> bool:
     """True while a signed-in user still has to enrol or verify before using the app."""
     user = getattr(request, "user", None)
-    if user is None or not user.is_authenticated or user.is_verified():
+    if user is None or not user.is_authenticated or mfa_satisfied(request):
         return False
     return mfa_required_for(user) or bool(request.session.get(MFA_SESSION_KEY))
 

@@ -13,7 +13,12 @@ from urllib.parse import urlencode
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 
-from pixaudit.accounts.mfa import MFA_SESSION_KEY, mfa_is_enrolled, mfa_required_for
+from pixaudit.accounts.mfa import (
+    MFA_SESSION_KEY,
+    mfa_is_enrolled,
+    mfa_required_for,
+    mfa_satisfied,
+)
 
 EXEMPT_VIEWS = frozenset(
     {
@@ -22,6 +27,9 @@ EXEMPT_VIEWS = frozenset(
         "accounts:mfa_enrol",
         "accounts:mfa_verify",
         "audits:invitation_accept",
+        "accounts:invitation_accept",
+        "accounts:oidc_login",
+        "accounts:oidc_callback",
     }
 )
 
@@ -40,7 +48,7 @@ class MFAEnforcementMiddleware:
         match = request.resolver_match
         if match is not None and match.view_name in EXEMPT_VIEWS:
             return None
-        if user.is_verified():
+        if mfa_satisfied(request):  # TOTP here, or the SSO provider's second factor
             return None
         if not (mfa_required_for(user) or request.session.get(MFA_SESSION_KEY)):
             return None

@@ -117,3 +117,81 @@ class RecoveryCode(models.Model):
 
     def __str__(self) -> str:
         return f"recovery code #{self.pk} of device {self.device_id}"
+
+
+class InvitationEmail(models.TextChoices):
+    """Where a user invitation's e-mail is."""
+
+    QUEUED = "queued", "Queued"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Not sent (invitation no longer pending)"
+
+
+class UserInvitation(models.Model):
+    """An invitation for an internal user to choose a password and sign in.
+
+    The user exists from the invitation on (with no usable password, so it can be given a
+    role or deactivated like any other); only the SHA-256 of the link's token is stored,
+    and the token is made by the mail job that sends it (``accounts.jobs``): until a mail
+    left, the stored hash matches no link. Sending again makes a new link and the previous
+    one stops working.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="invitations"
+    )
+    email = models.EmailField()
+    token_hash = models.CharField(max_length=64, unique=True)
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    email_status = models.CharField(
+        max_length=16, choices=InvitationEmail.choices, default=InvitationEmail.QUEUED
+    )
+    email_attempts = models.PositiveSmallIntegerField(default=0)
+    email_sent_at = models.DateTimeField(null=True, blank=True)
+    email_error = models.CharField(max_length=300, blank=True, default="")
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"invitation of {self.email}"
+
+    @property
+    def status(self) -> str:
+        """pending, accepted or expired."""
+        from django.utils import timezone
+
+        if self.accepted_at is not None:
+            return "accepted"
+        if self.expires_at <= timezone.now():
+            return "expired"
+        return "pending"
+
+
+class ExternalIdentity(models.Model):
+    """A user's identity at an OpenID Connect provider: the token's issuer and subject.
+
+    Single sign-on finds users by this pair (``pixaudit.accounts.oidc``), never by a name
+    or address the provider lets people change.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="external_identities"
+    )
+    issuer = models.CharField(max_length=300)
+    subject = models.CharField(max_length=255)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["issuer", "subject"], name="accounts_identity_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.subject} at {self.issuer}"

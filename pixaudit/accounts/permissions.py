@@ -58,7 +58,8 @@ ACTIONS: dict[str, frozenset[str]] = {
     "posture.view": INTERNAL,
     "controls.own": MANAGERS,
     "connections.view": INTERNAL,
-    "connections.manage": frozenset({Role.ADMIN.value, Role.ENGINEER.value}),
+    # Integrations: engineers set them up, and compliance managers may add them too.
+    "connections.manage": INTERNAL,
     "runs.start": INTERNAL,
     "evidence.view": INTERNAL,
     "evidence.verify": INTERNAL,
@@ -105,7 +106,8 @@ ACTIONS: dict[str, frozenset[str]] = {
     # their requests); managers configure the webhook endpoints.
     "notifications.preferences": INTERNAL | AUDITORS,
     "notifications.manage": MANAGERS,
-    "auditlog.view": ADMINS,
+    # Compliance managers read (and export) the audit log; admins manage users.
+    "auditlog.view": MANAGERS,
     "users.manage": ADMINS,
 }
 

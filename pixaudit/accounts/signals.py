@@ -20,11 +20,14 @@ from pixaudit.auditlog.services import audit_log_record
 
 @receiver(user_logged_in, dispatch_uid="pixaudit_accounts_logged_in")
 def on_logged_in(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
-    from pixaudit.accounts.mfa import MFA_SESSION_KEY, mfa_is_enrolled
+    from pixaudit.accounts.mfa import MFA_SESSION_KEY, SSO_MFA_SESSION_KEY, mfa_is_enrolled
 
     login_failures_clear(username=user.get_username())
     if request is not None and hasattr(request, "session"):
         request.session[MFA_SESSION_KEY] = mfa_is_enrolled(user)
+        # A new sign-in starts without the provider's second factor; single sign-on sets it
+        # again when its token names one (pixaudit.accounts.oidc).
+        request.session.pop(SSO_MFA_SESSION_KEY, None)
         if user.role == Role.AUDITOR:
             request.session.set_expiry(settings.PIXAUDIT_AUDITOR_SESSION_SECONDS)
     audit_log_record(actor=user, action="auth.login", obj=user, request=request)

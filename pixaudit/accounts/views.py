@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import LoginView
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render, resolve_url
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -25,6 +26,34 @@ class PixauditLoginView(LoginView):
         if user.is_authenticated and user.role == Role.AUDITOR:
             return resolve_url("audits:engagement_list")
         return super().get_default_redirect_url()
+
+
+ADMIN_STAFF_ONLY = (
+    "The administration site is for staff accounts only. Everything your role allows is in "
+    "pixaudit's own pages."
+)
+
+
+def admin_login(request: HttpRequest) -> HttpResponse:
+    """``/admin/login/``: one sign-in page for everyone, and no redirect loop.
+
+    Django's admin sends anyone it refuses here. Anonymous visitors go to the app's sign-in
+    page (throttling, lockout and MFA apply); a signed-in staff member goes on to the admin;
+    anyone else signed in gets the 403 page: sending them to sign in again would bring them
+    straight back (the loop an engineer reaching ``/admin/`` used to see).
+    """
+    user = request.user
+    if not user.is_authenticated:
+        query = request.META.get("QUERY_STRING", "")
+        return redirect(resolve_url("accounts:login") + (f"?{query}" if query else ""))
+    if not (user.is_active and user.is_staff):
+        raise PermissionDenied(ADMIN_STAFF_ONLY)
+    candidate = request.GET.get("next") or ""
+    if candidate.startswith("/admin/") and url_has_allowed_host_and_scheme(
+        candidate, allowed_hosts={request.get_host()}
+    ):
+        return redirect(candidate)
+    return redirect("admin:index")
 
 
 def _next_url(request: HttpRequest) -> str:

@@ -13,7 +13,7 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.utils.http import content_disposition_header
 
-from pixaudit.accounts.permissions import ADMINS, role_required
+from pixaudit.accounts.permissions import action_required
 from pixaudit.auditlog.selectors import AuditEventFilter, audit_event_actions, audit_event_list
 from pixaudit.auditlog.services import audit_log_record
 from pixaudit.lib.spreadsheet import spreadsheet_text
@@ -41,7 +41,7 @@ class FilterForm(forms.Form):
         return AuditEventFilter(**data)
 
 
-@role_required(ADMINS)
+@action_required("auditlog.view")
 def event_list(request: HttpRequest) -> HttpResponse:
     form = FilterForm(request.GET or None)
     events = audit_event_list(filters=form.filters())
@@ -72,7 +72,7 @@ def _csv_rows(events) -> Iterator[str]:
         )  # fmt: skip
 
 
-@role_required(ADMINS)
+@action_required("auditlog.view")
 def event_export(request: HttpRequest) -> HttpResponse:
     form = FilterForm(request.GET or None)
     filters = form.filters()

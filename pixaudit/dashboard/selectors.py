@@ -79,6 +79,29 @@ def run_list(*, connection: Connection | None = None, status: str = "") -> Query
     return qs.order_by("-queued_at", "-id")
 
 
+def run_attempts(*, run: CollectionRun, limit: int = 20) -> list[CollectionRun]:
+    """Every attempt of the collection ``run`` belongs to, first attempt first.
+
+    Attempts are linked by ``retry_of`` (one retry per run); at most ``limit`` are read
+    each way, one query per attempt (there are three by default).
+    """
+    first = run
+    for _ in range(limit):
+        if not first.retry_of_id:
+            break
+        previous = CollectionRun.objects.filter(pk=first.retry_of_id).first()
+        if previous is None:
+            break
+        first = previous
+    chain = [first]
+    for _ in range(limit):
+        following = CollectionRun.objects.filter(retry_of=chain[-1]).first()
+        if following is None:
+            break
+        chain.append(following)
+    return chain
+
+
 def run_evidence(*, run: CollectionRun) -> EvidenceItem | None:
     return EvidenceItem.objects.filter(run=run).order_by("-seq").first()
 

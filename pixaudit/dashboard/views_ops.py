@@ -15,6 +15,7 @@ from django.http import (
 )
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from collectors import registry
@@ -25,6 +26,7 @@ from pixaudit.dashboard import selectors
 from pixaudit.dashboard.forms import ApplicabilityForm, ConnectionForm, EvidenceFilterForm
 from pixaudit.dashboard.services import connection_run_now, evidence_item_verify
 from pixaudit.evidence.models import CollectionRun, Connection, EvidenceItem, RunStatus
+from pixaudit.evidence.run_errors import run_error_advice
 from pixaudit.evidence.services import (
     UNSET,
     CollectionRunActive,
@@ -173,19 +175,51 @@ def run_list(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _attempt_payload(run: CollectionRun, now) -> dict:
+    active = run.status in (RunStatus.QUEUED, RunStatus.RUNNING)
+    advice = ""
+    if run.status == RunStatus.FAILED:
+        advice = run_error_advice(kind=run.error_kind, collector_key=run.collector_key)
+    return {
+        "id": run.pk,
+        "url": reverse("dashboard:run_detail", args=[run.pk]),
+        "attempt": run.attempt,
+        "status": run.status,
+        "status_label": run.get_status_display(),
+        "active": active,
+        "queued_at_display": format_when(run.queued_at),
+        "retry_at_display": format_when(run.retry_at) if run.retry_at else "",
+        "started_at_display": format_when(run.started_at),
+        "finished_at_display": format_when(run.finished_at),
+        # Real times: how long it waited for a worker, and how long it ran (so far).
+        "waited": elapsed(run.retry_at or run.queued_at, run.started_at)
+        if run.started_at and (run.retry_at or run.queued_at) <= run.started_at
+        else "—",
+        "duration": elapsed(run.started_at, run.finished_at or (now if active else None)),
+        "error_advice": advice,
+        "error_message": run.error_message,
+    }
+
+
 def _run_payload(run: CollectionRun) -> dict:
     evidence = selectors.run_evidence(run=run) if run.status == RunStatus.SUCCEEDED else None
+    now = timezone.now()
+    attempts = [_attempt_payload(a, now) for a in selectors.run_attempts(run=run)]
+    active = run.status in (RunStatus.QUEUED, RunStatus.RUNNING)
     return {
         "id": run.pk,
         "status": run.status,
         "status_label": run.get_status_display(),
-        "active": run.status in (RunStatus.QUEUED, RunStatus.RUNNING),
+        "active": active,
+        # Keep polling while any attempt of this collection may still change.
+        "any_active": any(a["active"] for a in attempts),
+        "attempts": attempts,
         "started_at": run.started_at.isoformat() if run.started_at else None,
         "finished_at": run.finished_at.isoformat() if run.finished_at else None,
         # What the page shows: the same format as every other page, not the browser locale's.
         "started_at_display": format_when(run.started_at),
         "finished_at_display": format_when(run.finished_at),
-        "duration": elapsed(run.started_at, run.finished_at),
+        "duration": elapsed(run.started_at, run.finished_at or (now if active else None)),
         "rows_count": run.rows_count,
         "findings": {
             "pass": run.findings_pass,
@@ -194,6 +228,9 @@ def _run_payload(run: CollectionRun) -> dict:
             "error": run.findings_error,
         },
         "error_message": run.error_message,
+        "error_advice": run_error_advice(kind=run.error_kind, collector_key=run.collector_key)
+        if run.status == RunStatus.FAILED
+        else "",
         # A retry waiting for its due time (the scheduler tick hands it to a worker then).
         "retry_at": run.retry_at.isoformat() if run.retry_at else None,
         "evidence_url": reverse("dashboard:evidence_detail", args=[evidence.pk])

@@ -120,6 +120,9 @@ class CollectionRun(models.Model):
     findings_error = models.PositiveIntegerField(default=0)
     error_message = models.TextField(blank=True, default="")
     error_permanent = models.BooleanField(default=False)
+    # What kind of failure (collectors.ErrorKind or a runner kind, pixaudit.evidence.
+    # run_errors): pages turn it into advice a user can act on; the message is the detail.
+    error_kind = models.CharField(max_length=32, blank=True, default="")
     # Who owns the run. A queued run is owned either by a process (``worker`` set: a foreground
     # ``collect``, or the in-process queue of the embedded default) or by an RQ job (``job_id``
     # set when it was handed to Redis at ``enqueued_at``); a queued run with neither is waiting

@@ -72,6 +72,16 @@ def start_worker():
         proc.wait(timeout=10)
 
 
+def skip_on_shared_memory_sqlite() -> None:
+    """Skip a test whose job threads write while the test reads, on SQLite's in-memory test
+    database: Django shares it between threads in shared-cache mode, where a write locks the
+    whole table and readers fail at once ("database table is locked") instead of waiting.
+    The embedded default itself uses a file in WAL mode with a busy timeout."""
+    s = connection.settings_dict
+    if connection.vendor == "sqlite" and connection.is_in_memory_db():
+        pytest.skip(f"needs a database shared by threads (SQLite test database {s['NAME']!r})")
+
+
 def wait_for(predicate, *, timeout: float = 60.0, interval: float = 0.2, what: str = "condition"):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -25,6 +25,7 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
 from pixaudit.evidence.models import CollectionRun, RunStatus
+from pixaudit.lib.embedded_worker import embedded_worker_running
 from pixaudit.lib.processes import process_identity
 
 logger = logging.getLogger("pixaudit.evidence.scheduling")
@@ -39,8 +40,9 @@ def collect_queue():
 
 
 def jobs_in_process() -> bool:
-    """True with the embedded queue: jobs run in the enqueuing process, at commit."""
-    return not collect_queue().is_async
+    """True with the embedded queue: jobs run in the enqueuing process, at commit, or in its
+    background worker threads when it runs them (``pixaudit.lib.embedded_worker``)."""
+    return embedded_worker_running() or not collect_queue().is_async
 
 
 def collection_run_job_id(run: CollectionRun, *, requeue: int = 0) -> str:

@@ -30,6 +30,7 @@ from collectors.base import Finding as SdkFinding
 from collectors.destinations import destination_errors
 from collectors.evaluate import evaluate_assertions, validate_thresholds
 from collectors.schema import coerce_rows
+from pixaudit.evidence import run_errors
 from pixaudit.evidence.canonical import (
     CanonicalFormError,
     canonical_bytes,
@@ -309,10 +310,10 @@ def retry_backoff(attempt: int) -> timedelta:
     return timedelta(seconds=steps[min(attempt, len(steps)) - 1])
 
 
-def _fail(run: CollectionRun, message: str, *, permanent: bool) -> CollectionRun:
+def _fail(run: CollectionRun, message: str, *, permanent: bool, kind: str = "") -> CollectionRun:
     # A run executed as a job gets its retry with the failure; a foreground `collect`
-    # retries by itself.
-    _fail_row(run.pk, message, permanent=permanent, retry=bool(run.job_id))
+    # retries by itself. ``kind`` says what failed (pixaudit.evidence.run_errors).
+    _fail_row(run.pk, message, permanent=permanent, retry=bool(run.job_id), kind=kind)
     result = getattr(run, "result", None)
     run.refresh_from_db()
     if result is not None:
@@ -322,7 +323,8 @@ def _fail(run: CollectionRun, message: str, *, permanent: bool) -> CollectionRun
 
 def _fail_row(
     run_id: int, message: str, *, permanent: bool, retry: bool,
-    status: str = RunStatus.RUNNING, retry_at: datetime | None = None, **expect: Any,
+    status: str = RunStatus.RUNNING, retry_at: datetime | None = None, kind: str = "",
+    **expect: Any,
 ) -> bool:  # fmt: skip
     """Fail the run if it is still ``status`` (and ``expect``), creating its next attempt in
     the same transaction when it failed transiently: no failure ever loses its retry, even
@@ -333,7 +335,7 @@ def _fail_row(
     with transaction.atomic():
         count = CollectionRun.objects.filter(pk=run_id, status=status, **expect).update(
             status=RunStatus.FAILED, finished_at=timezone.now(), error_message=message,
-            error_permanent=permanent,
+            error_permanent=permanent, error_kind=kind or "",
         )  # fmt: skip
         if not count:
             return False
@@ -462,7 +464,8 @@ def _fail_when_database_returns(run_id: int, exc: BaseException) -> CollectionRu
         db_connection.close()
         try:
             job_id = CollectionRun.objects.values_list("job_id", flat=True).get(pk=run_id)
-            _fail_row(run_id, message, permanent=False, retry=bool(job_id))
+            _fail_row(run_id, message, permanent=False, retry=bool(job_id),
+                      kind=run_errors.DATABASE)  # fmt: skip
             return CollectionRun.objects.get(pk=run_id)
         except (OperationalError, InterfaceError):
             if time.monotonic() + delay > deadline:
@@ -481,14 +484,16 @@ def _execute_claimed(
     try:
         cls = collector_class(key)
     except KeyError:
-        return _fail(run, f"collector {key!r} is not installed", permanent=True)
+        return _fail(run, f"collector {key!r} is not installed", permanent=True,
+                     kind=run_errors.NOT_INSTALLED)  # fmt: skip
     try:
         # Before collecting: thresholds stored for an assertion the collector no longer
         # declares (or written around the services) are refused, never silently ignored.
         validate_thresholds(cls, run.thresholds or None)
     except ParamError as exc:
         detail = "; ".join(f"{k}: {v}" for k, v in sorted(exc.errors.items()))
-        return _fail(run, f"invalid thresholds: {detail}", permanent=True)
+        return _fail(run, f"invalid thresholds: {detail}", permanent=True,
+                     kind=run_errors.INVALID_SETTINGS)  # fmt: skip
     try:
         params, secrets = _params_and_secrets(run, cls)
         redact = _Redactor(secrets)
@@ -521,13 +526,14 @@ def _execute_claimed(
         artifact_size_check(data_size(data))
     except ArtifactTooLarge as exc:
         logger.warning("run %s of %s: %s", run.pk, key, exc)
-        return _fail(run, str(exc), permanent=True)
+        return _fail(run, str(exc), permanent=True, kind=run_errors.TOO_LARGE)
     except CollectorError as exc:
         logger.warning("run %s of %s failed: %s", run.pk, key, redact(exc.message))
-        return _fail(run, redact(exc.message), permanent=exc.permanent)
+        return _fail(run, redact(exc.message), permanent=exc.permanent, kind=exc.kind or "")
     except ParamError as exc:
         detail = "; ".join(f"{k}: {v}" for k, v in sorted(exc.errors.items()))
-        return _fail(run, redact(f"invalid parameters: {detail}"), permanent=True)
+        return _fail(run, redact(f"invalid parameters: {detail}"), permanent=True,
+                     kind=run_errors.INVALID_SETTINGS)  # fmt: skip
     except Exception as exc:  # a collector bug: a short message for users, traceback in logs
         if database_lost(exc):
             raise
@@ -538,6 +544,7 @@ def _execute_claimed(
             run,
             redact(f"internal error in collector {key}: {type(exc).__name__}: {exc}"),
             permanent=False,
+            kind=run_errors.INTERNAL,
         )
     findings_bytes = canonical_bytes([f.to_dict() for f in findings])
     if redact.leaks_into(data) or redact.leaks_into(findings_bytes):
@@ -547,6 +554,7 @@ def _execute_claimed(
             f"collector {key} returned a secret parameter value in its output; "
             "nothing was stored (this is a bug in the collector)",
             permanent=True,
+            kind=run_errors.SECRET_IN_OUTPUT,
         )
     sha256 = data_sha256(data)
     run.result = RunResult(findings=findings, rows_count=len(rows), sha256=sha256)
@@ -585,7 +593,8 @@ def _execute_claimed(
         # message says what happened instead of "internal error".
         logger.error("run %s of %s: %s", run.pk, key, exc)
         run.refresh_from_db()
-        return _fail(run, f"the evidence could not be stored: {exc}", permanent=False)
+        return _fail(run, f"the evidence could not be stored: {exc}", permanent=False,
+                     kind=run_errors.STORAGE)  # fmt: skip
     except Exception as exc:
         if database_lost(exc):
             raise
@@ -598,6 +607,7 @@ def _execute_claimed(
             run,
             redact(f"internal error while storing evidence: {type(exc).__name__}: {exc}"),
             permanent=False,
+            kind=run_errors.INTERNAL,
         )
     run.result.evidence = item
     evidence_post_ingest(item=item)
@@ -648,9 +658,11 @@ def collection_run_fail_abandoned(
     Nothing of such a run was stored: ingest is one transaction, and it re-checks under the
     chain lock that its run is still running.
     """
+    kind = run_errors.DATABASE if DATABASE_LOST_MESSAGE in message else run_errors.INTERRUPTED
     failed = _fail_row(
-        run_id, message, permanent=False, retry=True, status=status, retry_at=retry_at, **expect
-    )
+        run_id, message, permanent=False, retry=True, status=status, retry_at=retry_at,
+        kind=kind, **expect,
+    )  # fmt: skip
     if failed:
         logger.warning("run %s failed: %s", run_id, message)
     return failed
