@@ -101,9 +101,9 @@ class RestoreTestsCollector(PushCollector):
             minutes = (datetime.fromisoformat(row["finished_at"]) - started).total_seconds() / 60
         if minutes is None:
             return Status.ERROR, "The push gave neither restore_minutes nor start and end times."
-        rto = row["rto_minutes"] if row["rto_minutes"] is not None else params[
-            "default_rto_minutes"
-        ]
+        rto = (
+            row["rto_minutes"] if row["rto_minutes"] is not None else params["default_rto_minutes"]
+        )
         if minutes <= rto:
             return Status.PASS, f"Restored in {minutes:.0f} min (RTO {rto:.0f} min)."
         return Status.FAIL, f"Restored in {minutes:.0f} min, above the RTO of {rto:.0f} min."

@@ -88,6 +88,10 @@ ACTIONS: dict[str, frozenset[str]] = {
     "samples.draw": ENGAGEMENT_READERS,
     "auditlog.view": ADMINS,
     "users.manage": ADMINS,
+    # The REST API (pixaudit.api): every role may hold tokens and read the schema; rows of
+    # push collectors (CI deployments, restore tests) are pushed by internal users' tokens.
+    "api.use": INTERNAL | AUDITORS,
+    "evidence.push": INTERNAL,
 }
 
 
