@@ -93,3 +93,35 @@ def query_datetime(request, name: str) -> datetime | None:
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
     return parsed.astimezone(UTC)
+
+
+class QueryReader:
+    """Reads several query parameters and reports every bad one at once (one 400)."""
+
+    def __init__(self, request) -> None:
+        self.request = request
+        self.errors: dict[str, object] = {}
+
+    def _read(self, parse, name: str, **kw):
+        try:
+            return parse(self.request, name, **kw)
+        except exceptions.ValidationError as exc:
+            self.errors.update(exc.detail)
+            return None
+
+    def str(self, name: str, **kw) -> str | None:
+        return self._read(query_str, name, **kw)
+
+    def int(self, name: str) -> int | None:
+        return self._read(query_int, name)
+
+    def datetime(self, name: str) -> datetime | None:
+        return self._read(query_datetime, name)
+
+    def error(self, name: str, message: str) -> None:
+        self.errors[name] = [message]
+
+    def done(self) -> None:
+        """Raise one ``ValidationError`` naming every bad parameter read so far."""
+        if self.errors:
+            raise exceptions.ValidationError(self.errors)

@@ -10,7 +10,6 @@ from django.http import Http404, HttpResponseNotModified, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import exceptions
 from rest_framework.response import Response
 
 from pixaudit.api import serializers as s
@@ -18,7 +17,7 @@ from pixaudit.api.views_base import (
     ApiList,
     ApiRetrieve,
     ApiView,
-    query_datetime,
+    QueryReader,
     query_int,
     query_str,
 )
@@ -50,8 +49,12 @@ def _time_params(field: str) -> list[OpenApiParameter]:
     ]  # fmt: skip
 
 
-def _time_filter(request, qs, field: str):
-    since, until = query_datetime(request, "since"), query_datetime(request, "until")
+def _time_filter(request, qs, field: str, reader: QueryReader | None = None):
+    own = reader is None
+    reader = reader or QueryReader(request)
+    since, until = reader.datetime("since"), reader.datetime("until")
+    if own:
+        reader.done()
     if since is not None:
         qs = qs.filter(**{f"{field}__gte": since})
     if until is not None:
@@ -101,12 +104,11 @@ class FrameworkControls(ApiView):
         return Response(s.ControlStatusSerializer(rows, many=True).data)
 
 
-def _control_assertions(address: str) -> list[str]:
+def _control_assertions(address: str) -> list[str] | None:
+    """The assertions mapped to the control ``<framework>:<ref>``, or ``None`` if unknown."""
     framework_key, _, ref = address.partition(":")
     control = Control.objects.filter(framework__key=framework_key, ref=ref).first()
-    if control is None:
-        raise exceptions.ValidationError({"control": f"No control {address!r}."})
-    return control_posture(control=control).assertion_ids
+    return None if control is None else control_posture(control=control).assertion_ids
 
 
 class FindingList(ApiList):
@@ -128,27 +130,35 @@ class FindingList(ApiList):
         return super().get(request, *args, **kwargs)
 
     def get_queryset(self):
-        request = self.request
+        read = QueryReader(self.request)
         qs = Finding.objects.all()
-        control = query_str(request, "control", max_length=100)
+        control = read.str("control", max_length=100)
+        values = {
+            "assertion_id": read.str("assertion"),
+            "resource": read.str("resource"),
+            "evidence__collector_key": read.str("collector", max_length=100),
+            "evidence_id": read.int("evidence"),
+        }
+        status = read.str("status", max_length=10)
+        if status is not None and status not in FindingStatus.values:
+            read.error("status", f"One of: {', '.join(FindingStatus.values)}.")
+        since, until = read.datetime("since"), read.datetime("until")
+        assertion_ids = None
         if control is not None:
-            qs = qs.filter(assertion_id__in=_control_assertions(control))
-        for name, field in (("assertion", "assertion_id"), ("resource", "resource"),
-                            ("collector", "evidence__collector_key")):  # fmt: skip
-            value = query_str(request, name)
-            if value is not None:
-                qs = qs.filter(**{field: value})
-        status = query_str(request, "status", max_length=10)
+            assertion_ids = _control_assertions(control)
+            if assertion_ids is None:
+                read.error("control", f"No control {control!r} (use <framework>:<ref>).")
+        read.done()
+        if assertion_ids is not None:
+            qs = qs.filter(assertion_id__in=assertion_ids)
+        qs = qs.filter(**{k: v for k, v in values.items() if v is not None})
         if status is not None:
-            if status not in FindingStatus.values:
-                raise exceptions.ValidationError(
-                    {"status": f"One of: {', '.join(FindingStatus.values)}."}
-                )
             qs = qs.filter(status=status)
-        evidence = query_int(request, "evidence")
-        if evidence is not None:
-            qs = qs.filter(evidence_id=evidence)
-        return _time_filter(request, qs, "collected_at")
+        if since is not None:
+            qs = qs.filter(collected_at__gte=since)
+        if until is not None:
+            qs = qs.filter(collected_at__lt=until)
+        return qs
 
 
 class EvidenceList(ApiList):
