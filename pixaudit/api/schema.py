@@ -61,6 +61,19 @@ def _view_for(path: str):
         return None
 
 
+def _path_parameters(op: dict[str, Any]) -> None:
+    # What the URL converters accept: <int:…> digits only, <slug:…> [-a-zA-Z0-9_]+.
+    for param in op.get("parameters", []):
+        if param.get("in") != "path":
+            continue
+        schema = param.setdefault("schema", {})
+        if schema.get("type") == "integer":
+            schema["minimum"] = 0
+            schema["maximum"] = 2**63 - 1
+        elif schema.get("type") == "string":
+            schema["pattern"] = "^[-a-zA-Z0-9_]+$"
+
+
 def postprocess(result: dict[str, Any], generator, request, public) -> dict[str, Any]:
     """Add the Problem component, problem responses on every operation, and
     ``x-pixaudit-scope`` / ``x-pixaudit-roles``."""
@@ -71,6 +84,7 @@ def postprocess(result: dict[str, Any], generator, request, public) -> dict[str,
         for method, op in item.items():
             if not isinstance(op, dict) or "responses" not in op:
                 continue
+            _path_parameters(op)
             codes = _COMMON + (_WRITES if method != "get" else ())
             for code in codes:
                 op["responses"].setdefault(

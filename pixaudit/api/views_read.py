@@ -62,16 +62,13 @@ def _time_filter(request, qs, field: str, reader: QueryReader | None = None):
     return qs
 
 
-class FrameworkList(ApiView):
-    """Frameworks of the loaded catalogs."""
+class FrameworkList(ApiList):
+    """Frameworks of the loaded catalogs (not paginated: a handful)."""
 
     access = {"GET": (READ, "catalog.view")}
     serializer_class = s.FrameworkSerializer
     pagination_class = None
     queryset = Framework.objects.order_by("key")
-
-    def get(self, request):
-        return Response(self.get_serializer(self.get_queryset(), many=True).data)
 
 
 class FrameworkControls(ApiView):
