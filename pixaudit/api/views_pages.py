@@ -94,10 +94,8 @@ def reference(request: HttpRequest) -> HttpResponse:
 
 @action_required("api.use")
 def reference_schema(request: HttpRequest) -> HttpResponse:
-    """The OpenAPI schema as a JSON download, for signed-in users."""
-    response = HttpResponse(json.dumps(_schema(), indent=2), content_type="application/json")
-    response["Content-Disposition"] = 'attachment; filename="pixaudit-openapi.json"'
-    return response
+    """The OpenAPI schema as JSON, for signed-in users (the code's shape: no data, not logged)."""
+    return HttpResponse(json.dumps(_schema(), indent=2), content_type="application/json")
 
 
 __all__ = ["ApiToken", "reference", "reference_schema", "token_list", "token_revoke_view"]
