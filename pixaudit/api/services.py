@@ -24,7 +24,6 @@ __all__ = [
     "token_hash",
     "token_revoke",
     "token_touch",
-    "tokens_revoke_for_user",
 ]
 
 TOKEN_PREFIX = "pxa_"
@@ -139,18 +138,6 @@ def token_revoke(*, token: ApiToken, user: Any, request: Any = None) -> ApiToken
             audit_log_record(actor=user, action="api_token.revoked", obj=token, request=request,
                              owner=token.user.get_username())  # fmt: skip
     return token
-
-
-def tokens_revoke_for_user(*, user: Any, reason: str) -> int:
-    """Revoke every live token of ``user`` (e.g. their access ended); returns how many."""
-    now = timezone.now()
-    live = ApiToken.objects.filter(user=user, revoked_at__isnull=True, expires_at__gt=now)
-    ids = list(live.values_list("pk", flat=True))
-    if ids:
-        ApiToken.objects.filter(pk__in=ids).update(revoked_at=now)
-        audit_log_record(actor=None, action="api_token.revoked_all", obj=user, reason=reason,
-                         tokens=ids)  # fmt: skip
-    return len(ids)
 
 
 def token_touch(*, token: ApiToken, ip: str | None) -> None:
