@@ -61,13 +61,13 @@ def _problem(row: int | None, column: str | None, detail: str) -> dict[str, Any]
 
 
 def _column_problems(column, rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Every row whose value in ``column`` cannot be coerced (only on the error path)."""
     values = [row.get(column.name) for row in rows]
     try:
         coerce_rows([column], [{column.name: v} for v in values])
         return []
     except CollectorError:
         pass
-    # Only on the error path: value by value, to name every bad row.
     problems = []
     for index, value in enumerate(values):
         try:
@@ -102,6 +102,11 @@ def push_rows_validate(cls: type[PushCollector], rows: Any) -> list[dict[str, An
             value = row.get(name)
             if value is None or (isinstance(value, str) and not value.strip()):
                 problems.append(_problem(index, name, "a value is required"))
+    if not problems:
+        try:  # the common case: one pass over the whole table
+            return coerce_rows(cls.columns, rows)
+        except CollectorError:
+            pass
     for column in cls.columns:
         problems.extend(_column_problems(column, good))
     if problems:
