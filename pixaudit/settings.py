@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "pixaudit.reviews",
     "pixaudit.manualevidence",
     "pixaudit.commitments",
+    "pixaudit.exceptions",
     "rest_framework",
     "drf_spectacular",
     "pixaudit.api",
@@ -326,7 +327,18 @@ PIXAUDIT_POST_INGEST_HOOKS = [
     "pixaudit.reviews.services.followups.followups_after_ingest",
     # A signed checkpoint of the chain head when one is due (pixaudit.evidence.checkpoints).
     "pixaudit.evidence.services.checkpoints.chain_checkpoint_after_ingest",
+    # The daily coverage rollup (pixaudit.posture.rollup; rebuilt by manage.py coverage_rebuild).
+    "pixaudit.posture.rollup.coverage_after_ingest",
+    # The exceptions register follows the chain (pixaudit.exceptions.services.exceptions_sync).
+    "pixaudit.exceptions.services.exceptions_after_ingest",
 ]
+# Remediation deadline of an exception, in days from when it opened, per severity (info: none).
+PIXAUDIT_EXCEPTION_DEADLINE_DAYS = {
+    "critical": env_int("PIXAUDIT_EXCEPTION_DAYS_CRITICAL", 7, minimum=1),
+    "high": env_int("PIXAUDIT_EXCEPTION_DAYS_HIGH", 30, minimum=1),
+    "medium": env_int("PIXAUDIT_EXCEPTION_DAYS_MEDIUM", 90, minimum=1),
+    "low": env_int("PIXAUDIT_EXCEPTION_DAYS_LOW", 180, minimum=1),
+}
 # Base URL for links in reminder e-mails (e.g. https://pixaudit.example.com).
 PIXAUDIT_BASE_URL = env_str("PIXAUDIT_BASE_URL", "http://localhost:8000")
 

@@ -86,6 +86,12 @@ ACTIONS: dict[str, frozenset[str]] = {
     "evidence_requests.answer": MANAGERS,
     "evidence_requests.review": AUDITORS,
     "samples.draw": ENGAGEMENT_READERS,
+    # Exceptions register: internal users read it and ask for risk acceptance; managers set
+    # owners and notes and approve (never their own request, see exceptions.services).
+    # Auditors read their engagement's register through the engagement scope.
+    "exceptions.view": INTERNAL,
+    "exceptions.request_acceptance": INTERNAL,
+    "exceptions.manage": MANAGERS,
     "auditlog.view": ADMINS,
     "users.manage": ADMINS,
     # The REST API (pixaudit.api): every role may hold tokens and read the schema; rows of

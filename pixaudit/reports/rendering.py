@@ -22,14 +22,19 @@ from pathlib import Path
 
 from django.contrib.staticfiles import finders
 from django.template.loader import render_to_string
+from django.utils.safestring import mark_safe
 
 from pixaudit.dashboard import charts
+from pixaudit.exceptions.selectors import exceptions_for_period
+from pixaudit.posture.heatmap import matrix_svg
 from pixaudit.reports.selectors import ReportData
 
 STYLESHEET = "reports/report.css"
 WATERMARK_STYLESHEET = "reports/watermark.css"
 
 ProgressFn = Callable[[int, str], None]
+#: At most this many exceptions are listed in a report (the register exports them all).
+EXCEPTIONS_SHOWN = 500
 
 # weasyprint logs every layout step at INFO; a report of 100 pages would flood worker logs.
 logging.getLogger("weasyprint.progress").setLevel(logging.WARNING)
@@ -55,13 +60,22 @@ def report_context(data: ReportData, *, for_pdf: bool) -> dict:
         groups.append((parent, list(items)))
     failing = [s for s in data.sections if s.status in ("failing", "error")]
     failing.sort(key=lambda s: (-s.totals["fail"] - s.totals["error"], s.control.sort_order))
+    # The exceptions register over the period, as of the evidence the report was read from.
+    exception_rows = exceptions_for_period(
+        framework=data.framework, since=data.period.since, until=data.period.until,
+        up_to_seq=data.chain_head_seq, now=data.generated_at,
+    )  # fmt: skip
     return {
         "data": data,
         "framework": data.framework,
         "groups": groups,
         "top_failing": failing[:10],
+        "exception_rows": exception_rows[:EXCEPTIONS_SHOWN],
+        "exceptions_total": len(exception_rows),
+        "exceptions_shown": EXCEPTIONS_SHOWN,
         "for_pdf": for_pdf,
         "status_svg": charts.status_bar_svg(data.status_rows, title="Controls by status"),
+        "coverage_svg": _coverage_svg(data),
         "pass_rate_svg": charts.trend_svg(
             data.daily_pass_rate,
             days=max(data.period.days, 2),
@@ -69,6 +83,19 @@ def report_context(data: ReportData, *, for_pdf: bool) -> dict:
             title="Automated test pass rate per collection day",
         ),
     }
+
+
+def _coverage_svg(data: ReportData) -> str:
+    """The controls × days heatmap of the coverage section (text escaped: safe markup)."""
+    if data.coverage is None:
+        return ""
+    return mark_safe(
+        matrix_svg(
+            rows=[(c.control.ref, c.days) for c in data.coverage.controls],
+            start=data.coverage.start,
+            title=f"Coverage by day, {data.coverage.start} to {data.coverage.end}",
+        )
+    )
 
 
 def report_html(data: ReportData, *, for_pdf: bool = False) -> str:

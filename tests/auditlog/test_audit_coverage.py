@@ -232,6 +232,21 @@ CHANGES: dict[str, Case] = {
             "digest": trust_page_digest(trust_page_entries()),
         },
     ),  # fmt: skip
+    "exceptions:update": Case(
+        as_role("M"), "exception.updated", lambda w: {"note": "Fix in the next release."}
+    ),
+    "exceptions:acceptance_request": Case(
+        as_role("E"),
+        "exception.acceptance_requested",
+        lambda w: {
+            "reason": "Vendor patch pending.",
+            "expires_on": (timezone.now().date() + timedelta(days=30)).isoformat(),
+        },
+    ),  # fmt: skip
+    "exceptions:acceptance_decide": Case(
+        as_role("M"), "exception.acceptance_approved", lambda w: {"decision": "approve"}
+    ),
+    "exceptions:acceptance_revoke": Case(as_role("M"), "exception.acceptance_revoked"),
 }
 
 CHANGES["api:tokens"] = Case(
@@ -257,6 +272,8 @@ DOWNLOADS: dict[str, Case] = {
     "reports:signing_key_pem": Case(as_role("E"), "signing_key.downloaded"),
     "reviews:campaign_snapshot": Case(as_role("M"), "review.snapshot_downloaded"),
     "manualevidence:download": Case(as_role("E"), "manual_evidence.downloaded"),
+    "exceptions:export": Case(as_role("E"), "exceptions.exported"),
+    "exceptions:engagement_export": Case(as_role("AU"), "exceptions.exported"),
 }
 
 #: Pages and status JSON: they change nothing and hand out no file.
@@ -268,6 +285,7 @@ READS = frozenset({
     "audits:sample_detail",
     "auditlog:event_list",
     "dashboard:home", "dashboard:overview", "dashboard:control_list", "dashboard:control_detail",
+    "dashboard:framework_coverage",
     "dashboard:connection_list", "dashboard:run_list", "dashboard:run_detail",
     "dashboard:run_status", "dashboard:evidence_list", "dashboard:evidence_detail",
     "dashboard:soa_list",
@@ -276,6 +294,7 @@ READS = frozenset({
     "manualevidence:list", "manualevidence:detail",
     "commitments:list", "commitments:detail", "commitments:trust_page_preview",
     "trust_page",
+    "exceptions:register", "exceptions:detail", "exceptions:engagement_register",
     # The public signing key (served inline to anyone, so auditors can pin it): deliberately
     # not logged, or anonymous requests could grow the append-only log without bound.
     "signing_key_public",

@@ -102,10 +102,12 @@ def test_cron_config_registers_the_periodic_job():
         "pixaudit.evidence.jobs_integrity.evidence_integrity_job",
         "pixaudit.posture.jobs.readiness_snapshots_job",
         "pixaudit.reviews.jobs.reviews_daily_job",
+        "pixaudit.exceptions.jobs.exceptions_daily_job",
     }
     assert by_name["pixaudit.evidence.jobs.collections_enqueue_due"].interval == 15
     assert by_name["pixaudit.posture.jobs.readiness_snapshots_job"].cron == "5 0 * * *"
     assert by_name["pixaudit.evidence.jobs_integrity.evidence_integrity_job"].interval == 300
+    assert by_name["pixaudit.exceptions.jobs.exceptions_daily_job"].cron == "15 0 * * *"
 
 
 def test_verify_evidence_command_reports_ok_after_worker_runs(async_collect_queue, start_worker,

@@ -27,6 +27,7 @@ from pixaudit.commitments.models import Commitment
 from pixaudit.commitments.services import trust_page_set
 from pixaudit.evidence.models import EvidenceItem, Finding, LatestResult
 from pixaudit.reviews.models import ReviewEntry
+from tests.exceptions.helpers import MatrixObjects
 from tests.security.helpers import client_for
 
 pytestmark = pytest.mark.django_db
@@ -61,6 +62,9 @@ REP: Kwargs = lambda w: {"pk": w.report.pk}  # noqa: E731
 ENG_REP: Kwargs = lambda w: {"pk": w.engagement.pk, "report_pk": w.report.pk}  # noqa: E731
 CAMPAIGN: Kwargs = lambda w: {"pk": w.campaign.pk}  # noqa: E731
 MANUAL: Kwargs = lambda w: {"pk": w.manual.pk}  # noqa: E731
+EXC: Kwargs = lambda w: {"pk": MatrixObjects(w).open.pk}  # noqa: E731
+EXC_REQUESTED: Kwargs = lambda w: {"pk": MatrixObjects(w).requested.pk}  # noqa: E731
+EXC_APPROVED: Kwargs = lambda w: {"pk": MatrixObjects(w).approved.pk}  # noqa: E731
 
 MATRIX: dict[str, tuple[Kwargs, dict[str, int]]] = {
     "accounts:login": (NONE, exp(302, ANON=200)),
@@ -127,6 +131,7 @@ MATRIX: dict[str, tuple[Kwargs, dict[str, int]]] = {
     # The dashboard: internal users; auditors land on their engagements instead.
     "dashboard:home": (NONE, exp(A=200, M=200, E=200, AU=302, EXP=302, ANON=302)),
     "dashboard:overview": (lambda w: {"framework_key": "soc2-2017"}, INTERNAL_PAGE),
+    "dashboard:framework_coverage": (lambda w: {"framework_key": "soc2-2017"}, INTERNAL_PAGE),
     "dashboard:control_list": (NONE, INTERNAL_PAGE),
     "dashboard:control_detail": (
         lambda w: {"framework_key": "soc2-2017", "ref": "CC6.1"},
@@ -195,6 +200,20 @@ MATRIX: dict[str, tuple[Kwargs, dict[str, int]]] = {
     # Public and opt-in: 404 for everyone until a manager publishes it (see
     # test_published_trust_page_is_public_and_bare for the published state).
     "trust_page": (NONE, exp(404)),
+    # Exceptions register: internal users read, export and ask for acceptance; managers set
+    # owners and decide acceptances; auditors read their engagement's window only.
+    "exceptions:register": (NONE, INTERNAL_PAGE),
+    "exceptions:export": (lambda w: {"fmt": "csv"}, INTERNAL_PAGE),
+    "exceptions:detail": (EXC, INTERNAL_PAGE),
+    "exceptions:update": (EXC, POST_ONLY),
+    "exceptions:acceptance_request": (EXC, POST_ONLY),
+    "exceptions:acceptance_decide": (EXC_REQUESTED, POST_ONLY),
+    "exceptions:acceptance_revoke": (EXC_APPROVED, POST_ONLY),
+    "exceptions:engagement_register": (ENG, ENGAGEMENT_PAGE),
+    "exceptions:engagement_export": (
+        lambda w: {"pk": w.engagement.pk, "fmt": "xlsx"},
+        ENGAGEMENT_PAGE,
+    ),  # fmt: skip
 }
 
 #: State-changing endpoints, POSTed with empty data (form errors re-render with 200).
@@ -257,6 +276,11 @@ POST_MATRIX: dict[str, tuple[Kwargs, dict[str, int]]] = {
         REDIRECT_MANAGERS,
     ),
     "commitments:trust_page_toggle": (NONE, REDIRECT_MANAGERS),
+    # Empty forms: back to the exception with a message (nothing changed or recorded).
+    "exceptions:update": (EXC, REDIRECT_MANAGERS),
+    "exceptions:acceptance_request": (EXC, exp(A=302, M=302, E=302, AU=403, EXP=403, ANON=302)),
+    "exceptions:acceptance_decide": (EXC_REQUESTED, REDIRECT_MANAGERS),
+    "exceptions:acceptance_revoke": (EXC_APPROVED, REDIRECT_MANAGERS),
     # An empty form is refused with its errors; revoking a token that is not yours is 404.
     "api:tokens": (NONE, exp(400, ANON=302)),
     "api:token_revoke": (lambda w: {"pk": 999999}, exp(404, ANON=302)),

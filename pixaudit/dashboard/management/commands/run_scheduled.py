@@ -18,6 +18,7 @@ from django.core.management.base import BaseCommand
 
 from pixaudit.evidence.models import CollectionRun, RunStatus
 from pixaudit.evidence.services.scheduling import collections_enqueue_due
+from pixaudit.exceptions.jobs import exceptions_daily_job
 from pixaudit.posture.jobs import readiness_snapshots_job
 from pixaudit.reviews.jobs import reviews_daily_job
 
@@ -58,4 +59,9 @@ class Command(BaseCommand):
                 f"{reviews.get('followups_checked', 0)} follow-ups checked, reminders sent: "
                 f"{reviews.get('campaign', 0)} to reviewers, "
                 f"{reviews.get('manual', 0)} to manual evidence owners"
+            )
+            exceptions = exceptions_daily_job()
+            self.stdout.write(
+                f"Exceptions register: {exceptions['items']} item(s) replayed, "
+                f"{exceptions['expired_acceptances']} acceptance expiry(ies) recorded"
             )

@@ -1,0 +1,326 @@
+"""Reads of the exceptions register: filters, deadlines, rows for pages, exports and reports.
+
+Deadlines: ``PIXAUDIT_EXCEPTION_DEADLINE_DAYS`` (severity -> days, env-driven; info has
+none). An exception is past its deadline when it is still open after ``opened_at`` + days,
+or closed after that instant. Status: ``accepted`` while an approved acceptance is in force
+(not revoked, ``expires_on`` today or later), else ``open`` or ``closed``. Accepted
+exceptions are excluded from monitoring: never counted open nor past deadline.
+
+Controls are the assertion's effective mappings (collector declarations plus overrides, as
+posture uses them), read when the register is read. Every list selector runs a fixed number
+of queries whatever the number of rows.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db.models import (
+    Case,
+    DateTimeField,
+    Exists,
+    F,
+    OuterRef,
+    Q,
+    QuerySet,
+    Value,
+    When,
+)
+from django.utils import timezone
+
+from pixaudit.accounts.models import User
+from pixaudit.controls.models import Control, Framework
+from pixaudit.controls.selectors import effective_mappings
+from pixaudit.exceptions.models import AcceptanceStatus, ExceptionAcceptance, ExceptionRecord
+from pixaudit.posture.models import ControlOwner
+from pixaudit.posture.selectors import assertion_catalog
+
+__all__ = [
+    "STATUSES",
+    "ExceptionFilters",
+    "ExceptionRow",
+    "deadline_days",
+    "exception_get",
+    "exception_list",
+    "exception_rows",
+    "exceptions_for_period",
+]
+
+STATUSES = ("open", "closed", "accepted")
+SEVERITIES = ("critical", "high", "medium", "low", "info")
+
+
+def deadline_days() -> dict[str, int]:
+    """severity -> remediation deadline in days (severities without one are absent)."""
+    return dict(getattr(settings, "PIXAUDIT_EXCEPTION_DEADLINE_DAYS", {}))
+
+
+def _day_start(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=UTC)
+
+
+def _accepted_now(today: date) -> Exists:
+    return Exists(
+        ExceptionAcceptance.objects.filter(
+            exception=OuterRef("pk"), status=AcceptanceStatus.APPROVED, expires_on__gte=today
+        )
+    )
+
+
+def _deadline_expr() -> Case:
+    whens = [
+        When(severity=severity, then=F("opened_at") + Value(timedelta(days=days)))
+        for severity, days in deadline_days().items()
+    ]
+    return Case(*whens, default=Value(None), output_field=DateTimeField())
+
+
+@dataclass
+class ExceptionFilters:
+    """What the register page and exports filter by (all optional)."""
+
+    status: str = ""
+    severity: str = ""
+    control: Control | None = None
+    past_deadline: bool = False
+    since: date | None = None  # overlapping [since, until] (UTC days, inclusive)
+    until: date | None = None
+    #: Only exceptions of assertions mapped to these frameworks (auditors: the engagement's).
+    frameworks: list[Framework] | None = None
+
+
+def exception_list(
+    *, filters: ExceptionFilters | None = None, now: datetime | None = None
+) -> QuerySet[ExceptionRecord]:
+    """Exceptions matching ``filters``, newest first, annotated with ``deadline_at`` and
+    ``accepted`` (an acceptance in force)."""
+    filters = filters or ExceptionFilters()
+    now = now or timezone.now()
+    qs = ExceptionRecord.objects.select_related("connection", "owner").annotate(
+        deadline_at=_deadline_expr(), accepted=_accepted_now(now.date())
+    )
+    if filters.frameworks is not None or filters.control is not None:
+        mappings = effective_mappings()
+        wanted: set[str] = set()
+        framework_ids = {f.pk for f in filters.frameworks or ()}
+        control_ids = set(
+            Control.objects.filter(framework_id__in=framework_ids).values_list("pk", flat=True)
+        )
+        for assertion_id, ids in mappings.items():
+            if filters.frameworks is not None and not ids & control_ids:
+                continue
+            if filters.control is not None and filters.control.pk not in ids:
+                continue
+            wanted.add(assertion_id)
+        qs = qs.filter(assertion_id__in=sorted(wanted))
+    if filters.status == "open":
+        qs = qs.filter(closed_at__isnull=True, accepted=False)
+    elif filters.status == "closed":
+        qs = qs.filter(closed_at__isnull=False)
+    elif filters.status == "accepted":
+        qs = qs.filter(accepted=True)
+    if filters.severity:
+        qs = qs.filter(severity=filters.severity)
+    if filters.past_deadline:
+        qs = qs.filter(accepted=False, deadline_at__isnull=False).filter(
+            Q(closed_at__isnull=True, deadline_at__lt=now) | Q(closed_at__gt=F("deadline_at"))
+        )
+    if filters.since is not None:
+        qs = qs.filter(Q(closed_at__isnull=True) | Q(closed_at__gte=_day_start(filters.since)))
+    if filters.until is not None:
+        qs = qs.filter(opened_at__lt=_day_start(filters.until + timedelta(days=1)))
+    return qs.order_by("-opened_at", "-id")
+
+
+def exception_get(*, pk: int) -> ExceptionRecord:
+    return exception_list().get(pk=pk)
+
+
+@dataclass
+class ExceptionRow:
+    """One exception as pages, exports and reports show it."""
+
+    record: ExceptionRecord
+    controls: list[Control] = field(default_factory=list)
+    owner: User | None = None
+    owner_is_default: bool = False
+    acceptance: ExceptionAcceptance | None = None
+    now: datetime | None = None
+    assertion_title: str = ""
+
+    @property
+    def pk(self) -> int:
+        return self.record.pk
+
+    @property
+    def status(self) -> str:
+        if self.acceptance is not None:
+            return "accepted"
+        return "closed" if self.record.closed_at else "open"
+
+    @property
+    def duration(self) -> timedelta:
+        end = self.record.closed_at or self.now
+        return end - self.record.opened_at
+
+    @property
+    def duration_days(self) -> float:
+        return round(self.duration.total_seconds() / 86400, 1)
+
+    @property
+    def deadline_at(self) -> datetime | None:
+        days = deadline_days().get(self.record.severity)
+        return None if days is None else self.record.opened_at + timedelta(days=days)
+
+    @property
+    def past_deadline(self) -> bool:
+        deadline = self.deadline_at
+        if deadline is None or self.acceptance is not None:
+            return False
+        return (self.record.closed_at or self.now) > deadline
+
+    @property
+    def deadline_label(self) -> str:
+        if self.deadline_at is None:
+            return "no deadline"
+        if self.acceptance is not None:
+            return "accepted"
+        return "past deadline" if self.past_deadline else "within deadline"
+
+    @property
+    def control_addresses(self) -> list[str]:
+        return [c.address for c in self.controls]
+
+
+def exception_rows(
+    records: list[ExceptionRecord] | QuerySet[ExceptionRecord], *, now: datetime | None = None
+) -> list[ExceptionRow]:
+    """Rows with mapped controls, remediation owner (explicit, else the owner of the first
+    owned mapped control) and the acceptance in force (three queries for any number)."""
+    now = now or timezone.now()
+    records = list(records)
+    mappings = effective_mappings()
+    wanted = {cid for r in records for cid in mappings.get(r.assertion_id, ())}
+    controls = {
+        c.pk: c
+        for c in Control.objects.filter(pk__in=wanted)
+        .select_related("framework")
+        .order_by("framework__key", "sort_order")
+    }
+    owners = {
+        row.control_id: row.owner
+        for row in ControlOwner.objects.filter(control_id__in=wanted).select_related("owner")
+    }
+    active: dict[int, ExceptionAcceptance] = {}
+    for acceptance in (
+        ExceptionAcceptance.objects.filter(
+            exception_id__in=[r.pk for r in records],
+            status=AcceptanceStatus.APPROVED,
+            expires_on__gte=now.date(),
+        )
+        .select_related("requested_by", "decided_by")
+        .order_by("decided_at")
+    ):
+        active[acceptance.exception_id] = acceptance
+    order = {pk: i for i, pk in enumerate(controls)}
+    catalog = assertion_catalog()
+    rows = []
+    for record in records:
+        own = sorted(
+            (controls[c] for c in mappings.get(record.assertion_id, ()) if c in controls),
+            key=lambda c: order[c.pk],
+        )
+        owner, default = record.owner, False
+        if owner is None:
+            owner = next((owners[c.pk] for c in own if c.pk in owners), None)
+            default = owner is not None
+        title = catalog.get(record.assertion_id, {}).get("title", "")
+        rows.append(ExceptionRow(record, own, owner, default, active.get(record.pk), now, title))
+    return rows
+
+
+def exceptions_for_period(
+    *,
+    framework: Framework,
+    since: datetime,
+    until: datetime,
+    up_to_seq: int | None = None,
+    now: datetime | None = None,
+) -> list[ExceptionRow]:
+    """Exceptions of ``framework``'s assertions overlapping ``[since, until)``, oldest first.
+
+    With ``up_to_seq`` (a report's pinned chain head) only exceptions opened by items up to
+    that position count, and one closed by a later item is shown open, as it was then.
+    """
+    now = now or timezone.now()
+    filters = ExceptionFilters(frameworks=[framework])
+    qs = exception_list(filters=filters, now=now).filter(opened_at__lt=until)
+    overlap = Q(closed_at__isnull=True) | Q(closed_at__gte=since)
+    if up_to_seq is not None:
+        overlap |= Q(end_seq__gt=up_to_seq)
+        qs = qs.filter(start_seq__lte=up_to_seq)
+    qs = qs.filter(overlap)
+    records = list(qs.order_by("opened_at", "id"))
+    if up_to_seq is not None:
+        for record in records:
+            if record.end_seq is not None and record.end_seq > up_to_seq:
+                record.closed_at = record.end_evidence_id = record.end_seq = None
+                record.end_reason = ""
+    return exception_rows(records, now=min(now, until))
+
+
+def filters_from_query(params: Any) -> tuple[ExceptionFilters, dict[str, str]]:
+    """Filters from a query dict, and the errors of values that could not be read (the page
+    shows them; a bad value filters nothing rather than everything)."""
+    from pixaudit.controls.selectors import control_get_by_address
+
+    errors: dict[str, str] = {}
+    filters = ExceptionFilters()
+    status = (params.get("status") or "").strip()
+    if status and status not in STATUSES:
+        errors["status"] = f"Unknown status “{status}”."
+    else:
+        filters.status = status
+    severity = (params.get("severity") or "").strip()
+    if severity and severity not in SEVERITIES:
+        errors["severity"] = f"Unknown severity “{severity}”."
+    else:
+        filters.severity = severity
+    address = (params.get("control") or "").strip()
+    if address:
+        try:
+            filters.control = control_get_by_address(address)
+        except (Control.DoesNotExist, ValueError):
+            errors["control"] = f"No control “{address[:80]}” (write it as soc2-2017:CC6.1)."
+    filters.past_deadline = params.get("past_deadline") in ("1", "on", "yes", "true")
+    for name in ("since", "until"):
+        raw = (params.get(name) or "").strip()
+        if raw:
+            try:
+                setattr(filters, name, date.fromisoformat(raw))
+            except ValueError:
+                errors[name] = f"“{raw[:20]}” is not a date (YYYY-MM-DD)."
+    if filters.since and filters.until and filters.since > filters.until:
+        errors["until"] = "The end of the range is before its start."
+    return filters, errors
+
+
+def owners_by_exception(rows: list[ExceptionRow]) -> dict[int, User | None]:
+    return {row.pk: row.owner for row in rows}
+
+
+def acceptance_history(*, exception: ExceptionRecord) -> QuerySet[ExceptionAcceptance]:
+    return exception.acceptances.select_related("requested_by", "decided_by", "revoked_by")
+
+
+def exceptions_summary(rows: list[ExceptionRow]) -> dict[str, int]:
+    counts: dict[str, int] = defaultdict(int)
+    for row in rows:
+        counts[row.status] += 1
+        if row.past_deadline:
+            counts["past_deadline"] += 1
+    return dict(counts)
