@@ -181,3 +181,33 @@ class PushSerializer(serializers.Serializer):
 class PushResultSerializer(serializers.Serializer):
     evidence = EvidenceSerializer()
     findings = serializers.DictField(child=serializers.IntegerField())
+
+
+class _CoverageCounters(serializers.Serializer):
+    days_passing = serializers.IntegerField()
+    days_failing = serializers.IntegerField()
+    days_error = serializers.IntegerField()
+    days_without_evidence = serializers.IntegerField()
+    days_not_applicable = serializers.IntegerField()
+    days_in_scope = serializers.IntegerField()
+    coverage_pct = serializers.FloatField(allow_null=True)
+
+
+class ControlCoverageSerializer(_CoverageCounters):
+    """One control over the window: counters and one status per UTC day."""
+
+    ref = serializers.CharField(source="control.ref")
+    address = serializers.CharField(source="control.address")
+    title = serializers.CharField(source="control.title")
+    tested = serializers.BooleanField()
+    days = serializers.ListField(child=serializers.CharField())
+
+
+class FrameworkCoverageSerializer(_CoverageCounters):
+    """``posture.coverage.framework_coverage``: did each control operate every day?"""
+
+    framework = serializers.CharField(source="framework.key")
+    start = serializers.DateField()
+    end = serializers.DateField()
+    controls_not_tested = serializers.IntegerField()
+    controls = ControlCoverageSerializer(many=True)

@@ -28,6 +28,8 @@ urlpatterns = [
     path("v1/frameworks/", r.FrameworkList.as_view(), name="framework_list"),
     path("v1/frameworks/<slug:key>/controls/", r.FrameworkControls.as_view(),
          name="framework_controls"),
+    path("v1/frameworks/<slug:key>/coverage/", r.FrameworkCoverage.as_view(),
+         name="framework_coverage"),
     path("v1/findings/", r.FindingList.as_view(), name="finding_list"),
     path("v1/evidence/", r.EvidenceList.as_view(), name="evidence_list"),
     path("v1/evidence/<int:pk>/", r.EvidenceDetail.as_view(), name="evidence_detail"),

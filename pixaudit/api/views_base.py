@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from django.utils.dateparse import parse_datetime
 from rest_framework import exceptions
@@ -95,6 +95,17 @@ def query_datetime(request, name: str) -> datetime | None:
     return parsed.astimezone(UTC)
 
 
+def query_date(request, name: str) -> date | None:
+    """A day in ISO 8601 (``2026-03-01``)."""
+    value = query_str(request, name, max_length=10)
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise exceptions.ValidationError({name: "A day in ISO 8601, e.g. 2026-03-01."}) from None
+
+
 class QueryReader:
     """Reads several query parameters and reports every bad one at once (one 400)."""
 
@@ -117,6 +128,9 @@ class QueryReader:
 
     def datetime(self, name: str) -> datetime | None:
         return self._read(query_datetime, name)
+
+    def date(self, name: str) -> date | None:
+        return self._read(query_date, name)
 
     def error(self, name: str, message: str) -> None:
         self.errors[name] = [message]

@@ -5,10 +5,11 @@ log, commitments."""
 from __future__ import annotations
 
 import base64
-from datetime import UTC
+from datetime import UTC, timedelta
 
 from django.http import Http404, HttpResponseNotModified, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.response import Response
@@ -36,6 +37,7 @@ from pixaudit.evidence.models import (
     ManualEvidence,
 )
 from pixaudit.evidence.storage import artifact_chunks, artifact_exists
+from pixaudit.posture.coverage import framework_coverage
 from pixaudit.posture.selectors import control_posture, framework_posture
 
 READ = "read"
@@ -101,6 +103,39 @@ class FrameworkControls(ApiView):
             for c in posture.controls
         ]
         return Response(s.ControlStatusSerializer(rows, many=True).data)
+
+
+#: The longest coverage window one request may ask for (days).
+MAX_COVERAGE_DAYS = 800
+
+
+class FrameworkCoverage(ApiView):
+    """Coverage over a window: one status per control per UTC day, and the counters
+    (``pixaudit.posture.coverage``, the same figures as the coverage page and the report).
+    Default window: the 90 days ending today (UTC)."""
+
+    access = {"GET": (READ, "posture.view")}
+    serializer_class = s.FrameworkCoverageSerializer
+    pagination_class = None
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("start", OpenApiTypes.DATE, description="First day (UTC)."),
+            OpenApiParameter("end", OpenApiTypes.DATE, description="Last day (UTC), inclusive."),
+        ]
+    )
+    def get(self, request, key: str):
+        framework = get_object_or_404(Framework, key=key)
+        read = QueryReader(request)
+        end = read.date("end") or timezone.now().astimezone(UTC).date()
+        start = read.date("start") or end - timedelta(days=89)
+        if start > end:
+            read.error("start", "The window starts after it ends.")
+        elif (end - start).days + 1 > MAX_COVERAGE_DAYS:
+            read.error("start", f"At most {MAX_COVERAGE_DAYS} days per request.")
+        read.done()
+        result = framework_coverage(framework=framework, start=start, end=end)
+        return Response(s.FrameworkCoverageSerializer(result).data)
 
 
 def _control_assertions(address: str) -> list[str] | None:

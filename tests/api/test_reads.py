@@ -98,3 +98,28 @@ def test_audit_log_needs_admin_role_and_scope(world):
     admin = api_client(token_for(world.admin, ["read", "admin"]))
     events = admin.get("/api/v1/audit-log/?action=api_token.created").json()["results"]
     assert events and {e["action"] for e in events} == {"api_token.created"}
+
+
+def test_coverage_over_a_window(world):
+    from datetime import date, timedelta
+
+    from pixaudit.posture.coverage import framework_coverage
+
+    client = api_client(token_for(world.engineer, ["read"]))
+    end = date.today()
+    start = end - timedelta(days=29)
+    url = f"/api/v1/frameworks/soc2-2017/coverage/?start={start}&end={end}"
+    body = client.get(url).json()
+    expected = framework_coverage(framework=world.soc2, start=start, end=end)
+    assert body["start"] == str(start) and body["end"] == str(end)
+    assert body["days_in_scope"] == expected.days_in_scope
+    assert body["controls_not_tested"] == expected.controls_not_tested
+    assert len(body["controls"]) == len(expected.controls)
+    first = body["controls"][0]
+    assert len(first["days"]) == 30 and first["ref"] == expected.controls[0].control.ref
+    default = client.get("/api/v1/frameworks/soc2-2017/coverage/").json()
+    assert len(default["controls"][0]["days"]) == 90
+    bad = client.get(f"/api/v1/frameworks/soc2-2017/coverage/?start={end}&end={start}")
+    assert bad.status_code == 400 and bad.json()["errors"][0]["field"] == "start"
+    assert client.get("/api/v1/frameworks/soc2-2017/coverage/?start=2020-01-01").status_code == 400
+    assert client.get("/api/v1/frameworks/nope/coverage/").status_code == 404

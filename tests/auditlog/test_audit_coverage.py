@@ -366,7 +366,8 @@ API_DOWNLOADS: dict[str, ApiCase] = {
     ),  # fmt: skip
 }
 API_READS = frozenset({
-    "api:schema", "api:framework_list", "api:framework_controls", "api:finding_list",
+    "api:schema", "api:framework_list", "api:framework_controls", "api:framework_coverage",
+    "api:finding_list",
     "api:evidence_list", "api:evidence_detail", "api:run_list", "api:run_detail",
     "api:connection_list", "api:connection_detail", "api:engagement_list",
     "api:engagement_evidence", "api:audit_log", "api:commitment_list",

@@ -305,6 +305,7 @@ API_MATRIX: dict[str, tuple[Kwargs, dict[str, dict[str, int]]]] = {
     "api:schema": (NONE, {"GET": API_ANY, "POST": API_GET_ONLY}),
     "api:framework_list": (NONE, {"GET": API_INTERNAL}),
     "api:framework_controls": (lambda w: {"key": "soc2-2017"}, {"GET": API_INTERNAL}),
+    "api:framework_coverage": (lambda w: {"key": "soc2-2017"}, {"GET": API_INTERNAL}),
     "api:finding_list": (NONE, {"GET": API_INTERNAL}),
     "api:evidence_list": (NONE, {"GET": API_INTERNAL}),
     "api:evidence_detail": (EV, {"GET": API_INTERNAL}),
