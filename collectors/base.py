@@ -516,6 +516,8 @@ class Collector(ABC):
     resource_column: ClassVar[str] = ""
     max_age: ClassVar[timedelta] = timedelta(days=1)
     identity_population: ClassVar[bool] = False
+    #: True for collectors whose rows arrive by API (``collectors.push.PushCollector``).
+    push: ClassVar[bool] = False
     assertions: ClassVar[tuple[Assertion, ...]] = ()
     assertions_by_id: ClassVar[dict[str, Assertion]] = {}
 
@@ -571,6 +573,7 @@ class Collector(ABC):
             "resource_column": cls.resource_column,
             "max_age_seconds": int(cls.max_age.total_seconds()),
             "identity_population": cls.identity_population,
+            "push": cls.push,
             "assertions": [a.describe() for a in cls.assertions],
             "controls": list(cls.controls()),
         }

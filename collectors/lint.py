@@ -57,6 +57,7 @@ SDK_MODULES = frozenset(
         "fixture_server",
         "identity",
         "lint",
+        "push",
         "redaction",
         "registry",
         "scaffold",

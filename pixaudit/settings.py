@@ -8,6 +8,7 @@ message that names the variable (see ``pixaudit.lib.env``).
 
 from __future__ import annotations
 
+import re
 import secrets
 from pathlib import Path
 
@@ -72,6 +73,9 @@ INSTALLED_APPS = [
     "pixaudit.exceptions",
     "pixaudit.notifications",
     "pixaudit.tasks",
+    "rest_framework",
+    "drf_spectacular",
+    "pixaudit.api",
 ]
 
 MIDDLEWARE = [
@@ -301,7 +305,56 @@ PIXAUDIT_DB_RECONNECT_SECONDS = env_int("PIXAUDIT_DB_RECONNECT_SECONDS", 30, min
 CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
     "pixaudit-embedded-redis": {"BACKEND": "pixaudit.lib.embedded_redis.EmbeddedRedisCache"},
+    # API rate-limit counters (pixaudit.api.throttling): shared by every web process through
+    # Redis when there is one, per process otherwise.
+    "api": (
+        {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "pixaudit-api",
+        }
+        if REDIS_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "api"}
+    ),
 }
+
+# --- REST API (pixaudit.api) -----------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["pixaudit.api.authentication.TokenAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["pixaudit.api.permissions.ScopeAndRole"],
+    "DEFAULT_THROTTLE_CLASSES": [
+        "pixaudit.api.throttling.TokenRateThrottle",
+        "pixaudit.api.throttling.IpRateThrottle",
+    ],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PAGINATION_CLASS": "pixaudit.api.pagination.IdCursorPagination",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "pixaudit.api.problems.problem_exception_handler",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    "DATETIME_FORMAT": "%Y-%m-%dT%H:%M:%S.%fZ",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "pixaudit API",
+    "DESCRIPTION": "Compliance evidence: read posture, findings and evidence; push evidence "
+    "from CI. Token authentication (Authorization: Bearer pxa_…), RFC 9457 errors.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "pixaudit.api.schema.postprocess",
+    ],
+    "OAS_VERSION": "3.1.0",
+}
+# Tokens: default and maximum lifetime (days); rate limits per token and per client address.
+PIXAUDIT_API_TOKEN_DAYS = env_int("PIXAUDIT_API_TOKEN_DAYS", 90, minimum=1)
+PIXAUDIT_API_TOKEN_MAX_DAYS = env_int("PIXAUDIT_API_TOKEN_MAX_DAYS", 365, minimum=1)
+PIXAUDIT_API_RATE_PER_TOKEN = env_str("PIXAUDIT_API_RATE_PER_TOKEN", "600/minute")
+PIXAUDIT_API_RATE_PER_IP = env_str("PIXAUDIT_API_RATE_PER_IP", "1200/minute")
+for _name in ("PIXAUDIT_API_RATE_PER_TOKEN", "PIXAUDIT_API_RATE_PER_IP"):
+    if not re.fullmatch(r"[1-9][0-9]*/(s|sec|second|m|min|minute|h|hour|d|day)", globals()[_name]):
+        raise ImproperlyConfigured(f"{_name} must look like 600/minute (n/second|minute|hour|day)")
 
 # --- Security -------------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True

@@ -9,6 +9,8 @@ from pixaudit.reports.views import signing_key_public
 
 urlpatterns = [
     path("accounts/", include("pixaudit.accounts.urls")),
+    # The REST API (token authentication) and its pages (tokens, reference).
+    path("api/", include("pixaudit.api.urls")),
     path("catalog/", include("pixaudit.controls.urls")),
     path("engagements/", include("pixaudit.audits.urls")),
     path("audit-log/", include("pixaudit.auditlog.urls")),

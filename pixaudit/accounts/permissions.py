@@ -109,6 +109,10 @@ ACTIONS: dict[str, frozenset[str]] = {
     # Compliance managers read (and export) the audit log; admins manage users.
     "auditlog.view": MANAGERS,
     "users.manage": ADMINS,
+    # The REST API (pixaudit.api): every role may hold tokens and read the schema; rows of
+    # push collectors (CI deployments, restore tests) are pushed by internal users' tokens.
+    "api.use": INTERNAL | AUDITORS,
+    "evidence.push": INTERNAL,
 }
 
 

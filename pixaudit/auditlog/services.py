@@ -7,6 +7,7 @@ from typing import Any
 from django.db import models
 from django.http import HttpRequest
 
+from pixaudit.auditlog.context import acting_token_label
 from pixaudit.auditlog.models import AuditEvent
 
 __all__ = ["audit_log_record", "client_ip"]
@@ -52,6 +53,9 @@ def audit_log_record(
     if actor is not None and not getattr(actor, "is_authenticated", False):
         actor = None
     user_agent = request.META.get("HTTP_USER_AGENT", "")[:300] if request is not None else ""
+    token = acting_token_label()
+    if token is not None:  # an API request: the event names the token it acted with
+        details = {**details, "api_token": token}
     event = AuditEvent(
         actor_id=actor.pk if actor is not None else None,
         actor_repr=actor.get_username()[:150] if actor is not None else "",

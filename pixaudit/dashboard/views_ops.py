@@ -55,7 +55,9 @@ def _page(request: HttpRequest, qs):
 @action_required("connections.view")
 def connection_list(request: HttpRequest) -> HttpResponse:
     registry.discover()
-    collectors = sorted(registry.all_collectors(), key=lambda c: c.title.lower())
+    # Push collectors have no connection: their rows arrive by API (pixaudit.api).
+    pulled = [c for c in registry.all_collectors() if not c.push]
+    collectors = sorted(pulled, key=lambda c: c.title.lower())
     return render(
         request,
         "dashboard/connection_list.html",

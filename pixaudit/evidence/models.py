@@ -90,6 +90,7 @@ class RunTrigger(models.TextChoices):
     SCHEDULE = "schedule", "Schedule"
     MANUAL = "manual", "Manual"
     CLI = "cli", "Command line"
+    PUSH = "push", "Pushed by API"
 
 
 class CollectionRun(models.Model):

@@ -30,6 +30,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from pixaudit.accounts.mfa import totp_device_pending
 from pixaudit.accounts.models import Role
+from pixaudit.api.services import token_create
 from pixaudit.auditlog.models import AuditEvent
 from pixaudit.auditlog.rq_dashboard import rq_audited
 from pixaudit.audits.services import evidence_request_answer
@@ -337,6 +338,16 @@ CHANGES: dict[str, Case] = {
     "notifications:endpoint_test": Case(as_role("M"), "notifications.endpoint_tested"),
 }
 
+CHANGES["api:tokens"] = Case(
+    as_role("E"), "api_token.created",
+    lambda w: {"name": "deploy", "scopes": ["read"], "kind": "personal", "expires_in_days": 30},
+)  # fmt: skip
+CHANGES["api:token_revoke"] = Case(
+    as_role("E"), "api_token.revoked",
+    kwargs=lambda w: {"pk": token_create(user=w.engineer, name="x", scopes=["read"]).token.pk},
+)  # fmt: skip
+
+
 #: URL name -> a GET that hands out content (files, exports, the report) and its action.
 DOWNLOADS: dict[str, Case] = {
     "audits:evidence_download": Case(as_role("AU"), "evidence.downloaded"),
@@ -385,7 +396,102 @@ READS = frozenset({
     # The public signing key (served inline to anyone, so auditors can pin it): deliberately
     # not logged, or anonymous requests could grow the append-only log without bound.
     "signing_key_public",
+    # The API reference page and its OpenAPI schema (the code's shape, no data).
+    "api:reference", "api:reference_schema",
 })  # fmt: skip
+
+
+# --- The REST API: token clients; every change and download names the token --------------
+def _api_as(role: str, scopes: list[str]) -> Callable[[World], Client]:
+    def make(w: World) -> Client:
+        user = {"A": w.admin, "M": w.manager, "E": w.engineer, "AU": w.auditor}[role]
+        secret = token_create(user=user, name="audit-test", scopes=scopes).secret
+        return Client(headers={"Authorization": f"Bearer {secret}"})
+
+    return make
+
+
+@dataclass
+class ApiCase:
+    who: Callable[[World], Client]
+    action: str
+    kwargs: Kwargs
+    body: Callable[[World], dict] = field(default=lambda w: {})
+    multipart: bool = False
+
+
+_PUSH_ROW = {"deployment": "acme/shop@production#1", "repository": "acme/shop",
+             "commit": "abc123", "deployed_at": "2026-03-01T10:00:00Z", "author": "alice",
+             "reviewers": ["bob"], "tests_passed": True}  # fmt: skip
+API_CHANGES: dict[str, ApiCase] = {
+    "api:connection_run": ApiCase(
+        _api_as("E", ["write:runs"]), "connection.run_requested", lambda w: {"pk": w.connection.pk}
+    ),  # fmt: skip
+    "api:manual_evidence": ApiCase(
+        _api_as("M", ["write:evidence"]),
+        "manual_evidence.upload",
+        NONE,
+        _upload_data,
+        multipart=True,
+    ),  # fmt: skip
+    "api:request_answer": ApiCase(
+        _api_as("M", ["write:evidence"]),
+        "evidence_request.answered",
+        lambda w: {"pk": w.engagement.pk, "request_pk": w.request.pk},
+        lambda w: {"note": "See the attached log."},
+    ),  # fmt: skip
+    "api:review_decisions": ApiCase(
+        _api_as("M", ["write:evidence"]),
+        "review.decide",
+        lambda w: {"pk": w.campaign.pk},
+        lambda w: {"decisions": [{"entry": _first_entry(w).pk, "decision": "keep"}]},
+    ),  # fmt: skip
+    "api:push": ApiCase(
+        _api_as("E", ["write:evidence"]),
+        "evidence.pushed",
+        lambda w: {"key": "ci_deployments"},
+        lambda w: {"rows": [_PUSH_ROW]},
+    ),  # fmt: skip
+}
+API_DOWNLOADS: dict[str, ApiCase] = {
+    "api:evidence_artifact": ApiCase(
+        _api_as("E", ["read"]), "evidence.downloaded", lambda w: {"pk": w.evidence_in.pk}
+    ),  # fmt: skip
+    "api:engagement_artifact": ApiCase(
+        _api_as("AU", ["read"]),
+        "evidence.downloaded",
+        lambda w: {"pk": w.engagement.pk, "evidence_pk": w.evidence_in.pk},
+    ),  # fmt: skip
+}
+API_READS = frozenset({
+    "api:schema", "api:framework_list", "api:framework_controls", "api:framework_coverage",
+    "api:finding_list",
+    "api:evidence_list", "api:evidence_detail", "api:run_list", "api:run_detail",
+    "api:connection_list", "api:connection_detail", "api:engagement_list",
+    "api:engagement_evidence", "api:audit_log", "api:commitment_list",
+})  # fmt: skip
+
+
+@pytest.mark.parametrize("name", sorted(API_CHANGES) + sorted(API_DOWNLOADS))
+def test_each_api_change_and_download_is_audited_with_the_token(world, name):
+    case = API_CHANGES.get(name) or API_DOWNLOADS[name]
+    with transaction.atomic():
+        client = case.who(world)
+        url = reverse(name, kwargs=case.kwargs(world))
+        since = _last_event_id()
+        if name in API_DOWNLOADS:
+            response = client.get(url)
+        elif case.multipart:
+            response = client.post(url, case.body(world))
+        else:
+            response = client.post(url, case.body(world), content_type="application/json")
+        assert response.status_code in (200, 201, 202), (name, response.content[:300])
+        events = list(AuditEvent.objects.filter(pk__gt=since).values("action", "details"))
+        transaction.set_rollback(True)
+    matching = [e for e in events if e["action"] == case.action]
+    assert matching, f"{name} recorded {[e['action'] for e in events]}, expected {case.action}"
+    assert all("pxa_" in e["details"].get("api_token", "") for e in matching), matching
+
 
 #: Custom Django admin actions (beyond "delete selected", logged by the admin's own hook).
 ADMIN_ACTIONS = {"accounts.user": {"mfa_reset": "mfa.reset"}}
@@ -407,13 +513,14 @@ def _url(name: str, case: Case, world: World) -> str:
 def test_every_url_is_classified():
     names = {name for name, route in all_patterns()
              if not route.startswith("admin/") and route not in UNNAMED}  # fmt: skip
-    unclassified = sorted(names - set(CHANGES) - set(DOWNLOADS) - READS)
+    api = set(API_CHANGES) | set(API_DOWNLOADS) | API_READS
+    unclassified = sorted(names - set(CHANGES) - set(DOWNLOADS) - READS - api)
     assert not unclassified, (
         f"say what these URLs change or hand out (CHANGES / DOWNLOADS / READS): {unclassified}"
     )
     twice = (set(CHANGES) & set(DOWNLOADS)) | ((set(CHANGES) | set(DOWNLOADS)) & READS)
     assert not twice, f"classified twice: {sorted(twice)}"
-    stale = (set(CHANGES) | set(DOWNLOADS) | READS) - names
+    stale = (set(CHANGES) | set(DOWNLOADS) | READS | api) - names
     assert not stale, f"no longer URLs of the project: {sorted(stale)}"
 
 

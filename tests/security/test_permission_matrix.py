@@ -261,6 +261,11 @@ MATRIX: dict[str, tuple[Kwargs, dict[str, int]]] = {
     "commitments:detail": (lambda w: {"key": w.commitment.key}, INTERNAL_PAGE),
     "commitments:trust_page_toggle": (NONE, POST_ONLY),
     "commitments:trust_page_preview": (NONE, MANAGER_PAGE),
+    # The API's pages (session): every signed-in role holds tokens and reads the reference.
+    "api:tokens": (NONE, exp(200, ANON=302)),
+    "api:token_revoke": (lambda w: {"pk": 999999}, POST_ONLY),
+    "api:reference": (NONE, exp(200, ANON=302)),
+    "api:reference_schema": (NONE, exp(200, ANON=302)),
     # Public and opt-in: 404 for everyone until a manager publishes it (see
     # test_published_trust_page_is_public_and_bare for the published state).
     "trust_page": (NONE, exp(404)),
@@ -403,7 +408,59 @@ POST_MATRIX: dict[str, tuple[Kwargs, dict[str, int]]] = {
     "notifications:endpoint_update": (ENDPOINT, MANAGER_PAGE),
     "notifications:endpoint_rotate": (ENDPOINT, MANAGER_PAGE),
     "notifications:endpoint_test": (ENDPOINT, REDIRECT_MANAGERS),
+    # An empty form is refused with its errors; revoking a token that is not yours is 404.
+    "api:tokens": (NONE, exp(400, ANON=302)),
+    "api:token_revoke": (lambda w: {"pk": 999999}, exp(404, ANON=302)),
 }
+
+# --- The REST API (/api/v1/): token clients ------------------------------------------------
+# Each role's token holds every scope its role may hold; EXP's token was created while its
+# invitation was active (access ended since: 401); ANON sends no token (401). Sessions are
+# not accepted by the API (test_api_ignores_sessions). Expected answers per method.
+API_INTERNAL = exp(A=200, M=200, E=200, AU=403, EXP=401, ANON=401)
+API_ENGAGEMENT = exp(A=200, M=200, E=403, AU=200, EXP=401, ANON=401)
+API_ANY = exp(A=200, M=200, E=200, AU=200, EXP=401, ANON=401)
+API_POST_ONLY = exp(A=405, M=405, E=405, AU=405, EXP=401, ANON=401)
+API_GET_ONLY = API_POST_ONLY
+EV: Kwargs = lambda w: {"pk": w.evidence_in.pk}  # noqa: E731
+RUN: Kwargs = lambda w: {"pk": w.evidence_in.run_id}  # noqa: E731
+ENG_EV: Kwargs = lambda w: {"pk": w.engagement.pk, "evidence_pk": w.evidence_in.pk}  # noqa: E731
+ENG_REQ: Kwargs = lambda w: {"pk": w.engagement.pk, "request_pk": w.request.pk}  # noqa: E731
+PUSH: Kwargs = lambda w: {"key": "ci_deployments"}  # noqa: E731
+
+API_MATRIX: dict[str, tuple[Kwargs, dict[str, dict[str, int]]]] = {
+    "api:schema": (NONE, {"GET": API_ANY, "POST": API_GET_ONLY}),
+    "api:framework_list": (NONE, {"GET": API_INTERNAL}),
+    "api:framework_controls": (lambda w: {"key": "soc2-2017"}, {"GET": API_INTERNAL}),
+    "api:framework_coverage": (lambda w: {"key": "soc2-2017"}, {"GET": API_INTERNAL}),
+    "api:finding_list": (NONE, {"GET": API_INTERNAL}),
+    "api:evidence_list": (NONE, {"GET": API_INTERNAL}),
+    "api:evidence_detail": (EV, {"GET": API_INTERNAL}),
+    "api:evidence_artifact": (EV, {"GET": API_INTERNAL, "POST": API_GET_ONLY}),
+    "api:run_list": (NONE, {"GET": API_INTERNAL}),
+    "api:run_detail": (RUN, {"GET": API_INTERNAL}),
+    "api:connection_list": (NONE, {"GET": API_INTERNAL}),
+    "api:connection_detail": (CONN, {"GET": API_INTERNAL}),
+    # Starting a run: every internal role (the in-process queue runs it before answering).
+    "api:connection_run": (CONN, {
+        "GET": API_POST_ONLY, "POST": exp(A=202, M=202, E=202, AU=403, EXP=401, ANON=401)}),
+    # Uploading manual evidence: managers, as multipart (a JSON body is refused with 415).
+    "api:manual_evidence": (NONE, {
+        "GET": API_INTERNAL, "POST": exp(A=415, M=415, E=403, AU=403, EXP=401, ANON=401)}),
+    "api:engagement_list": (NONE, {"GET": API_ENGAGEMENT}),
+    "api:engagement_evidence": (ENG, {"GET": API_ENGAGEMENT}),
+    "api:engagement_artifact": (ENG_EV, {"GET": API_ENGAGEMENT}),
+    # Answering an auditor's request: managers (an empty answer is refused: 400).
+    "api:request_answer": (ENG_REQ, {
+        "GET": API_POST_ONLY, "POST": exp(A=400, M=400, E=403, AU=403, EXP=401, ANON=401)}),
+    "api:review_decisions": (CAMPAIGN, {
+        "GET": API_POST_ONLY, "POST": exp(A=400, M=400, E=400, AU=403, EXP=401, ANON=401)}),
+    "api:audit_log": (NONE, {"GET": exp(A=200, M=403, E=403, AU=403, EXP=401, ANON=401)}),
+    "api:commitment_list": (NONE, {"GET": API_INTERNAL}),
+    # Pushing evidence: internal users' tokens with write:evidence (empty body: 400).
+    "api:push": (PUSH, {
+        "GET": API_POST_ONLY, "POST": exp(A=400, M=400, E=400, AU=403, EXP=401, ANON=401)}),
+}  # fmt: skip
 
 #: Pages not yet wired to roles: only the anonymous answer (302 to login) is asserted. To
 #: wire one, move it into MATRIX.
@@ -459,11 +516,12 @@ def test_every_url_is_classified():
         for name, route in all_patterns()
         if not _is_admin_site(route)
         and name not in MATRIX
+        and name not in API_MATRIX
         and name not in PENDING
         and route not in UNNAMED
     ]
     assert not unknown, f"decide who may use these URLs and add them to MATRIX: {unknown}"
-    known = set(MATRIX) | set(PENDING) | set(POST_MATRIX)
+    known = set(MATRIX) | set(PENDING) | set(POST_MATRIX) | set(API_MATRIX)
     stale = known - {name for name, _ in all_patterns()}
     assert not stale, f"MATRIX/POST_MATRIX/PENDING list URLs that no longer exist: {stale}"
     both = set(MATRIX) & set(PENDING)
@@ -500,6 +558,53 @@ def test_post_matrix(world, clients):
             if status != expected[role]:
                 failures.append(f"POST {url} as {role}: {status}, expected {expected[role]}")
     assert not failures, "\n".join(failures)
+
+
+@pytest.fixture
+def api_clients(world) -> dict[str, Client]:
+    from pixaudit.api.models import ApiToken
+    from pixaudit.api.services import token_hash
+    from tests.api.helpers import api_client, token_for
+
+    # EXP: a token made while an invitation was active, held by the auditor whose access
+    # has since ended.
+    exp_token = token_for(world.auditor, ["read"])
+    ApiToken.objects.filter(token_hash=token_hash(exp_token)).update(user=world.expired_auditor)
+    return {
+        "A": api_client(token_for(world.admin)),
+        "M": api_client(token_for(world.manager)),
+        "E": api_client(token_for(world.engineer)),
+        "AU": api_client(token_for(world.auditor)),
+        "EXP": api_client(exp_token),
+        "ANON": api_client(None),
+    }
+
+
+def test_api_matrix(world, api_clients):
+    """Every API route × method × role. Each request runs in a savepoint rolled back
+    afterwards, so every role meets the same world."""
+    failures = []
+    for name, (kwargs, methods) in API_MATRIX.items():
+        url = reverse(name, kwargs=kwargs(world))
+        for method, expected in methods.items():
+            for role in ROLES:
+                with transaction.atomic():
+                    call = getattr(api_clients[role], method.lower())
+                    status = call(url, content_type="application/json").status_code
+                    transaction.set_rollback(True)
+                if status != expected[role]:
+                    failures.append(
+                        f"{method} {url} as {role}: {status}, expected {expected[role]}"
+                    )
+    assert not failures, "\n".join(failures)
+
+
+def test_api_ignores_sessions(world, clients):
+    """A signed-in browser session is not an API credential (no CSRF-able API)."""
+    for name, (kwargs, _methods) in API_MATRIX.items():
+        url = reverse(name, kwargs=kwargs(world))
+        for role in ROLES:
+            assert clients[role].get(url).status_code == 401, (name, role)
 
 
 def test_anonymous_is_sent_to_login_everywhere_else(world, clients):

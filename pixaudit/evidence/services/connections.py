@@ -183,6 +183,12 @@ def connection_create(
     except KeyError:
         errors["collector_key"] = f"Unknown collector {collector_key!r}."
         raise ConnectionParamsError(errors) from None
+    if cls.push:
+        errors["collector_key"] = (
+            f"{collector_key} is a push collector: its rows arrive by POST "
+            f"/api/v1/push/{collector_key}/ with an API token, not from a connection."
+        )
+        raise ConnectionParamsError(errors)
     validated = _validate(cls, params, errors)
     overrides = validate_connection_thresholds(cls, thresholds, errors)
     if errors:
