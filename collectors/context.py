@@ -152,6 +152,7 @@ class CollectionContext:
         #: The account or identity the collector ran as (set by the collector).
         self.identity: str | None = None
         self._api_calls: set[str] = set()
+        self._api_call_counts: dict[str, int] = {}
         #: Partial failures: dicts with ``message``, ``action``, ``resource``, ``assertions``.
         self.errors: list[dict[str, Any]] = []
 
@@ -204,12 +205,19 @@ class CollectionContext:
         """Record that the API action ``action`` (e.g. ``"s3:ListBuckets"``) was called."""
         with self._lock:
             self._api_calls.add(action)
+            self._api_call_counts[action] = self._api_call_counts.get(action, 0) + 1
 
     @property
     def api_calls(self) -> list[str]:
         """The API actions called so far, sorted."""
         with self._lock:
             return sorted(self._api_calls)
+
+    @property
+    def api_call_counts(self) -> dict[str, int]:
+        """How many times each API action was called (retries of one call count once)."""
+        with self._lock:
+            return dict(sorted(self._api_call_counts.items()))
 
     def error(
         self,
