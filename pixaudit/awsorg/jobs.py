@@ -17,7 +17,11 @@ def aws_integration_run_discover(run_id: int) -> str:
 def aws_account_run_execute(account_run_id: int) -> str:
     """Run every enabled collector in one account."""
     job = get_current_job()
-    return account_execute(account_run_id=account_run_id, job_id=job.id if job else "").status
+    return account_execute(
+        account_run_id=account_run_id,
+        job_id=job.id if job else "",
+        worker_name=(getattr(job, "worker_name", None) or "") if job else "",
+    ).status
 
 
 def aws_integrations_enqueue_due() -> int:

@@ -264,7 +264,9 @@ def _child_params(
     return {k: v for k, v in sorted(params.items()) if k in declared}
 
 
-def aws_account_run_execute(*, account_run_id: int, job_id: str = "") -> AwsAccountRun:
+def aws_account_run_execute(
+    *, account_run_id: int, job_id: str = "", worker_name: str = ""
+) -> AwsAccountRun:
     """The account job: every enabled collector in one account, through the runner.
 
     Each collector is its own run on the (account, collector) connection: its evidence,
@@ -272,7 +274,8 @@ def aws_account_run_execute(*, account_run_id: int, job_id: str = "") -> AwsAcco
     each collector; the account's status is ``succeeded``, ``partial`` (some collectors
     failed) or ``failed`` (all did), with the distinct error messages.
     """
-    worker = ":".join(process_identity()[:1])
+    # The RQ worker's name (which of the workers took the account), then this process.
+    worker = " ".join(filter(None, (worker_name, process_identity()[0])))[:200]
     claimed = AwsAccountRun.objects.filter(pk=account_run_id, status=RunState.QUEUED).update(
         status=RunState.RUNNING, started_at=timezone.now(), worker=worker,
         job_id=job_id or f"in-process-{account_run_id}",
