@@ -18,6 +18,7 @@ urlpatterns = [
     path("reviews/", include("pixaudit.reviews.urls")),
     path("manual-evidence/", include("pixaudit.manualevidence.urls")),
     path("commitments/", include("pixaudit.commitments.urls")),
+    path("aws/", include("pixaudit.awsorg.urls")),
     # The opt-in public trust page (404 unless a manager publishes it).
     path("trust/", include(trust_urlpatterns)),
     # The evidence-pack signing key, public so auditors can pin it (verify_pack --key-url).

@@ -62,6 +62,31 @@ ENG_REP: Kwargs = lambda w: {"pk": w.engagement.pk, "report_pk": w.report.pk}  #
 CAMPAIGN: Kwargs = lambda w: {"pk": w.campaign.pk}  # noqa: E731
 MANUAL: Kwargs = lambda w: {"pk": w.manual.pk}  # noqa: E731
 
+
+def aws_integration(w: object):
+    """The AWS integration the matrix uses (one account, a profile that does not exist, so
+    "test connection" answers without any network)."""
+    from pixaudit.awsorg.models import AwsIntegration
+
+    integration, _ = AwsIntegration.objects.get_or_create(
+        name="Matrix AWS",
+        defaults={"mode": "account", "collectors": ["aws_s3_buckets"],
+                  "params": {"profile": "pixaudit-no-such-profile", "regions": ["us-east-1"]}},
+    )  # fmt: skip
+    return integration
+
+
+def aws_run(w: object):
+    from pixaudit.awsorg.models import AwsIntegrationRun
+
+    return AwsIntegrationRun.objects.get_or_create(
+        integration=aws_integration(w), status="succeeded"
+    )[0]
+
+
+AWS: Kwargs = lambda w: {"pk": aws_integration(w).pk}  # noqa: E731
+AWS_RUN: Kwargs = lambda w: {"pk": aws_run(w).pk}  # noqa: E731
+
 MATRIX: dict[str, tuple[Kwargs, dict[str, int]]] = {
     "accounts:login": (NONE, exp(302, ANON=200)),
     "accounts:logout": (NONE, POST_ONLY),
@@ -187,6 +212,17 @@ MATRIX: dict[str, tuple[Kwargs, dict[str, int]]] = {
     "commitments:detail": (lambda w: {"key": w.commitment.key}, INTERNAL_PAGE),
     "commitments:trust_page_toggle": (NONE, POST_ONLY),
     "commitments:trust_page_preview": (NONE, MANAGER_PAGE),
+    # AWS integrations: like connections (credentials): admins and engineers set them up and
+    # test them, every internal user reads them, runs them and downloads the role template.
+    "awsorg:list": (NONE, INTERNAL_PAGE),
+    "awsorg:create": (NONE, CONNECTION_ADMIN_PAGE),
+    "awsorg:detail": (AWS, INTERNAL_PAGE),
+    "awsorg:edit": (AWS, CONNECTION_ADMIN_PAGE),
+    "awsorg:test": (AWS, POST_ONLY),
+    "awsorg:run": (AWS, POST_ONLY),
+    "awsorg:template": (AWS, INTERNAL_PAGE),
+    "awsorg:stackset": (AWS, INTERNAL_PAGE),
+    "awsorg:run_detail": (AWS_RUN, INTERNAL_PAGE),
     # Public and opt-in: 404 for everyone until a manager publishes it (see
     # test_published_trust_page_is_public_and_bare for the published state).
     "trust_page": (NONE, exp(404)),
@@ -252,6 +288,12 @@ POST_MATRIX: dict[str, tuple[Kwargs, dict[str, int]]] = {
         REDIRECT_MANAGERS,
     ),
     "commitments:trust_page_toggle": (NONE, REDIRECT_MANAGERS),
+    # An empty form: 400 with its errors; a run (or the run already active): its page.
+    "awsorg:create": (NONE, exp(A=400, M=403, E=400, AU=403, EXP=403, ANON=302)),
+    "awsorg:run": (AWS, exp(A=302, M=302, E=302, AU=403, EXP=403, ANON=302)),
+    "awsorg:test": (AWS, exp(A=302, M=403, E=302, AU=403, EXP=403, ANON=302)),
+    "awsorg:template": (AWS, POST_ONLY),
+    "awsorg:stackset": (AWS, POST_ONLY),
 }
 
 #: Pages not yet wired to roles: only the anonymous answer (302 to login) is asserted. To
