@@ -43,9 +43,14 @@ class OrgSandbox:
 def _session(creds: dict[str, str] | None = None, region: str = "us-east-1") -> Any:
     import boto3.session
 
+    from collectors.context import _botocore_session  # one parse of the service models
+
     if creds is None:
-        return boto3.session.Session(region_name=region, **_CREDENTIALS)
+        return boto3.session.Session(
+            botocore_session=_botocore_session(), region_name=region, **_CREDENTIALS
+        )
     return boto3.session.Session(
+        botocore_session=_botocore_session(),
         region_name=region,
         aws_access_key_id=creds["AccessKeyId"],
         aws_secret_access_key=creds["SecretAccessKey"],
