@@ -97,7 +97,10 @@ def _one(n: int, workers: int, collectors: list[str], box, endpoint: str) -> dic
     procs = [
         subprocess.Popen(
             [sys.executable, "manage.py", "rqworker", "collect"],
-            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
             start_new_session=True,
         )  # fmt: skip
         for _ in range(workers)
@@ -124,9 +127,13 @@ def _one(n: int, workers: int, collectors: list[str], box, endpoint: str) -> dic
     wall = (run.finished_at - min(first, run.started_at or first)).total_seconds()
     calls = sum(a.api_calls for a in accounts) + sum(run.api_call_counts.values())
     return {
-        "n": n, "workers": workers, "status": run.status, "accounts": len(accounts),
+        "n": n,
+        "workers": workers,
+        "status": run.status,
+        "accounts": len(accounts),
         "failed": sum(1 for a in accounts if a.status != "succeeded"),
-        "wall": wall, "calls": calls,
+        "wall": wall,
+        "calls": calls,
         "horse_peak_mib": max(a.peak_rss_kib for a in accounts) / 1024,
         "worker_hwm_mib": max(hwm or [0]) / 1024,
         "workers_used": len({a.worker.split(" ")[0] for a in accounts}),
