@@ -75,6 +75,15 @@ def test_org_run_collects_each_account_and_isolates_the_one_without_a_role(
     assert all("cannot assume role" in e.message for e in errors)
     iam = items.get(collector_key="aws_iam_users")
     assert iam.provenance["api_call_counts"]["iam:ListUsers"] == 1
+    # The control pages' account filter: each account judged on its own connections.
+    from pixaudit.awsorg.selectors import account_connection_ids
+    from pixaudit.posture.selectors import assertion_states
+
+    ids = ["aws_s3_buckets.default_encryption"]
+    mine = assertion_states(assertion_ids=ids, connections=account_connection_ids(good))
+    theirs = assertion_states(assertion_ids=ids, connections=account_connection_ids(missing))
+    assert "error" not in mine[ids[0]].counts
+    assert theirs[ids[0]].counts == {"error": 1}
 
 
 def test_a_second_run_is_refused_while_one_is_active(organisation):

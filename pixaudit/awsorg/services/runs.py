@@ -62,7 +62,9 @@ __all__ = [
     "ACCOUNT_JOB",
     "DISCOVER_JOB",
     "IntegrationRunActive",
+    "LOST_ACCOUNT_MESSAGE",
     "aws_account_run_execute",
+    "aws_account_runs_sweep",
     "aws_integration_run_discover",
     "aws_integration_run_start",
     "aws_integrations_enqueue_due",
@@ -73,6 +75,12 @@ logger = logging.getLogger("pixaudit.awsorg")
 QUEUE = "collect"
 DISCOVER_JOB = "pixaudit.awsorg.jobs.aws_integration_run_discover"
 ACCOUNT_JOB = "pixaudit.awsorg.jobs.aws_account_run_execute"
+
+
+#: An account job whose worker died (kill -9, OOM, lost machine) or whose job Redis lost.
+LOST_ACCOUNT_MESSAGE = "worker stopped during the account's collection"
+#: How long a hand-over may take before a job missing from Redis counts as lost.
+_GRACE = timedelta(seconds=60)
 
 
 class IntegrationRunActive(Exception):
@@ -123,7 +131,9 @@ def aws_integration_run_start(
 
 
 def aws_integrations_enqueue_due() -> list[AwsIntegrationRun]:
-    """Start every enabled integration whose ``next_run_at`` passed (the scheduler's tick)."""
+    """The scheduler's tick: sweep lost account jobs, then start every enabled integration
+    whose ``next_run_at`` passed."""
+    aws_account_runs_sweep()
     started = []
     due = AwsIntegration.objects.filter(enabled=True, next_run_at__lte=timezone.now())
     for integration in due:
@@ -182,7 +192,7 @@ def aws_integration_run_discover(*, run_id: int) -> AwsIntegrationRun:
         _fail_run(run.pk, ctx.redact(exc.message))
         return AwsIntegrationRun.objects.get(pk=run.pk)
     collectors = len(integration.collectors)
-    timeout = int(settings.RQ_QUEUES[QUEUE].get("DEFAULT_TIMEOUT") or 1800) * max(1, collectors)
+    timeout = _account_timeout(integration)
     with transaction.atomic():
         for account_id, name, ou, status in seen:
             AwsAccount.objects.update_or_create(
@@ -350,3 +360,44 @@ def _finish_if_done(run_id: int) -> None:
     else:
         status = RunState.PARTIAL
     AwsIntegrationRun.objects.filter(pk=run_id).update(status=status, finished_at=timezone.now())
+
+
+def _account_timeout(integration: AwsIntegration) -> int:
+    per_run = int(settings.RQ_QUEUES[QUEUE].get("DEFAULT_TIMEOUT") or 1800)
+    return per_run * max(1, len(integration.collectors))
+
+
+def aws_account_runs_sweep() -> int:
+    """Fail account runs whose job ended or vanished while the row says running (their
+    worker died; the collector runs inside are failed by the evidence sweep), and hand
+    queued account and listing jobs that Redis lost to the queue again. Returns how many
+    account runs were failed. Without Redis (embedded queue) there is nothing to ask."""
+    from pixaudit.evidence.services.queueing import collection_job_state
+
+    now = timezone.now()
+    failed = 0
+    running = AwsAccountRun.objects.filter(status=RunState.RUNNING, run__status=RunState.RUNNING)
+    for account_run in running.select_related("run"):
+        state = collection_job_state(account_run.job_id)
+        if state is None or not (state.missing or state.ended):
+            continue
+        with transaction.atomic():
+            if AwsAccountRun.objects.filter(pk=account_run.pk, status=RunState.RUNNING).update(
+                status=RunState.FAILED, finished_at=now, message=LOST_ACCOUNT_MESSAGE
+            ):
+                failed += 1
+                _finish_if_done(account_run.run_id)
+    stale = now - _GRACE
+    queued = AwsAccountRun.objects.filter(
+        status=RunState.QUEUED, run__status=RunState.RUNNING, run__started_at__lt=stale
+    ).select_related("run__integration")
+    for account_run in queued:
+        state = collection_job_state(account_run.job_id)
+        if state is not None and state.missing:
+            _push(ACCOUNT_JOB, account_run.pk, account_run.job_id,
+                  _account_timeout(account_run.run.integration))  # fmt: skip
+    for run in AwsIntegrationRun.objects.filter(status=RunState.QUEUED, queued_at__lt=stale):
+        state = collection_job_state(run.job_id)
+        if state is not None and state.missing:
+            _push(DISCOVER_JOB, run.pk, run.job_id)
+    return failed

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand
 
+from pixaudit.awsorg.services.runs import aws_integrations_enqueue_due
 from pixaudit.evidence.models import CollectionRun, RunStatus
 from pixaudit.evidence.services.scheduling import collections_enqueue_due
 from pixaudit.posture.jobs import readiness_snapshots_job
@@ -49,6 +50,10 @@ class Command(BaseCommand):
                 self.stderr.write(self.style.ERROR(f"{name}: failed: {run.error_message}"))
             else:
                 self.stdout.write(f"{name}: {run.get_status_display().lower()}")
+        for aws_run in aws_integrations_enqueue_due():  # AWS integrations that are due
+            aws_run.refresh_from_db()
+            state = aws_run.get_status_display().lower()
+            self.stdout.write(f"AWS integration {aws_run.integration.name}: {state}")
         if options["daily"]:
             snapshots = readiness_snapshots_job()
             reviews = reviews_daily_job()
