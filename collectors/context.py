@@ -47,6 +47,30 @@ def aws_client_config() -> Any:
     )
 
 
+_LOADER_LOCK = threading.Lock()
+_SHARED_LOADER: Any = None
+
+
+def _botocore_session() -> Any:
+    """A new botocore session sharing one process-wide data loader.
+
+    Every context makes its own sessions (credentials never cross collections), but parsing
+    the services' JSON models again for each one cost about 0.5 s per client; the shared
+    loader parses each model once per process (bounded by the number of services, not of
+    collections or accounts).
+    """
+    import botocore.session
+
+    global _SHARED_LOADER
+    session = botocore.session.get_session()
+    with _LOADER_LOCK:
+        if _SHARED_LOADER is None:
+            _SHARED_LOADER = session.get_component("data_loader")
+        else:
+            session.register_component("data_loader", _SHARED_LOADER)
+    return session
+
+
 class RedactingLoggerAdapter(logging.LoggerAdapter):  # type: ignore[type-arg]
     """A logger adapter that formats each message and replaces every secret with ``********``.
 
@@ -152,6 +176,7 @@ class CollectionContext:
         #: The account or identity the collector ran as (set by the collector).
         self.identity: str | None = None
         self._api_calls: set[str] = set()
+        self._api_call_counts: dict[str, int] = {}
         #: Partial failures: dicts with ``message``, ``action``, ``resource``, ``assertions``.
         self.errors: list[dict[str, Any]] = []
 
@@ -204,12 +229,19 @@ class CollectionContext:
         """Record that the API action ``action`` (e.g. ``"s3:ListBuckets"``) was called."""
         with self._lock:
             self._api_calls.add(action)
+            self._api_call_counts[action] = self._api_call_counts.get(action, 0) + 1
 
     @property
     def api_calls(self) -> list[str]:
         """The API actions called so far, sorted."""
         with self._lock:
             return sorted(self._api_calls)
+
+    @property
+    def api_call_counts(self) -> dict[str, int]:
+        """How many times each API action was called (retries of one call count once)."""
+        with self._lock:
+            return dict(sorted(self._api_call_counts.items()))
 
     def error(
         self,
@@ -303,7 +335,7 @@ class CollectionContext:
                 kwargs["aws_session_token"] = self.params["session_token"]
         elif self.params.get("profile"):
             kwargs["profile_name"] = self.params["profile"]
-        return boto3.session.Session(**kwargs)
+        return boto3.session.Session(botocore_session=_botocore_session(), **kwargs)
 
     def _build_aws_session(self, region: str | None) -> boto3.session.Session:
         import boto3.session
@@ -313,6 +345,7 @@ class CollectionContext:
             return self._base_aws_session(region)
         creds = self._assume_role(role_arn, self.params.get("external_id") or None, region)
         return boto3.session.Session(
+            botocore_session=_botocore_session(),
             aws_access_key_id=creds["AccessKeyId"],
             aws_secret_access_key=creds["SecretAccessKey"],
             aws_session_token=creds["SessionToken"],

@@ -6,6 +6,7 @@ Run exactly one scheduler. Every schedule lives in the database (each connection
 
 from rq import cron
 
+from pixaudit.awsorg.jobs import aws_integrations_enqueue_due
 from pixaudit.evidence.jobs import collections_enqueue_due
 from pixaudit.evidence.jobs_integrity import evidence_integrity_job
 from pixaudit.exceptions.jobs import exceptions_daily_job
@@ -17,6 +18,11 @@ from pixaudit.tasks.jobs import tasks_daily_job, work_tick_job
 # Every 15 s: sweep runs left by dead workers and jobs Redis lost, hand due retries to the
 # workers, enqueue every connection that is due. A retry is never later than one tick.
 cron.register(collections_enqueue_due, queue_name="default", interval=15, job_timeout=300)
+
+# Every minute: AWS integrations (pixaudit.awsorg): fail account jobs whose worker died, hand
+# lost account jobs to the queue again, start every integration that is due (one listing
+# job, then one job per account).
+cron.register(aws_integrations_enqueue_due, queue_name="default", interval=60, job_timeout=300)
 
 # Every 5 minutes: sign a checkpoint of the chain head when one is due (the head moved and
 # the last is older than PIXAUDIT_CHECKPOINT_MINUTES); remove partial files of writers

@@ -16,6 +16,7 @@ from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
 from pixaudit.accounts.permissions import action_required, can
+from pixaudit.awsorg.selectors import account_connection_ids, known_accounts
 from pixaudit.controls import selectors as control_selectors
 from pixaudit.controls.models import Control, Framework
 from pixaudit.dashboard import charts
@@ -84,6 +85,14 @@ def overview(request: HttpRequest, framework_key: str) -> HttpResponse:
     return render(request, "dashboard/overview.html", context)
 
 
+def _account_scope(request: HttpRequest) -> tuple[str, list[int] | None]:
+    """``?account=<12 digits>``: judge only the connections collecting that AWS account."""
+    account = request.GET.get("account", "").strip()
+    if len(account) != 12 or not account.isdigit():
+        return "", None
+    return account, account_connection_ids(account)
+
+
 @action_required("posture.view")
 def control_list(request: HttpRequest) -> HttpResponse:
     frameworks = _frameworks()
@@ -98,7 +107,8 @@ def control_list(request: HttpRequest) -> HttpResponse:
     status = status if status in ControlStatus.values else ""
     q = request.GET.get("q", "").strip()[:200]
     owner = request.GET.get("owner", "").strip()[:150]
-    posture = selectors.framework_posture(framework=framework)
+    account, connections = _account_scope(request)
+    posture = selectors.framework_posture(framework=framework, connections=connections)
     rows = selectors.posture_filter(posture, status=status, group=group, q=q)
     owners = ownership.control_owners(framework=framework)
     if owner == UNOWNED:
@@ -119,7 +129,9 @@ def control_list(request: HttpRequest) -> HttpResponse:
         "owner": owner,
         "owner_choices": sorted({u.get_username() for u in owners.values()}),
         "unowned": UNOWNED,
-        "filtering": bool(status or group_ref or q or owner),
+        "filtering": bool(status or group_ref or q or owner or account),
+        "account": account,
+        "accounts": known_accounts(),
     }
     return render(request, "dashboard/control_list.html", context)
 
@@ -135,13 +147,14 @@ def control_detail(request: HttpRequest, framework_key: str, ref: str) -> HttpRe
         return redirect(f"{reverse('dashboard:control_list')}?{query}")
     # The timeline's period is bound only when asked for (the coverage window has its own
     # ``cov-*`` fields on the same page).
-    asked = "since" in request.GET or "until" in request.GET
+    asked = "since" in request.GET or "until" in request.GET  # ?account= alone: the default
     period = PeriodForm(request.GET if asked else None)
     since, until = period.bounds() if period.is_bound else (None, None)
     if not period.is_bound:
         since = timezone.now() - timedelta(days=HISTORY_DAYS)
         period = PeriodForm(initial={"since": since.date()})
-    item = selectors.control_posture(control=control)
+    account, connections = _account_scope(request)
+    item = selectors.control_posture(control=control, connections=connections)
     catalog = selectors.assertion_catalog()
     # The status and the evidence behind it on one page: automated results per connection,
     # and the manual uploads that support the control (listed and on the timeline).
@@ -150,7 +163,7 @@ def control_detail(request: HttpRequest, framework_key: str, ref: str) -> HttpRe
     )
     manual_items = manual_evidence_for_control(control=control)
     states = {s.assertion_id: s for s in item.states}
-    sources = selectors.control_sources(assertion_ids=item.assertion_ids)
+    sources = selectors.control_sources(assertion_ids=item.assertion_ids, connections=connections)
     assertions = sorted(
         (
             {"id": a, "info": catalog.get(a, {}), "state": states.get(a), "sources": sources.get(a)}
@@ -158,7 +171,9 @@ def control_detail(request: HttpRequest, framework_key: str, ref: str) -> HttpRe
         ),
         key=lambda row: (row["state"] is None, row["id"]),  # checks with results first
     )
-    failing = selectors.control_results(assertion_ids=item.assertion_ids, only_failing=True)
+    failing = selectors.control_results(
+        assertion_ids=item.assertion_ids, only_failing=True, connections=connections
+    )
     strip = [
         (e.status, e.status_label, f"{e.item.collected_at:%Y-%m-%d %H:%M} UTC")
         for e in reversed(timeline)
@@ -174,6 +189,7 @@ def control_detail(request: HttpRequest, framework_key: str, ref: str) -> HttpRe
             heatmap_svg(days=coverage.days, start=coverage.start, title=f"{control.ref} by day")
         ),
         "item": item,
+        "account": account,
         "assertions": assertions,
         "failing": [(r, catalog.get(r.assertion_id, {})) for r in failing],
         "timeline": timeline,

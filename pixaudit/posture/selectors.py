@@ -32,6 +32,7 @@ freshness is judged per connection.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import cached_property
@@ -274,8 +275,13 @@ def applicability_current(
     return latest
 
 
-def assertion_states(*, assertion_ids: set[str] | list[str]) -> dict[str, AssertionState]:
+def assertion_states(
+    *, assertion_ids: set[str] | list[str], connections: Collection[int] | None = None
+) -> dict[str, AssertionState]:
     """assertion id -> AssertionState from the current-state table (two queries).
+
+    ``connections`` limits the results to those connections (e.g. the connections of one
+    AWS account, ``?account=`` on the control pages); ``None`` means every connection.
 
     Results of every connection count: a FAIL or ERROR of one connection is never hidden by
     another connection's PASS for a resource of the same name (current state is keyed by
@@ -291,9 +297,11 @@ def assertion_states(*, assertion_ids: set[str] | list[str]) -> dict[str, Assert
     # Grouping by evidence item (a handful per assertion: one per connection) instead of
     # joining each current row to its item keeps this one pass over the small table; the
     # items' expiry comes from a second, tiny query.
+    current = LatestResult.objects.filter(assertion_id__in=sorted(assertion_ids))
+    if connections is not None:
+        current = current.filter(connection_id__in=sorted(connections))
     rows = list(
-        LatestResult.objects.filter(assertion_id__in=sorted(assertion_ids))
-        .values("assertion_id", "status", "severity", "evidence_id", "connection_id")
+        current.values("assertion_id", "status", "severity", "evidence_id", "connection_id")
         .annotate(n=Count("id"), last=Max("collected_at"))
         .order_by()
     )
@@ -360,14 +368,17 @@ def status_for(
 
 
 def _postures(
-    controls: list[Control], mappings: dict[str, set[int]], now: datetime
+    controls: list[Control],
+    mappings: dict[str, set[int]],
+    now: datetime,
+    connections: Collection[int] | None = None,
 ) -> list[ControlPosture]:
     by_control: dict[int, list[str]] = defaultdict(list)
     for assertion_id, control_ids in mappings.items():
         for control_id in control_ids:
             by_control[control_id].append(assertion_id)
     wanted = {a for c in controls for a in by_control.get(c.pk, ())}
-    states = assertion_states(assertion_ids=wanted)
+    states = assertion_states(assertion_ids=wanted, connections=connections)
     decisions = applicability_current(controls=controls)
     # Controls from assessable_controls carry their manual state; others cost two queries.
     annotated = all(hasattr(c, "manual_required") for c in controls)
@@ -386,19 +397,25 @@ def _postures(
 # --- Public selectors ---------------------------------------------------------------------
 
 
-def framework_posture(*, framework: Framework, now: datetime | None = None) -> FrameworkPosture:
-    """Status of every assessable control of ``framework`` (six queries)."""
+def framework_posture(
+    *, framework: Framework, now: datetime | None = None,
+    connections: Collection[int] | None = None,
+) -> FrameworkPosture:  # fmt: skip
+    """Status of every assessable control of ``framework`` (six queries); ``connections``
+    judges only those connections' results (see :func:`assertion_states`)."""
     now = now or timezone.now()
     controls = list(assessable_controls(framework=framework))
     mappings = effective_mappings(framework=framework)
-    return FrameworkPosture(framework, _postures(controls, mappings, now), now)
+    return FrameworkPosture(framework, _postures(controls, mappings, now, connections), now)
 
 
-def control_posture(*, control: Control, now: datetime | None = None) -> ControlPosture:
+def control_posture(
+    *, control: Control, now: datetime | None = None, connections: Collection[int] | None = None
+) -> ControlPosture:
     """Status of one control (same rules as :func:`framework_posture`)."""
     now = now or timezone.now()
     mappings = effective_mappings(framework=control.framework)
-    return _postures([control], mappings, now)[0]
+    return _postures([control], mappings, now, connections)[0]
 
 
 def posture_filter(
@@ -449,12 +466,15 @@ def collector_keys_for(assertion_ids: list[str]) -> list[str]:
 
 
 def control_results(
-    *, assertion_ids: list[str], only_failing: bool = False, limit: int = 200
-) -> list[LatestResult]:
+    *, assertion_ids: list[str], only_failing: bool = False, limit: int = 200,
+    connections: Collection[int] | None = None,
+) -> list[LatestResult]:  # fmt: skip
     """Current results of some assertions, non-passing first (one query)."""
     if not assertion_ids:
         return []
     qs = LatestResult.objects.filter(assertion_id__in=assertion_ids).select_related("connection")
+    if connections is not None:
+        qs = qs.filter(connection_id__in=sorted(connections))
     if only_failing:
         qs = qs.filter(status__in=_NOT_PASSING)
     rows = list(qs.order_by("assertion_id", "resource")[: limit * 4 if not only_failing else limit])
@@ -475,15 +495,19 @@ class SourceState:
     failed_run_id: int | None = None  # the connection's last collection failed (this run)
 
 
-def control_sources(*, assertion_ids: list[str]) -> dict[str, list[SourceState]]:
+def control_sources(
+    *, assertion_ids: list[str], connections: Collection[int] | None = None
+) -> dict[str, list[SourceState]]:
     """assertion id -> its current results per connection, by connection name (one query):
     where each result of a control comes from."""
     out: dict[str, list[SourceState]] = {}
     if not assertion_ids:
         return out
+    current = LatestResult.objects.filter(assertion_id__in=assertion_ids)
+    if connections is not None:
+        current = current.filter(connection_id__in=sorted(connections))
     rows = (
-        LatestResult.objects.filter(assertion_id__in=assertion_ids)
-        .values("assertion_id", "connection_id", "connection__name", "status", "run_id")
+        current.values("assertion_id", "connection_id", "connection__name", "status", "run_id")
         .annotate(n=Count("id"), last=Max("collected_at"))
         .order_by()
     )

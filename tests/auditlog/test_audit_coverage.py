@@ -102,6 +102,12 @@ def _verify_data(w: World) -> dict:
     return {"token": totp_now(device)}
 
 
+def _aws_form(name: str) -> dict:
+    return {"name": name, "mode": "account", "collectors": ["aws_s3_buckets", "aws_kms_keys"],
+            "profile": "pixaudit-no-such-profile", "regions": "us-east-1",
+            "member_role_name": "pixaudit-readonly", "schedule_minutes": "60"}  # fmt: skip
+
+
 def _engagement_data(w: World) -> dict:
     today = timezone.now().date()
     return {"name": "SOC 2 Type II 2027", "frameworks": [w.soc2.pk],
@@ -271,6 +277,10 @@ CHANGES: dict[str, Case] = {
         lambda w: {"control": "soc2-2017:CC6.2", "reason": "Signed policy"},
     ),  # fmt: skip
     "manualevidence:requirement_remove": Case(as_role("M"), "manual_requirement.remove"),
+    "awsorg:create": Case(as_role("E"), "aws_integration.created", lambda w: _aws_form("AWS 2")),
+    "awsorg:edit": Case(as_role("E"), "aws_integration.updated", lambda w: _aws_form("Renamed")),
+    "awsorg:test": Case(as_role("E"), "aws_integration.tested"),
+    "awsorg:run": Case(as_role("E"), "aws_integration.run_requested"),
     "commitments:trust_page_toggle": Case(
         as_role("M"),
         "trust_page.set",
@@ -366,6 +376,8 @@ DOWNLOADS: dict[str, Case] = {
     "exceptions:export": Case(as_role("E"), "exceptions.exported"),
     "exceptions:engagement_export": Case(as_role("AU"), "exceptions.exported"),
     "tasks:attachment_download": Case(as_role("E"), "task.attachment_downloaded"),
+    "awsorg:template": Case(as_role("E"), "aws_integration.template_downloaded"),
+    "awsorg:stackset": Case(as_role("E"), "aws_integration.template_downloaded"),
 }
 
 #: Pages and status JSON: they change nothing and hand out no file.
@@ -393,6 +405,7 @@ READS = frozenset({
     "notifications:endpoint_list", "notifications:endpoint_detail",
     "trust_page",
     "exceptions:register", "exceptions:detail", "exceptions:engagement_register",
+    "awsorg:list", "awsorg:detail", "awsorg:run_detail",
     # The public signing key (served inline to anyone, so auditors can pin it): deliberately
     # not logged, or anonymous requests could grow the append-only log without bound.
     "signing_key_public",

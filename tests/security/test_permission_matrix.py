@@ -100,6 +100,31 @@ PERSON: Kwargs = lambda w: {"pk": w.engineer.pk}  # noqa: E731
 INVITED: Kwargs = lambda w: {"pk": invited_user(w)[0].pk}  # noqa: E731
 INVITE_TOKEN: Kwargs = lambda w: {"token": invited_user(w)[1]}  # noqa: E731
 
+
+def aws_integration(w: object):
+    """The AWS integration the matrix uses (one account, a profile that does not exist, so
+    "test connection" answers without any network)."""
+    from pixaudit.awsorg.models import AwsIntegration
+
+    integration, _ = AwsIntegration.objects.get_or_create(
+        name="Matrix AWS",
+        defaults={"mode": "account", "collectors": ["aws_s3_buckets"],
+                  "params": {"profile": "pixaudit-no-such-profile", "regions": ["us-east-1"]}},
+    )  # fmt: skip
+    return integration
+
+
+def aws_run(w: object):
+    from pixaudit.awsorg.models import AwsIntegrationRun
+
+    return AwsIntegrationRun.objects.get_or_create(
+        integration=aws_integration(w), status="succeeded"
+    )[0]
+
+
+AWS: Kwargs = lambda w: {"pk": aws_integration(w).pk}  # noqa: E731
+AWS_RUN: Kwargs = lambda w: {"pk": aws_run(w).pk}  # noqa: E731
+
 MATRIX: dict[str, tuple[Kwargs, dict[str, int]]] = {
     "accounts:login": (NONE, exp(302, ANON=200)),
     # Users (admins only); the invitation link is for whoever holds it.
@@ -266,6 +291,17 @@ MATRIX: dict[str, tuple[Kwargs, dict[str, int]]] = {
     "api:token_revoke": (lambda w: {"pk": 999999}, POST_ONLY),
     "api:reference": (NONE, exp(200, ANON=302)),
     "api:reference_schema": (NONE, exp(200, ANON=302)),
+    # AWS integrations: like connections (credentials): every internal user sets them up,
+    # tests, reads and runs them and downloads the role template.
+    "awsorg:list": (NONE, INTERNAL_PAGE),
+    "awsorg:create": (NONE, CONNECTION_ADMIN_PAGE),
+    "awsorg:detail": (AWS, INTERNAL_PAGE),
+    "awsorg:edit": (AWS, CONNECTION_ADMIN_PAGE),
+    "awsorg:test": (AWS, POST_ONLY),
+    "awsorg:run": (AWS, POST_ONLY),
+    "awsorg:template": (AWS, INTERNAL_PAGE),
+    "awsorg:stackset": (AWS, INTERNAL_PAGE),
+    "awsorg:run_detail": (AWS_RUN, INTERNAL_PAGE),
     # Public and opt-in: 404 for everyone until a manager publishes it (see
     # test_published_trust_page_is_public_and_bare for the published state).
     "trust_page": (NONE, exp(404)),
@@ -411,6 +447,12 @@ POST_MATRIX: dict[str, tuple[Kwargs, dict[str, int]]] = {
     # An empty form is refused with its errors; revoking a token that is not yours is 404.
     "api:tokens": (NONE, exp(400, ANON=302)),
     "api:token_revoke": (lambda w: {"pk": 999999}, exp(404, ANON=302)),
+    # An empty form: 400 with its errors; a run (or the run already active): its page.
+    "awsorg:create": (NONE, exp(A=400, M=400, E=400, AU=403, EXP=403, ANON=302)),
+    "awsorg:run": (AWS, exp(A=302, M=302, E=302, AU=403, EXP=403, ANON=302)),
+    "awsorg:test": (AWS, exp(A=302, M=302, E=302, AU=403, EXP=403, ANON=302)),
+    "awsorg:template": (AWS, POST_ONLY),
+    "awsorg:stackset": (AWS, POST_ONLY),
 }
 
 # --- The REST API (/api/v1/): token clients ------------------------------------------------

@@ -572,6 +572,8 @@ def _execute_claimed(
     provenance = {
         "identity": ctx.identity,
         "api_calls": ctx.api_calls,
+        # Calls per action, and so per resource type: the API-call floor is checked on it.
+        "api_call_counts": ctx.api_call_counts,
         "params": redact_params(cls.params, params),
         "errors": [dict(e) for e in ctx.errors],
         "worker": run.worker,

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
+from django.apps import apps
 from django.db import transaction
 
 from pixaudit.evidence import crypto
@@ -40,7 +42,10 @@ def secrets_rotate() -> RotationReport:
     """
     current = crypto.current_key_id()
     reencrypted = already = rows = 0
-    for model, kind in ((Connection, "connection"), (CollectionRun, "run")):
+    owners: list[tuple[Any, str]] = [(Connection, "connection"), (CollectionRun, "run")]
+    if apps.is_installed("pixaudit.awsorg"):  # AWS integrations keep credentials too
+        owners.append((apps.get_model("awsorg", "AwsIntegration"), "awsintegration"))
+    for model, kind in owners:
         for pk in model.objects.exclude(secrets={}).values_list("pk", flat=True).iterator():
             with transaction.atomic():
                 obj = model.objects.select_for_update().get(pk=pk)

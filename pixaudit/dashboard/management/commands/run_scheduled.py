@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand
 
+from pixaudit.awsorg.services.runs import aws_integrations_enqueue_due
 from pixaudit.evidence.models import CollectionRun, RunStatus
 from pixaudit.evidence.services.scheduling import collections_enqueue_due
 from pixaudit.exceptions.jobs import exceptions_daily_job
@@ -56,6 +57,10 @@ class Command(BaseCommand):
         if tick["errors"] or tick["dispatched"]:
             self.stdout.write(f"Notifications: {tick['errors']} collection error(s) reported, "
                               f"{tick['dispatched']} delivery retries attempted")  # fmt: skip
+        for aws_run in aws_integrations_enqueue_due():  # AWS integrations that are due
+            aws_run.refresh_from_db()
+            state = aws_run.get_status_display().lower()
+            self.stdout.write(f"AWS integration {aws_run.integration.name}: {state}")
         if options["daily"]:
             work = tasks_daily_job()
             digest = notifications_digest_job()

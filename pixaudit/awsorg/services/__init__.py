@@ -1,0 +1,1 @@
+"""Writes of the AWS integration app: ``config`` (create, update, test) and ``runs`` (fan-out)."""

@@ -1,0 +1,58 @@
+"""Two real RQ workers share one organisation run (moto server, Redis, PostgreSQL)."""
+
+from __future__ import annotations
+
+import pytest
+
+from pixaudit.awsorg.models import AwsAccountRun, AwsIntegrationRun, RunState
+from pixaudit.awsorg.services.config import aws_integration_create
+from pixaudit.awsorg.services.runs import aws_integration_run_start
+from pixaudit.demo.aws_org_sandbox import enforce_assume_role, seed_organisation
+from pixaudit.demo.aws_sandbox import start_moto_server
+from pixaudit.evidence.integrity import verify_chain
+from tests.jobs.conftest import wait_for
+
+from .conftest import FAST
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres, pytest.mark.redis]
+
+
+def test_two_real_workers_share_one_organisation_run(
+    async_collect_queue, start_worker, monkeypatch, aws_env
+):
+    url, stop = start_moto_server()
+    undo = None
+    try:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", url)
+        monkeypatch.setenv("PIXAUDIT_TEST_WORKER_ASYNC", "1")  # the listing job fans out
+        box = seed_organisation(url, accounts=9, without_role=[1], suspended=[8])
+        undo = enforce_assume_role()
+        integration = aws_integration_create(
+            name="Org", mode="organization", collectors=FAST,
+            params={"regions": ["us-east-1"]},
+            secrets={"access_key_id": "testing", "secret_access_key": "testing"},
+            member_external_id="pixaudit-external-id",
+            account_rules={"exclude_ids": [box.management]},
+        )  # fmt: skip
+        run = aws_integration_run_start(integration=integration)
+        start_worker()
+        start_worker()
+        wait_for(
+            lambda: not AwsIntegrationRun.objects.get(pk=run.pk).active,
+            timeout=240, what="the organisation run to finish",
+        )  # fmt: skip
+        run.refresh_from_db()
+        assert run.status == RunState.PARTIAL, run.error_message
+        assert [s["id"] for s in run.suspended] == [box.members[8]]
+        accounts = {a.account_id: a for a in AwsAccountRun.objects.filter(run=run)}
+        assert set(accounts) == set(box.members[:8])
+        failed = {k for k, a in accounts.items() if a.status == RunState.FAILED}
+        assert failed == {box.members[1]}
+        workers = {a.worker.split(" ")[0] for a in accounts.values()}
+        assert len(workers) == 2, workers  # both workers took accounts
+        assert all(a.peak_rss_kib > 0 for a in accounts.values())
+        assert verify_chain().ok
+    finally:
+        if undo is not None:
+            undo()
+        stop()
