@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "pixaudit.reviews",
     "pixaudit.manualevidence",
     "pixaudit.commitments",
+    "pixaudit.people",
 ]
 
 MIDDLEWARE = [

@@ -16,6 +16,7 @@ urlpatterns = [
     path("admin/login/", RedirectView.as_view(pattern_name="accounts:login", query_string=True)),
     path("reports/", include("pixaudit.reports.urls")),
     path("reviews/", include("pixaudit.reviews.urls")),
+    path("people/", include("pixaudit.people.urls")),
     path("manual-evidence/", include("pixaudit.manualevidence.urls")),
     path("commitments/", include("pixaudit.commitments.urls")),
     # The opt-in public trust page (404 unless a manager publishes it).

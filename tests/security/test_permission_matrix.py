@@ -168,6 +168,12 @@ MATRIX: dict[str, tuple[Kwargs, dict[str, int]]] = {
     # Access reviews: every internal user may read and (if assigned) decide; managers start,
     # assign, complete and cancel. Auditors see the completed review as chained evidence.
     "reviews:campaign_list": (NONE, INTERNAL_PAGE),
+    # People: every internal user reads the leaver test; managers run it, edit the mapping
+    # table and upload HR exports.
+    "people:overview": (NONE, INTERNAL_PAGE),
+    "people:run": (NONE, POST_ONLY),
+    "people:mappings": (NONE, MANAGER_PAGE),
+    "people:hr_upload": (NONE, MANAGER_PAGE),
     "reviews:campaign_create": (NONE, MANAGER_PAGE),
     "reviews:campaign_detail": (CAMPAIGN, INTERNAL_PAGE),
     "reviews:campaign_decide": (CAMPAIGN, POST_ONLY),
@@ -252,6 +258,11 @@ POST_MATRIX: dict[str, tuple[Kwargs, dict[str, int]]] = {
         REDIRECT_MANAGERS,
     ),
     "commitments:trust_page_toggle": (NONE, REDIRECT_MANAGERS),
+    # An empty POST: invalid thresholds (back with a message), an unknown mapping request
+    # and an upload without file (400 with the errors).
+    "people:run": (NONE, REDIRECT_MANAGERS),
+    "people:mappings": (NONE, exp(A=400, M=400, E=403, AU=403, EXP=403, ANON=302)),
+    "people:hr_upload": (NONE, exp(A=400, M=400, E=403, AU=403, EXP=403, ANON=302)),
 }
 
 #: Pages not yet wired to roles: only the anonymous answer (302 to login) is asserted. To
