@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django import forms
 
+from pixaudit.lib.single_line import validate_single_line
 from pixaudit.people.models import AccountDeclaration
 
 
@@ -44,3 +45,9 @@ class RunForm(forms.Form):
         min_value=0, max_value=365, initial=0,
         label="Days an account may exist before its person starts",
     )  # fmt: skip
+
+
+class ReviewForm(forms.Form):
+    connection = forms.IntegerField(widget=forms.HiddenInput)
+    name = forms.CharField(max_length=200, validators=[validate_single_line])
+    due_on = forms.DateField(label="Due date", widget=forms.DateInput(attrs={"type": "date"}))

@@ -102,6 +102,8 @@ class Account:
     created_at: datetime | None
     system: str
     evidence: EvidenceRef
+    #: The account's id at its source (``account_id``; access reviews key on it).
+    account_id: str = ""
 
     @property
     def active(self) -> bool:
@@ -249,6 +251,7 @@ def _row(account: Account, kind: str, person: Person | None, how: str) -> dict[s
     return {
         "system": account.system,
         "account": account.resource,
+        "account_id": account.account_id or account.resource,
         "account_name": account.display_name,
         "account_status": account.status,
         "account_evidence": account.evidence.seq,

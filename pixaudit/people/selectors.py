@@ -9,7 +9,14 @@ from typing import Any
 from collectors import registry
 from pixaudit.evidence.models import Connection, EvidenceItem
 from pixaudit.evidence.storage import artifact_read
-from pixaudit.people.lifecycle import LIFECYCLE_KEY, Account, Declaration, EvidenceRef, Person
+from pixaudit.people.lifecycle import (
+    INACTIVE_STATUSES,
+    LIFECYCLE_KEY,
+    Account,
+    Declaration,
+    EvidenceRef,
+    Person,
+)
 from pixaudit.people.models import AccountDeclaration, PersonAlias
 
 __all__ = [
@@ -96,6 +103,7 @@ def accounts_of(item: EvidenceItem, connection: Connection) -> list[Account]:
             email=(str(row["email"]).lower() if row.get("email") else None),
             status=row.get("status"), is_privileged=row.get("is_privileged"),
             created_at=_instant(row.get("created_at")), system=connection.name, evidence=ref,
+            account_id=str(row["account_id"]),
         ))  # fmt: skip
     return accounts
 
@@ -195,5 +203,15 @@ def lifecycle_grid(document: dict[str, Any]) -> dict[str, Any]:
     inputs = [{**ref, "pk": pks.get(ref["seq"])} for ref in document.get("inputs") or []]
     leavers = [f for f in document.get("findings") or []
                if f["assertion_id"].endswith(".leavers_disabled")]  # fmt: skip
+    candidates: dict[str, int] = {}
+    for row in document.get("rows") or []:
+        if (
+            row["link"] in ("unmatched", "leaver")
+            and str(row.get("account_status") or "active").lower() not in INACTIVE_STATUSES
+        ):
+            candidates[row["system"]] = candidates.get(row["system"], 0) + 1
+    connections = dict(Connection.objects.filter(name__in=candidates).values_list("name", "pk"))
+    review = [{"system": s, "count": n, "connection": connections.get(s)}
+              for s, n in sorted(candidates.items()) if connections.get(s)]  # fmt: skip
     return {"systems": systems, "people": people, "inputs": inputs, "unmatched": unmatched,
-            "service": service, "leaver_findings": leavers}  # fmt: skip
+            "service": service, "leaver_findings": leavers, "review": review}  # fmt: skip

@@ -28,7 +28,13 @@ from pixaudit.evidence.models import Connection, EvidenceItem
 from pixaudit.evidence.services.append import evidence_append
 from pixaudit.lib.single_line import control_characters
 from pixaudit.people import selectors
-from pixaudit.people.lifecycle import ASSERTIONS, CONTROLS, LIFECYCLE_KEY, evaluate
+from pixaudit.people.lifecycle import (
+    ASSERTIONS,
+    CONTROLS,
+    INACTIVE_STATUSES,
+    LIFECYCLE_KEY,
+    evaluate,
+)
 from pixaudit.people.models import AccountDeclaration, PersonAlias
 
 __all__ = [
@@ -40,6 +46,7 @@ __all__ = [
     "hr_upload",
     "lifecycle_mappings_ensure",
     "lifecycle_run",
+    "review_start",
 ]
 
 DEFAULT_LEAVER_DAYS = 1
@@ -254,9 +261,9 @@ def lifecycle_run(
              "hr_evidence": p.evidence.seq}
             for p in sorted(people, key=lambda p: (p.name.lower(), p.employee_id))
         ],
-        "columns": ["system", "account", "account_name", "account_status", "account_evidence",
-                    "link", "matched_by", "employee_id", "person", "termination_date",
-                    "hr_evidence"],
+        "columns": ["system", "account", "account_id", "account_name", "account_status",
+                    "account_evidence", "link", "matched_by", "employee_id", "person",
+                    "termination_date", "hr_evidence"],
         "rows": result.rows,
         "findings": [{**f.to_dict(), "evidence": refs}
                      for f, refs in zip(result.findings, result.sources, strict=True)],
@@ -281,3 +288,32 @@ def _dedupe_inputs(document: dict[str, Any]) -> None:
     for ref in document["inputs"]:
         seen.setdefault(ref["seq"], ref)
     document["inputs"] = [seen[s] for s in sorted(seen)]
+
+
+# --- access reviews ------------------------------------------------------------------------
+
+
+def review_start(*, connection: Connection, name: str, due_on: Any, user: Any = None) -> Any:
+    """Open an access review campaign on the accounts of ``connection`` that the latest
+    leaver test matched to no active person (nobody's, or a leaver's), still active."""
+    from pixaudit.reviews.services import ReviewError, campaign_start
+
+    latest = selectors.lifecycle_latest()
+    if latest is None:
+        raise PeopleError("Run the leaver test first.")
+    item, document = latest
+    ids = sorted({
+        str(row.get("account_id") or row["account"]) for row in document.get("rows") or []
+        if row["system"] == connection.name and row["link"] in ("unmatched", "leaver")
+        and str(row.get("account_status") or "active").lower() not in INACTIVE_STATUSES
+    })  # fmt: skip
+    if not ids:
+        raise PeopleError(f"The leaver test (evidence #{item.seq}) found no active account of "
+                          f"{connection.name} without an active person.")  # fmt: skip
+    try:
+        return campaign_start(
+            connection=connection, name=name, due_on=due_on, user=user, accounts=ids,
+            scope=f"accounts matched to no active person (leaver test evidence #{item.seq})",
+        )  # fmt: skip
+    except ReviewError as exc:
+        raise PeopleError(dict(exc.errors)) from None

@@ -11,4 +11,5 @@ urlpatterns = [
     path("run/", views.run, name="run"),
     path("mappings/", views.mappings, name="mappings"),
     path("hr-upload/", views.upload, name="hr_upload"),
+    path("review/", views.review, name="review"),
 ]

@@ -8,8 +8,9 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from pixaudit.accounts.permissions import ACTIONS, role_required
+from pixaudit.evidence.models import Connection
 from pixaudit.people import selectors
-from pixaudit.people.forms import AliasForm, DeclarationForm, RunForm, UploadForm
+from pixaudit.people.forms import AliasForm, DeclarationForm, ReviewForm, RunForm, UploadForm
 from pixaudit.people.models import AccountDeclaration, PersonAlias
 from pixaudit.people.services import (
     PeopleError,
@@ -19,6 +20,7 @@ from pixaudit.people.services import (
     declaration_save,
     hr_upload,
     lifecycle_run,
+    review_start,
 )
 
 VIEW = ACTIONS["people.view"]
@@ -122,3 +124,25 @@ def upload(request: HttpRequest) -> HttpResponse:
     status = 400 if request.method == "POST" else 200
     context = {"form": form, "lines": lines, "connections": connections}
     return render(request, "people/upload.html", context, status=status)
+
+
+@require_POST
+@role_required(MANAGE)
+def review(request: HttpRequest) -> HttpResponse:
+    form = ReviewForm(request.POST)
+    connection = None
+    if form.is_valid():
+        connection = Connection.objects.filter(pk=form.cleaned_data["connection"]).first()
+    if connection is None:
+        messages.error(request, "Choose a system, a campaign name and a due date.")
+        return redirect("people:overview")
+    try:
+        campaign = review_start(connection=connection, name=form.cleaned_data["name"],
+                                due_on=form.cleaned_data["due_on"], user=request.user)  # fmt: skip
+    except PeopleError as exc:
+        for message in exc.errors.values():
+            messages.error(request, message)
+        return redirect("people:overview")
+    messages.success(request, f"Campaign “{campaign.name}” started on "
+                     f"{campaign.snapshot_count} account(s).")  # fmt: skip
+    return redirect("reviews:campaign_detail", campaign.pk)

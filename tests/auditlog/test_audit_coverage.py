@@ -36,7 +36,8 @@ from pixaudit.audits.services import evidence_request_answer
 from pixaudit.commitments.selectors import trust_page_digest, trust_page_entries
 from pixaudit.controls.models import Control
 from pixaudit.evidence.models import Connection
-from pixaudit.people.services import hr_upload
+from pixaudit.evidence.services.append import evidence_append
+from pixaudit.people.services import hr_upload, lifecycle_run
 from pixaudit.reviews.models import Campaign
 from pixaudit.reviews.services import entries_decide
 from tests.security.fixtures import World
@@ -159,6 +160,19 @@ def _leaver_test_data(w: World) -> dict:
     return {"leaver_days": "1", "joiner_grace_days": "0"}
 
 
+def _review_data(w: World) -> dict:
+    hr_upload(connection=_hr_connection(w), filename="people.csv", data=_HR_CSV)
+    gh = Connection.objects.create(name="GitHub acme", collector_key="github_org", params={})
+    row = {"account_id": "7", "display_name": "mallory", "email": None, "status": "active",
+           "resource": "org:acme/user:mallory", "source": "github:acme"}  # fmt: skip
+    now = timezone.now()
+    evidence_append(collector_key="github_org", document={"rows": [row]}, connection_id=gh.pk,
+                    collected_at=now, expires_at=now + timedelta(days=1), rows_count=1)  # fmt: skip
+    lifecycle_run()
+    return {"connection": str(gh.pk), "name": "Nobody's accounts",
+            "due_on": (now.date() + timedelta(days=7)).isoformat()}  # fmt: skip
+
+
 #: URL name -> a valid state-changing POST and the action it must record.
 CHANGES: dict[str, Case] = {
     "accounts:login": Case(
@@ -250,6 +264,7 @@ CHANGES: dict[str, Case] = {
         },
     ),  # fmt: skip
     "people:hr_upload": Case(as_role("M"), "people.hr_uploaded", _hr_upload_data),
+    "people:review": Case(as_role("M"), "review.campaign_start", _review_data),
     "manualevidence:requirement_add": Case(
         as_role("M"),
         "manual_requirement.set",

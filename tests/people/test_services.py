@@ -21,6 +21,7 @@ from pixaudit.people.services import (
     declaration_save,
     hr_upload,
     lifecycle_run,
+    review_start,
 )
 from tests.security.helpers import client_for
 
@@ -151,3 +152,20 @@ def test_pages(world) -> None:
     assert {"alias": "dan.l@acme.example", "employee_id": "E2"} in document["aliases"]
     # Dan is within 5 days: still active, before the deadline
     assert _statuses(latest, LEAVERS) == {"org:acme/user:dan-gh": "warn"}
+
+
+def test_access_review_of_accounts_without_an_active_person(world) -> None:
+    gh = Connection.objects.get(collector_key="github_org")
+    with pytest.raises(PeopleError, match="Run the leaver test first"):
+        review_start(connection=gh, name="x", due_on=timezone.now().date(), user=world.manager)
+    lifecycle_run(user=world.manager)
+    manager = client_for(world.manager, verified=True)
+    due = (timezone.now().date() + timedelta(days=14)).isoformat()
+    response = manager.post("/people/review/", {"connection": gh.pk, "name": "Nobody's accounts",
+                                                "due_on": due})  # fmt: skip
+    assert response.status_code == 302
+    from pixaudit.reviews.models import Campaign
+
+    campaign = Campaign.objects.get(name="Nobody's accounts")
+    assert sorted(campaign.entries.values_list("account_id", flat=True)) == ["dan-gh", "mallory"]
+    assert AuditEvent.objects.filter(action="review.campaign_start").exists()

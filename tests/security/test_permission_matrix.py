@@ -174,6 +174,7 @@ MATRIX: dict[str, tuple[Kwargs, dict[str, int]]] = {
     "people:run": (NONE, POST_ONLY),
     "people:mappings": (NONE, MANAGER_PAGE),
     "people:hr_upload": (NONE, MANAGER_PAGE),
+    "people:review": (NONE, POST_ONLY),
     "reviews:campaign_create": (NONE, MANAGER_PAGE),
     "reviews:campaign_detail": (CAMPAIGN, INTERNAL_PAGE),
     "reviews:campaign_decide": (CAMPAIGN, POST_ONLY),
@@ -261,6 +262,7 @@ POST_MATRIX: dict[str, tuple[Kwargs, dict[str, int]]] = {
     # An empty POST: invalid thresholds (back with a message), an unknown mapping request
     # and an upload without file (400 with the errors).
     "people:run": (NONE, REDIRECT_MANAGERS),
+    "people:review": (NONE, REDIRECT_MANAGERS),
     "people:mappings": (NONE, exp(A=400, M=400, E=403, AU=403, EXP=403, ANON=302)),
     "people:hr_upload": (NONE, exp(A=400, M=400, E=403, AU=403, EXP=403, ANON=302)),
 }
