@@ -8,6 +8,7 @@ from rq import cron
 
 from pixaudit.evidence.jobs import collections_enqueue_due
 from pixaudit.evidence.jobs_integrity import evidence_integrity_job
+from pixaudit.people.jobs import people_daily_job
 from pixaudit.posture.jobs import readiness_snapshots_job
 from pixaudit.reviews.jobs import reviews_daily_job
 
@@ -26,3 +27,7 @@ cron.register(readiness_snapshots_job, queue_name="default", cron="5 0 * * *", j
 # Daily at 07:00 UTC: start due recurring access reviews, re-check revocation follow-ups,
 # send review and manual-evidence reminders (idempotent per day: a rerun sends nothing new).
 cron.register(reviews_daily_job, queue_name="default", cron="0 7 * * *", job_timeout=600)
+
+# Daily at 07:30 UTC: the leaver, orphan and joiner test over the latest HR and identity
+# evidence (skipped while there is no HR evidence); its result is evidence of its own.
+cron.register(people_daily_job, queue_name="default", cron="30 7 * * *", job_timeout=900)

@@ -102,6 +102,7 @@ def test_cron_config_registers_the_periodic_job():
         "pixaudit.evidence.jobs_integrity.evidence_integrity_job",
         "pixaudit.posture.jobs.readiness_snapshots_job",
         "pixaudit.reviews.jobs.reviews_daily_job",
+        "pixaudit.people.jobs.people_daily_job",
     }
     assert by_name["pixaudit.evidence.jobs.collections_enqueue_due"].interval == 15
     assert by_name["pixaudit.posture.jobs.readiness_snapshots_job"].cron == "5 0 * * *"

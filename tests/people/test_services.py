@@ -169,3 +169,14 @@ def test_access_review_of_accounts_without_an_active_person(world) -> None:
     campaign = Campaign.objects.get(name="Nobody's accounts")
     assert sorted(campaign.entries.values_list("account_id", flat=True)) == ["dan-gh", "mallory"]
     assert AuditEvent.objects.filter(action="review.campaign_start").exists()
+
+
+def test_daily_job_runs_the_test_once_hr_evidence_exists(media_root, catalogs, users) -> None:
+    from pixaudit.people.jobs import people_daily_job
+
+    assert people_daily_job() == {"skipped": "no HR evidence"}
+    hr = Connection.objects.create(name="HR", collector_key="hris_people", params={})
+    hr_upload(connection=hr, filename="people.csv", data=_csv(timezone.now().date()))
+    result = people_daily_job()
+    item = EvidenceItem.objects.get(collector_key="identity_lifecycle")
+    assert result == {"evidence": item.seq, "accounts": 0}

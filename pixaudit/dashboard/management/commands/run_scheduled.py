@@ -18,6 +18,7 @@ from django.core.management.base import BaseCommand
 
 from pixaudit.evidence.models import CollectionRun, RunStatus
 from pixaudit.evidence.services.scheduling import collections_enqueue_due
+from pixaudit.people.jobs import people_daily_job
 from pixaudit.posture.jobs import readiness_snapshots_job
 from pixaudit.reviews.jobs import reviews_daily_job
 
@@ -59,3 +60,9 @@ class Command(BaseCommand):
                 f"{reviews.get('campaign', 0)} to reviewers, "
                 f"{reviews.get('manual', 0)} to manual evidence owners"
             )
+            leavers = people_daily_job()
+            if "evidence" in leavers:
+                self.stdout.write(f"Leaver test: evidence #{leavers['evidence']}, "
+                                  f"{leavers['accounts']} accounts")  # fmt: skip
+            else:
+                self.stdout.write("Leaver test: skipped (no HR evidence yet)")
