@@ -180,3 +180,33 @@ def test_daily_job_runs_the_test_once_hr_evidence_exists(media_root, catalogs, u
     result = people_daily_job()
     item = EvidenceItem.objects.get(collector_key="identity_lifecycle")
     assert result == {"evidence": item.seq, "accounts": 0}
+
+
+def test_results_reach_posture_under_the_mapped_controls(world) -> None:
+    from pixaudit.controls.selectors import control_get_by_address
+    from pixaudit.posture.selectors import control_posture, control_results
+
+    lifecycle_run(user=world.manager)
+    posture = control_posture(control=control_get_by_address("soc2-2017:CC6.2"))
+    assert LEAVERS in posture.assertion_ids and OWNED in posture.assertion_ids
+    assert posture.status == "failing"
+    current = {(r.assertion_id, r.resource): r.status for r in control_results(
+        assertion_ids=[LEAVERS, OWNED])}  # fmt: skip
+    assert current[(LEAVERS, "org:acme/user:dan-gh")] == "fail"
+    assert current[(OWNED, "org:acme/user:deploy-bot")] == "pass"
+
+
+def test_the_report_lists_the_leaver_test_as_evidence_of_cc6_2(world) -> None:
+    from pixaudit.controls.models import Framework
+    from pixaudit.reports.periods import Period
+    from pixaudit.reports.selectors import report_data
+
+    item = lifecycle_run(user=world.manager)
+    today = timezone.now().date()
+    data = report_data(framework=Framework.objects.get(key="soc2-2017"),
+                       period=Period(today - timedelta(days=1), today))  # fmt: skip
+    section = next(s for s in data.sections if s.control.ref == "CC6.2")
+    leavers = next(a for a in section.assertions if a.assertion_id == LEAVERS)
+    assert leavers.counts.get("fail") == 1
+    assert [f.resource for f in leavers.failing] == ["org:acme/user:dan-gh"]
+    assert item.pk in {e.id for e in section.evidence}
