@@ -156,6 +156,8 @@ class Result:
     rows: list[dict[str, Any]] = field(default_factory=list)
     #: ``{resource: "person" | "service" | "unmatched" | "leaver"}``.
     matched: dict[str, str] = field(default_factory=dict)
+    #: Indexes of the findings that only close an earlier verdict (see ``previous``).
+    resolved: list[int] = field(default_factory=list)
     #: The thresholds in force, recorded on every finding.
     thresholds: dict[str, Any] = field(default_factory=dict)
 
@@ -223,8 +225,14 @@ def evaluate(
     as_of: datetime,
     leaver_days: int = 1,
     joiner_grace_days: int = 0,
+    previous: dict[str, Iterable[str]] | None = None,
 ) -> Result:
-    """Run the three checks; see the module docstring."""
+    """Run the three checks; see the module docstring.
+
+    ``previous`` (``{assertion id: resources}``) are what the last run judged: a resource
+    this run no longer judges (the account is gone, disabled, or no longer a leaver's) gets
+    a PASS saying so, so that an earlier verdict does not stay current for ever.
+    """
     today = as_of.astimezone(UTC).date()
     matcher = _Matcher(people, declarations, aliases, today)
     result = Result(thresholds={"leaver_days": leaver_days, "joiner_grace_days": joiner_grace_days})
@@ -244,7 +252,31 @@ def evaluate(
         if person.left(today):
             for system in systems:
                 _leaver(result, matcher, person, system, snapshot, accounts, as_of, leaver_days)
+    _resolve(result, previous or {}, accounts)
     return result
+
+
+def _resolve(result: Result, previous: dict[str, Iterable[str]], accounts: list[Account]) -> None:
+    judged = {(f.assertion_id, f.resource) for f in result.findings}
+    by_resource = {a.resource: a for a in accounts}
+    latest = {a.system: a.evidence for a in accounts}
+    for assertion in ASSERTIONS:
+        for resource in sorted(set(previous.get(assertion, ()))):
+            if (assertion, resource) in judged:
+                continue
+            account = by_resource.get(resource)
+            if account is None:
+                message = f"{resource} is no longer in the latest evidence of any system."
+                refs = list(latest.values())
+            elif not account.active:
+                message = f"{account.display_name} ({account.system}) is now {account.status}."
+                refs = [account.evidence]
+            else:
+                message = (f"{account.display_name} ({account.system}) is no longer judged by "
+                           "this check (its owner or mapping changed).")  # fmt: skip
+                refs = [account.evidence]
+            result.add(assertion, resource, Status.PASS, message, refs)
+            result.resolved.append(len(result.findings) - 1)
 
 
 def _row(account: Account, kind: str, person: Person | None, how: str) -> dict[str, Any]:

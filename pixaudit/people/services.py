@@ -227,10 +227,15 @@ def lifecycle_run(
     accounts = [a for connection, item in sources for a in selectors.accounts_of(item, connection)]
     declarations = selectors.declarations_map()
     aliases = selectors.aliases_map()
+    previous: dict[str, set[str]] = {}
+    last = selectors.lifecycle_latest()
+    for finding in (last[1].get("findings") or []) if last else []:
+        if not finding.get("resolves_earlier"):
+            previous.setdefault(finding["assertion_id"], set()).add(finding["resource"])
     result = evaluate(
         people=people, accounts=accounts, declarations=declarations, aliases=aliases,
         snapshot=selectors.snapshot_loader(sources), as_of=as_of, leaver_days=leaver_days,
-        joiner_grace_days=joiner_grace_days,
+        joiner_grace_days=joiner_grace_days, previous=previous,
     )  # fmt: skip
     inputs = {p.evidence.seq: p.evidence for p in people}
     inputs.update({a.evidence.seq: a.evidence for a in accounts})
@@ -265,8 +270,10 @@ def lifecycle_run(
                     "account_evidence", "link", "matched_by", "employee_id", "person",
                     "termination_date", "hr_evidence"],
         "rows": result.rows,
-        "findings": [{**f.to_dict(), "evidence": refs}
-                     for f, refs in zip(result.findings, result.sources, strict=True)],
+        "findings": [{**f.to_dict(), "evidence": refs,
+                      **({"resolves_earlier": True} if i in result.resolved else {})}
+                     for i, (f, refs) in enumerate(zip(result.findings, result.sources,
+                                                       strict=True))],
     }  # fmt: skip
     _dedupe_inputs(document)
     lifecycle_mappings_ensure()

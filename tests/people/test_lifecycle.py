@@ -171,3 +171,17 @@ def test_population_rows_link_accounts_and_people() -> None:
     assert rows["00u-dan"]["link"] == "leaver" and rows["00u-dan"]["hr_evidence"] == 10
     assert rows["org:acme/user:mallory"]["link"] == "unmatched"
     assert rows["org:acme/user:deploy-bot"]["link"] == "service"
+
+
+def test_earlier_verdicts_are_closed_when_the_account_is_gone_or_disabled() -> None:
+    previous = {OWNED: ["org:acme/user:vanished", "org:acme/user:gone", "org:acme/user:mallory"]}
+    result = run(previous=previous)
+    owned = statuses(result, OWNED)
+    assert owned["org:acme/user:vanished"] is Status.PASS
+    assert owned["org:acme/user:gone"] is Status.PASS
+    assert owned["org:acme/user:mallory"] is Status.FAIL  # still judged: still nobody's
+    messages = {f.resource: f.message for f in result.findings if f.assertion_id == OWNED}
+    assert "no longer in the latest evidence of any system" in messages["org:acme/user:vanished"]
+    assert "is now suspended" in messages["org:acme/user:gone"]
+    closed = {result.findings[i].resource for i in result.resolved}
+    assert closed == {"org:acme/user:vanished", "org:acme/user:gone"}

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import json
 from datetime import timedelta
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import call_command
 from django.utils import timezone
 
 from pixaudit.auditlog.models import AuditEvent
@@ -210,3 +212,36 @@ def test_the_report_lists_the_leaver_test_as_evidence_of_cc6_2(world) -> None:
     assert leavers.counts.get("fail") == 1
     assert [f.resource for f in leavers.failing] == ["org:acme/user:dan-gh"]
     assert item.pk in {e.id for e in section.evidence}
+
+
+def test_a_removed_orphan_no_longer_fails(world) -> None:
+    from pixaudit.posture.selectors import control_results
+
+    lifecycle_run(user=world.manager)
+    gh = Connection.objects.get(collector_key="github_org")
+    now = timezone.now()
+    rows = [_gh("alice-gh", "alice@acme.example")]
+    evidence_append(collector_key="github_org", document={"rows": rows}, connection_id=gh.pk,
+                    collected_at=now, expires_at=now + timedelta(days=1), rows_count=1)  # fmt: skip
+    lifecycle_run(user=world.manager)
+    current = {r.resource: r.status for r in control_results(assertion_ids=[OWNED])}
+    assert current["org:acme/user:mallory"] == "pass"
+    third = lifecycle_run(user=world.manager)  # closed once: not repeated for ever
+    assert not Finding.objects.filter(evidence=third, resource="org:acme/user:mallory").exists()
+    out = io.StringIO()
+    call_command("verify_evidence", stdout=out)  # raises when the chain or state is off
+    assert "OK" in out.getvalue()
+
+
+def test_command(world) -> None:
+    out = io.StringIO()
+    call_command("people_leaver_test", "--leaver-days", "1", stdout=out)
+    item = EvidenceItem.objects.filter(collector_key="identity_lifecycle").latest("seq")
+    assert (
+        out.getvalue().strip()
+        == f"evidence #{item.seq}: 6 accounts, 3 pass, 3 fail, 0 warn, 0 error"
+    )
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="whole days"):
+        call_command("people_leaver_test", "--leaver-days", "-1")
