@@ -245,3 +245,21 @@ def test_command(world) -> None:
 
     with pytest.raises(CommandError, match="whole days"):
         call_command("people_leaver_test", "--leaver-days", "-1")
+
+
+def test_a_subset_campaign_is_diffed_against_the_same_subset(world) -> None:
+    from pixaudit.reviews.models import ReviewEntry
+    from pixaudit.reviews.services import campaign_complete, campaign_start
+
+    gh = Connection.objects.get(collector_key="github_org")
+    due = timezone.now().date() + timedelta(days=7)
+    full = campaign_start(connection=gh, name="Everyone", due_on=due, user=world.manager)
+    ReviewEntry.objects.filter(campaign=full).update(decision="keep", decided_by=world.manager,
+                                                     decided_at=timezone.now())  # fmt: skip
+    campaign_complete(campaign=full, user=world.manager)
+    lifecycle_run(user=world.manager)
+    subset = review_start(connection=gh, name="Nobody's", due_on=due, user=world.manager)
+    assert subset.snapshot_count == 2
+    # The four accounts outside the subset are not "removed"; the two inside are unchanged.
+    assert subset.diff["removed"] == []
+    assert subset.diff["unchanged"] == 2

@@ -198,9 +198,10 @@ def campaign_start(
     except ArtifactStoreError as exc:
         raise ReviewError(f"The population snapshot could not be stored: {exc}.") from exc
     previous = _previous(connection)
-    changes, summary = diff_populations(
-        snapshot_rows(campaign=previous) if previous else None, rows
-    )
+    before = snapshot_rows(campaign=previous) if previous else None
+    if before is not None and accounts is not None:  # compare the same subset only
+        before = [r for r in before if r["account_id"] in wanted]
+    changes, summary = diff_populations(before, rows)
     with transaction.atomic():
         campaign = Campaign.objects.create(
             name=name.strip(), connection=connection, collector_key=connection.collector_key,
