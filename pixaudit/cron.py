@@ -11,6 +11,7 @@ from pixaudit.evidence.jobs import collections_enqueue_due
 from pixaudit.evidence.jobs_integrity import evidence_integrity_job
 from pixaudit.exceptions.jobs import exceptions_daily_job
 from pixaudit.notifications.jobs import notifications_digest_job
+from pixaudit.people.jobs import people_daily_job
 from pixaudit.posture.jobs import readiness_snapshots_job
 from pixaudit.reviews.jobs import reviews_daily_job
 from pixaudit.tasks.jobs import tasks_daily_job, work_tick_job
@@ -49,3 +50,6 @@ cron.register(tasks_daily_job, queue_name="default", cron="10 7 * * *", job_time
 
 # Daily at 07:30 UTC: the notification digest (one e-mail per user and day).
 cron.register(notifications_digest_job, queue_name="default", cron="30 7 * * *", job_timeout=600)
+# Daily at 07:30 UTC: the leaver, orphan and joiner test over the latest HR and identity
+# evidence (skipped while there is no HR evidence); its result is evidence of its own.
+cron.register(people_daily_job, queue_name="default", cron="30 7 * * *", job_timeout=900)

@@ -77,6 +77,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "pixaudit.api",
     "pixaudit.awsorg",
+    "pixaudit.people",
 ]
 
 MIDDLEWARE = [

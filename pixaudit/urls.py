@@ -19,6 +19,7 @@ urlpatterns = [
     path("admin/login/", accounts_views.admin_login),
     path("reports/", include("pixaudit.reports.urls")),
     path("reviews/", include("pixaudit.reviews.urls")),
+    path("people/", include("pixaudit.people.urls")),
     path("manual-evidence/", include("pixaudit.manualevidence.urls")),
     path("commitments/", include("pixaudit.commitments.urls")),
     path("exceptions/", include("pixaudit.exceptions.urls")),

@@ -79,6 +79,8 @@ ACTIONS: dict[str, frozenset[str]] = {
     "reviews.view": INTERNAL,
     "reviews.manage": MANAGERS,
     "reviews.decide": INTERNAL,
+    "people.view": INTERNAL,
+    "people.manage": MANAGERS,
     "manual_evidence.view": INTERNAL,
     "manual_evidence.manage": MANAGERS,
     "commitments.view": INTERNAL,

@@ -37,6 +37,8 @@ from pixaudit.audits.services import evidence_request_answer
 from pixaudit.commitments.selectors import trust_page_digest, trust_page_entries
 from pixaudit.controls.models import Control
 from pixaudit.evidence.models import Connection
+from pixaudit.evidence.services.append import evidence_append
+from pixaudit.people.services import hr_upload, lifecycle_run
 from pixaudit.reviews.models import Campaign
 from pixaudit.reviews.services import entries_decide
 from tests.security.fixtures import World
@@ -149,6 +151,40 @@ def _task_closed(w: World) -> dict:
 
     task_close(task=w.task, actor=w.engineer)
     return {"reason": "Not done after all"}
+
+
+_HR_CSV = (
+    b"employee_id,name,work_email,status,start_date,termination_date\n"
+    b"E1,Alice,alice@acme.example,active,2021-03-01,\n"
+)
+
+
+def _hr_connection(w: World) -> Connection:
+    return Connection.objects.create(name="HR export", collector_key="hris_people",
+                                     params={"provider": "file"})  # fmt: skip
+
+
+def _hr_upload_data(w: World) -> dict:
+    upload = SimpleUploadedFile("people.csv", _HR_CSV, "text/csv")
+    return {"connection": str(_hr_connection(w).pk), "file": upload}
+
+
+def _leaver_test_data(w: World) -> dict:
+    hr_upload(connection=_hr_connection(w), filename="people.csv", data=_HR_CSV)
+    return {"leaver_days": "1", "joiner_grace_days": "0"}
+
+
+def _review_data(w: World) -> dict:
+    hr_upload(connection=_hr_connection(w), filename="people.csv", data=_HR_CSV)
+    gh = Connection.objects.create(name="GitHub acme", collector_key="github_org", params={})
+    row = {"account_id": "7", "display_name": "mallory", "email": None, "status": "active",
+           "resource": "org:acme/user:mallory", "source": "github:acme"}  # fmt: skip
+    now = timezone.now()
+    evidence_append(collector_key="github_org", document={"rows": [row]}, connection_id=gh.pk,
+                    collected_at=now, expires_at=now + timedelta(days=1), rows_count=1)  # fmt: skip
+    lifecycle_run()
+    return {"connection": str(gh.pk), "name": "Nobody's accounts",
+            "due_on": (now.date() + timedelta(days=7)).isoformat()}  # fmt: skip
 
 
 #: URL name -> a valid state-changing POST and the action it must record.
@@ -271,6 +307,19 @@ CHANGES: dict[str, Case] = {
     "reviews:campaign_complete": Case(as_role("M"), "review.campaign_complete", _all_decided),
     "reviews:campaign_cancel": Case(as_role("M"), "review.campaign_cancel"),
     "manualevidence:upload": Case(as_role("M"), "manual_evidence.upload", _upload_data),
+    "people:run": Case(as_role("M"), "people.lifecycle_run", _leaver_test_data),
+    "people:mappings": Case(
+        as_role("M"),
+        "people.declaration_saved",
+        lambda w: {
+            "action": "declare",
+            "d-resource": "org:acme/user:deploy-bot",
+            "d-kind": "service",
+            "d-employee_id": "E1",
+        },
+    ),  # fmt: skip
+    "people:hr_upload": Case(as_role("M"), "people.hr_uploaded", _hr_upload_data),
+    "people:review": Case(as_role("M"), "review.campaign_start", _review_data),
     "manualevidence:requirement_add": Case(
         as_role("M"),
         "manual_requirement.set",
@@ -399,6 +448,7 @@ READS = frozenset({
     "dashboard:soa_list",
     "reports:detail", "reports:status", "reports:signing_key",
     "reviews:campaign_list", "reviews:campaign_detail",
+    "people:overview",
     "manualevidence:list", "manualevidence:detail",
     "commitments:list", "commitments:detail", "commitments:trust_page_preview",
     "tasks:my_work", "tasks:task_list", "tasks:task_detail",

@@ -106,6 +106,7 @@ def test_cron_config_registers_the_periodic_job():
         "pixaudit.tasks.jobs.work_tick_job",
         "pixaudit.tasks.jobs.tasks_daily_job",
         "pixaudit.notifications.jobs.notifications_digest_job",
+        "pixaudit.people.jobs.people_daily_job",
     }
     assert by_name["pixaudit.evidence.jobs.collections_enqueue_due"].interval == 15
     assert by_name["pixaudit.tasks.jobs.work_tick_job"].interval == 30

@@ -267,6 +267,13 @@ MATRIX: dict[str, tuple[Kwargs, dict[str, int]]] = {
     # Access reviews: every internal user may read and (if assigned) decide; managers start,
     # assign, complete and cancel. Auditors see the completed review as chained evidence.
     "reviews:campaign_list": (NONE, INTERNAL_PAGE),
+    # People: every internal user reads the leaver test; managers run it, edit the mapping
+    # table and upload HR exports.
+    "people:overview": (NONE, INTERNAL_PAGE),
+    "people:run": (NONE, POST_ONLY),
+    "people:mappings": (NONE, MANAGER_PAGE),
+    "people:hr_upload": (NONE, MANAGER_PAGE),
+    "people:review": (NONE, POST_ONLY),
     "reviews:campaign_create": (NONE, MANAGER_PAGE),
     "reviews:campaign_detail": (CAMPAIGN, INTERNAL_PAGE),
     "reviews:campaign_decide": (CAMPAIGN, POST_ONLY),
@@ -453,6 +460,12 @@ POST_MATRIX: dict[str, tuple[Kwargs, dict[str, int]]] = {
     "awsorg:test": (AWS, exp(A=302, M=302, E=302, AU=403, EXP=403, ANON=302)),
     "awsorg:template": (AWS, POST_ONLY),
     "awsorg:stackset": (AWS, POST_ONLY),
+    # An empty POST: invalid thresholds (back with a message), an unknown mapping request
+    # and an upload without file (400 with the errors).
+    "people:run": (NONE, REDIRECT_MANAGERS),
+    "people:review": (NONE, REDIRECT_MANAGERS),
+    "people:mappings": (NONE, exp(A=400, M=400, E=403, AU=403, EXP=403, ANON=302)),
+    "people:hr_upload": (NONE, exp(A=400, M=400, E=403, AU=403, EXP=403, ANON=302)),
 }
 
 # --- The REST API (/api/v1/): token clients ------------------------------------------------

@@ -9,7 +9,7 @@ revocations await confirmation by the next collection (``services.followups``).
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import date, timedelta
 from typing import Any
 
@@ -140,8 +140,15 @@ def campaign_start(
     user: Any = None,
     reviewers: list[Any] | tuple[Any, ...] = (),
     recurrence: str = "",
+    accounts: Collection[str] | None = None,
+    scope: str = "",
 ) -> Campaign:
-    """Snapshot the connection's latest identity population and open a campaign on it."""
+    """Snapshot the connection's latest identity population and open a campaign on it.
+
+    ``accounts`` (account ids) limits the campaign to part of the population, e.g. the
+    accounts the leaver test matched to no active person; ``scope`` says which part (it is
+    sealed in the snapshot document).
+    """
     item = population_evidence(connection=connection)
     errors: dict[str, str] = {}
     if item is None:
@@ -156,9 +163,14 @@ def campaign_start(
         errors["recurrence"] = "Unknown recurrence."
     if Campaign.objects.filter(connection=connection, status=Campaign.Status.OPEN).exists():
         errors["connection"] = "This source already has an open campaign; complete it first."
+    rows = population_rows(item=item) if item is not None else []
+    if accounts is not None:
+        wanted = {str(a) for a in accounts}
+        rows = [r for r in rows if r["account_id"] in wanted]
+        if not rows and item is not None:
+            errors["connection"] = "None of these accounts is in the latest collection."
     if errors:
         raise ReviewError(errors)
-    rows = population_rows(item=item)
     now = timezone.now()
     document = {
         "kind": "access_review_snapshot",
@@ -174,6 +186,7 @@ def campaign_start(
             "collected_at": item.collected_at,
         },
         "taken_at": now,
+        **({"scope": scope or "selected accounts"} if accounts is not None else {}),
         "columns": list(IDENTITY_COLUMN_NAMES),
         "rows": rows,
     }
@@ -185,9 +198,10 @@ def campaign_start(
     except ArtifactStoreError as exc:
         raise ReviewError(f"The population snapshot could not be stored: {exc}.") from exc
     previous = _previous(connection)
-    changes, summary = diff_populations(
-        snapshot_rows(campaign=previous) if previous else None, rows
-    )
+    before = snapshot_rows(campaign=previous) if previous else None
+    if before is not None and accounts is not None:  # compare the same subset only
+        before = [r for r in before if r["account_id"] in wanted]
+    changes, summary = diff_populations(before, rows)
     with transaction.atomic():
         campaign = Campaign.objects.create(
             name=name.strip(), connection=connection, collector_key=connection.collector_key,

@@ -21,6 +21,7 @@ from pixaudit.evidence.models import CollectionRun, RunStatus
 from pixaudit.evidence.services.scheduling import collections_enqueue_due
 from pixaudit.exceptions.jobs import exceptions_daily_job
 from pixaudit.notifications.jobs import notifications_digest_job
+from pixaudit.people.jobs import people_daily_job
 from pixaudit.posture.jobs import readiness_snapshots_job
 from pixaudit.reviews.jobs import reviews_daily_job
 from pixaudit.tasks.jobs import tasks_daily_job, work_tick_job
@@ -83,3 +84,9 @@ class Command(BaseCommand):
                 f"Exceptions register: {exceptions['items']} item(s) replayed, "
                 f"{exceptions['expired_acceptances']} acceptance expiry(ies) recorded"
             )
+            leavers = people_daily_job()
+            if "evidence" in leavers:
+                self.stdout.write(f"Leaver test: evidence #{leavers['evidence']}, "
+                                  f"{leavers['accounts']} accounts")  # fmt: skip
+            else:
+                self.stdout.write("Leaver test: skipped (no HR evidence yet)")

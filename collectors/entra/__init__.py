@@ -1,0 +1,3 @@
+"""Microsoft Entra ID collectors (Microsoft Graph)."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""Google collectors (Google Workspace Admin SDK)."""
+
+from __future__ import annotations

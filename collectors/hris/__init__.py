@@ -1,0 +1,3 @@
+"""HR system collectors (BambooHR, and a CSV/XLSX export of any HR system)."""
+
+from __future__ import annotations
