@@ -103,13 +103,13 @@ class World:
     requirement: ManualRequirement
     #: One of the builtin policy commitments (all loaded; the trust page is not published).
     commitment: Commitment
-    #: A's auditor's result for item 1 of ``sample`` (drawn for CC6.1), with a text file.
-    sample_result: SampleResult | None = None
     #: A task the manager assigned to the engineer, with one PDF attachment.
     task: Task
     task_attachment: TaskAttachment
     #: A signed webhook endpoint (never reached: tests roll back before delivery).
     endpoint: Endpoint
+    #: A's auditor's result for item 1 of ``sample`` (drawn for CC6.1), with a text file.
+    sample_result: SampleResult | None = None
 
 
 @pytest.fixture
