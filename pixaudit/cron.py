@@ -9,8 +9,10 @@ from rq import cron
 from pixaudit.evidence.jobs import collections_enqueue_due
 from pixaudit.evidence.jobs_integrity import evidence_integrity_job
 from pixaudit.exceptions.jobs import exceptions_daily_job
+from pixaudit.notifications.jobs import notifications_digest_job
 from pixaudit.posture.jobs import readiness_snapshots_job
 from pixaudit.reviews.jobs import reviews_daily_job
+from pixaudit.tasks.jobs import tasks_daily_job, work_tick_job
 
 # Every 15 s: sweep runs left by dead workers and jobs Redis lost, hand due retries to the
 # workers, enqueue every connection that is due. A retry is never later than one tick.
@@ -31,3 +33,13 @@ cron.register(reviews_daily_job, queue_name="default", cron="0 7 * * *", job_tim
 # Daily at 00:15 UTC: the exceptions register catches up with appended evidence (manual
 # uploads, access reviews) and records acceptances whose expiry passed.
 cron.register(exceptions_daily_job, queue_name="default", cron="15 0 * * *", job_timeout=1800)
+# Every 30 s: one event per connection whose collection failed for good; hand notification
+# deliveries whose retry time has come to the workers.
+cron.register(work_tick_job, queue_name="default", interval=30, job_timeout=300)
+
+# Daily at 07:10 UTC: tasks for pending review decisions, expiring manual evidence and
+# commitments without evidence; overdue-task and review-due events (one per change).
+cron.register(tasks_daily_job, queue_name="default", cron="10 7 * * *", job_timeout=600)
+
+# Daily at 07:30 UTC: the notification digest (one e-mail per user and day).
+cron.register(notifications_digest_job, queue_name="default", cron="30 7 * * *", job_timeout=600)

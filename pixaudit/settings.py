@@ -71,6 +71,8 @@ INSTALLED_APPS = [
     "pixaudit.manualevidence",
     "pixaudit.commitments",
     "pixaudit.exceptions",
+    "pixaudit.notifications",
+    "pixaudit.tasks",
     "rest_framework",
     "drf_spectacular",
     "pixaudit.api",
@@ -331,6 +333,8 @@ PIXAUDIT_POST_INGEST_HOOKS = [
     "pixaudit.posture.rollup.coverage_after_ingest",
     # The exceptions register follows the chain (pixaudit.exceptions.services.exceptions_sync).
     "pixaudit.exceptions.services.exceptions_after_ingest",
+    # Controls that turned failing or recovered: remediation tasks and notifications.
+    "pixaudit.tasks.automation.tasks_after_ingest",
 ]
 # Remediation deadline of an exception, in days from when it opened, per severity (info: none).
 PIXAUDIT_EXCEPTION_DEADLINE_DAYS = {
@@ -339,6 +343,12 @@ PIXAUDIT_EXCEPTION_DEADLINE_DAYS = {
     "medium": env_int("PIXAUDIT_EXCEPTION_DAYS_MEDIUM", 90, minimum=1),
     "low": env_int("PIXAUDIT_EXCEPTION_DAYS_LOW", 180, minimum=1),
 }
+# Notification deliveries: seconds before attempt 2, 3, ... (the last value repeats), and
+# how many attempts in all before a delivery is failed for good.
+PIXAUDIT_NOTIFY_BACKOFF_SECONDS = env_int_list(
+    "PIXAUDIT_NOTIFY_BACKOFF_SECONDS", [30, 120, 600, 3600], minimum=0
+)
+PIXAUDIT_NOTIFY_MAX_ATTEMPTS = env_int("PIXAUDIT_NOTIFY_MAX_ATTEMPTS", 5, minimum=1)
 # Base URL for links in reminder e-mails (e.g. https://pixaudit.example.com).
 PIXAUDIT_BASE_URL = env_str("PIXAUDIT_BASE_URL", "http://localhost:8000")
 

@@ -21,6 +21,8 @@ urlpatterns = [
     path("manual-evidence/", include("pixaudit.manualevidence.urls")),
     path("commitments/", include("pixaudit.commitments.urls")),
     path("exceptions/", include("pixaudit.exceptions.urls")),
+    path("tasks/", include("pixaudit.tasks.urls")),
+    path("notifications/", include("pixaudit.notifications.urls")),
     # The opt-in public trust page (404 unless a manager publishes it).
     path("trust/", include(trust_urlpatterns)),
     # The evidence-pack signing key, public so auditors can pin it (verify_pack --key-url).

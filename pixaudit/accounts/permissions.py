@@ -71,6 +71,8 @@ ACTIONS: dict[str, frozenset[str]] = {
     "reports.create": MANAGERS,
     "reports.download": INTERNAL,
     "packs.download": MANAGERS,
+    # What the organisation states in its reports: scope, management assertion, narratives.
+    "reports.scope_edit": MANAGERS,
     "signing_key.view": INTERNAL,
     # Access reviews: anyone internal may be a reviewer; the service also checks assignment.
     "reviews.view": INTERNAL,
@@ -86,12 +88,23 @@ ACTIONS: dict[str, frozenset[str]] = {
     "evidence_requests.answer": MANAGERS,
     "evidence_requests.review": AUDITORS,
     "samples.draw": ENGAGEMENT_READERS,
+    "samples.test": AUDITORS,
     # Exceptions register: internal users read it and ask for risk acceptance; managers set
     # owners and notes and approve (never their own request, see exceptions.services).
     # Auditors read their engagement's register through the engagement scope.
     "exceptions.view": INTERNAL,
     "exceptions.request_acceptance": INTERNAL,
     "exceptions.manage": MANAGERS,
+    # Tasks: every internal user has "My work"; managers assign; the service also checks
+    # that only the assignee, the author or a manager closes or reopens a task.
+    "tasks.view": INTERNAL,
+    "tasks.create": INTERNAL,
+    "tasks.assign": MANAGERS,
+    "tasks.work": INTERNAL,
+    # Notifications: everyone signed in sets their own preferences (auditors get answers to
+    # their requests); managers configure the webhook endpoints.
+    "notifications.preferences": INTERNAL | AUDITORS,
+    "notifications.manage": MANAGERS,
     "auditlog.view": ADMINS,
     "users.manage": ADMINS,
     # The REST API (pixaudit.api): every role may hold tokens and read the schema; rows of

@@ -10,7 +10,7 @@ from django.contrib.auth import password_validation
 from django.utils import timezone
 
 from pixaudit.accounts.models import Role, User
-from pixaudit.audits.models import Engagement, SampleKind
+from pixaudit.audits.models import Engagement, SampleKind, SampleOutcome
 from pixaudit.audits.sampling import MAX_SAMPLE_SIZE
 from pixaudit.audits.selectors import engagement_evidence_list, identity_populations
 from pixaudit.controls.models import Control, Framework
@@ -65,6 +65,41 @@ class InvitationForm(forms.Form):
         return expires
 
 
+def engagement_controls_queryset(*, engagement: Engagement):
+    """The assessable controls of the engagement's frameworks, in catalogue order."""
+    return (
+        Control.objects.filter(framework__in=engagement.frameworks.all(), assessable=True)
+        .exclude(kind=Control.Kind.GROUP)
+        .select_related("framework")
+        .order_by("framework__key", "sort_order")
+    )
+
+
+class SampleResultForm(forms.Form):
+    position = forms.TypedChoiceField(coerce=int, choices=(), label="Item")
+    outcome = forms.ChoiceField(
+        choices=SampleOutcome.choices, widget=forms.RadioSelect, label="Result"
+    )
+    note = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}), required=False, max_length=4000,
+        help_text="Required for an exception: what was found.",
+    )  # fmt: skip
+    file = forms.FileField(
+        required=False, label="Attach evidence",
+        help_text="PDF, PNG, JPEG, text/CSV, DOCX or XLSX; checked like manual evidence.",
+    )  # fmt: skip
+
+    def __init__(self, *args, items: list[tuple[int, str]], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["position"].choices = [(p, f"{p}. {label}") for p, label in items]
+
+    def clean(self):
+        data = super().clean()
+        if data.get("outcome") == SampleOutcome.EXCEPTION and not (data.get("note") or "").strip():
+            self.add_error("note", "Describe the exception.")
+        return data
+
+
 class EvidenceRequestForm(forms.Form):
     control = forms.ModelChoiceField(queryset=Control.objects.none())
     description = forms.CharField(
@@ -75,12 +110,8 @@ class EvidenceRequestForm(forms.Form):
     def __init__(self, *args, engagement: Engagement, **kwargs):
         super().__init__(*args, **kwargs)
         field = self.fields["control"]
-        field.queryset = (
-            Control.objects.filter(framework__in=engagement.frameworks.all(), assessable=True)
-            .select_related("framework")
-            .order_by("framework__key", "sort_order")
-        )
-        field.label_from_instance = lambda c: f"{c.framework.key} {c.ref} — {c.title}"
+        field.queryset = engagement_controls_queryset(engagement=engagement)
+        field.label_from_instance = lambda c: f"{c.framework.name}: {c.ref} — {c.title}"
 
 
 class AnswerForm(forms.Form):
@@ -117,6 +148,10 @@ class SampleForm(forms.Form):
         choices=(), required=False, label="Identity population",
         help_text="Latest evidence of this source inside the window.",
     )  # fmt: skip
+    control = forms.ModelChoiceField(
+        queryset=Control.objects.none(), required=False, label="Control tested",
+        help_text="The control this sample tests; its results show on the control's page.",
+    )  # fmt: skip
     size = forms.IntegerField(min_value=1, max_value=MAX_SAMPLE_SIZE, initial=25)
     seed = forms.IntegerField(
         required=False, min_value=0, max_value=2**62,
@@ -126,6 +161,9 @@ class SampleForm(forms.Form):
     def __init__(self, *args, engagement: Engagement, **kwargs):
         super().__init__(*args, **kwargs)
         self.populations = identity_populations(engagement=engagement)
+        control = self.fields["control"]
+        control.queryset = engagement_controls_queryset(engagement=engagement)
+        control.label_from_instance = lambda c: f"{c.framework.name}: {c.ref} — {c.title}"
         self.fields["collector_key"].choices = [("", "—")] + [
             (p.collector_key, f"{p.title} ({p.evidence.row_count} rows, "
                               f"{p.evidence.collected_at:%Y-%m-%d})")

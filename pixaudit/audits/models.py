@@ -175,6 +175,10 @@ class Sample(AppendOnlyHistoryModel):
     evidence = models.ForeignKey(
         EvidenceItem, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    #: The control the sample tests (optional: samples drawn before controls were named).
+    control = models.ForeignKey(
+        Control, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     size = models.PositiveIntegerField()
     seed = models.BigIntegerField()
     population_size = models.PositiveIntegerField()
@@ -191,3 +195,48 @@ class Sample(AppendOnlyHistoryModel):
     def __str__(self) -> str:
         source = self.collector_key or "window days"
         return f"sample #{self.pk}: {self.size} of {self.population_size} ({source})"
+
+
+class SampleOutcome(models.TextChoices):
+    PASSED = "passed", "Passed"
+    EXCEPTION = "exception", "Exception"
+
+
+class SampleResult(AppendOnlyHistoryModel):
+    """The auditor's test result for one drawn item of a sample (``position``, 1-based in
+    draw order). Append-only: a re-test adds a row, the newest per position is the result.
+
+    An attached file went through the manual evidence checks (streamed size limit, sniffed
+    type, OOXML checks) and is stored content-addressed under ``audits/samples/``; its
+    SHA-256 is recorded here.
+    """
+
+    sample = models.ForeignKey(Sample, on_delete=models.PROTECT, related_name="results")
+    position = models.PositiveIntegerField()
+    outcome = models.CharField(max_length=16, choices=SampleOutcome.choices)
+    note = models.TextField(blank=True, default="")
+    file_name = models.CharField(max_length=160, blank=True, default="")
+    content_type = models.CharField(max_length=100, blank=True, default="")
+    file_size = models.PositiveBigIntegerField(default=0)
+    file_sha256 = models.CharField(max_length=64, blank=True, default="")
+    file_path = models.CharField(max_length=300, blank=True, default="")
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+"
+    )
+    recorded_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["sample_id", "position", "recorded_at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(outcome="exception") | ~models.Q(note=""),
+                name="audits_sampleresult_exception_note",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"sample #{self.sample_id} item {self.position}: {self.outcome}"
+
+    @property
+    def has_file(self) -> bool:
+        return bool(self.file_path)

@@ -27,6 +27,7 @@ from pixaudit.accounts.models import User
 from pixaudit.auditlog.services import audit_log_record
 from pixaudit.audits.models import Engagement, Sample, SampleKind
 from pixaudit.audits.selectors import engagement_evidence_list
+from pixaudit.controls.models import Control
 from pixaudit.evidence.canonical import canonical_bytes, sha256_hex
 from pixaudit.evidence.models import EvidenceItem
 from pixaudit.evidence.storage import artifact_read
@@ -91,10 +92,14 @@ def sample_draw(
     size: int,
     collector_key: str = "",
     seed: int | None = None,
+    control: Control | None = None,
     request: HttpRequest | None = None,
 ) -> Sample:
+    """Draw a reproducible sample; ``control`` names the control it tests (optional)."""
     if not 1 <= size <= MAX_SAMPLE_SIZE:
         raise ValidationError({"size": f"Choose between 1 and {MAX_SAMPLE_SIZE} items."})
+    if control is not None and not engagement.frameworks.filter(pk=control.framework_id).exists():
+        raise ValidationError({"control": "The control is not in this engagement's frameworks."})
     if seed is None:
         seed = secrets.randbits(48)
     entries, keys, evidence = sample_population(
@@ -113,12 +118,14 @@ def sample_draw(
         population_size=len(keys),
         population_hash=sha256_hex(canonical_bytes(keys)),
         items=[{"index": i, **entries[i]} for i in indices],
+        control=control,
         created_by=actor,
     )
     sample.save()
     audit_log_record(actor=actor, action="sample.drawn", obj=sample, request=request,
                      engagement_id=engagement.pk, kind=kind, seed=seed, size=len(indices),
-                     population_size=len(keys))  # fmt: skip
+                     population_size=len(keys),
+                     control=control.address if control else None)  # fmt: skip
     return sample
 
 

@@ -125,7 +125,9 @@ def evidence_request_events(*, request: EvidenceRequest) -> QuerySet[EvidenceReq
 
 
 def sample_list(*, engagement: Engagement) -> QuerySet[Sample]:
-    return engagement.samples.select_related("created_by", "evidence")
+    return engagement.samples.select_related(
+        "created_by", "evidence", "control", "control__framework"
+    )
 
 
 def sample_get(*, engagement: Engagement, pk: int) -> Sample:

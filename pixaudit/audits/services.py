@@ -366,6 +366,9 @@ def evidence_request_create(
     audit_log_record(actor=actor, action="evidence_request.created", obj=evidence_request,
                      request=request, engagement_id=engagement.pk,
                      control=f"{control.framework.key}:{control.ref}")  # fmt: skip
+    from pixaudit.tasks.automation import request_task_open
+
+    request_task_open(evidence_request=evidence_request)
     return evidence_request
 
 
@@ -411,8 +414,14 @@ def evidence_request_answer(
         raise ValidationError({"evidence_items": "Evidence must be collected inside the window."})
     if not note.strip() and not items:
         raise ValidationError({"note": "Write a note or link evidence."})
-    return _transition(evidence_request=evidence_request, status=RequestStatus.ANSWERED,
-                       actor=actor, note=note.strip(), items=items, request=request)  # fmt: skip
+    answered = _transition(
+        evidence_request=evidence_request, status=RequestStatus.ANSWERED, actor=actor,
+        note=note.strip(), items=items, request=request,
+    )  # fmt: skip
+    from pixaudit.tasks.automation import request_task_answered
+
+    request_task_answered(evidence_request=answered, note=note.strip())
+    return answered
 
 
 @transaction.atomic
@@ -431,8 +440,13 @@ def evidence_request_review(
     if not accept and not note.strip():
         raise ValidationError({"note": "Say what more you need."})
     status = RequestStatus.ACCEPTED if accept else RequestStatus.NEEDS_MORE
-    return _transition(evidence_request=evidence_request, status=status, actor=actor,
-                       note=note.strip(), items=[], request=request)  # fmt: skip
+    reviewed = _transition(evidence_request=evidence_request, status=status, actor=actor,
+                           note=note.strip(), items=[], request=request)  # fmt: skip
+    if not accept:
+        from pixaudit.tasks.automation import request_task_more
+
+        request_task_more(evidence_request=reviewed, note=note.strip())
+    return reviewed
 
 
 # --- Demo ------------------------------------------------------------------------------------

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from pixaudit.audits import views, views_requests
+from pixaudit.audits import views, views_controls, views_requests
 
 app_name = "audits"
 
@@ -59,4 +59,25 @@ urlpatterns = [
     ),
     path("<int:pk>/samples/", views_requests.sample_list, name="sample_list"),
     path("<int:pk>/samples/<int:sample_pk>/", views_requests.sample_detail, name="sample_detail"),
+    path(
+        "<int:pk>/samples/<int:sample_pk>/results/",
+        views_controls.sample_result_create,
+        name="sample_result_create",
+    ),
+    path(
+        "<int:pk>/samples/<int:sample_pk>/results/<int:result_pk>/file/",
+        views_controls.sample_result_file,
+        name="sample_result_file",
+    ),
+    path(
+        "<int:pk>/samples/<int:sample_pk>/workbook.xlsx",
+        views_controls.sample_workbook,
+        name="sample_workbook",
+    ),
+    path("<int:pk>/controls/", views_controls.control_list, name="control_list"),
+    path(
+        "<int:pk>/controls/<slug:framework_key>/<str:ref>/",
+        views_controls.control_detail,
+        name="control_detail",
+    ),
 ]

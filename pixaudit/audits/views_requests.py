@@ -19,8 +19,9 @@ from pixaudit.audits.forms import (
     ReviewForm,
     SampleForm,
 )
-from pixaudit.audits.models import AuditorInvitation, EvidenceRequest, Sample
+from pixaudit.audits.models import AuditorInvitation, EvidenceRequest
 from pixaudit.audits.views import _engagement, form_errors_apply
+from pixaudit.audits.views_controls import _sample, sample_page
 
 
 def _request(engagement, pk: int) -> EvidenceRequest:
@@ -66,6 +67,10 @@ def _request_page(request, engagement, evidence_request, *, answer_form=None, re
         "events": selectors.evidence_request_events(request=evidence_request),
         "linked": evidence_request.evidence_items.order_by("-collected_at"),
     }
+    if user.role in MANAGERS:
+        from pixaudit.tasks.selectors import task_for_request
+
+        context["task"] = task_for_request(evidence_request=evidence_request)
     if user.role in MANAGERS and evidence_request.status in ("open", "needs_more"):
         context["answer_form"] = answer_form or AnswerForm(engagement=engagement)
     if user.role == Role.AUDITOR and evidence_request.status == "answered":
@@ -129,7 +134,7 @@ def sample_list(request: HttpRequest, pk: int) -> HttpResponse:
                 engagement=engagement, actor=request.user, request=request,
                 kind=form.cleaned_data["kind"], size=form.cleaned_data["size"],
                 collector_key=form.cleaned_data.get("collector_key") or "",
-                seed=form.cleaned_data.get("seed"),
+                seed=form.cleaned_data.get("seed"), control=form.cleaned_data.get("control"),
             )  # fmt: skip
         except ValidationError as exc:
             form_errors_apply(form, exc)
@@ -147,14 +152,7 @@ def sample_list(request: HttpRequest, pk: int) -> HttpResponse:
 @role_required(ENGAGEMENT_READERS)
 def sample_detail(request: HttpRequest, pk: int, sample_pk: int) -> HttpResponse:
     engagement = _engagement(request, pk)
-    try:
-        sample = selectors.sample_get(engagement=engagement, pk=sample_pk)
-    except Sample.DoesNotExist:
-        raise Http404("No such sample in this engagement") from None
-    columns = sorted({k for item in sample.items for k in item} - {"index"})
-    rows = [[item.get(c) for c in columns] for item in sample.items]
-    context = {"engagement": engagement, "sample": sample, "columns": columns, "rows": rows}
-    return render(request, "audits/sample_detail.html", context)
+    return sample_page(request, engagement, _sample(engagement, sample_pk))
 
 
 _UNUSABLE = {

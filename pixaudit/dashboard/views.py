@@ -26,6 +26,7 @@ from pixaudit.posture import ownership, selectors
 from pixaudit.posture.coverage import control_coverage
 from pixaudit.posture.heatmap import heatmap_svg
 from pixaudit.posture.selectors import ControlStatus
+from pixaudit.tasks import selectors as task_selectors
 
 TREND_DAYS = 90
 UNOWNED = "-"  # the owner filter's value for "no owner yet"
@@ -61,6 +62,7 @@ def overview(request: HttpRequest, framework_key: str) -> HttpResponse:
     points = [(s.day, s.readiness) for s in snapshots]
     if posture.readiness is not None and (not points or points[-1][0] != today):
         points.append((today, posture.readiness))  # today's live value until the snapshot
+    top_failing = posture.top_failing(10)
     context = {
         "frameworks": frameworks,
         "framework": framework,
@@ -69,7 +71,13 @@ def overview(request: HttpRequest, framework_key: str) -> HttpResponse:
             points, days=TREND_DAYS, end=today, title=f"{framework.name} readiness, 90 days"
         ),
         "status_svg": charts.status_bar_svg(posture.status_rows),
-        "top_failing": posture.top_failing(10),
+        "top_failing": top_failing,
+        "owners": ownership.control_owners(framework=framework),
+        "remediation": task_selectors.remediation_by_control(
+            control_ids=[c.control.pk for c in top_failing]
+        ),
+        "overdue_tasks": list(task_selectors.overdue_tasks()[:8]),
+        "overdue_count": task_selectors.overdue_tasks().count(),
         "stale_next": posture.stale_next(8),
         "now": posture.computed_at,
     }
@@ -176,6 +184,9 @@ def control_detail(request: HttpRequest, framework_key: str, ref: str) -> HttpRe
         "period": period,
         "mappings": control_selectors.control_mapping_rows(control=control),
         "ownership": ownership.control_owner_get(control=control),
+        "remediation_task": task_selectors.remediation_by_control(control_ids=[control.pk]).get(
+            control.pk
+        ),
         "owner_form": OwnerForm(candidates=ownership.owner_candidates())
         if can(request.user, "controls.own")
         else None,

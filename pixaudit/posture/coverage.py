@@ -425,14 +425,21 @@ def framework_coverage(
     *, framework: Framework, start: date, end: date, now: datetime | None = None
 ) -> FrameworkCoverage:
     """Coverage of every assessable control of ``framework`` (nine queries)."""
+    from pixaudit.posture.selectors import scope_categories_exclude
+
+    now = now or timezone.now()
+    # Trust Services categories the scope statement leaves out are outside coverage too.
     controls = list(
-        Control.objects.filter(framework=framework, assessable=True)
-        .exclude(kind=Control.Kind.GROUP)
-        .select_related("framework")
-        .order_by("sort_order")
+        scope_categories_exclude(
+            Control.objects.filter(framework=framework, assessable=True)
+            .exclude(kind=Control.Kind.GROUP)
+            .select_related("framework")
+            .order_by("sort_order"),
+            as_of=now,
+        )
     )
     mappings = effective_mappings(framework=framework)
-    items = _coverages(controls, mappings, start, end, now or timezone.now())
+    items = _coverages(controls, mappings, start, end, now)
     return FrameworkCoverage(framework, start, end, tuple(items))
 
 

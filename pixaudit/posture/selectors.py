@@ -37,7 +37,8 @@ from datetime import date, datetime, timedelta
 from functools import cached_property
 from typing import Any
 
-from django.db.models import Count, Max, Q, QuerySet, TextChoices
+from django.db.models import Count, Max, OuterRef, Q, QuerySet, Subquery, TextChoices, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from collectors import registry
@@ -217,15 +218,42 @@ class FrameworkPosture:
 # --- Building blocks ----------------------------------------------------------------------
 
 
-def assessable_controls(*, framework: Framework) -> QuerySet[Control]:
+def assessable_controls(
+    *, framework: Framework, as_of: datetime | None = None
+) -> QuerySet[Control]:
     """Controls that carry a status: assessable, non-group nodes, in catalog order (annotated
-    with their manual evidence state, see ``selectors_manual.manual_annotate_controls``)."""
+    with their manual evidence state, see ``selectors_manual.manual_annotate_controls``),
+    without the controls of Trust Services categories the report scope leaves out
+    (:func:`scope_categories_exclude`; the scope version current at ``as_of``)."""
     return manual_annotate_controls(
-        Control.objects.filter(framework=framework, assessable=True)
-        .exclude(kind=Control.Kind.GROUP)
-        .select_related("framework", "parent")
-        .order_by("sort_order")
+        scope_categories_exclude(
+            Control.objects.filter(framework=framework, assessable=True)
+            .exclude(kind=Control.Kind.GROUP)
+            .select_related("framework", "parent")
+            .order_by("sort_order"),
+            as_of=as_of,
+        )
     )
+
+
+def scope_categories_exclude(qs: QuerySet[Control], *, as_of: datetime | None = None):
+    """``qs`` without controls whose category the framework's report scope leaves out.
+
+    The scope (``reports.ScopeStatement``, append-only versions) is read inside the same query
+    (a subquery per optional category), so no query is added. Without a scope every
+    category counts; Security is always in scope.
+    """
+    from pixaudit.reports.models import OPTIONAL_CATEGORIES, ScopeStatement
+
+    latest = ScopeStatement.objects.filter(framework=OuterRef("framework"))
+    if as_of is not None:
+        latest = latest.filter(created_at__lte=as_of)
+    latest = latest.order_by("-created_at", "-id")
+    for category in OPTIONAL_CATEGORIES:
+        name = f"scope_{category.value}"
+        in_scope = Coalesce(Subquery(latest.values(category.value)[:1]), Value(True))
+        qs = qs.annotate(**{name: in_scope}).exclude(**{"category": category.value, name: False})
+    return qs
 
 
 def applicability_current(

@@ -14,7 +14,8 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
-from pixaudit.controls.models import Framework
+from pixaudit.controls.models import Control, Framework
+from pixaudit.lib.append_only import AppendOnlyHistoryModel
 
 
 class ReportStatus(models.TextChoices):
@@ -107,3 +108,80 @@ class ReportEvidencePin(models.Model):
 
     def __str__(self) -> str:
         return f"evidence pin of report {self.report_id}: {self.evidence_count} items"
+
+
+#: Trust Services categories an organisation may put in scope besides Security (always in).
+OPTIONAL_CATEGORIES = (
+    Control.Category.AVAILABILITY,
+    Control.Category.CONFIDENTIALITY,
+    Control.Category.PROCESSING_INTEGRITY,
+    Control.Category.PRIVACY,
+)
+
+
+class ScopeStatement(AppendOnlyHistoryModel):
+    """The organisation's scope statement for a framework's reports, one version per save.
+
+    Append-only: the newest version is the scope; a report uses the version current when
+    its data was read (``as_of``), so its pack and preview say what the PDF said. The four
+    booleans are the Trust Services categories chosen besides Security (always in scope);
+    controls of a category left out leave the report and the readiness figure (dashboard
+    included, through ``posture.selectors.assessable_controls``).
+    """
+
+    framework = models.ForeignKey(Framework, on_delete=models.PROTECT, related_name="+")
+    system_description = models.TextField()
+    boundaries = models.TextField(blank=True, default="")
+    availability = models.BooleanField(default=False)
+    confidentiality = models.BooleanField(default=False)
+    processing_integrity = models.BooleanField(default=False)
+    privacy = models.BooleanField(default=False)
+    subservice_organisations = models.TextField(blank=True, default="")
+    complementary_user_entity_controls = models.TextField(blank=True, default="")
+    management_assertion = models.TextField(blank=True, default="")
+    signatory_name = models.CharField(max_length=200, blank=True, default="")
+    signatory_title = models.CharField(max_length=200, blank=True, default="")
+    assertion_date = models.DateField(null=True, blank=True)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["framework_id", "created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"scope of {self.framework_id} v{self.pk}"
+
+    @property
+    def categories(self) -> list[str]:
+        """Categories in scope, Security first (values of ``Control.Category``)."""
+        return [Control.Category.SECURITY.value] + [
+            c.value for c in OPTIONAL_CATEGORIES if getattr(self, c.value)
+        ]
+
+    @property
+    def category_labels(self) -> list[str]:
+        return [Control.Category(c).label for c in self.categories]
+
+    @property
+    def categories_out(self) -> list[str]:
+        return [c.value for c in OPTIONAL_CATEGORIES if not getattr(self, c.value)]
+
+
+class ControlNarrative(AppendOnlyHistoryModel):
+    """The organisation's own description of how a control is performed, one version per
+    edit (append-only; the newest is current, a report prints the one current at ``as_of``)."""
+
+    control = models.ForeignKey(Control, on_delete=models.PROTECT, related_name="+")
+    text = models.TextField()
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["control_id", "created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"narrative of control {self.control_id} v{self.pk}"

@@ -7,6 +7,8 @@ Layout (``PACK_FORMAT`` 1)::
                                in an auditor's pack, the copy stamped for that auditor
     public_key.pem             the Ed25519 public key that signed manifest.json
     evidence-index.csv         every evidence item of the period, with its pack paths
+    audit-workbook.xlsx        control matrix, evidence index (and samples with their results
+                               for an engagement report): frozen headers, filters, widths
     controls/<ref>/results.csv, results.xlsx   end-of-period population of the control's tests
     controls/<ref>/collections.csv             per collection: the control's result counts
     controls/<ref>/evidence/<seq>-<collector>-<sha256 prefix>.json   raw artifacts, as stored
@@ -46,6 +48,7 @@ from pixaudit.reports.selectors import (
     section_collections,
     section_results,
 )
+from pixaudit.reports.workbook import WORKBOOK_PATH, audit_workbook_bytes
 
 PACK_FORMAT = 1
 MANIFEST = "manifest.json"
@@ -248,8 +251,10 @@ Signing key:  {fingerprint} (SHA-256 of public_key.pem){published}
 Contents: report.pdf (the report), controls/<control>/ (raw evidence artifacts exactly as
 stored, results.csv/.xlsx with the full population tested at the end of the period,
 collections.csv with each collection's results), evidence-index.csv (every evidence item
-the report lists), oscal/ (OSCAL catalog and assessment results), manifest.json (every file
-with its SHA-256, size, evidence ids and controls), manifest.sig and SHA256SUMS.
+the report lists), audit-workbook.xlsx (control matrix, evidence index and, for an
+engagement, the samples with their test results), oscal/ (OSCAL catalog and assessment
+results), manifest.json (every file with its SHA-256, size, evidence ids and controls),
+manifest.sig and SHA256SUMS.
 
 How to verify (standard tools only; run inside the unzipped folder)
 -------------------------------------------------------------------
@@ -331,6 +336,7 @@ def pack_write(
                 )
         writer.write_bytes(PUBLIC_KEY, pem)
         _write_evidence_index(writer, data, paths)
+        writer.write_bytes(WORKBOOK_PATH, audit_workbook_bytes(data, paths))
         tested = [s for s in data.sections if s.assertions]
         for index, section in enumerate(tested, 1):
             ref = section.control.ref

@@ -34,6 +34,7 @@ from pixaudit.evidence.selectors_current import run_failure_rows
 from pixaudit.posture.coverage import FrameworkCoverage, framework_coverage
 from pixaudit.posture.selectors import (
     SEVERITY_RANK,
+    STATUS_ORDER,
     AssertionState,
     ControlStatus,
     applicability_current,
@@ -48,6 +49,14 @@ from pixaudit.reports.periods import (  # noqa: F401 - re-exported for callers
     Period,
     engagement_scope,
     period_default,
+)
+from pixaudit.reports.selectors_scope import (
+    SampleSummary,
+    control_narratives,
+    engagement_samples,
+    manual_in_period,
+    manual_states_as_of,
+    scope_statement_current,
 )
 
 #: Non-passing results listed per assertion in the PDF; the full table goes to the pack.
@@ -106,6 +115,7 @@ class FindingRow:
     evidence_id: int | None
     connection: str = ""  # name of the connection the result came from ("" for none)
     run_id: int | None = None  # a run-failure result: the connection's failed run
+    evidence_seq: int | None = None  # chain number of its evidence item (cited in reports)
 
 
 @dataclass
@@ -127,6 +137,7 @@ class AssertionResult:
     last_collected_at: datetime | None = None
     expires_at: datetime | None = None
     latest_evidence_ids: list[int] = field(default_factory=list)
+    latest_evidence_seqs: list[int] = field(default_factory=list)  # cited in the report
 
     @property
     def total(self) -> int:
@@ -145,10 +156,20 @@ class ControlSection:
     decision: Any  # ApplicabilityDecision | None
     assertions: list[AssertionResult]
     evidence: list[EvidenceRow]
+    narrative: Any = None  # ControlNarrative | None: the organisation's description
+    manual: list[Any] = field(default_factory=list)  # ManualEvidence chained in the period
 
     @property
     def status_label(self) -> str:
         return ControlStatus(self.status).label
+
+    @property
+    def tested(self) -> bool:
+        """Some evidence in the period speaks to the control (a collection or an upload).
+
+        A control that is not tested says "Not tested: no evidence in the period", never
+        that it had no exceptions."""
+        return bool(self.evidence or self.manual)
 
     @property
     def totals(self) -> dict[str, int]:
@@ -197,6 +218,8 @@ class ReportData:
     engagement_name: str = ""
     #: True when rebuilt from a rendered report's pin (pack, preview), not read afresh.
     pinned: bool = False
+    scope: Any = None  # ScopeStatement | None, the version current when the data was read
+    samples: list[SampleSummary] = field(default_factory=list)  # engagement reports only
     #: Day-by-day coverage of the period (``pixaudit.posture.coverage``), as of ``now``.
     coverage: FrameworkCoverage | None = None
 
@@ -211,19 +234,11 @@ class ReportData:
 
     @property
     def status_rows(self) -> list[tuple[str, str, int]]:
+        """``(status, label, count)`` in the dashboard's order (``posture.STATUS_ORDER``)."""
         counts: dict[str, int] = defaultdict(int)
         for section in self.sections:
             counts[section.status] += 1
-        order = [
-            ControlStatus.FAILING,
-            ControlStatus.ERROR,
-            ControlStatus.WARNING,
-            ControlStatus.STALE,
-            ControlStatus.NO_EVIDENCE,
-            ControlStatus.PASSING,
-            ControlStatus.NOT_APPLICABLE,
-        ]
-        return [(s.value, s.label, counts[s.value]) for s in order]
+        return [(s.value, s.label, counts[s.value]) for s in STATUS_ORDER]
 
     @property
     def in_scope(self) -> int:
@@ -239,6 +254,19 @@ class ReportData:
     @property
     def tested_sections(self) -> list[ControlSection]:
         return [s for s in self.sections if s.assertions]
+
+    @property
+    def untested_sections(self) -> list[ControlSection]:
+        """In-scope controls without any evidence in the period."""
+        return [
+            s for s in self.sections
+            if not s.tested and s.status != ControlStatus.NOT_APPLICABLE
+        ]  # fmt: skip
+
+    @property
+    def evidence_seq(self) -> dict[int, int]:
+        """evidence id -> its chain sequence number (how findings cite the appendix)."""
+        return {e.id: e.seq for e in self.evidence}
 
     @property
     def exceptions(self) -> list[ControlSection]:
@@ -491,7 +519,7 @@ def report_data(
         now = pin.as_of
         seq, head = pin.chain_head_seq, pin.chain_head_hash
         evidence = _evidence_pinned(period=period, pin=pin)
-    controls = list(assessable_controls(framework=framework))
+    controls = list(assessable_controls(framework=framework, as_of=now))
     control_ids = {c.pk for c in controls}
     mappings = {a: ids & control_ids for a, ids in effective_mappings(framework=framework).items()}
     mappings = {a: ids for a, ids in mappings.items() if ids}
@@ -502,6 +530,13 @@ def report_data(
     _fill_results(results, history, evidence_by_id)
     _fill_failing_and_thresholds(results, evidence_by_id)
     _fill_run_failures(results, period, evidence_by_id, now)
+    for result in results.values():
+        result.latest_evidence_seqs = sorted(
+            evidence_by_id[i].seq for i in result.latest_evidence_ids
+        )
+        for row in result.failing:
+            if row.evidence_id in evidence_by_id:
+                row.evidence_seq = evidence_by_id[row.evidence_id].seq
 
     by_control: dict[int, list[str]] = defaultdict(list)
     for assertion_id, ids in mappings.items():
@@ -513,6 +548,12 @@ def report_data(
             evidence_controls[evidence_id].update(mappings.get(assertion_id, ()))
     decisions = applicability_current(controls=controls, as_of=now)
     as_of = min(now, period.until)
+    manual_states = manual_states_as_of(controls=controls, as_of=as_of)
+    manual = manual_in_period(controls=controls, period=period, up_to_seq=seq)
+    if pin is not None:
+        pinned_ids = set(pin.evidence_ids)
+        manual = {k: [m for m in v if m.evidence_id in pinned_ids] for k, v in manual.items()}
+    narratives = control_narratives(controls=controls, as_of=now)
     sections = []
     for control in controls:
         own = [results[a] for a in sorted(by_control.get(control.pk, ()))]
@@ -527,9 +568,22 @@ def report_data(
             if a.counts
         ]
         decision = decisions.get(control.pk)
-        status, stale = status_for(decision=decision, states=states, now=as_of)
+        status, stale = status_for(
+            decision=decision, states=states, now=as_of, manual=manual_states.get(control.pk)
+        )
         items = [e for e in evidence if control.pk in evidence_controls.get(e.id, ())]
-        sections.append(ControlSection(control, status, stale, decision, own, items))
+        sections.append(
+            ControlSection(
+                control,
+                status,
+                stale,
+                decision,
+                own,
+                items,
+                narratives.get(control.pk),
+                manual.get(control.pk, []),
+            )  # fmt: skip
+        )
     refs = {c.pk: c.ref for c in controls}
     order = {c.pk: c.sort_order for c in controls}
     for item in evidence:
@@ -550,6 +604,16 @@ def report_data(
         engagement_id=engagement_id,
         engagement_name=engagement_name,
         pinned=pin is not None,
+        scope=scope_statement_current(framework=framework, as_of=now),
+        samples=[
+            s
+            for s in (
+                engagement_samples(engagement_id=engagement_id, as_of=now)
+                if engagement_id is not None
+                else []
+            )
+            if s.sample.control is None or s.sample.control.framework_id == framework.pk
+        ],
         coverage=framework_coverage(
             framework=framework, start=period.start, end=period.end, now=now
         ),

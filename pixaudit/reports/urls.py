@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from pixaudit.reports import views
+from pixaudit.reports import views, views_scope
 
 app_name = "reports"
 
@@ -15,4 +15,11 @@ urlpatterns = [
     path("<int:pk>/evidence-pack.zip", views.report_pack, name="pack"),
     path("signing-key/", views.signing_key_page, name="signing_key"),
     path("signing-key.pem", views.signing_key_pem, name="signing_key_pem"),
+    path("scope/<slug:framework_key>/", views_scope.scope_edit, name="scope"),
+    path("narratives/<slug:framework_key>/", views_scope.narrative_list, name="narratives"),
+    path(
+        "narratives/<slug:framework_key>/<str:ref>/",
+        views_scope.narrative_edit,
+        name="narrative_edit",
+    ),
 ]

@@ -74,7 +74,11 @@ def report_list(request: HttpRequest) -> HttpResponse:
         default = period_default()
         form = ReportForm(initial={"start": default.start, "end": default.end})
     reports = Report.objects.select_related("framework", "created_by")[:50]
-    context = {"form": form if can_create else None, "reports": reports}
+    context = {
+        "form": form if can_create else None,
+        "reports": reports,
+        "frameworks": Framework.objects.order_by("key"),
+    }
     return render(request, "reports/list.html", context)
 
 

@@ -138,6 +138,13 @@ def _upload_data(w: World) -> dict:
             "controls": "soc2-2017:CC6.1", "file": upload}  # fmt: skip
 
 
+def _task_closed(w: World) -> dict:
+    from pixaudit.tasks.services import task_close
+
+    task_close(task=w.task, actor=w.engineer)
+    return {"reason": "Not done after all"}
+
+
 #: URL name -> a valid state-changing POST and the action it must record.
 CHANGES: dict[str, Case] = {
     "accounts:login": Case(
@@ -175,6 +182,26 @@ CHANGES: dict[str, Case] = {
     "audits:sample_list": Case(
         as_role("AU"), "sample.drawn", lambda w: {"kind": "days", "size": 3}
     ),
+    "audits:sample_result_create": Case(
+        as_role("AU"),
+        "sample.result_recorded",
+        lambda w: {
+            "position": "2",
+            "outcome": "exception",
+            "note": "No approval ticket",
+            "file": SimpleUploadedFile("note.txt", b"missing approval\n"),
+        },
+    ),  # fmt: skip
+    "reports:scope": Case(
+        as_role("M"),
+        "scope_statement.saved",
+        lambda w: {"system_description": "The PixMuse image service.", "availability": "on"},
+    ),  # fmt: skip
+    "reports:narrative_edit": Case(
+        as_role("M"),
+        "control_narrative.saved",
+        lambda w: {"text": "IT reviews access quarterly in the IdP."},
+    ),  # fmt: skip
     "dashboard:control_owner": Case(
         as_role("M"), "control.owner_assigned", lambda w: {"owner": w.manager.pk}
     ),
@@ -247,6 +274,47 @@ CHANGES: dict[str, Case] = {
         as_role("M"), "exception.acceptance_approved", lambda w: {"decision": "approve"}
     ),
     "exceptions:acceptance_revoke": Case(as_role("M"), "exception.acceptance_revoked"),
+    "tasks:task_create": Case(
+        as_role("E"), "task.created", lambda w: {"title": "Check backups", "kind": "other"}
+    ),
+    "tasks:task_assign": Case(as_role("M"), "task.assigned", lambda w: {"assignee": w.admin.pk}),
+    "tasks:task_close": Case(as_role("E"), "task.closed"),
+    "tasks:task_reopen": Case(as_role("M"), "task.reopened", _task_closed),
+    "tasks:task_comment": Case(
+        as_role("E"), "task.commented", lambda w: {"body": f"Done, @{w.manager.username}?"}
+    ),
+    "tasks:task_attach": Case(
+        as_role("E"),
+        "task.attachment_added",
+        lambda w: {"file": SimpleUploadedFile("proof.pdf", pdf_make("proof"), "application/pdf")},
+    ),  # fmt: skip
+    "notifications:preferences": Case(
+        as_role("E"),
+        "notifications.preferences_set",
+        lambda w: {"email_events": ["task.assigned"], "digest": "on"},
+    ),  # fmt: skip
+    "notifications:endpoint_create": Case(
+        as_role("M"),
+        "notifications.endpoint_created",
+        lambda w: {
+            "name": "Chat",
+            "kind": "slack",
+            "url": "https://chat.example.com/hook",
+            "events": ["control.failing"],
+        },
+    ),  # fmt: skip
+    "notifications:endpoint_update": Case(
+        as_role("M"),
+        "notifications.endpoint_updated",
+        lambda w: {
+            "name": "SIEM 2",
+            "url": w.endpoint.url,
+            "events": ["control.recovered"],
+            "enabled": "on",
+        },
+    ),  # fmt: skip
+    "notifications:endpoint_rotate": Case(as_role("M"), "notifications.endpoint_secret_rotated"),
+    "notifications:endpoint_test": Case(as_role("M"), "notifications.endpoint_tested"),
 }
 
 CHANGES["api:tokens"] = Case(
@@ -264,6 +332,8 @@ DOWNLOADS: dict[str, Case] = {
     "audits:evidence_download": Case(as_role("AU"), "evidence.downloaded"),
     "audits:report_pdf": Case(as_role("AU"), "engagement.download"),
     "audits:report_pack": Case(as_role("AU"), "engagement.download"),
+    "audits:sample_result_file": Case(as_role("AU"), "sample.result_file_downloaded"),
+    "audits:sample_workbook": Case(as_role("AU"), "sample.workbook_downloaded"),
     "auditlog:event_export": Case(as_role("A"), "auditlog.exported"),
     "dashboard:evidence_artifact": Case(as_role("E"), "evidence.downloaded"),
     "reports:download": Case(as_role("E"), "report.downloaded"),
@@ -274,6 +344,7 @@ DOWNLOADS: dict[str, Case] = {
     "manualevidence:download": Case(as_role("E"), "manual_evidence.downloaded"),
     "exceptions:export": Case(as_role("E"), "exceptions.exported"),
     "exceptions:engagement_export": Case(as_role("AU"), "exceptions.exported"),
+    "tasks:attachment_download": Case(as_role("E"), "task.attachment_downloaded"),
 }
 
 #: Pages and status JSON: they change nothing and hand out no file.
@@ -282,7 +353,8 @@ READS = frozenset({
     "controls:framework_list", "controls:framework_detail", "controls:control_detail",
     "audits:engagement_list", "audits:engagement_detail", "audits:evidence_list",
     "audits:evidence_detail", "audits:request_list", "audits:request_detail",
-    "audits:sample_detail",
+    "audits:sample_detail", "audits:control_list", "audits:control_detail",
+    "reports:narratives",
     "auditlog:event_list",
     "dashboard:home", "dashboard:overview", "dashboard:control_list", "dashboard:control_detail",
     "dashboard:framework_coverage",
@@ -293,6 +365,8 @@ READS = frozenset({
     "reviews:campaign_list", "reviews:campaign_detail",
     "manualevidence:list", "manualevidence:detail",
     "commitments:list", "commitments:detail", "commitments:trust_page_preview",
+    "tasks:my_work", "tasks:task_list", "tasks:task_detail",
+    "notifications:endpoint_list", "notifications:endpoint_detail",
     "trust_page",
     "exceptions:register", "exceptions:detail", "exceptions:engagement_register",
     # The public signing key (served inline to anyone, so auditors can pin it): deliberately

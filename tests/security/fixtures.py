@@ -13,7 +13,14 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
 from pixaudit.accounts.models import Role, User
-from pixaudit.audits.models import AuditorInvitation, Engagement, EvidenceRequest, Sample
+from pixaudit.audits.models import (
+    AuditorInvitation,
+    Engagement,
+    EvidenceRequest,
+    Sample,
+    SampleResult,
+)
+from pixaudit.audits.sample_results import sample_result_record
 from pixaudit.audits.sampling import sample_draw
 from pixaudit.audits.services import evidence_request_create
 from pixaudit.commitments.models import Commitment
@@ -27,9 +34,13 @@ from pixaudit.evidence.services import (
     connection_create,
 )
 from pixaudit.evidence.services.manual import manual_evidence_upload, manual_requirement_set
+from pixaudit.notifications.models import Endpoint
+from pixaudit.notifications.services import endpoint_create
 from pixaudit.reports.models import Report
 from pixaudit.reviews.models import Campaign
 from pixaudit.reviews.services import campaign_start
+from pixaudit.tasks.models import Task, TaskAttachment
+from pixaudit.tasks.services import task_attachment_add, task_create
 from tests.security.helpers import (
     engagement_make,
     evidence_make,
@@ -92,6 +103,13 @@ class World:
     requirement: ManualRequirement
     #: One of the builtin policy commitments (all loaded; the trust page is not published).
     commitment: Commitment
+    #: A task the manager assigned to the engineer, with one PDF attachment.
+    task: Task
+    task_attachment: TaskAttachment
+    #: A signed webhook endpoint (never reached: tests roll back before delivery).
+    endpoint: Endpoint
+    #: A's auditor's result for item 1 of ``sample`` (drawn for CC6.1), with a text file.
+    sample_result: SampleResult | None = None
 
 
 @pytest.fixture
@@ -127,7 +145,14 @@ def world(soc2) -> World:
     request_b = evidence_request_create(
         engagement=b, control=control, description="Access reviews Q1", actor=other
     )
-    sample_a = sample_draw(engagement=a, actor=auditor, kind="days", size=5, seed=1)
+    sample_a = sample_draw(
+        engagement=a, actor=auditor, kind="days", size=5, seed=1, control=control
+    )
+    sample_result = sample_result_record(
+        sample=sample_a, position=1, outcome="passed", note="Ticket approved", actor=auditor,
+        upload=SimpleUploadedFile("ticket.txt", b"approved by the owner\n"),
+        file_name="ticket.txt",
+    )  # fmt: skip
     sample_b = sample_draw(engagement=b, actor=other, kind="days", size=5, seed=2)
     manager = user_make(Role.COMPLIANCE_MANAGER, "manager-1")
     admin = user_make(Role.ADMIN, "admin-1")
@@ -148,6 +173,15 @@ def world(soc2) -> World:
     )  # fmt: skip
     requirement = manual_requirement_set(control=control, reason="Signed policy", user=manager)
     commitments_load_builtin()
+    task = task_create(title="Rotate the deploy key", actor=manager, assignee=engineer)
+    task_attachment = task_attachment_add(
+        task=task, upload=SimpleUploadedFile("plan.pdf", pdf_make("plan")), file_name="plan.pdf",
+        actor=manager,
+    )  # fmt: skip
+    endpoint, _secret = endpoint_create(
+        name="SIEM", kind="webhook", url="https://siem.example.com/hook",
+        events=["control.failing"], actor=manager,
+    )  # fmt: skip
     return World(
         soc2=soc2, control=control, admin=admin, manager=manager,
         engineer=engineer, auditor=auditor,
@@ -159,5 +193,6 @@ def world(soc2) -> World:
         report=report_make(engagement=a, framework=soc2, created_by=manager),
         other_report=report_make(engagement=b, framework=soc2, created_by=manager),
         campaign=campaign, manual=manual, requirement=requirement,
-        commitment=Commitment.objects.order_by("key").first(),
+        commitment=Commitment.objects.order_by("key").first(), sample_result=sample_result,
+        task=task, task_attachment=task_attachment, endpoint=endpoint,
     )  # fmt: skip

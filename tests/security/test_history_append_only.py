@@ -16,18 +16,21 @@ from django.db.models import ProtectedError
 from django.db.utils import DatabaseError
 from django.urls import reverse
 
-from pixaudit.audits.models import EvidenceRequestEvent, Sample
+from pixaudit.audits.models import EvidenceRequestEvent, Sample, SampleResult
 from pixaudit.controls.models import Control, MappingOverride
 from pixaudit.controls.services import mapping_override_create
 from pixaudit.lib.append_only import AppendOnlyHistoryError
 from pixaudit.posture.models import ApplicabilityDecision, ReadinessSnapshot
 from pixaudit.posture.services import applicability_decide, readiness_snapshot_take
+from pixaudit.reports.models import ControlNarrative, ScopeStatement
+from pixaudit.reports.services_scope import control_narrative_save, scope_statement_save
 from tests.security.helpers import client_for
 
 pytestmark = pytest.mark.django_db
 
 HISTORY_MODELS = (ApplicabilityDecision, ReadinessSnapshot, MappingOverride,
-                  EvidenceRequestEvent, Sample)  # fmt: skip
+                  EvidenceRequestEvent, Sample, SampleResult, ScopeStatement,
+                  ControlNarrative)  # fmt: skip
 
 
 @pytest.fixture
@@ -45,7 +48,14 @@ def history(world):
             reason="covers it", user=world.admin,
         ),
         EvidenceRequestEvent: world.request.events.get(),
-        Sample: world.sample,
+        Sample: world.other_sample,  # world.sample has a result (a PROTECT reference)
+        SampleResult: world.sample_result,
+        ScopeStatement: scope_statement_save(
+            framework=world.soc2, actor=world.manager, system_description="The service."
+        ),
+        ControlNarrative: control_narrative_save(
+            control=world.control, text="Quarterly access review.", actor=world.manager
+        ),
     }  # fmt: skip
 
 

@@ -62,9 +62,15 @@ REP: Kwargs = lambda w: {"pk": w.report.pk}  # noqa: E731
 ENG_REP: Kwargs = lambda w: {"pk": w.engagement.pk, "report_pk": w.report.pk}  # noqa: E731
 CAMPAIGN: Kwargs = lambda w: {"pk": w.campaign.pk}  # noqa: E731
 MANUAL: Kwargs = lambda w: {"pk": w.manual.pk}  # noqa: E731
+SAMPLE: Kwargs = lambda w: {"pk": w.engagement.pk, "sample_pk": w.sample.pk}  # noqa: E731
+SOC2: Kwargs = lambda w: {"framework_key": "soc2-2017"}  # noqa: E731
 EXC: Kwargs = lambda w: {"pk": MatrixObjects(w).open.pk}  # noqa: E731
 EXC_REQUESTED: Kwargs = lambda w: {"pk": MatrixObjects(w).requested.pk}  # noqa: E731
 EXC_APPROVED: Kwargs = lambda w: {"pk": MatrixObjects(w).approved.pk}  # noqa: E731
+TASK: Kwargs = lambda w: {"pk": w.task.pk}  # noqa: E731
+ATTACHMENT: Kwargs = lambda w: {"pk": w.task.pk, "attachment_pk": w.task_attachment.pk}  # noqa: E731
+ENDPOINT: Kwargs = lambda w: {"pk": w.endpoint.pk}  # noqa: E731
+SIGNED_IN = exp(A=200, M=200, E=200, AU=200, EXP=200, ANON=302)
 
 MATRIX: dict[str, tuple[Kwargs, dict[str, int]]] = {
     "accounts:login": (NONE, exp(302, ANON=200)),
@@ -121,6 +127,19 @@ MATRIX: dict[str, tuple[Kwargs, dict[str, int]]] = {
         lambda w: {"pk": w.engagement.pk, "sample_pk": w.sample.pk},
         ENGAGEMENT_PAGE,
     ),
+    # The engagement by control, sample results and the sample workbook: A's readers; only
+    # the engagement's auditors record results (POST only, multipart).
+    "audits:control_list": (ENG, ENGAGEMENT_PAGE),
+    "audits:control_detail": (
+        lambda w: {"pk": w.engagement.pk, "framework_key": "soc2-2017", "ref": "CC6.1"},
+        ENGAGEMENT_PAGE,
+    ),
+    "audits:sample_result_create": (SAMPLE, POST_ONLY),
+    "audits:sample_result_file": (
+        lambda w: {**SAMPLE(w), "result_pk": w.sample_result.pk},
+        ENGAGEMENT_PAGE,
+    ),
+    "audits:sample_workbook": (SAMPLE, ENGAGEMENT_PAGE),
     # Engagement A's report: managers queue it (POST only); managers and A's auditor download
     # the stamped PDF and the evidence pack (GET only, every download logged).
     "audits:report_generate": (ENG, POST_ONLY),
@@ -168,6 +187,14 @@ MATRIX: dict[str, tuple[Kwargs, dict[str, int]]] = {
     "reports:pack": (REP, MANAGER_PAGE),
     "reports:signing_key": (NONE, INTERNAL_PAGE),
     "reports:signing_key_pem": (NONE, INTERNAL_PAGE),
+    # What reports state (scope, management assertion, narratives): internal users read,
+    # managers save new versions.
+    "reports:scope": (SOC2, INTERNAL_PAGE),
+    "reports:narratives": (SOC2, INTERNAL_PAGE),
+    "reports:narrative_edit": (
+        lambda w: {"framework_key": "soc2-2017", "ref": "CC6.1"},
+        INTERNAL_PAGE,
+    ),  # fmt: skip
     # The pack-signing public key, published for anyone to pin (verify_pack --key-url).
     "signing_key_public": (NONE, exp(200)),
     # Access reviews: every internal user may read and (if assigned) decide; managers start,
@@ -214,6 +241,26 @@ MATRIX: dict[str, tuple[Kwargs, dict[str, int]]] = {
         lambda w: {"pk": w.engagement.pk, "fmt": "xlsx"},
         ENGAGEMENT_PAGE,
     ),  # fmt: skip
+    # Tasks: every internal user has "My work" and works on tasks; managers assign.
+    "tasks:my_work": (NONE, INTERNAL_PAGE),
+    "tasks:task_list": (NONE, INTERNAL_PAGE),
+    "tasks:task_create": (NONE, INTERNAL_PAGE),
+    "tasks:task_detail": (TASK, INTERNAL_PAGE),
+    "tasks:task_assign": (TASK, POST_ONLY),
+    "tasks:task_close": (TASK, POST_ONLY),
+    "tasks:task_reopen": (TASK, POST_ONLY),
+    "tasks:task_comment": (TASK, POST_ONLY),
+    "tasks:task_attach": (TASK, POST_ONLY),
+    "tasks:attachment_download": (ATTACHMENT, INTERNAL_PAGE),
+    # Notifications: everyone signed in sets their own preferences (auditors receive answers
+    # to their requests); managers configure endpoints and read their delivery logs.
+    "notifications:preferences": (NONE, SIGNED_IN),
+    "notifications:endpoint_list": (NONE, MANAGER_PAGE),
+    "notifications:endpoint_create": (NONE, MANAGER_PAGE),
+    "notifications:endpoint_detail": (ENDPOINT, MANAGER_PAGE),
+    "notifications:endpoint_update": (ENDPOINT, POST_ONLY),
+    "notifications:endpoint_rotate": (ENDPOINT, POST_ONLY),
+    "notifications:endpoint_test": (ENDPOINT, POST_ONLY),
 }
 
 #: State-changing endpoints, POSTed with empty data (form errors re-render with 200).
@@ -238,6 +285,19 @@ POST_MATRIX: dict[str, tuple[Kwargs, dict[str, int]]] = {
         exp(A=403, M=403, E=403, AU=200, EXP=404, ANON=302),
     ),
     "audits:sample_list": (ENG, ENGAGEMENT_PAGE),
+    # An empty result is an invalid form: 400 for A's auditor; nobody else records results.
+    "audits:sample_result_create": (SAMPLE, exp(A=403, M=403, E=403, AU=400, EXP=404, ANON=302)),
+    "audits:sample_result_file": (
+        lambda w: {**SAMPLE(w), "result_pk": w.sample_result.pk},
+        POST_ONLY,
+    ),
+    "audits:sample_workbook": (SAMPLE, POST_ONLY),
+    # Empty forms: 400 with the errors for managers; other internal users only read.
+    "reports:scope": (SOC2, exp(A=400, M=400, E=403, AU=403, EXP=403, ANON=302)),
+    "reports:narrative_edit": (
+        lambda w: {"framework_key": "soc2-2017", "ref": "CC6.1"},
+        exp(A=400, M=400, E=403, AU=403, EXP=403, ANON=302),
+    ),
     "accounts:mfa_recovery_codes_regenerate": (
         NONE,
         exp(A=200, M=200, E=302, AU=302, EXP=302, ANON=302),
@@ -281,6 +341,20 @@ POST_MATRIX: dict[str, tuple[Kwargs, dict[str, int]]] = {
     "exceptions:acceptance_request": (EXC, exp(A=302, M=302, E=302, AU=403, EXP=403, ANON=302)),
     "exceptions:acceptance_decide": (EXC_REQUESTED, REDIRECT_MANAGERS),
     "exceptions:acceptance_revoke": (EXC_APPROVED, REDIRECT_MANAGERS),
+    # Empty forms re-render with their errors; closing needs no note; assigning nobody is
+    # allowed; saving preferences with nothing chosen turns e-mails off.
+    "tasks:task_create": (NONE, INTERNAL_PAGE),
+    "tasks:task_assign": (TASK, REDIRECT_MANAGERS),
+    "tasks:task_close": (TASK, exp(A=302, M=302, E=302, AU=403, EXP=403, ANON=302)),
+    "tasks:task_reopen": (TASK, INTERNAL_PAGE),
+    "tasks:task_comment": (TASK, INTERNAL_PAGE),
+    "tasks:task_attach": (TASK, INTERNAL_PAGE),
+    "tasks:attachment_download": (ATTACHMENT, POST_ONLY),
+    "notifications:preferences": (NONE, exp(302)),
+    "notifications:endpoint_create": (NONE, MANAGER_PAGE),
+    "notifications:endpoint_update": (ENDPOINT, MANAGER_PAGE),
+    "notifications:endpoint_rotate": (ENDPOINT, MANAGER_PAGE),
+    "notifications:endpoint_test": (ENDPOINT, REDIRECT_MANAGERS),
     # An empty form is refused with its errors; revoking a token that is not yours is 404.
     "api:tokens": (NONE, exp(400, ANON=302)),
     "api:token_revoke": (lambda w: {"pk": 999999}, exp(404, ANON=302)),

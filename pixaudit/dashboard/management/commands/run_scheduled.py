@@ -19,8 +19,10 @@ from django.core.management.base import BaseCommand
 from pixaudit.evidence.models import CollectionRun, RunStatus
 from pixaudit.evidence.services.scheduling import collections_enqueue_due
 from pixaudit.exceptions.jobs import exceptions_daily_job
+from pixaudit.notifications.jobs import notifications_digest_job
 from pixaudit.posture.jobs import readiness_snapshots_job
 from pixaudit.reviews.jobs import reviews_daily_job
+from pixaudit.tasks.jobs import tasks_daily_job, work_tick_job
 
 
 class Command(BaseCommand):
@@ -50,7 +52,18 @@ class Command(BaseCommand):
                 self.stderr.write(self.style.ERROR(f"{name}: failed: {run.error_message}"))
             else:
                 self.stdout.write(f"{name}: {run.get_status_display().lower()}")
+        tick = work_tick_job()
+        if tick["errors"] or tick["dispatched"]:
+            self.stdout.write(f"Notifications: {tick['errors']} collection error(s) reported, "
+                              f"{tick['dispatched']} delivery retries attempted")  # fmt: skip
         if options["daily"]:
+            work = tasks_daily_job()
+            digest = notifications_digest_job()
+            self.stdout.write(
+                f"Tasks: {work['review_tasks']} review, {work['manual_tasks']} manual evidence, "
+                f"{work['commitment_tasks']} commitment task(s) created; {work['overdue']} "
+                f"overdue notice(s); digests sent: {digest['sent']}"
+            )
             snapshots = readiness_snapshots_job()
             reviews = reviews_daily_job()
             self.stdout.write(f"Readiness snapshots taken: {snapshots}")

@@ -1,0 +1,17 @@
+"""django-rq jobs of notifications: ids in, one service call."""
+
+from __future__ import annotations
+
+from pixaudit.notifications.digest import digest_send
+from pixaudit.notifications.services import delivery_attempt
+
+
+def notification_deliver(delivery_id: int) -> str:
+    """Attempt one delivery (a failure schedules the next attempt with backoff)."""
+    delivery = delivery_attempt(delivery_id=delivery_id)
+    return delivery.status if delivery else "skipped"
+
+
+def notifications_digest_job() -> dict[str, int]:
+    """Daily: the digest e-mails."""
+    return digest_send()

@@ -1,0 +1,9 @@
+from __future__ import annotations
+
+from django.apps import AppConfig
+
+
+class TasksConfig(AppConfig):
+    name = "pixaudit.tasks"
+    label = "tasks"
+    verbose_name = "Tasks"

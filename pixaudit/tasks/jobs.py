@@ -1,0 +1,16 @@
+"""django-rq jobs of tasks: thin wrappers around one service call each."""
+
+from __future__ import annotations
+
+from pixaudit.notifications.services import deliveries_dispatch_due
+from pixaudit.tasks.automation import collection_errors_watch, tasks_daily_sync
+
+
+def work_tick_job() -> dict[str, int]:
+    """Every 30 s: report collection errors; hand due notification retries to the workers."""
+    return {"errors": collection_errors_watch(), "dispatched": deliveries_dispatch_due()}
+
+
+def tasks_daily_job() -> dict[str, int]:
+    """Daily: review, manual-evidence and commitment tasks; overdue and due events."""
+    return tasks_daily_sync()

@@ -1,0 +1,3 @@
+from tests.reviews.fixtures import catalogs, media_root, users  # noqa: F401
+from tests.security.fixtures import soc2, world  # noqa: F401,E402
+from tests.tasks.fixtures import demo, owner  # noqa: F401
