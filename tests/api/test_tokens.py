@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.test import override_settings
+from django.test import Client, override_settings
 from django.urls import reverse
 from django.utils import timezone
 
@@ -126,3 +126,14 @@ def test_tokens_page_creates_once_and_revokes(world):
     assert token.revoked_at is not None
     other = client_for(world.manager)
     assert other.post(reverse("api:token_revoke", args=[token.pk])).status_code == 404
+
+
+def test_reference_page_lists_every_operation_with_its_scope(world):
+    client = client_for(world.auditor, verified=False)
+    page = client.get(reverse("api:reference")).content.decode()
+    for path in ("/api/v1/push/{key}/", "/api/v1/findings/", "/api/v1/frameworks/{key}/coverage/"):
+        assert f"<code>{path}</code>" in page, path
+    assert "<code>write:evidence</code>" in page and "<script" not in page
+    schema = client.get(reverse("api:reference_schema")).json()
+    assert schema["openapi"].startswith("3.") and "/api/v1/push/{key}/" in schema["paths"]
+    assert Client().get(reverse("api:reference")).status_code == 302
