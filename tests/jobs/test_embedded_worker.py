@@ -113,6 +113,11 @@ def test_run_now_returns_at_once_and_the_status_says_what_to_do(worker, engineer
         what="every attempt to finish",
     )
     assert CollectionRun.objects.filter(connection=conn).count() == 3
+    # The lists say it too, not only the run page.
+    for name in ("dashboard:run_list", "dashboard:connection_list"):
+        assert (
+            "The GitHub endpoint could not be reached" in client.get(reverse(name)).content.decode()
+        )
 
 
 def test_jobs_on_other_queues_run_in_the_worker_threads(worker, transactional_db):

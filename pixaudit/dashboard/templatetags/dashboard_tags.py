@@ -90,3 +90,13 @@ def pct(value: float | None) -> str:
 @register.filter
 def get_item(mapping: dict, key: str):
     return mapping.get(key) if mapping else None
+
+
+@register.filter
+def run_advice(run) -> str:
+    """What to do about a failed run, in words (``pixaudit.evidence.run_errors``), or ""."""
+    from pixaudit.evidence.run_errors import run_error_advice
+
+    if run is None or getattr(run, "status", "") != "failed":
+        return ""
+    return run_error_advice(kind=run.error_kind, collector_key=run.collector_key)
