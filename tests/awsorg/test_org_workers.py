@@ -56,3 +56,21 @@ def test_two_real_workers_share_one_organisation_run(
         if undo is not None:
             undo()
         stop()
+
+
+def test_sweep_fails_an_account_whose_job_vanished_and_closes_the_run(async_collect_queue):
+    from pixaudit.awsorg.models import AwsIntegration
+    from pixaudit.awsorg.services.runs import LOST_ACCOUNT_MESSAGE, aws_account_runs_sweep
+
+    integration = AwsIntegration.objects.create(name="Swept", mode="organization", collectors=FAST)
+    run = AwsIntegrationRun.objects.create(integration=integration, status="running")
+    lost = AwsAccountRun.objects.create(
+        run=run, account_id="111111111111", status="running", job_id="pixaudit-awsacct-gone"
+    )
+    AwsAccountRun.objects.create(run=run, account_id="222222222222", status="succeeded")
+    assert aws_account_runs_sweep() == 1
+    lost.refresh_from_db()
+    run.refresh_from_db()
+    assert lost.status == RunState.FAILED and lost.message == LOST_ACCOUNT_MESSAGE
+    assert run.status == RunState.PARTIAL and run.finished_at is not None
+    assert aws_account_runs_sweep() == 0  # idempotent
