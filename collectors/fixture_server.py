@@ -22,7 +22,7 @@ import ssl
 import sys
 import tempfile
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -163,6 +163,7 @@ def serve_fixtures(
     routes: Mapping[str, Any] | None = None,
     https: bool = False,
     port: int = 0,
+    generate: Callable[[str, str, str], Mapping[str, Any] | None] | None = None,
 ) -> Iterator[FixtureServer]:
     """Serve recorded HTTP responses on ``127.0.0.1`` (random port) for the ``with`` block.
 
@@ -194,6 +195,9 @@ def serve_fixtures(
     ``Link`` headers and absolute URLs point back at the fixture server. A list is served in
     order, one per request, and its last response repeats. Query parameter order does not
     matter; a request whose query matches no route falls back to the route without query.
+    ``generate(method, target, base_url)``, when given, answers the requests no route matches
+    (``target`` is the path with its query sorted) with a response spec built on the fly, or
+    ``None``: benchmarks serve large generated populations this way without holding them.
     An unknown route answers 404 with ``{"message": "no fixture for ..."}``. Every request is
     recorded in ``server.requests`` (method, path, headers, body) to assert on.
     """
@@ -202,6 +206,9 @@ def serve_fixtures(
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # headers and body go out in two writes: without this, the client's delayed ACK
+        # holds each keep-alive response for about 40 ms
+        disable_nagle_algorithm = True
 
         def _handle(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
@@ -224,6 +231,10 @@ def serve_fixtures(
                 responses = table.get(key)
                 index = server_state._hits.get(key, 0)
                 server_state._hits[key] = index + 1
+            if responses is None and generate is not None:
+                generated = generate(self.command, target, server_state.base_url)
+                responses = [generated] if generated is not None else None
+                index = 0
             if responses is None:
                 status, headers, payload = (
                     404,

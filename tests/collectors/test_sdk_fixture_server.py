@@ -115,3 +115,23 @@ def test_command_line_refuses_a_folder_without_routes(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert "routes.json does not exist" in result.stderr
+
+
+def test_generate_answers_what_no_route_matches() -> None:
+    seen: list[tuple[str, str]] = []
+
+    def generate(method: str, target: str, base_url: str) -> dict[str, object] | None:
+        seen.append((method, target))
+        if target.startswith("/items/"):
+            return {"body": {"id": target.rsplit("/", 1)[1]}, "headers": {"X-Base": base_url}}
+        return None
+
+    with serve_fixtures(
+        routes={"GET /items/1": {"body": {"id": "recorded"}}}, generate=generate
+    ) as server:
+        assert requests.get(server.url("/items/1"), timeout=5).json() == {"id": "recorded"}
+        generated = requests.get(server.url("/items/7?b=2&a=1"), timeout=5)
+        assert generated.json() == {"id": "7?a=1&b=2"}
+        assert generated.headers["X-Base"] == server.base_url
+        assert requests.get(server.url("/other"), timeout=5).status_code == 404
+    assert seen == [("GET", "/items/7?a=1&b=2"), ("GET", "/other")]
