@@ -76,13 +76,13 @@ def test_framework_rollup_and_query_count_independent_of_window(history):
         with CaptureQueriesContext(connection) as ctx:
             framework_coverage(framework=soc2, start=h.START, end=end, now=h.NOW)
         counts.append(len(ctx.captured_queries))
-    assert counts[0] == counts[1] <= 9
+    assert counts[0] == counts[1] <= 11
 
 
 def test_rollup_rebuilt_equals_rollup_written_at_ingest(history):
     fields = ("assertion_id", "day", "status", "end_status", "end_expires_at")
     written = sorted(CoverageDay.objects.values_list(*fields))
-    assert len(written) == 88
+    assert len(written) == 5  # runs 1-9, 10-14 (failing), 15-28, 31-89; day 90 alone
     coverage_rebuild()
     assert sorted(CoverageDay.objects.values_list(*fields)) == written
 
