@@ -220,7 +220,7 @@ _RANK_OF = {"": _NONE, "pass": _PASS, "stale": _STALE, "error": _ERROR, "fail": 
 def _assertion_days(
     assertion_ids: set[str], start: date, end: date, now: datetime
 ) -> dict[str, list[int]]:
-    """assertion -> per-day result rank (``_NONE`` .. ``_FAIL``) (five queries).
+    """assertion -> per-day result rank (``_NONE`` .. ``_FAIL``) (three queries).
 
     Works run by run, not day by day: a rollup run gives its days one result; the days
     between two rows carry the earlier row's end state, fresh until the day its evidence
@@ -231,53 +231,44 @@ def _assertion_days(
         return {}
     ids = sorted(assertion_ids)
     today = now.astimezone(UTC).date()
-    fields = ("assertion_id", "day", "until", "status", "end_status", "end_stale_on")
+    fields = (
+        "assertion_id", "day", "until", "status", "end_status", "end_stale_on", "end_expires_at",
+    )  # fmt: skip
     in_window = CoverageDay.objects.filter(assertion_id__in=ids, day__lte=end, until__gte=start)
-
-    def latest(before: date, *names: str) -> list[tuple]:
-        """``names`` (the first one ``assertion_id``) of each assertion's last row on or
-        before ``before`` (two queries: the last day per assertion, then those rows)."""
-        last = dict(
-            CoverageDay.objects.filter(assertion_id__in=ids, day__lte=before)
-            .values("assertion_id")
-            .annotate(last=Max("day"))
-            .values_list("assertion_id", "last")
-        )
-        if not last:
-            return []
-        rows = CoverageDay.objects.filter(
-            assertion_id__in=sorted(last), day__in=sorted(set(last.values()))
-        ).values_list("day", *names)
-        return [row[1:] for row in rows if last.get(row[1]) == row[0]]
-
     count = (end - start).days + 1
     known = max(0, min(count, (today - start).days + 1))  # later days stay _NONE
     today_index = (today - start).days
-    # assertion -> its stale-from index, when the state that applies today is still fresh now
-    fresh_today: dict[str, int] = {}
-    if 0 <= today_index < count:
-        for assertion_id, expires in latest(today, "assertion_id", "end_expires_at"):
-            if expires is not None and expires >= now:
-                fresh_today[assertion_id] = (expires.astimezone(UTC).date() - start).days
-    carry: dict[str, tuple[int, int | None]] = {}
-    for assertion_id, _, _, _, end_status, stale_on in latest(start - timedelta(days=1), *fields):
-        carry[assertion_id] = (
-            _RANK_OF[end_status],
-            None if stale_on is None else (stale_on - start).days,
-        )
-    rows: dict[str, list[tuple[int, int, int, int, int | None]]] = defaultdict(list)
-    for assertion_id, day, until, status, end_status, stale_on in in_window.values_list(
+
+    def stale_index(stale_on: date | None) -> int | None:
+        return None if stale_on is None else (stale_on - start).days
+
+    # Each assertion's last row before the window: its end state carries into the window.
+    before = start - timedelta(days=1)
+    last_day = dict(
+        CoverageDay.objects.filter(assertion_id__in=ids, day__lte=before)
+        .values("assertion_id")
+        .annotate(last=Max("day"))
+        .values_list("assertion_id", "last")
+    )
+    carry: dict[str, tuple[int, int | None, datetime | None]] = {}
+    if last_day:
+        prior = CoverageDay.objects.filter(
+            assertion_id__in=sorted(last_day), day__in=sorted(set(last_day.values()))
+        ).values_list(*fields)
+        for assertion_id, day, _, _, end_status, stale_on, expires in prior:
+            if last_day.get(assertion_id) == day:
+                carry[assertion_id] = (_RANK_OF[end_status], stale_index(stale_on), expires)
+    rows: dict[str, list[tuple]] = defaultdict(list)
+    for assertion_id, day, until, status, end_status, stale_on, expires in in_window.values_list(
         *fields
     ).order_by("assertion_id", "day"):
-        rows[assertion_id].append(
-            (
-                (day - start).days,
-                (until - start).days,
-                _RANK_OF[status],
-                _RANK_OF[end_status],
-                None if stale_on is None else (stale_on - start).days,
-            )
-        )
+        if day <= today:
+            rows[assertion_id].append(
+                (
+                    (day - start).days, (until - start).days, _RANK_OF[status],
+                    _RANK_OF[end_status], stale_index(stale_on), expires,
+                )
+            )  # fmt: skip
 
     def fill(days: list[int], first: int, stop: int, rank: int, stale: int | None) -> None:
         first, stop = max(first, 0), min(stop, known)
@@ -293,20 +284,23 @@ def _assertion_days(
     result: dict[str, list[int]] = {}
     for assertion_id in ids:
         days = [_NONE] * count
-        rank, stale = carry.get(assertion_id, (_NONE, None))
-        own = [r for r in rows.get(assertion_id, ()) if r[0] < known]
+        rank, stale, expires = carry.get(assertion_id, (_NONE, None, None))
+        own = rows.get(assertion_id, [])
+        # Today is judged now: the state that applies today (the newest row up to today)
+        # is not stale yet if its evidence expires later today.
+        newest = own[-1][5] if own else expires
+        fresh = 0 <= today_index < count and newest is not None and newest >= now
         pos = 0
-        fresh = fresh_today.get(assertion_id)
-        for n, (i, last, status, end_status, row_stale) in enumerate(own):
+        for n, (i, last, status, end_status, row_stale, _) in enumerate(own):
             fill(days, pos, i, rank, stale)
-            if fresh is not None and n == len(own) - 1 and row_stale == today_index:
+            if fresh and n == len(own) - 1 and row_stale == today_index:
                 row_stale = today_index + 1  # expires later today: not stale yet
             if last > i:  # a run: one final result for all its days
                 fill(days, i, last + 1, status, None)
             else:
                 fill(days, i, i + 1, status, row_stale)
             rank, stale, pos = end_status, row_stale, last + 1
-        if fresh is not None and stale == today_index:
+        if fresh and stale == today_index:
             stale = today_index + 1
         fill(days, pos, known, rank, stale)
         result[assertion_id] = days
@@ -434,7 +428,7 @@ def _day_status(rank, day, today, excluded, uploads, required_since, i) -> str:
 def framework_coverage(
     *, framework: Framework, start: date, end: date, now: datetime | None = None
 ) -> FrameworkCoverage:
-    """Coverage of every assessable control of ``framework`` (eleven queries)."""
+    """Coverage of every assessable control of ``framework`` (nine queries)."""
     controls = list(
         Control.objects.filter(framework=framework, assessable=True)
         .exclude(kind=Control.Kind.GROUP)
