@@ -232,7 +232,10 @@ def measure(client: Client, label: str) -> dict[str, tuple[float, float, int]]:
         f"\n== {label}: load average {load:.1f}; {findings:,} findings, "
         f"{items:,} evidence items, {rollup:,} rollup rows"
     )
-    print(f"{'page':<24} {'median ms':>10} {'p90 ms':>8} {'CPU ms':>7} {'queries':>8} {'KiB':>6}")
+    print(
+        f"{'page':<24} {'median ms':>10} {'p90 ms':>8} {'CPU ms':>7} {'SQL ms':>7} "
+        f"{'queries':>8} {'KiB':>6}"
+    )
     results = {}
     for name, path in PAGES:
         for _ in range(3):  # warm-up
@@ -246,12 +249,13 @@ def measure(client: Client, label: str) -> dict[str, tuple[float, float, int]]:
             assert response.status_code == 200
         with CaptureQueriesContext(connection) as ctx:
             size = len(client.get(path).content) // 1024
+        sql_ms = sum(float(q["time"]) for q in ctx.captured_queries) * 1000
         times.sort()
         p90 = times[min(len(times) - 1, int(len(times) * 0.9))]
         results[name] = (statistics.median(times), p90, len(ctx.captured_queries))
         print(
             f"{name:<24} {results[name][0]:>10.1f} {p90:>8.1f} {statistics.median(cpu):>7.1f} "
-            f"{results[name][2]:>8} {size:>6}"
+            f"{sql_ms:>7.1f} {results[name][2]:>8} {size:>6}"
         )
     return results
 
