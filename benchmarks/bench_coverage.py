@@ -227,24 +227,36 @@ def measure(client: Client, label: str) -> dict[str, tuple[float, float, int]]:
             f"(SELECT count(*) FROM {CoverageDay._meta.db_table})"
         )
         findings, items, rollup = cursor.fetchone()
-    print(f"\n== {label}: {findings:,} findings, {items:,} evidence items, {rollup:,} rollup rows")
-    print(f"{'page':<24} {'median ms':>10} {'p90 ms':>8} {'queries':>8} {'KiB':>6}")
+    load = os.getloadavg()[0]
+    print(
+        f"\n== {label}: load average {load:.1f}; {findings:,} findings, "
+        f"{items:,} evidence items, {rollup:,} rollup rows"
+    )
+    print(
+        f"{'page':<24} {'median ms':>10} {'p90 ms':>8} {'CPU ms':>7} {'SQL ms':>7} "
+        f"{'queries':>8} {'KiB':>6}"
+    )
     results = {}
     for name, path in PAGES:
         for _ in range(3):  # warm-up
             assert client.get(path).status_code == 200
-        times = []
+        times, cpu = [], []
         for _ in range(args.requests):
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.process_time()
             response = client.get(path)
             times.append((time.perf_counter() - start) * 1000)
+            cpu.append((time.process_time() - start_cpu) * 1000)
             assert response.status_code == 200
         with CaptureQueriesContext(connection) as ctx:
             size = len(client.get(path).content) // 1024
+        sql_ms = sum(float(q["time"]) for q in ctx.captured_queries) * 1000
         times.sort()
         p90 = times[min(len(times) - 1, int(len(times) * 0.9))]
         results[name] = (statistics.median(times), p90, len(ctx.captured_queries))
-        print(f"{name:<24} {results[name][0]:>10.1f} {p90:>8.1f} {results[name][2]:>8} {size:>6}")
+        print(
+            f"{name:<24} {results[name][0]:>10.1f} {p90:>8.1f} {statistics.median(cpu):>7.1f} "
+            f"{sql_ms:>7.1f} {results[name][2]:>8} {size:>6}"
+        )
     return results
 
 
@@ -271,7 +283,8 @@ def main() -> None:
     print(f"\nseeded the full history in {time.perf_counter() - t1:.1f}s")
     rebuild()
     second = measure(client, "full")
-    print("\nquery counts constant:", all(first[k][2] == second[k][2] for k in first))
+    for name in first:
+        print(f"query count constant, {name}: {first[name][2]} -> {second[name][2]}")
     print("framework coverage median <= 300 ms:", second["framework coverage"][0] <= 300)
 
 

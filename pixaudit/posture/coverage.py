@@ -32,7 +32,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from functools import cached_property
 
 from django.db import models
-from django.db.models import OuterRef, Subquery
+from django.db.models import Max
 from django.utils import timezone
 
 from pixaudit.controls.models import Control, Framework
@@ -214,7 +214,7 @@ def _midnight_after(day: date) -> datetime:
 # Per-assertion results as ranks, so a control's day is the element-wise max of its
 # assertions' arrays (computed in C by ``map(max, ...)``): '' < pass < stale < error < fail.
 _NONE, _PASS, _STALE, _ERROR, _FAIL = range(5)
-_RANK_OF = {"": _NONE, "pass": _PASS, "error": _ERROR, "fail": _FAIL}
+_RANK_OF = {"": _NONE, "pass": _PASS, "stale": _STALE, "error": _ERROR, "fail": _FAIL}
 
 
 def _assertion_days(
@@ -222,58 +222,56 @@ def _assertion_days(
 ) -> dict[str, list[int]]:
     """assertion -> per-day result rank (``_NONE`` .. ``_FAIL``) (three queries).
 
-    Works run by run, not day by day: the days between two rollup rows carry the earlier
-    row's end state, fresh until the day its evidence expires (``end_stale_on``: a day is
-    judged at its end). Today is judged now: the exact expiry of the state that applies
-    today is read for that one day.
+    Works run by run, not day by day: a rollup run gives its days one result; the days
+    between two rows carry the earlier row's end state, fresh until the day its evidence
+    expires (``end_stale_on``: a day is judged at its end). Today is judged now: the exact
+    expiry of the state that applies today is read for that one day.
     """
     if not assertion_ids:
         return {}
     ids = sorted(assertion_ids)
     today = now.astimezone(UTC).date()
-    fields = ("assertion_id", "day", "status", "end_status", "end_stale_on")
-    in_window = CoverageDay.objects.filter(assertion_id__in=ids, day__range=(start, end))
-
-    def latest(before: date):
-        """Each assertion's last row on or before ``before`` (one query when iterated)."""
-        last = CoverageDay.objects.filter(
-            assertion_id=OuterRef("assertion_id"), day__lte=before
-        ).order_by("-day")
-        return CoverageDay.objects.filter(
-            assertion_id__in=ids, day__lte=before, day=Subquery(last.values("day")[:1])
-        )
-
+    fields = (
+        "assertion_id", "day", "until", "status", "end_status", "end_stale_on", "end_expires_at",
+    )  # fmt: skip
+    in_window = CoverageDay.objects.filter(assertion_id__in=ids, day__lte=end, until__gte=start)
     count = (end - start).days + 1
     known = max(0, min(count, (today - start).days + 1))  # later days stay _NONE
     today_index = (today - start).days
-    # assertion -> its stale-from index, when the state that applies today is still fresh now
-    fresh_today: dict[str, int] = {}
-    if 0 <= today_index < count:
-        for assertion_id, expires in latest(today).values_list("assertion_id", "end_expires_at"):
-            if expires is not None and expires >= now:
-                fresh_today[assertion_id] = (expires.astimezone(UTC).date() - start).days
-    carry: dict[str, tuple[int, int | None]] = {}
-    for assertion_id, _, _, end_status, stale_on in latest(start - timedelta(days=1)).values_list(
+
+    def stale_index(stale_on: date | None) -> int | None:
+        return None if stale_on is None else (stale_on - start).days
+
+    # Each assertion's last row before the window: its end state carries into the window.
+    before = start - timedelta(days=1)
+    last_day = dict(
+        CoverageDay.objects.filter(assertion_id__in=ids, day__lte=before)
+        .values("assertion_id")
+        .annotate(last=Max("day"))
+        .values_list("assertion_id", "last")
+    )
+    carry: dict[str, tuple[int, int | None, datetime | None]] = {}
+    if last_day:
+        prior = CoverageDay.objects.filter(
+            assertion_id__in=sorted(last_day), day__in=sorted(set(last_day.values()))
+        ).values_list(*fields)
+        for assertion_id, day, _, _, end_status, stale_on, expires in prior:
+            if last_day.get(assertion_id) == day:
+                carry[assertion_id] = (_RANK_OF[end_status], stale_index(stale_on), expires)
+    rows: dict[str, list[tuple]] = defaultdict(list)
+    for assertion_id, day, until, status, end_status, stale_on, expires in in_window.values_list(
         *fields
-    ):
-        carry[assertion_id] = (
-            _RANK_OF[end_status],
-            None if stale_on is None else (stale_on - start).days,
-        )
-    rows: dict[str, list[tuple[int, int, int, int | None]]] = defaultdict(list)
-    for assertion_id, day, status, end_status, stale_on in in_window.values_list(*fields).order_by(
-        "assertion_id", "day"
-    ):
-        rows[assertion_id].append(
-            (
-                (day - start).days,
-                _RANK_OF[status],
-                _RANK_OF[end_status],
-                None if stale_on is None else (stale_on - start).days,
-            )
-        )
+    ).order_by("assertion_id", "day"):
+        if day <= today:
+            rows[assertion_id].append(
+                (
+                    (day - start).days, (until - start).days, _RANK_OF[status],
+                    _RANK_OF[end_status], stale_index(stale_on), expires,
+                )
+            )  # fmt: skip
 
     def fill(days: list[int], first: int, stop: int, rank: int, stale: int | None) -> None:
+        first, stop = max(first, 0), min(stop, known)
         if first >= stop:
             return
         if rank == _PASS and stale is not None:
@@ -286,17 +284,23 @@ def _assertion_days(
     result: dict[str, list[int]] = {}
     for assertion_id in ids:
         days = [_NONE] * count
-        rank, stale = carry.get(assertion_id, (_NONE, None))
-        own = [r for r in rows.get(assertion_id, ()) if r[0] < known]
+        rank, stale, expires = carry.get(assertion_id, (_NONE, None, None))
+        own = rows.get(assertion_id, [])
+        # Today is judged now: the state that applies today (the newest row up to today)
+        # is not stale yet if its evidence expires later today.
+        newest = own[-1][5] if own else expires
+        fresh = 0 <= today_index < count and newest is not None and newest >= now
         pos = 0
-        fresh = fresh_today.get(assertion_id)
-        for n, (i, status, end_status, row_stale) in enumerate(own):
+        for n, (i, last, status, end_status, row_stale, _) in enumerate(own):
             fill(days, pos, i, rank, stale)
-            if fresh is not None and n == len(own) - 1 and row_stale == today_index:
+            if fresh and n == len(own) - 1 and row_stale == today_index:
                 row_stale = today_index + 1  # expires later today: not stale yet
-            fill(days, i, i + 1, status, row_stale)
-            rank, stale, pos = end_status, row_stale, i + 1
-        if fresh is not None and stale == today_index:
+            if last > i:  # a run: one final result for all its days
+                fill(days, i, last + 1, status, None)
+            else:
+                fill(days, i, i + 1, status, row_stale)
+            rank, stale, pos = end_status, row_stale, last + 1
+        if fresh and stale == today_index:
             stale = today_index + 1
         fill(days, pos, known, rank, stale)
         result[assertion_id] = days

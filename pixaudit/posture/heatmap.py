@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from datetime import date, timedelta
+from itertools import groupby
 
 from django.utils.html import escape
 
@@ -105,23 +106,23 @@ def matrix_svg(*, rows: Sequence[tuple[str, Sequence[str]]], start: date, title:
     top = 30
     parts = []
     totals: Counter = Counter()
+    labels = {status.value: escape(status.label) for status in DayStatus}
+    iso = [(start + timedelta(days=i)).isoformat() for i in range(count)]
     for r, (label, days) in enumerate(rows):
         y = top + r * row_h
-        parts.append(f'<text x="0" y="{y + 9}" font-size="9" {_FONT}>{escape(label)}</text>')
+        name = escape(label)
+        parts.append(f'<text x="0" y="{y + 9}" font-size="9" {_FONT}>{name}</text>')
         totals.update(days)
         i = 0
-        while i < len(days):
-            j = i
-            while j + 1 < len(days) and days[j + 1] == days[i]:
-                j += 1
-            first, last = start + timedelta(days=i), start + timedelta(days=j)
+        for status, group in groupby(days):
+            n = len(list(group))
             parts.append(
                 f'<rect x="{label_width + i * cell_w:.1f}" y="{y}" '
-                f'width="{(j - i + 1) * cell_w:.1f}" height="{row_h - 2}" '
-                f'fill="{STATUS_COLOURS[days[i]]}"><title>{escape(label)} {first.isoformat()}'
-                f"–{last.isoformat()}: {escape(DayStatus(days[i]).label)}</title></rect>"
+                f'width="{n * cell_w:.1f}" height="{row_h - 2}" '
+                f'fill="{STATUS_COLOURS[status]}"><title>{name} {iso[i]}'
+                f"–{iso[i + n - 1]}: {labels[status]}</title></rect>"
             )
-            i = j + 1
+            i += n
     end = start + timedelta(days=max(count - 1, 0))
     parts.append(
         f'<text x="{label_width}" y="{top - 4}" font-size="9" {_FONT}>{start.isoformat()}</text>'

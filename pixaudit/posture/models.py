@@ -101,17 +101,22 @@ class ControlOwner(models.Model):
 
 
 class CoverageDay(models.Model):
-    """Daily rollup of one assertion: what the findings said on one UTC day (derived data).
+    """Daily rollup of one assertion: what the findings said on UTC days (derived data).
 
     Written at ingest (``pixaudit.posture.rollup.coverage_after_ingest``) and rebuilt from
     history by ``manage.py coverage_rebuild``; coverage pages read it instead of scanning
-    ``Finding``. A row exists for each day on which a collection reported on the assertion;
-    days without a row carry the previous row's end state (see ``pixaudit.posture.coverage``).
+    ``Finding``. A row covers the days ``day``..``until``, each of which had a collection
+    reporting on the assertion; days without a row carry the previous row's end state (see
+    ``pixaudit.posture.coverage``).
 
-    - ``status``: worst result recorded that day, merged with the current state after each
-      collection of the day (``fail`` > ``error`` > ``pass``; ``warn`` counts as ``error``);
-      empty when nothing reported the assertion.
-    - ``end_status``: current state after the day's last collection (the carried state).
+    - A *single-day* row (``until == day``): ``status`` is the worst result recorded that
+      day, merged with the current state after each collection of the day (``fail`` >
+      ``error`` > ``pass``; ``warn`` counts as ``error``); empty when nothing reported it.
+    - A *run* (``until > day``): consecutive finished days with the same final result
+      (``status``: ``pass``, ``stale``, ``error``, ``fail`` or empty), merged so a year of
+      daily collections is a handful of rows. A day is merged only once a later day has a
+      row, so the newest row of an assertion is always a single day.
+    - ``end_status``: current state after the last collection of ``until``.
     - ``end_expires_at``: when that state's evidence goes stale (earliest over the
       connections reporting it, each one's freshest evidence), null without evidence;
       ``end_stale_on`` its UTC day.
@@ -119,6 +124,7 @@ class CoverageDay(models.Model):
 
     assertion_id = models.CharField(max_length=200)
     day = models.DateField()
+    until = models.DateField()
     status = models.CharField(max_length=8, blank=True, default="")
     end_status = models.CharField(max_length=8, blank=True, default="")
     end_expires_at = models.DateTimeField(null=True, blank=True)

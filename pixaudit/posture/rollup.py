@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from django.db import transaction
 
@@ -93,28 +93,61 @@ def coverage_after_ingest(*, item: EvidenceItem) -> None:
     expiry = dict(EvidenceItem.objects.filter(pk__in=evidence_ids).values_list("pk", "expires_at"))
     day = _day_of(item.collected_at)
     with transaction.atomic():
-        existing = {
-            row.assertion_id: row
-            for row in CoverageDay.objects.select_for_update().filter(
-                assertion_id__in=sorted(touched), day=day
-            )
-        }
-        known = set(existing) | set(
-            CoverageDay.objects.filter(assertion_id__in=sorted(touched))
-            .values_list("assertion_id", flat=True)
-            .distinct()
-        )
         for assertion_id in sorted(touched):
+            # The assertion's newest rows, locked: today's (single-day) row, or the two rows a
+            # new day may merge (a finished single day into the run before it).
+            last = list(
+                CoverageDay.objects.select_for_update()
+                .filter(assertion_id=assertion_id, day__lte=day)
+                .order_by("-day")[:2]
+            )
             end = end_status.get(assertion_id, "")
-            if assertion_id not in own and not end and assertion_id not in known:
+            if assertion_id not in own and not end and not last:
                 continue
+            if last and last[0].day == day:
+                row = last[0]
+            else:
+                if len(last) == 2:
+                    _merge(last[1], last[0])
+                row = CoverageDay(assertion_id=assertion_id, day=day, until=day)
             expires = min((expiry[e] for e in sources[assertion_id].values()), default=None)
-            row = existing.get(assertion_id) or CoverageDay(assertion_id=assertion_id, day=day)
             row.status = result_worst(row.status, own.get(assertion_id, ""), end)
             row.end_status = end
             row.end_expires_at = expires
             row.end_stale_on = None if expires is None else _day_of(expires)
             row.save()
+
+
+def _final(row: CoverageDay) -> str:
+    """The result of a finished single day (judged at its end), or of a run."""
+    if row.until != row.day:
+        return row.status
+    if row.status == "pass" and row.end_stale_on is not None and row.end_stale_on <= row.day:
+        return "stale"
+    return row.status
+
+
+def _mergeable(before: CoverageDay, after: CoverageDay) -> bool:
+    return (
+        after.until == after.day
+        and before.until == after.day - timedelta(days=1)
+        and _final(before) == _final(after)
+    )
+
+
+def _merge(before: CoverageDay, after: CoverageDay, *, save: bool = True) -> bool:
+    """Fold the finished single day ``after`` into ``before`` when they form one run."""
+    if not _mergeable(before, after):
+        return False
+    before.status = _final(after)
+    before.until = after.until
+    before.end_status = after.end_status
+    before.end_expires_at = after.end_expires_at
+    before.end_stale_on = after.end_stale_on
+    if save:
+        before.save()
+        after.delete()
+    return True
 
 
 def coverage_rebuild(*, batch: int = 2000) -> int:
@@ -155,15 +188,28 @@ def coverage_rebuild(*, batch: int = 2000) -> int:
                         continue
                     seen.add(assertion_id)
                     row = rows[(assertion_id, day)] = CoverageDay(
-                        assertion_id=assertion_id, day=day
+                        assertion_id=assertion_id, day=day, until=day
                     )
                 row.status = result_worst(row.status, own.get(assertion_id, ""), end)
                 row.end_status = end
                 expires = min((state[s][0] for s in srcs), default=None)
                 row.end_expires_at = expires
                 row.end_stale_on = None if expires is None else _day_of(expires)
+    merged = _runs(rows.values())
     with transaction.atomic():
         CoverageDay.objects.all().delete()
-        CoverageDay.objects.bulk_create(rows.values(), batch_size=5000)
-    logger.info("coverage rollup rebuilt: %d rows from %d collections", len(rows), len(items))
-    return len(rows)
+        CoverageDay.objects.bulk_create(merged, batch_size=5000)
+    logger.info("coverage rollup rebuilt: %d rows from %d collections", len(merged), len(items))
+    return len(merged)
+
+
+def _runs(rows) -> list[CoverageDay]:
+    """Merge days into runs exactly as ingest does: when a day gets its row, the previous
+    (finished) day joins the run before it if it continues it."""
+    by_assertion: dict[str, list[CoverageDay]] = defaultdict(list)
+    for row in sorted(rows, key=lambda r: (r.assertion_id, r.day)):
+        out = by_assertion[row.assertion_id]
+        if len(out) >= 2 and _merge(out[-2], out[-1], save=False):
+            out.pop()
+        out.append(row)
+    return [row for out in by_assertion.values() for row in out]

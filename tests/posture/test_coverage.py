@@ -82,7 +82,7 @@ def test_framework_rollup_and_query_count_independent_of_window(history):
 def test_rollup_rebuilt_equals_rollup_written_at_ingest(history):
     fields = ("assertion_id", "day", "status", "end_status", "end_expires_at")
     written = sorted(CoverageDay.objects.values_list(*fields))
-    assert len(written) == 88
+    assert len(written) == 5  # runs 1-9, 10-14 (failing), 15-28, 31-89; day 90 alone
     coverage_rebuild()
     assert sorted(CoverageDay.objects.values_list(*fields)) == written
 
