@@ -274,6 +274,8 @@ PIXAUDIT_POST_INGEST_HOOKS = [
     "pixaudit.reviews.services.followups.followups_after_ingest",
     # A signed checkpoint of the chain head when one is due (pixaudit.evidence.checkpoints).
     "pixaudit.evidence.services.checkpoints.chain_checkpoint_after_ingest",
+    # The daily coverage rollup (pixaudit.posture.rollup; rebuilt by manage.py coverage_rebuild).
+    "pixaudit.posture.rollup.coverage_after_ingest",
     # The exceptions register follows the chain (pixaudit.exceptions.services.exceptions_sync).
     "pixaudit.exceptions.services.exceptions_after_ingest",
 ]

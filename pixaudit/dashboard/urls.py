@@ -2,13 +2,18 @@ from __future__ import annotations
 
 from django.urls import path
 
-from pixaudit.dashboard import views, views_ops
+from pixaudit.dashboard import views, views_coverage, views_ops
 
 app_name = "dashboard"
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("frameworks/<slug:framework_key>/", views.overview, name="overview"),
+    path(
+        "frameworks/<slug:framework_key>/coverage/",
+        views_coverage.framework_coverage_page,
+        name="framework_coverage",
+    ),
     path("controls/", views.control_list, name="control_list"),
     path("controls/<slug:framework_key>/<str:ref>/", views.control_detail, name="control_detail"),
     path(

@@ -12,6 +12,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
 from pixaudit.accounts.permissions import action_required, can
@@ -19,8 +20,11 @@ from pixaudit.controls import selectors as control_selectors
 from pixaudit.controls.models import Control, Framework
 from pixaudit.dashboard import charts
 from pixaudit.dashboard.forms import OwnerForm, PeriodForm
+from pixaudit.dashboard.views_coverage import coverage_window
 from pixaudit.evidence.selectors_manual import manual_evidence_for_control
 from pixaudit.posture import ownership, selectors
+from pixaudit.posture.coverage import control_coverage
+from pixaudit.posture.heatmap import heatmap_svg
 from pixaudit.posture.selectors import ControlStatus
 
 TREND_DAYS = 90
@@ -121,7 +125,10 @@ def control_detail(request: HttpRequest, framework_key: str, ref: str) -> HttpRe
     if control.is_group:
         query = urlencode({"framework": framework_key, "group": ref})
         return redirect(f"{reverse('dashboard:control_list')}?{query}")
-    period = PeriodForm(request.GET or None)
+    # The timeline's period is bound only when asked for (the coverage window has its own
+    # ``cov-*`` fields on the same page).
+    asked = "since" in request.GET or "until" in request.GET
+    period = PeriodForm(request.GET if asked else None)
     since, until = period.bounds() if period.is_bound else (None, None)
     if not period.is_bound:
         since = timezone.now() - timedelta(days=HISTORY_DAYS)
@@ -148,9 +155,16 @@ def control_detail(request: HttpRequest, framework_key: str, ref: str) -> HttpRe
         (e.status, e.status_label, f"{e.item.collected_at:%Y-%m-%d %H:%M} UTC")
         for e in reversed(timeline)
     ]
+    window = coverage_window(request, control.framework)
+    coverage = control_coverage(control=control, start=window.start, end=window.end)
     context = {
         "framework": control.framework,
         "control": control,
+        "coverage": coverage,
+        "coverage_window": window,
+        "coverage_svg": mark_safe(  # every text in it is escaped (heatmap module)
+            heatmap_svg(days=coverage.days, start=coverage.start, title=f"{control.ref} by day")
+        ),
         "item": item,
         "assertions": assertions,
         "failing": [(r, catalog.get(r.assertion_id, {})) for r in failing],

@@ -98,3 +98,38 @@ class ControlOwner(models.Model):
 
     def __str__(self) -> str:
         return f"{self.control_id} owned by {self.owner_id}"
+
+
+class CoverageDay(models.Model):
+    """Daily rollup of one assertion: what the findings said on one UTC day (derived data).
+
+    Written at ingest (``pixaudit.posture.rollup.coverage_after_ingest``) and rebuilt from
+    history by ``manage.py coverage_rebuild``; coverage pages read it instead of scanning
+    ``Finding``. A row exists for each day on which a collection reported on the assertion;
+    days without a row carry the previous row's end state (see ``pixaudit.posture.coverage``).
+
+    - ``status``: worst result recorded that day, merged with the current state after each
+      collection of the day (``fail`` > ``error`` > ``pass``; ``warn`` counts as ``error``);
+      empty when nothing reported the assertion.
+    - ``end_status``: current state after the day's last collection (the carried state).
+    - ``end_expires_at``: when that state's evidence goes stale (earliest over the
+      connections reporting it, each one's freshest evidence), null without evidence;
+      ``end_stale_on`` its UTC day.
+    """
+
+    assertion_id = models.CharField(max_length=200)
+    day = models.DateField()
+    status = models.CharField(max_length=8, blank=True, default="")
+    end_status = models.CharField(max_length=8, blank=True, default="")
+    end_expires_at = models.DateTimeField(null=True, blank=True)
+    # The UTC day of ``end_expires_at``: the first day the carried state is stale (judged at
+    # the end of each day). Pages read this date, not the timestamp (far cheaper to load).
+    end_stale_on = models.DateField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["assertion_id", "day"], name="posture_coverage_day_uq")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.assertion_id} {self.day}: {self.status}"

@@ -126,6 +126,28 @@ def _state(status: str) -> str:
     return "satisfied" if status == "passing" else "not-satisfied"
 
 
+def _add_coverage(finding: dict[str, Any], coverage) -> None:
+    """The control's coverage over the period (``pixaudit.posture.coverage``): props and a
+    sentence, the same figures the report's Coverage section prints."""
+    if coverage.tested:
+        finding["description"] += (
+            f" Coverage over the period: {coverage.coverage_display} of in-scope days"
+            f" ({coverage.days_passing} passing, {coverage.days_failing} failing,"
+            f" {coverage.days_without_evidence} without evidence:"
+            f" {coverage.without_evidence_text})."
+        )
+    else:
+        finding["description"] += " Not tested: no evidence in the period."
+    finding["props"] += [
+        {"name": "coverage", "ns": NS, "value": coverage.coverage_display},
+        {"name": "days-passing", "ns": NS, "value": str(coverage.days_passing)},
+        {"name": "days-failing", "ns": NS, "value": str(coverage.days_failing)},
+        {"name": "days-error", "ns": NS, "value": str(coverage.days_error)},
+        {"name": "days-without-evidence", "ns": NS, "value": str(coverage.days_without_evidence)},
+        {"name": "days-not-applicable", "ns": NS, "value": str(coverage.days_not_applicable)},
+    ]
+
+
 def assessment_results_document(
     *, data: ReportData, evidence_paths: dict[int, list[str]]
 ) -> dict[str, Any]:
@@ -182,6 +204,7 @@ def assessment_results_document(
         observations.append(observation)
 
     findings = []
+    coverage_of = {c.control.pk: c for c in data.coverage.controls} if data.coverage else {}
     for section in data.sections:
         ref = section.control.ref
         finding: dict[str, Any] = {
@@ -200,6 +223,9 @@ def assessment_results_document(
                 "status": {"state": _state(section.status)},
             },
         }
+        coverage = coverage_of.get(section.control.pk)
+        if coverage is not None:
+            _add_coverage(finding, coverage)
         related = [
             {"observation-uuid": observation_of[e.id]}
             for e in section.evidence
@@ -241,6 +267,18 @@ def assessment_results_document(
         "props": [
             {"name": "chain-head", "ns": NS, "value": data.chain_head_hash},
             {"name": "framework-key", "ns": NS, "value": data.framework.key},
+            *(
+                [
+                    {"name": "coverage", "ns": NS, "value": data.coverage.coverage_display},
+                    {
+                        "name": "controls-not-tested",
+                        "ns": NS,
+                        "value": str(data.coverage.controls_not_tested),
+                    },
+                ]
+                if data.coverage
+                else []
+            ),
         ],
         "reviewed-controls": {
             "control-selections": [

@@ -22,9 +22,11 @@ from pathlib import Path
 
 from django.contrib.staticfiles import finders
 from django.template.loader import render_to_string
+from django.utils.safestring import mark_safe
 
 from pixaudit.dashboard import charts
 from pixaudit.exceptions.selectors import exceptions_for_period
+from pixaudit.posture.heatmap import matrix_svg
 from pixaudit.reports.selectors import ReportData
 
 STYLESHEET = "reports/report.css"
@@ -73,6 +75,7 @@ def report_context(data: ReportData, *, for_pdf: bool) -> dict:
         "exceptions_shown": EXCEPTIONS_SHOWN,
         "for_pdf": for_pdf,
         "status_svg": charts.status_bar_svg(data.status_rows, title="Controls by status"),
+        "coverage_svg": _coverage_svg(data),
         "pass_rate_svg": charts.trend_svg(
             data.daily_pass_rate,
             days=max(data.period.days, 2),
@@ -80,6 +83,19 @@ def report_context(data: ReportData, *, for_pdf: bool) -> dict:
             title="Automated test pass rate per collection day",
         ),
     }
+
+
+def _coverage_svg(data: ReportData) -> str:
+    """The controls × days heatmap of the coverage section (text escaped: safe markup)."""
+    if data.coverage is None:
+        return ""
+    return mark_safe(
+        matrix_svg(
+            rows=[(c.control.ref, c.days) for c in data.coverage.controls],
+            start=data.coverage.start,
+            title=f"Coverage by day, {data.coverage.start} to {data.coverage.end}",
+        )
+    )
 
 
 def report_html(data: ReportData, *, for_pdf: bool = False) -> str:

@@ -31,6 +31,7 @@ from pixaudit.controls.selectors import effective_mappings
 from pixaudit.evidence.models import MAX_ATTEMPTS, CollectionRun, EvidenceItem, Finding, RunStatus
 from pixaudit.evidence.selectors import chain_head
 from pixaudit.evidence.selectors_current import run_failure_rows
+from pixaudit.posture.coverage import FrameworkCoverage, framework_coverage
 from pixaudit.posture.selectors import (
     SEVERITY_RANK,
     AssertionState,
@@ -196,6 +197,8 @@ class ReportData:
     engagement_name: str = ""
     #: True when rebuilt from a rendered report's pin (pack, preview), not read afresh.
     pinned: bool = False
+    #: Day-by-day coverage of the period (``pixaudit.posture.coverage``), as of ``now``.
+    coverage: FrameworkCoverage | None = None
 
     def pin(self) -> EvidencePin:
         """The pin that rebuilds exactly this data later (recorded when a report renders)."""
@@ -547,6 +550,9 @@ def report_data(
         engagement_id=engagement_id,
         engagement_name=engagement_name,
         pinned=pin is not None,
+        coverage=framework_coverage(
+            framework=framework, start=period.start, end=period.end, now=now
+        ),
     )
 
 

@@ -274,6 +274,7 @@ READS = frozenset({
     "audits:sample_detail",
     "auditlog:event_list",
     "dashboard:home", "dashboard:overview", "dashboard:control_list", "dashboard:control_detail",
+    "dashboard:framework_coverage",
     "dashboard:connection_list", "dashboard:run_list", "dashboard:run_detail",
     "dashboard:run_status", "dashboard:evidence_list", "dashboard:evidence_detail",
     "dashboard:soa_list",

@@ -315,10 +315,9 @@ def test_a_real_worker_failing_a_run_turns_the_controls_to_error(request, mapped
         connection=connection, params={"resources": GOOD, "simulate_error": "permanent"}
     )
     failing = collection_run_enqueue(connection=connection, trigger="manual")
-    start("--burst")
-    wait_for(
-        lambda: CollectionRun.objects.get(pk=failing.pk).status == RunStatus.FAILED,
-        what="the failing run",
-    )
+    # When the worker's job is over (not merely when the run's status flipped: the ERROR rows
+    # are written right after that commit), the controls show the failure.
+    start("--burst").wait(timeout=120)
+    assert CollectionRun.objects.get(pk=failing.pk).status == RunStatus.FAILED
     assert _status() == ControlStatus.ERROR
     assert {r.run_id for r in _failure_rows(connection)} == {failing.pk}

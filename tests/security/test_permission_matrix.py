@@ -131,6 +131,7 @@ MATRIX: dict[str, tuple[Kwargs, dict[str, int]]] = {
     # The dashboard: internal users; auditors land on their engagements instead.
     "dashboard:home": (NONE, exp(A=200, M=200, E=200, AU=302, EXP=302, ANON=302)),
     "dashboard:overview": (lambda w: {"framework_key": "soc2-2017"}, INTERNAL_PAGE),
+    "dashboard:framework_coverage": (lambda w: {"framework_key": "soc2-2017"}, INTERNAL_PAGE),
     "dashboard:control_list": (NONE, INTERNAL_PAGE),
     "dashboard:control_detail": (
         lambda w: {"framework_key": "soc2-2017", "ref": "CC6.1"},

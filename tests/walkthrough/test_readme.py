@@ -28,7 +28,7 @@ def test_every_pixaudit_command_has_a_row_with_an_example():
     for name in ours:
         description, example = rows[name].rsplit(" | ", 1)
         assert description.strip() and f"manage.py {name}" in example, name
-    for name in ("rqworker", "rqcron", "migrate"):
+    for name in ("rqworker", "scheduler", "migrate"):
         assert name in rows, name
 
 
@@ -36,4 +36,4 @@ def test_readme_says_how_jobs_run_in_the_embedded_default():
     jobs = _section("How jobs run")
     assert "Embedded default" in jobs and "no worker" in jobs
     assert "manage.py run_scheduled" in jobs and "--daily" in jobs
-    assert "rqworker collect reports default" in jobs
+    assert "rqworker default collect reports" in jobs

@@ -1,0 +1,444 @@
+"""Coverage over a window: each control's status on each UTC day, and the figures from it.
+
+The one definition used by pages, reports, OSCAL and the API (``docs/architecture.md``,
+"As built: coverage over a window"). Read-only selectors over the daily rollup
+(``CoverageDay``), the Statement of Applicability history and manual evidence dates; a
+constant number of queries whatever the size of the history.
+
+A control's status on day *d*, first match wins:
+
+1. ``not_applicable``: the latest SoA decision made by the end of *d* excludes it.
+2. ``failing``: a mapped assertion recorded (or carried) a FAIL on *d*.
+3. ``error``: a mapped assertion recorded (or carried) an ERROR or WARN on *d*.
+4. ``manual_expired``: the control needs manual evidence (flagged by *d*, or evidenced by
+   an upload effective by *d*) and no upload is valid on *d*.
+5. ``stale``: a mapped assertion's evidence had expired (``max_age``) by the end of *d*.
+6. ``passing``: mapped assertions have results, all passing and fresh.
+7. ``manual_valid``: no automated results, but an upload is valid on *d*
+   (``effective_on`` <= *d* <= ``valid_until``).
+8. ``no_evidence``: nothing at all (also every day after today).
+
+An assertion's result on *d* is the worst result recorded on *d* (with the current state
+after each collection of that day); on a day without a collection, the state after the last
+collection before it carries over. So a failure recorded and fixed within one day is a
+failing day; the day a fix is recorded is passing.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from functools import cached_property
+
+from django.db import models
+from django.db.models import OuterRef, Subquery
+from django.utils import timezone
+
+from pixaudit.controls.models import Control, Framework
+from pixaudit.controls.selectors import effective_mappings
+from pixaudit.evidence.models import ManualEvidenceControl, ManualRequirement
+from pixaudit.posture.models import ApplicabilityDecision, CoverageDay
+
+__all__ = [
+    "ControlCoverage",
+    "DayStatus",
+    "FrameworkCoverage",
+    "control_coverage",
+    "framework_coverage",
+]
+
+
+class DayStatus(models.TextChoices):
+    PASSING = "passing", "Passing"
+    FAILING = "failing", "Failing"
+    ERROR = "error", "Error"
+    STALE = "stale", "Stale evidence"
+    NO_EVIDENCE = "no_evidence", "No evidence"
+    NOT_APPLICABLE = "not_applicable", "Not applicable"
+    MANUAL_VALID = "manual_valid", "Manual evidence valid"
+    MANUAL_EXPIRED = "manual_expired", "Manual evidence expired"
+
+
+_PASSING = frozenset({DayStatus.PASSING, DayStatus.MANUAL_VALID})
+_WITHOUT = frozenset({DayStatus.NO_EVIDENCE, DayStatus.STALE, DayStatus.MANUAL_EXPIRED})
+_TESTED = frozenset({DayStatus.PASSING, DayStatus.FAILING, DayStatus.ERROR, DayStatus.MANUAL_VALID})
+
+
+class _Counters:
+    """Day counters shared by control and framework coverage (over ``_all_days``)."""
+
+    def _tally(self) -> Counter:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def _count(self, statuses) -> int:
+        tally = self._tally()
+        return sum(tally[s] for s in statuses)
+
+    @property
+    def days_passing(self) -> int:
+        """Days covered by passing evidence (automated or a valid manual upload)."""
+        return self._count(_PASSING)
+
+    @property
+    def days_failing(self) -> int:
+        return self._count({DayStatus.FAILING})
+
+    @property
+    def days_error(self) -> int:
+        return self._count({DayStatus.ERROR})
+
+    @property
+    def days_without_evidence(self) -> int:
+        """No evidence, stale evidence or expired manual evidence."""
+        return self._count(_WITHOUT)
+
+    @property
+    def days_not_applicable(self) -> int:
+        return self._count({DayStatus.NOT_APPLICABLE})
+
+    @property
+    def days_in_scope(self) -> int:
+        tally = self._tally()
+        return sum(tally.values()) - tally[DayStatus.NOT_APPLICABLE]
+
+    @property
+    def coverage_pct(self) -> float | None:
+        """Passing days / in-scope days × 100; None when no day is in scope."""
+        in_scope = self.days_in_scope
+        return None if not in_scope else 100.0 * self.days_passing / in_scope
+
+    @property
+    def coverage_display(self) -> str:
+        """The coverage as every page, report and export prints it: ``87.8%`` or ``n/a``."""
+        pct = self.coverage_pct
+        return "n/a" if pct is None else f"{pct:.1f}%"
+
+
+@dataclass(frozen=True)
+class ControlCoverage(_Counters):
+    """One control's status on each day of ``start``..``end`` (inclusive, UTC days)."""
+
+    control: Control
+    start: date
+    end: date
+    days: tuple[str, ...]
+
+    @cached_property
+    def tally(self) -> Counter:
+        """status -> number of days (computed once; the dataclass is frozen)."""
+        return Counter(self.days)
+
+    def _tally(self) -> Counter:
+        return self.tally
+
+    @property
+    def tested(self) -> bool:
+        """Any day with a result (passing, failing, error or valid manual evidence)."""
+        return any(self.tally[s] for s in _TESTED)
+
+    def day_items(self) -> list[tuple[date, str]]:
+        """``(day, status)`` for each day of the window."""
+        return [(self.start + timedelta(days=i), s) for i, s in enumerate(self.days)]
+
+    def ranges(self, *statuses: str) -> list[tuple[date, date]]:
+        """Maximal runs of consecutive days whose status is one of ``statuses``."""
+        wanted = set(statuses)
+        result: list[tuple[date, date]] = []
+        run_start = None
+        for i, status in enumerate(self.days):
+            if status in wanted:
+                if run_start is None:
+                    run_start = i
+            elif run_start is not None:
+                result.append(self._span(run_start, i - 1))
+                run_start = None
+        if run_start is not None:
+            result.append(self._span(run_start, len(self.days) - 1))
+        return result
+
+    def _span(self, first: int, last: int) -> tuple[date, date]:
+        return self.start + timedelta(days=first), self.start + timedelta(days=last)
+
+    @property
+    def ranges_without_evidence(self) -> list[tuple[date, date]]:
+        """Runs of days with no, stale or expired manual evidence (for plain statements)."""
+        return self.ranges(*_WITHOUT)
+
+    @property
+    def without_evidence_text(self) -> str:
+        """Those runs in words: ``2026-01-30, 2026-02-01 to 2026-02-09`` (``none``)."""
+        parts = [
+            a.isoformat() if a == b else f"{a.isoformat()} to {b.isoformat()}"
+            for a, b in self.ranges_without_evidence
+        ]
+        return ", ".join(parts) or "none"
+
+
+@dataclass(frozen=True)
+class FrameworkCoverage(_Counters):
+    """Every assessable control of a framework over ``start``..``end``, catalogue order."""
+
+    framework: Framework
+    start: date
+    end: date
+    controls: tuple[ControlCoverage, ...]
+
+    @cached_property
+    def tally(self) -> Counter:
+        """status -> number of control-days."""
+        total: Counter = Counter()
+        for item in self.controls:
+            total.update(item.tally)
+        return total
+
+    def _tally(self) -> Counter:
+        return self.tally
+
+    @property
+    def controls_not_tested(self) -> int:
+        return sum(1 for item in self.controls if not item.tested)
+
+    @property
+    def window_days(self) -> int:
+        return (self.end - self.start).days + 1
+
+
+# --- Computation ----------------------------------------------------------------------------
+
+
+def _midnight_after(day: date) -> datetime:
+    return datetime.combine(day + timedelta(days=1), time.min, tzinfo=UTC)
+
+
+# Per-assertion results as ranks, so a control's day is the element-wise max of its
+# assertions' arrays (computed in C by ``map(max, ...)``): '' < pass < stale < error < fail.
+_NONE, _PASS, _STALE, _ERROR, _FAIL = range(5)
+_RANK_OF = {"": _NONE, "pass": _PASS, "error": _ERROR, "fail": _FAIL}
+
+
+def _assertion_days(
+    assertion_ids: set[str], start: date, end: date, now: datetime
+) -> dict[str, list[int]]:
+    """assertion -> per-day result rank (``_NONE`` .. ``_FAIL``) (three queries).
+
+    Works run by run, not day by day: the days between two rollup rows carry the earlier
+    row's end state, fresh until the day its evidence expires (``end_stale_on``: a day is
+    judged at its end). Today is judged now: the exact expiry of the state that applies
+    today is read for that one day.
+    """
+    if not assertion_ids:
+        return {}
+    ids = sorted(assertion_ids)
+    today = now.astimezone(UTC).date()
+    fields = ("assertion_id", "day", "status", "end_status", "end_stale_on")
+    in_window = CoverageDay.objects.filter(assertion_id__in=ids, day__range=(start, end))
+
+    def latest(before: date):
+        """Each assertion's last row on or before ``before`` (one query when iterated)."""
+        last = CoverageDay.objects.filter(
+            assertion_id=OuterRef("assertion_id"), day__lte=before
+        ).order_by("-day")
+        return CoverageDay.objects.filter(
+            assertion_id__in=ids, day__lte=before, day=Subquery(last.values("day")[:1])
+        )
+
+    count = (end - start).days + 1
+    known = max(0, min(count, (today - start).days + 1))  # later days stay _NONE
+    today_index = (today - start).days
+    # assertion -> its stale-from index, when the state that applies today is still fresh now
+    fresh_today: dict[str, int] = {}
+    if 0 <= today_index < count:
+        for assertion_id, expires in latest(today).values_list("assertion_id", "end_expires_at"):
+            if expires is not None and expires >= now:
+                fresh_today[assertion_id] = (expires.astimezone(UTC).date() - start).days
+    carry: dict[str, tuple[int, int | None]] = {}
+    for assertion_id, _, _, end_status, stale_on in latest(start - timedelta(days=1)).values_list(
+        *fields
+    ):
+        carry[assertion_id] = (
+            _RANK_OF[end_status],
+            None if stale_on is None else (stale_on - start).days,
+        )
+    rows: dict[str, list[tuple[int, int, int, int | None]]] = defaultdict(list)
+    for assertion_id, day, status, end_status, stale_on in in_window.values_list(*fields).order_by(
+        "assertion_id", "day"
+    ):
+        rows[assertion_id].append(
+            (
+                (day - start).days,
+                _RANK_OF[status],
+                _RANK_OF[end_status],
+                None if stale_on is None else (stale_on - start).days,
+            )
+        )
+
+    def fill(days: list[int], first: int, stop: int, rank: int, stale: int | None) -> None:
+        if first >= stop:
+            return
+        if rank == _PASS and stale is not None:
+            stale = max(first, min(stop, stale))
+            days[first:stale] = [_PASS] * (stale - first)
+            days[stale:stop] = [_STALE] * (stop - stale)
+        else:
+            days[first:stop] = [rank] * (stop - first)
+
+    result: dict[str, list[int]] = {}
+    for assertion_id in ids:
+        days = [_NONE] * count
+        rank, stale = carry.get(assertion_id, (_NONE, None))
+        own = [r for r in rows.get(assertion_id, ()) if r[0] < known]
+        pos = 0
+        fresh = fresh_today.get(assertion_id)
+        for n, (i, status, end_status, row_stale) in enumerate(own):
+            fill(days, pos, i, rank, stale)
+            if fresh is not None and n == len(own) - 1 and row_stale == today_index:
+                row_stale = today_index + 1  # expires later today: not stale yet
+            fill(days, i, i + 1, status, row_stale)
+            rank, stale, pos = end_status, row_stale, i + 1
+        if fresh is not None and stale == today_index:
+            stale = today_index + 1
+        fill(days, pos, known, rank, stale)
+        result[assertion_id] = days
+    return result
+
+
+def _soa_days(control_ids: list[int], start: date, end: date) -> dict[int, list[bool]]:
+    """control -> per-day "excluded by the SoA as of the end of that day" (one query)."""
+    decisions: dict[int, list[tuple[datetime, bool]]] = defaultdict(list)
+    rows = (
+        ApplicabilityDecision.objects.filter(
+            control_id__in=control_ids, decided_at__lt=_midnight_after(end)
+        )
+        .order_by("decided_at", "id")
+        .values_list("control_id", "decided_at", "applicable")
+    )
+    for control_id, decided_at, applicable in rows:
+        decisions[control_id].append((decided_at, applicable))
+    count = (end - start).days + 1
+    result: dict[int, list[bool]] = {}
+    for control_id, items in decisions.items():
+        excluded, pos, flags = False, 0, []
+        for i in range(count):
+            cutoff = _midnight_after(start + timedelta(days=i))
+            while pos < len(items) and items[pos][0] < cutoff:
+                excluded = not items[pos][1]
+                pos += 1
+            flags.append(excluded)
+        result[control_id] = flags
+    return result
+
+
+def _manual(control_ids: list[int]) -> tuple[dict[int, list], dict[int, date]]:
+    """control -> [(effective_on, valid_until)] of its uploads; control -> required since."""
+    uploads: dict[int, list[tuple[date, date]]] = defaultdict(list)
+    links = ManualEvidenceControl.objects.filter(control_id__in=control_ids).values_list(
+        "control_id", "manual__effective_on", "manual__valid_until"
+    )
+    for control_id, effective_on, valid_until in links:
+        uploads[control_id].append((effective_on, valid_until))
+    required = {
+        control_id: created_at.astimezone(UTC).date()
+        for control_id, created_at in ManualRequirement.objects.filter(
+            control_id__in=control_ids
+        ).values_list("control_id", "created_at")
+    }
+    return uploads, required
+
+
+#: automated rank -> day status when no manual evidence or SoA decision is involved.
+_PLAIN = {
+    _NONE: DayStatus.NO_EVIDENCE,
+    _PASS: DayStatus.PASSING,
+    _STALE: DayStatus.STALE,
+    _ERROR: DayStatus.ERROR,
+    _FAIL: DayStatus.FAILING,
+}
+
+
+def _coverages(
+    controls: list[Control], mappings: dict[str, set[int]], start: date, end: date, now
+) -> list[ControlCoverage]:
+    if end < start:
+        raise ValueError("The window ends before it starts.")
+    by_control: dict[int, list[str]] = defaultdict(list)
+    for assertion_id, control_ids in mappings.items():
+        for control_id in control_ids:
+            by_control[control_id].append(assertion_id)
+    ids = [c.pk for c in controls]
+    wanted = {a for c in controls for a in by_control.get(c.pk, ())}
+    per_assertion = _assertion_days(wanted, start, end, now)
+    soa = _soa_days(ids, start, end)
+    uploads, required = _manual(ids)
+    today = now.astimezone(UTC).date()
+    count = (end - start).days + 1
+    no_result = [_NONE] * count
+    result = []
+    for control in controls:
+        arrays = [per_assertion[a] for a in by_control.get(control.pk, ())]
+        if len(arrays) > 1:
+            auto = list(map(max, *arrays))
+        else:
+            auto = arrays[0] if arrays else no_result
+        excluded = soa.get(control.pk)
+        own_uploads = uploads.get(control.pk, [])
+        required_since = required.get(control.pk)
+        if excluded is None and not own_uploads and required_since is None:
+            days = tuple(_PLAIN[rank] for rank in auto)
+        else:
+            days = tuple(
+                _day_status(
+                    auto[i], start + timedelta(days=i), today, excluded, own_uploads,
+                    required_since, i,
+                )
+                for i in range(count)
+            )  # fmt: skip
+        result.append(ControlCoverage(control, start, end, days))
+    return result
+
+
+def _day_status(rank, day, today, excluded, uploads, required_since, i) -> str:
+    if excluded is not None and excluded[i]:
+        return DayStatus.NOT_APPLICABLE
+    if day > today:
+        return DayStatus.NO_EVIDENCE
+    if rank == _FAIL:
+        return DayStatus.FAILING
+    if rank == _ERROR:
+        return DayStatus.ERROR
+    valid = any(eff <= day <= until for eff, until in uploads)
+    needed = (required_since is not None and required_since <= day) or any(
+        eff <= day for eff, _ in uploads
+    )
+    if needed and not valid:
+        return DayStatus.MANUAL_EXPIRED
+    if rank == _STALE:
+        return DayStatus.STALE
+    if rank == _PASS:
+        return DayStatus.PASSING
+    if valid:
+        return DayStatus.MANUAL_VALID
+    return DayStatus.NO_EVIDENCE
+
+
+def framework_coverage(
+    *, framework: Framework, start: date, end: date, now: datetime | None = None
+) -> FrameworkCoverage:
+    """Coverage of every assessable control of ``framework`` (nine queries)."""
+    controls = list(
+        Control.objects.filter(framework=framework, assessable=True)
+        .exclude(kind=Control.Kind.GROUP)
+        .select_related("framework")
+        .order_by("sort_order")
+    )
+    mappings = effective_mappings(framework=framework)
+    items = _coverages(controls, mappings, start, end, now or timezone.now())
+    return FrameworkCoverage(framework, start, end, tuple(items))
+
+
+def control_coverage(
+    *, control: Control, start: date, end: date, now: datetime | None = None
+) -> ControlCoverage:
+    """Coverage of one control (same rules as :func:`framework_coverage`)."""
+    mappings = effective_mappings(framework=control.framework)
+    return _coverages([control], mappings, start, end, now or timezone.now())[0]
