@@ -40,8 +40,9 @@ from pixaudit.exceptions.models import ExceptionAcceptance, ExceptionRecord
 PAGE_SIZE = 50
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 _FILTER_NAMES = ("status", "severity", "control", "past_deadline", "since", "until", "framework")
-#: Without a date range, gaps are shown for the last 90 days.
+#: Without a date range, gaps are shown for the last 90 days; at most two years are judged.
 GAP_DEFAULT_DAYS = 90
+GAP_MAX_DAYS = 731
 
 
 def _query(request: HttpRequest) -> str:
@@ -83,6 +84,7 @@ def _internal_gap_scope(request: HttpRequest, filters) -> tuple[list[Framework],
     today = timezone.now().date()
     end = min(filters.until or today, today)
     start = filters.since or end - timedelta(days=GAP_DEFAULT_DAYS - 1)
+    start = max(start, end - timedelta(days=GAP_MAX_DAYS - 1))
     key = (request.GET.get("framework") or "").strip()
     frameworks = list(Framework.objects.order_by("key"))
     if key:
