@@ -58,26 +58,49 @@ def export_csv_chunks(rows: list[ExceptionRow]) -> Iterator[str]:
         yield writer.writerow(["" if v is None else v for v in values])
 
 
-def export_xlsx(rows: list[ExceptionRow]) -> bytes:
-    """A workbook with one sheet: frozen header row, filters, column widths."""
-    from openpyxl import Workbook
+GAP_COLUMNS = (
+    ("framework", 16), ("control", 12), ("control_title", 48), ("first_day", 12),
+    ("last_day", 12), ("days", 8), ("kinds", 36), ("open", 8), ("control_owner", 16),
+)  # fmt: skip
+
+
+def gap_rows(gaps) -> Iterator[list]:
+    for gap in gaps:
+        values = [
+            gap.control.framework.key, gap.control.ref, gap.control.title, gap.first.isoformat(),
+            gap.last.isoformat(), gap.days, gap.kinds_label, "yes" if gap.open else "no",
+            gap.owner.get_username() if gap.owner else "",
+        ]  # fmt: skip
+        yield [spreadsheet_text(v) for v in values]
+
+
+def _sheet(sheet, columns, rows: Iterator[list]) -> None:
     from openpyxl.styles import Font
     from openpyxl.utils import get_column_letter
+
+    sheet.append([name for name, _ in columns])
+    for cell in sheet[1]:
+        cell.font = Font(bold=True)
+    count = 0
+    for values in rows:
+        sheet.append(values)
+        count += 1
+    for index, (_, width) in enumerate(columns, start=1):
+        sheet.column_dimensions[get_column_letter(index)].width = width
+    sheet.freeze_panes = "A2"
+    sheet.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{count + 1}"
+
+
+def export_xlsx(rows: list[ExceptionRow], *, gaps=()) -> bytes:
+    """A workbook: the exceptions sheet and the controls-without-evidence sheet, each with a
+    frozen bold header row, filters and column widths."""
+    from openpyxl import Workbook
 
     book = Workbook()
     sheet = book.active
     sheet.title = "exceptions"
-    sheet.append([name for name, _ in COLUMNS])
-    for cell in sheet[1]:
-        cell.font = Font(bold=True)
-    count = 0
-    for values in export_rows(rows):
-        sheet.append(values)
-        count += 1
-    for index, (_, width) in enumerate(COLUMNS, start=1):
-        sheet.column_dimensions[get_column_letter(index)].width = width
-    sheet.freeze_panes = "A2"
-    sheet.auto_filter.ref = f"A1:{get_column_letter(len(COLUMNS))}{count + 1}"
+    _sheet(sheet, COLUMNS, export_rows(rows))
+    _sheet(book.create_sheet("controls_without_evidence"), GAP_COLUMNS, gap_rows(gaps))
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue()

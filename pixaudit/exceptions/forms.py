@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django import forms
 
+from pixaudit.controls.models import Framework
 from pixaudit.exceptions.selectors import SEVERITIES, STATUSES
 from pixaudit.posture.ownership import owner_candidates
 
@@ -19,11 +20,20 @@ class FilterForm(forms.Form):
         required=False, max_length=100, label="Control",
         widget=forms.TextInput(attrs={"placeholder": "soc2-2017:CC6.1"}),
     )  # fmt: skip
+    framework = forms.ChoiceField(required=False, label="Framework (controls without evidence)")
     past_deadline = forms.BooleanField(required=False, label="Past deadline only")
     since = forms.DateField(required=False, label="From",
                             widget=forms.DateInput(attrs={"type": "date"}))  # fmt: skip
     until = forms.DateField(required=False, label="To",
                             widget=forms.DateInput(attrs={"type": "date"}))  # fmt: skip
+
+    def __init__(self, *args, engagement: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        if engagement:
+            del self.fields["framework"]  # the engagement's frameworks
+        else:
+            choices = Framework.objects.order_by("key").values_list("key", "name")
+            self.fields["framework"].choices = [("", "First framework")] + list(choices)
 
 
 class UpdateForm(forms.Form):

@@ -67,6 +67,8 @@ class Stretch:
     end_reason: str = ""
     pk: int | None = None
     changed: bool = False
+    #: The derived values as stored (rows read from the database), to write only changes.
+    stored: dict[str, Any] | None = None
 
     @property
     def key(self) -> Key:
@@ -82,7 +84,7 @@ class Stretch:
 
 def stretch_of(row: ExceptionRecord) -> Stretch:
     """The replay's view of a stored row."""
-    return Stretch(
+    stretch = Stretch(
         assertion_id=row.assertion_id, resource=row.resource, connection_id=row.connection_id,
         collector_key=row.collector_key, severity=row.severity, message=row.message,
         opened_at=row.opened_at, start_evidence_id=row.start_evidence_id,
@@ -90,6 +92,8 @@ def stretch_of(row: ExceptionRecord) -> Stretch:
         closed_at=row.closed_at, end_evidence_id=row.end_evidence_id, end_seq=row.end_seq,
         end_reason=row.end_reason, pk=row.pk,
     )  # fmt: skip
+    stretch.stored = stretch.derived()
+    return stretch
 
 
 class Replay:

@@ -100,9 +100,12 @@ def exception_list(
     ``accepted`` (an acceptance in force)."""
     filters = filters or ExceptionFilters()
     now = now or timezone.now()
-    qs = ExceptionRecord.objects.select_related("connection", "owner").annotate(
-        deadline_at=_deadline_expr(), accepted=_accepted_now(now.date())
+    # Only the related names are shown: leave connections' params and secrets unread.
+    record_fields = [f.attname for f in ExceptionRecord._meta.concrete_fields]
+    qs = ExceptionRecord.objects.select_related("connection", "owner").only(
+        *record_fields, "connection__name", "owner__username"
     )
+    qs = qs.annotate(deadline_at=_deadline_expr(), accepted=_accepted_now(now.date()))
     if filters.frameworks is not None or filters.control is not None:
         mappings = effective_mappings()
         wanted: set[str] = set()
@@ -215,17 +218,18 @@ def exception_rows(
         row.control_id: row.owner
         for row in ControlOwner.objects.filter(control_id__in=wanted).select_related("owner")
     }
+    # Acceptances in force are few: read them all rather than name thousands of ids.
+    ids = {r.pk for r in records}
     active: dict[int, ExceptionAcceptance] = {}
-    for acceptance in (
-        ExceptionAcceptance.objects.filter(
-            exception_id__in=[r.pk for r in records],
-            status=AcceptanceStatus.APPROVED,
-            expires_on__gte=now.date(),
-        )
-        .select_related("requested_by", "decided_by")
-        .order_by("decided_at")
-    ):
-        active[acceptance.exception_id] = acceptance
+    in_force = ExceptionAcceptance.objects.filter(
+        status=AcceptanceStatus.APPROVED, expires_on__gte=now.date()
+    )
+    if len(ids) <= 1000:
+        in_force = in_force.filter(exception_id__in=ids)
+    in_force = in_force.select_related("requested_by", "decided_by").order_by("decided_at")
+    for acceptance in in_force:
+        if acceptance.exception_id in ids:
+            active[acceptance.exception_id] = acceptance
     order = {pk: i for i, pk in enumerate(controls)}
     catalog = assertion_catalog()
     rows = []

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -70,33 +71,41 @@ def _lock_cursor() -> ReplayCursor:
     return ReplayCursor.objects.select_for_update().get(pk=1)
 
 
-#: Model field names of the derived fields (``connection_id`` -> ``connection`` etc.).
-_UPDATE_FIELDS = [name.removesuffix("_id") for name in DERIVED_FIELDS]
-
-
 def _record(stretch: Stretch) -> ExceptionRecord:
     return ExceptionRecord(assertion_id=stretch.assertion_id, resource=stretch.resource,
                            **stretch.derived())  # fmt: skip
 
 
 def _save(stretches: list[Stretch]) -> tuple[int, int]:
-    """Write touched stretches: closings first, then other updates, then new rows (closed
+    """Write touched stretches with few statements: stored rows get only their changed
+    fields, rows with the same changes in one UPDATE (one collection extends or closes many
+    exceptions the same way). Closings come first, then other updates, then new rows (closed
     ones before open ones), so the "one open exception per key" constraint holds after every
     statement."""
     now = timezone.now()
-    updates = [s for s in stretches if s.pk is not None]
-    closing = [s for s in updates if s.closed_at is not None]
-    for group in (closing, [s for s in updates if s.closed_at is None]):
-        rows = []
-        for stretch in group:
-            row = _record(stretch)
-            row.pk, row.updated_at = stretch.pk, now
-            rows.append(row)
-        ExceptionRecord.objects.bulk_update(rows, [*_UPDATE_FIELDS, "updated_at"], batch_size=500)
+    groups: dict[tuple, list[int]] = defaultdict(list)
+    for stretch in stretches:
+        if stretch.pk is None:
+            continue
+        stored = stretch.stored or {}
+        diff = tuple(sorted(
+            (name, value) for name, value in stretch.derived().items()
+            if name not in stored or stored[name] != value
+        ))  # fmt: skip
+        if diff:
+            groups[diff].append(stretch.pk)
+    updated = 0
+    for diff in sorted(groups, key=lambda d: dict(d).get("closed_at") is None):
+        pks = groups[diff]
+        for start in range(0, len(pks), 1000):
+            ExceptionRecord.objects.filter(pk__in=pks[start : start + 1000]).update(
+                **dict(diff), updated_at=now
+            )
+        updated += len(pks)
     new = [_record(s) for s in stretches if s.pk is None]
     new.sort(key=lambda r: r.closed_at is None)
     ExceptionRecord.objects.bulk_create(new, batch_size=1000)
-    return len(new), len(updates)
+    return len(new), updated
 
 
 def exceptions_sync() -> SyncResult:
@@ -157,6 +166,7 @@ def exceptions_rebuild(*, actor: User | None = None) -> SyncResult:
                 changed.append(stretch)
             elif any(getattr(row, name) != getattr(stretch, name) for name in DERIVED_FIELDS):
                 stretch.pk = row.pk
+                stretch.stored = {name: getattr(row, name) for name in DERIVED_FIELDS}
                 changed.append(stretch)
         # Rows that stay open but are not rewritten can block a reopened key: update them
         # in the same closings-first order as every other write.

@@ -4,6 +4,7 @@ engagement's register (scoped by ``pixaudit.audits.selectors``: window and frame
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from urllib.parse import urlencode
 
 from django.contrib import messages
@@ -24,6 +25,7 @@ from pixaudit.accounts.permissions import (
 from pixaudit.auditlog.services import audit_log_record
 from pixaudit.audits import selectors as audit_selectors
 from pixaudit.audits.models import Engagement
+from pixaudit.controls.models import Framework
 from pixaudit.exceptions import selectors, services
 from pixaudit.exceptions.exports import export_csv_chunks, export_xlsx
 from pixaudit.exceptions.forms import (
@@ -32,11 +34,15 @@ from pixaudit.exceptions.forms import (
     FilterForm,
     UpdateForm,
 )
+from pixaudit.exceptions.gaps import ControlGap, control_gaps
 from pixaudit.exceptions.models import ExceptionAcceptance, ExceptionRecord
 
 PAGE_SIZE = 50
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-_FILTER_NAMES = ("status", "severity", "control", "past_deadline", "since", "until")
+_FILTER_NAMES = ("status", "severity", "control", "past_deadline", "since", "until", "framework")
+#: Without a date range, gaps are shown for the last 90 days; at most two years are judged.
+GAP_DEFAULT_DAYS = 90
+GAP_MAX_DAYS = 731
 
 
 def _query(request: HttpRequest) -> str:
@@ -57,12 +63,45 @@ def _engagement(request: HttpRequest, pk: int) -> Engagement:
         raise Http404("No such engagement") from None
 
 
-def _register_context(request: HttpRequest, filters, errors) -> dict:
+def _gaps(filters, frameworks: list[Framework], start: date, end: date) -> list[ControlGap]:
+    """Control gaps of ``frameworks`` over ``start``..``end`` under the register's filters
+    (control, status open/closed; none when only accepted exceptions are asked for)."""
+    if filters.status == "accepted" or filters.severity or filters.past_deadline or end < start:
+        return []
+    gaps = []
+    for framework in frameworks:
+        if filters.control is not None and filters.control.framework_id != framework.pk:
+            continue
+        gaps += control_gaps(framework=framework, start=start, end=end)
+    if filters.control is not None:
+        gaps = [g for g in gaps if g.control.pk == filters.control.pk]
+    if filters.status:
+        gaps = [g for g in gaps if g.open == (filters.status == "open")]
+    return gaps
+
+
+def _internal_gap_scope(request: HttpRequest, filters) -> tuple[list[Framework], date, date]:
+    today = timezone.now().date()
+    end = min(filters.until or today, today)
+    start = filters.since or end - timedelta(days=GAP_DEFAULT_DAYS - 1)
+    start = max(start, end - timedelta(days=GAP_MAX_DAYS - 1))
+    key = (request.GET.get("framework") or "").strip()
+    frameworks = list(Framework.objects.order_by("key"))
+    if key:
+        frameworks = [f for f in frameworks if f.key == key]
+    elif filters.control is not None:
+        frameworks = [f for f in frameworks if f.pk == filters.control.framework_id]
+    else:
+        frameworks = frameworks[:1]
+    return frameworks, start, end
+
+
+def _register_context(request: HttpRequest, filters, errors, *, engagement=False) -> dict:
     qs = selectors.exception_list(filters=filters)
     page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
     page.object_list = selectors.exception_rows(page.object_list)
     return {
-        "form": FilterForm(request.GET or None),
+        "form": FilterForm(request.GET or None, engagement=engagement),
         "filter_errors": errors,
         "page": page,
         "query": _query(request),
@@ -75,10 +114,13 @@ def _register_context(request: HttpRequest, filters, errors) -> dict:
 def register(request: HttpRequest) -> HttpResponse:
     filters, errors = selectors.filters_from_query(request.GET)
     context = _register_context(request, filters, errors)
+    frameworks, start, end = _internal_gap_scope(request, filters)
+    context.update({"gaps": _gaps(filters, frameworks, start, end), "gap_start": start,
+                    "gap_end": end, "gap_frameworks": frameworks})  # fmt: skip
     return render(request, "exceptions/register.html", context)
 
 
-def _export_response(rows, fmt: str, name: str) -> HttpResponse:
+def _export_response(rows, fmt: str, name: str, gaps=()) -> HttpResponse:
     stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
     if fmt == "csv":
         response = StreamingHttpResponse(
@@ -86,7 +128,7 @@ def _export_response(rows, fmt: str, name: str) -> HttpResponse:
         )
         filename = f"{name}-{stamp}.csv"
     else:
-        response = HttpResponse(export_xlsx(rows), content_type=XLSX)
+        response = HttpResponse(export_xlsx(rows, gaps=gaps), content_type=XLSX)
         filename = f"{name}-{stamp}.xlsx"
     response["Content-Disposition"] = content_disposition_header(True, filename)
     return response
@@ -103,9 +145,11 @@ def export(request: HttpRequest, fmt: str) -> HttpResponse:
         raise Http404("Export as csv or xlsx")
     filters, _ = selectors.filters_from_query(request.GET)
     rows = selectors.exception_rows(selectors.exception_list(filters=filters))
+    gaps = _gaps(filters, *_internal_gap_scope(request, filters)) if fmt == "xlsx" else []
     audit_log_record(action="exceptions.exported", request=request, format=fmt,
-                     rows=len(rows), filters=_filters_logged(request))  # fmt: skip
-    return _export_response(rows, fmt, "pixaudit-exceptions")
+                     rows=len(rows), gaps=len(gaps),
+                     filters=_filters_logged(request))  # fmt: skip
+    return _export_response(rows, fmt, "pixaudit-exceptions", gaps)
 
 
 @require_GET
@@ -223,7 +267,10 @@ def _engagement_filters(request: HttpRequest, engagement: Engagement):
 def engagement_register(request: HttpRequest, pk: int) -> HttpResponse:
     engagement = _engagement(request, pk)
     filters, errors = _engagement_filters(request, engagement)
-    context = _register_context(request, filters, errors)
+    context = _register_context(request, filters, errors, engagement=True)
+    start, end = filters.since, min(filters.until, timezone.now().date())
+    context["gaps"] = _gaps(filters, list(engagement.frameworks.all()), start, end)
+    context.update({"gap_start": start, "gap_end": end})
     since, until = audit_selectors.engagement_window(engagement=engagement)
     context.update({"engagement": engagement, "window_since": since, "window_until": until,
                     "is_manager": request.user.role in MANAGERS})  # fmt: skip
@@ -238,7 +285,11 @@ def engagement_export(request: HttpRequest, pk: int, fmt: str) -> HttpResponse:
         raise Http404("Export as csv or xlsx")
     filters, _ = _engagement_filters(request, engagement)
     rows = selectors.exception_rows(selectors.exception_list(filters=filters))
+    end = min(filters.until, timezone.now().date())
+    frameworks = list(engagement.frameworks.all())
+    gaps = _gaps(filters, frameworks, filters.since, end) if fmt == "xlsx" else []
     audit_log_record(action="exceptions.exported", request=request, format=fmt,
-                     rows=len(rows), engagement_id=engagement.pk,
+                     rows=len(rows), gaps=len(gaps), engagement_id=engagement.pk,
                      filters=_filters_logged(request))  # fmt: skip
-    return _export_response(rows, fmt, f"pixaudit-exceptions-engagement-{engagement.pk}")
+    name = f"pixaudit-exceptions-engagement-{engagement.pk}"
+    return _export_response(rows, fmt, name, gaps)

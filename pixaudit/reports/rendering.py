@@ -25,6 +25,7 @@ from django.template.loader import render_to_string
 from django.utils.safestring import mark_safe
 
 from pixaudit.dashboard import charts
+from pixaudit.exceptions.gaps import gaps_from_coverage
 from pixaudit.exceptions.selectors import exceptions_for_period
 from pixaudit.posture.heatmap import matrix_svg
 from pixaudit.reports.selectors import ReportData
@@ -73,6 +74,12 @@ def report_context(data: ReportData, *, for_pdf: bool) -> dict:
         "exception_rows": exception_rows[:EXCEPTIONS_SHOWN],
         "exceptions_total": len(exception_rows),
         "exceptions_shown": EXCEPTIONS_SHOWN,
+        # Stretches without valid evidence, from the coverage the report already holds.
+        "control_gaps": (
+            gaps_from_coverage(data.coverage, today=data.generated_at.date())
+            if data.coverage is not None
+            else None
+        ),
         "for_pdf": for_pdf,
         "status_svg": charts.status_bar_svg(data.status_rows, title="Controls by status"),
         "coverage_svg": _coverage_svg(data),
