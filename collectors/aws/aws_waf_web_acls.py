@@ -83,12 +83,13 @@ class WafWebAclsCollector(Collector):
         """One row per internet-facing ALB and REST API stage, sorted by resource."""
         account, _ = aws.caller(ctx)
         names = aws.regions(ctx, assertions=BOTH)
-        results = aws.pmap(ctx, lambda region: _region(ctx, account, region), names)
+        codes: list[str] = []  # error codes of failed listings (list.append is thread-safe)
+        results = aws.pmap(ctx, lambda region: _region(ctx, account, region, codes), names)
         if all(not ok for _, ok in results):
             raise CollectorError(
-                "Neither load balancers nor REST APIs could be listed in "
-                f"{', '.join(names)} (see the errors recorded for each region)",
-                permanent=True,
+                f"{', '.join(sorted(set(codes)))}: neither load balancers nor REST APIs could "
+                f"be listed in {', '.join(names)}",
+                permanent=any(code in aws.DENIED_CODES for code in codes),
                 action="elasticloadbalancing:DescribeLoadBalancers",
             )
         rows = [row for found, _ in results for row in found]
@@ -147,17 +148,22 @@ class WafWebAclsCollector(Collector):
         )
 
 
-def _region(ctx: CollectionContext, account: str, region: str) -> tuple[list[dict[str, Any]], bool]:
+def _region(
+    ctx: CollectionContext, account: str, region: str, codes: list[str]
+) -> tuple[list[dict[str, Any]], bool]:
     """The rows of one region, and whether any resource listing succeeded there."""
-    albs = _load_balancers(ctx, account, region)
-    stages = _stages(ctx, account, region)
+    albs = _load_balancers(ctx, account, region, codes)
+    stages = _stages(ctx, account, region, codes)
     rows = [*(albs or []), *(stages or [])]
     if rows:
         _attach_web_acls(ctx, region, rows)
     return rows, albs is not None or stages is not None
 
 
-def _record(ctx: CollectionContext, exc: BaseException, action: str, region: str) -> None:
+def _record(
+    ctx: CollectionContext, exc: BaseException, action: str, region: str, codes: list[str]
+) -> None:
+    codes.append(aws.error_code(exc))
     ctx.error(
         f"{aws.error_code(exc)} on {action} in {region}: resources there were not collected",
         action=action,
@@ -166,13 +172,13 @@ def _record(ctx: CollectionContext, exc: BaseException, action: str, region: str
 
 
 def _load_balancers(
-    ctx: CollectionContext, account: str, region: str
+    ctx: CollectionContext, account: str, region: str, codes: list[str]
 ) -> list[dict[str, Any]] | None:
     client = ctx.aws_client("elbv2", region)
     try:
         balancers = aws.paginate(client, "describe_load_balancers", "LoadBalancers")
     except aws.botocore_errors() as exc:
-        _record(ctx, exc, "elasticloadbalancing:DescribeLoadBalancers", region)
+        _record(ctx, exc, "elasticloadbalancing:DescribeLoadBalancers", region, codes)
         return None
     return [
         _row(
@@ -188,12 +194,14 @@ def _load_balancers(
     ]
 
 
-def _stages(ctx: CollectionContext, account: str, region: str) -> list[dict[str, Any]] | None:
+def _stages(
+    ctx: CollectionContext, account: str, region: str, codes: list[str]
+) -> list[dict[str, Any]] | None:
     client = ctx.aws_client("apigateway", region)
     try:
         apis = aws.paginate(client, "get_rest_apis", "items")
     except aws.botocore_errors() as exc:
-        _record(ctx, exc, "apigateway:GET", region)
+        _record(ctx, exc, "apigateway:GET", region, codes)
         return None
     rows = []
     for api in apis:

@@ -190,5 +190,14 @@ def test_denied_load_balancers_leave_stages_and_record_the_region(aws: None, hoo
 def test_nothing_listable_fails_the_run(aws: None, hooked: Any) -> None:
     _world()
     factory = hooked(deny=("DescribeLoadBalancers", "GetRestApis"), fake=FAKE)
-    with pytest.raises(CollectorError):
+    with pytest.raises(CollectorError) as raised:
         run_collector(WafWebAclsCollector, PARAMS, aws_session_factory=factory)
+    assert raised.value.permanent and "AccessDenied" in str(raised.value)
+
+
+def test_nothing_listable_for_a_transient_reason_is_retried(aws: None, hooked: Any) -> None:
+    _world()
+    factory = hooked(deny=("DescribeLoadBalancers", "GetRestApis"), code="ServiceUnavailable")
+    with pytest.raises(CollectorError) as raised:
+        run_collector(WafWebAclsCollector, PARAMS, aws_session_factory=factory)
+    assert not raised.value.permanent
