@@ -105,6 +105,10 @@ _ACTION_NAMES = {
     "s3:GetBucketEncryption": "s3:GetEncryptionConfiguration",
     "s3:GetBucketLifecycleConfiguration": "s3:GetLifecycleConfiguration",
     "s3:GetPublicAccessBlock": "s3:GetBucketPublicAccessBlock",
+    # API Gateway authorizes by HTTP verb on the resource path, not by operation.
+    "apigateway:GetRestApis": "apigateway:GET",
+    "apigateway:GetStages": "apigateway:GET",
+    "apigateway:GetAccount": "apigateway:GET",
 }
 
 #: Permissions every AWS collector needs (identity) and regional ones add (region discovery).

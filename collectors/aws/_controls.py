@@ -89,3 +89,22 @@ RETENTION = dict(
         "promises that images are deleted after 7 days."
     ),
 )
+
+WEB_APPLICATION_FIREWALL = dict(
+    controls=("soc2-2017:CC6.1", "soc2-2017:CC6.6", "iso27001-2022:A.8.20", "iso27001-2022:A.8.21"),
+    rationale=(
+        "A web application firewall in front of every internet-facing API filters requests "
+        "from outside the system boundary (CC6.6) as part of the logical access architecture "
+        "(CC6.1); it is a network security measure (A.8.20) on the network services the "
+        "APIs are offered through (A.8.21)."
+    ),
+)
+
+RATE_LIMITING = dict(
+    controls=("soc2-2017:CC6.6", "soc2-2017:A1.1", "iso27001-2022:A.8.6", "iso27001-2022:A.8.20"),
+    rationale=(
+        "Rate limiting blocks floods, credential stuffing and scraping from outside the "
+        "boundary (CC6.6, A.8.20) and keeps demand within the capacity planned for the "
+        "service (A1.1, A.8.6); the policy promises API rate limiting."
+    ),
+)

@@ -50,7 +50,8 @@ def start_moto_server(port: int = 0) -> tuple[str, Callable[[], None]]:
 
     The server starts empty (moto's state is reset), and ``stop()`` shuts it down. moto 5
     does not implement AWS Backup selections, so the server answers
-    ``CreateBackupSelection`` and ``ListBackupSelections`` itself (in memory).
+    ``CreateBackupSelection`` and ``ListBackupSelections`` itself (in memory); nor WAF's
+    ``ListResourcesForWebACL``, which it answers from moto's own association state.
     """
     import urllib.request
 
@@ -64,7 +65,7 @@ def start_moto_server(port: int = 0) -> tuple[str, Callable[[], None]]:
 
     class SandboxServer(ThreadedMotoServer):
         def _server_entry(self) -> None:
-            app = _BackupSelections(DomainDispatcherApplication(create_backend_app))
+            app = _WafResources(_BackupSelections(DomainDispatcherApplication(create_backend_app)))
             self._server = make_server(
                 self._ip_address, self._port, app, True, request_handler=MotoRequestHandler
             )
@@ -132,6 +133,48 @@ class _BackupSelections:
         return [data]
 
 
+class _WafResources:
+    """WSGI middleware: ``wafv2:ListResourcesForWebACL`` (moto 5 lacks it), read from the
+    associations moto keeps for ``AssociateWebACL`` in this process."""
+
+    _TARGET = "AWSWAF_20190729.ListResourcesForWebACL"
+    _MARKERS = {
+        "APPLICATION_LOAD_BALANCER": ":elasticloadbalancing:",
+        "API_GATEWAY": ":apigateway:",
+    }
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        if environ.get("HTTP_X_AMZ_TARGET") != self._TARGET:
+            return self.app(environ, start_response)
+        from moto.core import DEFAULT_ACCOUNT_ID
+        from moto.wafv2.models import wafv2_backends
+
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = json.loads(environ["wsgi.input"].read(length) or b"{}")
+        region = body["WebACLArn"].split(":")[3]
+        acl = wafv2_backends[DEFAULT_ACCOUNT_ID][region].wacls.get(body["WebACLArn"])
+        marker = self._MARKERS.get(body.get("ResourceType", "APPLICATION_LOAD_BALANCER"), "")
+        if acl is None:
+            status = "400 Bad Request"
+            payload: dict[str, Any] = {
+                "__type": "WAFNonexistentItemException",
+                "message": f"web ACL {body['WebACLArn']} does not exist",
+            }
+        else:
+            status = "200 OK"
+            arns = [arn for arn in acl.associated_resources if marker in arn]
+            payload = {"ResourceArns": arns}
+        data = json.dumps(payload).encode()
+        start_response(
+            status,
+            [("Content-Type", "application/x-amz-json-1.1"), ("Content-Length", str(len(data)))],
+        )
+        return [data]
+
+
 def _client(endpoint_url: str, service: str, region: str = HOME) -> Any:
     import boto3.session
 
@@ -159,7 +202,18 @@ def seed_sandbox(endpoint_url: str, *, n: int = 1) -> dict[str, int]:
         raise ValueError("n must be at least 1")
     c = {
         (service, region): _client(endpoint_url, service, region)
-        for service in ("s3", "ec2", "rds", "kms", "elbv2", "acm", "dynamodb", "backup")
+        for service in (
+            "s3",
+            "ec2",
+            "rds",
+            "kms",
+            "elbv2",
+            "acm",
+            "dynamodb",
+            "backup",
+            "apigateway",
+            "wafv2",
+        )  # fmt: skip
         for region in SANDBOX_REGIONS
     }
     for service in ("iam", "cloudtrail", "guardduty", "sts"):
@@ -173,6 +227,7 @@ def seed_sandbox(endpoint_url: str, *, n: int = 1) -> dict[str, int]:
         ("rds_instances", _seed_db),
         ("kms_keys", _seed_key),
         ("load_balancers", _elb_seeder(c)),
+        ("rest_api_stages", _api_seeder(c)),
         ("iam_users", _seed_user),
         ("dynamodb_tables", _seed_table),
         ("backup_vaults", _seed_vault),
@@ -365,6 +420,63 @@ def _elb_seeder(c: dict[tuple[str, str], Any]) -> Callable[[dict[tuple[str, str]
         )  # fmt: skip
         elb.create_listener(
             LoadBalancerArn=lb_arn, Protocol="HTTP", Port=80, DefaultActions=[http_action]
+        )
+
+    return seed
+
+
+def _api_seeder(c: dict[tuple[str, str], Any]) -> Callable[[dict[tuple[str, str], Any], int], None]:
+    """One REST API stage per index; a blocking rate-based web ACL per region.
+
+    Even indexes are compliant: their stage is throttled (500/s, burst 1000) and both it and
+    the load balancer of the same index are behind the web ACL. Odd ones rely on the account
+    throttle (10000/s) and have no web ACL.
+    """
+    visibility = {"SampledRequestsEnabled": False, "CloudWatchMetricsEnabled": False,
+                  "MetricName": "sandbox"}  # fmt: skip
+    rule = {
+        "Name": "per-ip-rate-limit",
+        "Priority": 1,
+        "Statement": {"RateBasedStatement": {"Limit": 2000, "AggregateKeyType": "IP"}},
+        "Action": {"Block": {}},
+        "VisibilityConfig": visibility,
+    }
+    acls = {
+        region: c[("wafv2", region)].create_web_acl(
+            Name="sandbox-api-acl",
+            Scope="REGIONAL",
+            DefaultAction={"Allow": {}},
+            Rules=[rule],
+            VisibilityConfig=visibility,
+        )["Summary"]["ARN"]  # fmt: skip
+        for region in SANDBOX_REGIONS
+    }
+
+    def seed(c: dict[tuple[str, str], Any], i: int) -> None:
+        region, good = _region(i), i % 2 == 0
+        api = c[("apigateway", region)]
+        api_id = api.create_rest_api(name=f"sandbox-api-{i:05d}")["id"]
+        root = api.get_resources(restApiId=api_id)["items"][0]["id"]
+        api.put_method(restApiId=api_id, resourceId=root, httpMethod="GET",
+                       authorizationType="NONE")  # fmt: skip
+        api.put_integration(restApiId=api_id, resourceId=root, httpMethod="GET", type="MOCK")
+        api.create_deployment(restApiId=api_id, stageName="prod")
+        if not good:
+            return
+        api.update_stage(
+            restApiId=api_id,
+            stageName="prod",
+            patchOperations=[
+                {"op": "replace", "path": "/*/*/throttling/rateLimit", "value": "500"},
+                {"op": "replace", "path": "/*/*/throttling/burstLimit", "value": "1000"},
+            ],
+        )
+        waf = c[("wafv2", region)]
+        stage = f"arn:aws:apigateway:{region}::/restapis/{api_id}/stages/prod"
+        waf.associate_web_acl(WebACLArn=acls[region], ResourceArn=stage)
+        lb = c[("elbv2", region)].describe_load_balancers(Names=[f"sandbox-web-{i:05d}"])
+        waf.associate_web_acl(
+            WebACLArn=acls[region], ResourceArn=lb["LoadBalancers"][0]["LoadBalancerArn"]
         )
 
     return seed
