@@ -23,6 +23,7 @@ __all__ = ["PROBES", "ProbeCheck", "ProbeReport", "probe"]
 
 #: collector key -> (boto3 service, method, kwargs, IAM action) of its cheapest read.
 PROBES: dict[str, tuple[str, str, dict[str, Any], str]] = {
+    "aws_apigateway_stages": ("apigateway", "get_rest_apis", {"limit": 1}, "apigateway:GET"),
     "aws_backup_plans": ("backup", "list_backup_plans", {"MaxResults": 1},
                          "backup:ListBackupPlans"),
     "aws_backup_vaults": ("backup", "list_backup_vaults", {"MaxResults": 1},
@@ -41,6 +42,8 @@ PROBES: dict[str, tuple[str, str, dict[str, Any], str]] = {
     "aws_rds_instances": ("rds", "describe_db_instances", {"MaxRecords": 20},
                           "rds:DescribeDBInstances"),
     "aws_s3_buckets": ("s3", "list_buckets", {}, "s3:ListAllMyBuckets"),
+    "aws_waf_web_acls": ("wafv2", "list_web_acls", {"Scope": "REGIONAL", "Limit": 1},
+                         "wafv2:ListWebACLs"),
 }  # fmt: skip
 
 
