@@ -99,6 +99,12 @@ def verify(*args: str) -> tuple[bool, str]:
 def _drop_last_item_and_rewrite_head(items) -> None:
     last, before = items[-1], items[-2]
     raw(f"DELETE FROM {LatestResult._meta.db_table} WHERE evidence_id = %s", [last.pk])
+    # Derived rows pointing at the item go too, as a thorough forger would remove them.
+    raw(
+        "DELETE FROM exceptions_exceptionrecord WHERE %s IN "
+        "(start_evidence_id, last_evidence_id, end_evidence_id)",
+        [last.pk],
+    )
     raw(f"DELETE FROM {Finding._meta.db_table} WHERE evidence_id = %s", [last.pk])
     raw(f"DELETE FROM {EvidenceItem._meta.db_table} WHERE id = %s", [last.pk])
     ChainHead.objects.filter(pk=1).update(seq=before.seq, chain_hash=before.chain_hash)
