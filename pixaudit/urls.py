@@ -35,3 +35,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("pixaudit.dashboard.urls")),
 ]
+
+# Unrouted /api/v1/ paths answer with problem details (JSON), everything else the branded page.
+handler404 = "pixaudit.api.not_found.page_not_found"

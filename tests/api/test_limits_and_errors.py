@@ -75,3 +75,15 @@ def test_validation_errors_name_each_field(world):
     ]
     missing = client.get("/api/v1/evidence/999999/")
     assert missing.status_code == 404 and missing.json()["title"] == "Not found"
+
+
+def test_an_unrouted_api_path_answers_with_problem_details(world):
+    response = api_client(token_for(world.engineer, ["read"])).get("/api/v1/no-such-thing/")
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/problem+json"
+    body = response.json()
+    assert body["status"] == 404 and body["type"].endswith("/not-found")
+    assert body["instance"] == "/api/v1/no-such-thing/"
+    # Outside the API the branded HTML page stays.
+    page = api_client(token_for(world.engineer, ["read"])).get("/no-such-page/")
+    assert page.status_code == 404 and page["Content-Type"].startswith("text/html")
