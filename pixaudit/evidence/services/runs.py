@@ -441,10 +441,24 @@ def collection_run_execute(
         return _fail_when_database_returns(run_id, exc)
 
 
+#: SQLSTATEs of a connection the server ended (shutdown, crash, not accepting connections)
+#: and the whole "connection exception" class 08.
+_CONNECTION_ENDED_SQLSTATES = frozenset({"57P01", "57P02", "57P03"})
+
+
 def database_lost(exc: BaseException) -> bool:
     """True when ``exc`` is the database connection breaking (server stopped, network), not a
-    statement's error (a deadlock or a timeout leave the connection usable)."""
-    return isinstance(exc, (OperationalError, InterfaceError)) and not db_connection.is_usable()
+    statement's error (a deadlock or a timeout leave the connection usable).
+
+    The driver's SQLSTATE decides when it names a lost connection: by the time this is asked,
+    Django may already have dropped the broken connection and opened a new one to a server
+    that came back (a fast restart), so "is the connection usable now" alone can say yes."""
+    if not isinstance(exc, (OperationalError, InterfaceError)):
+        return False
+    sqlstate = getattr(exc.__cause__, "sqlstate", None) or ""
+    if sqlstate in _CONNECTION_ENDED_SQLSTATES or sqlstate.startswith("08"):
+        return True
+    return not db_connection.is_usable()
 
 
 def database_lost_message(exc: BaseException) -> str:
