@@ -133,9 +133,10 @@ def seed_history(first: int, last: int, total: int, per_item: int, conns: list[i
         INSERT INTO evidence_collectionrun (id, connection_id, collector_key, params, secrets,
             thresholds, status, trigger, attempt, queued_at, started_at, finished_at, rows_count,
             findings_pass, findings_fail, findings_warn, findings_error, error_message,
-            error_permanent, job_id, worker)
+            error_permanent, error_kind, job_id, worker, worker_started, requeues)
         SELECT i, (%(conns)s::bigint[])[src + 1], 'bench_src' || src, '{{}}', '{{}}', '{{}}',
-            'succeeded', 'schedule', 1, ts, ts, ts, 20, 18, 2, 0, 0, '', false, '', 'bench'
+            'succeeded', 'schedule', 1, ts, ts, ts, 20, 18, 2, 0, 0, '', false, '', '',
+            'bench', '', 0
         FROM ({series}) g
         """,
         params,

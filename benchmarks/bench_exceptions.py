@@ -79,9 +79,9 @@ def seed(first_day: int, last_day: int, conns: list[int]) -> None:
         INSERT INTO evidence_collectionrun (id, connection_id, collector_key, params, secrets,
             thresholds, status, trigger, attempt, queued_at, started_at, finished_at, rows_count,
             findings_pass, findings_fail, findings_warn, findings_error, error_message,
-            error_permanent, job_id, worker, worker_started, requeues)
+            error_permanent, error_kind, job_id, worker, worker_started, requeues)
         SELECT i + 1, (%(conns)s::bigint[])[c + 1], 'demo_inventory', '{{}}', '{{}}', '{{}}',
-            'succeeded', 'schedule', 1, ts, ts, ts, 0, 0, 0, 0, 0, '', false, '', 'bench', '', 0
+            'succeeded', 'schedule', 1, ts, ts, ts, 0, 0, 0, 0, 0, '', false, '', '', 'bench', '', 0
         FROM ({series}) g""", params)  # fmt: skip
     sql(f"""
         INSERT INTO evidence_evidenceitem (id, run_id, connection_id, collector_key,
