@@ -1,0 +1,1 @@
+"""Fleet (fleetdm.com, osquery) device management."""

@@ -1,0 +1,1 @@
+"""Jamf Pro device management for Apple computers."""
