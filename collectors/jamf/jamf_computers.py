@@ -15,6 +15,7 @@ from collectors import (
     Collector,
     CollectorError,
     Column,
+    ErrorKind,
     Outcome,
     Param,
     Severity,
@@ -231,6 +232,7 @@ class _JamfAPI:
                 "check the client id and secret, and that the client is enabled",
                 permanent=True,
                 action="jamf:oauth/token",
+                kind=ErrorKind.CREDENTIALS,
             )
         body = check_response(response).json()
         token = str(body.get("access_token") or "")

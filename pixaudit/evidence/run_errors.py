@@ -32,6 +32,8 @@ _SOURCES = {
     "aws": "AWS",
     "github": "GitHub",
     "okta": "Okta",
+    "fleet": "Fleet",
+    "jamf": "Jamf Pro",
     "postgres": "PostgreSQL",
     "tls": "TLS",
     "demo": "demo sandbox",

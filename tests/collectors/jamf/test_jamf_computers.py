@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from collectors import CollectorError, Status
+from collectors import CollectorError, ErrorKind, Status
 from collectors._devices import DEVICE_COLUMN_NAMES
 from collectors._http import HTTPSession
 from collectors.jamf.jamf_computers import JamfComputersCollector
@@ -89,3 +89,4 @@ def test_refused_client_credentials_are_permanent_and_say_what_to_check() -> Non
         with pytest.raises(CollectorError, match="client id and secret") as info:
             _run(server.base_url)
     assert info.value.permanent and SECRET not in str(info.value)
+    assert info.value.kind == ErrorKind.CREDENTIALS
