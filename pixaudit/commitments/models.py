@@ -21,6 +21,13 @@ class Commitment(models.Model):
     requires_manual = models.BooleanField(
         default=False, help_text="Needs a current manual upload for one of its controls."
     )
+    manual_kinds = models.JSONField(
+        default=list, blank=True,
+        help_text="Kinds of manual evidence that count (empty: any kind for its controls).",
+    )  # fmt: skip
+    covers = models.JSONField(
+        default=list, blank=True, help_text="Other lines of the policy this commitment backs."
+    )
     public = models.BooleanField(default=True, help_text="Listed on the public trust page.")
     sort_order = models.PositiveIntegerField(default=0)
     source = models.CharField(max_length=200, blank=True, default="")

@@ -27,7 +27,7 @@ from django.db.models import Count, Max
 from django.utils import timezone
 
 from pixaudit.commitments.models import Commitment, TrustPage
-from pixaudit.evidence.models import EvidenceItem, LatestResult, ManualEvidence
+from pixaudit.evidence.models import EvidenceItem, LatestResult, ManualEvidence, ManualKind
 from pixaudit.evidence.selectors_manual import ManualControlState, manual_states
 
 __all__ = [
@@ -79,11 +79,26 @@ class CommitmentState:
     def public_label(self) -> str:
         return PUBLIC_LABELS[self.status]
 
+    @property
+    def backing(self) -> str:
+        """How the claim is proven: automated checks, manual evidence, or both."""
+        c = self.commitment
+        if c.assertion_ids and c.requires_manual:
+            return "automated and manual"
+        return "automated" if c.assertion_ids else "manual"
 
-def _status(commitment: Commitment, counts: dict[str, int], expired: bool, manual, today) -> str:
+    @property
+    def manual_kind_labels(self) -> list[str]:
+        """The kinds of manual evidence that count, in words (empty: any kind)."""
+        return [ManualKind(k).label for k in self.commitment.manual_kinds if k in ManualKind.values]
+
+
+def _status(
+    commitment: Commitment, counts: dict[str, int], expired: bool, manual_valid: bool
+) -> str:
     # Manual evidence counts only for commitments that require it: their controls are shared
     # with other commitments, whose uploads would otherwise leak into this one's status.
-    manual_valid = commitment.requires_manual and any(m.valid(today) for m in manual)
+    manual_valid = commitment.requires_manual and manual_valid
     for status, name in (("fail", "failing"), ("error", "error"), ("warn", "warning")):
         if counts.get(status):
             return name
@@ -99,7 +114,7 @@ def _midnight(day: date) -> datetime:
 
 
 def commitment_states(*, public_only: bool = False, now: datetime | None = None):
-    """Every commitment with its live state (five queries)."""
+    """Every commitment with its live state (five queries; six with manual kinds named)."""
     now = now or timezone.now()
     today = now.date()
     commitments = list(
@@ -124,6 +139,7 @@ def commitment_states(*, public_only: bool = False, now: datetime | None = None)
     manual = manual_states(addresses=addresses)
     current_ids = {m.current_id for m in manual.values() if m.current_id}
     items = ManualEvidence.objects.in_bulk(current_ids)
+    by_kind = _longest_valid_by_kind({k for c in commitments for k in c.manual_kinds})
     states = []
     for commitment in commitments:
         counts: dict[str, int] = defaultdict(int)
@@ -141,20 +157,41 @@ def commitment_states(*, public_only: bool = False, now: datetime | None = None)
                 if expires is not None and (key not in freshest or expires > freshest[key]):
                     freshest[key] = expires
         own = [manual[a] for a in commitment.control_addresses if a in manual]
-        own_items = sorted(
-            {
-                items[m.current_id].pk: items[m.current_id] for m in own if m.current_id in items
-            }.values(),
-            key=lambda i: i.valid_until,
-        )
+        if commitment.manual_kinds:
+            # Only uploads of the named kinds prove it (an isolation attestation, say): the
+            # longest-valid one of each kind for each of its controls.
+            candidates = {
+                by_kind[(a, k)].pk: by_kind[(a, k)]
+                for a in commitment.control_addresses
+                for k in commitment.manual_kinds
+                if (a, k) in by_kind
+            }
+            manual_valid = any(i.valid_until >= today for i in candidates.values())
+        else:
+            candidates = {items[m.current_id].pk: items[m.current_id] for m in own
+                          if m.current_id in items}  # fmt: skip
+            manual_valid = any(m.valid(today) for m in own)
+        own_items = sorted(candidates.values(), key=lambda i: i.valid_until)
         for item in own_items if commitment.requires_manual else ():
             if item.valid_until >= today:
                 when = _midnight(item.effective_on)
                 last = max(last, when) if last else when
         expired = any(expires < now for expires in freshest.values())
-        status = _status(commitment, dict(counts), expired, own, today)
+        status = _status(commitment, dict(counts), expired, manual_valid)
         states.append(CommitmentState(commitment, status, dict(counts), last, own, own_items))
     return states
+
+
+def _longest_valid_by_kind(kinds: set[str]) -> dict[tuple[str, str], ManualEvidence]:
+    """(control address, kind) -> the upload of that kind valid the longest (one query)."""
+    if not kinds:
+        return {}
+    best: dict[tuple[str, str], ManualEvidence] = {}
+    uploads = ManualEvidence.objects.filter(kind__in=sorted(kinds))
+    for item in uploads.order_by("valid_until", "uploaded_at", "id"):
+        for address in item.control_addresses:
+            best[(address, item.kind)] = item  # ascending order: the last one wins
+    return best
 
 
 def commitment_results(*, commitment: Commitment, limit: int = 200) -> list[LatestResult]:

@@ -13,6 +13,7 @@ from pixaudit.commitments.models import Commitment, TrustPage
 from pixaudit.commitments.selectors import trust_page_digest, trust_page_entries
 from pixaudit.controls.models import Control, Framework
 from pixaudit.controls.selectors import control_get_by_address, parse_control_address
+from pixaudit.evidence.models import ManualKind
 from pixaudit.posture.selectors import assertion_catalog
 
 __all__ = [
@@ -34,7 +35,7 @@ INTERNAL_ASSERTIONS = frozenset(
     }
 )
 _FIELDS = {"key", "title", "statement", "section", "assertions", "controls", "requires_manual",
-           "public"}  # fmt: skip
+           "public", "manual_kinds", "covers"}  # fmt: skip
 
 
 class CommitmentsFileError(ValueError):
@@ -77,6 +78,14 @@ def _validate(entries: list[dict[str, Any]]) -> list[str]:
                     control_get_by_address(address)
             except (ValueError, Control.DoesNotExist) as exc:
                 problems.append(f"{where}: {exc}")
+        bad_kinds = set(entry.get("manual_kinds") or []) - set(ManualKind.values)
+        if bad_kinds:
+            names = ", ".join(sorted(bad_kinds))
+            problems.append(f"{where}: unknown manual evidence kind(s) {names}")
+        if entry.get("manual_kinds") and not entry.get("requires_manual"):
+            problems.append(f"{where}: manual_kinds needs requires_manual: true")
+        if not all(isinstance(line, str) and line.strip() for line in entry.get("covers") or []):
+            problems.append(f"{where}: 'covers' must be a list of policy lines")
         if not entry.get("assertions") and not entry.get("requires_manual"):
             problems.append(f"{where}: no assertion and no manual evidence: nothing proves it")
     return problems
@@ -106,6 +115,8 @@ def commitments_load(*, path: str | Path) -> LoadResult:
                     "assertion_ids": list(entry.get("assertions") or []),
                     "control_addresses": list(entry.get("controls") or []),
                     "requires_manual": bool(entry.get("requires_manual", False)),
+                    "manual_kinds": list(entry.get("manual_kinds") or []),
+                    "covers": [line.strip() for line in entry.get("covers") or []],
                     "public": bool(entry.get("public", True)),
                     "sort_order": order,
                     "source": str(document.get("source") or "")[:200],

@@ -423,6 +423,10 @@ class ManualKind(models.TextChoices):
     TRAINING = "training", "Training record"
     RESTORE_TEST = "restore_test", "Backup restore test"
     CERTIFICATION = "certification", "Certification or audit report"
+    ISOLATION = "isolation", "Processing isolation attestation"
+    NO_TRAINING = "no_training", "No training on customer data without consent"
+    INCIDENT_RESPONSE = "incident_response", "Incident response plan or exercise"
+    AI_SAFEGUARDS = "ai_safeguards", "AI model safeguards review"
     OTHER = "other", "Other"
 
 
