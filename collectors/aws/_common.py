@@ -109,6 +109,7 @@ _ACTION_NAMES = {
     "apigateway:GetRestApis": "apigateway:GET",
     "apigateway:GetStages": "apigateway:GET",
     "apigateway:GetAccount": "apigateway:GET",
+    "apigateway:GetResources": "apigateway:GET",
 }
 
 #: Permissions every AWS collector needs (identity) and regional ones add (region discovery).

@@ -17,10 +17,13 @@ from collectors import (
     register,
 )
 from collectors.aws import _common as aws
-from collectors.aws._controls import RATE_LIMITING
+from collectors.aws._controls import AUTHENTICATION, RATE_LIMITING
 
 THROTTLING = "aws_apigateway_stages.throttling_configured"
+AUTHORIZED = "aws_apigateway_stages.authorization_required"
 ALL_METHODS = "*/*"
+#: CORS preflight requests carry no credentials by design: never counted as open methods.
+PREFLIGHT = "OPTIONS"
 
 
 @register
@@ -32,7 +35,11 @@ class ApigatewayStagesCollector(Collector):
     ``throttlingBurstLimit`` on ``*/*`` for the whole stage or on ``/{resource}/{METHOD}``),
     and ``/account`` (the account-level throttle that applies where a stage sets none).
     An unknown account throttle (call denied) is ``null``, and a stage that relies on it is
-    ERROR. HTTP and WebSocket APIs (apigatewayv2) and usage plans are not collected.
+    ERROR. The API's methods come from ``/resources?embed=methods`` (paginated, once per
+    API): each method's ``authorizationType`` (``NONE``, ``AWS_IAM``, ``CUSTOM`` for a
+    Lambda authorizer, ``COGNITO_USER_POOLS``) and ``apiKeyRequired``. They are the API's
+    current definition, which every stage serves once deployed. HTTP and WebSocket APIs
+    (apigatewayv2) and usage plans are not collected.
 
     Example row: stage ``prod`` of REST API ``photos`` (``a1b2c3``) in eu-west-1, ``*/*``
     limited to 500 requests per second with bursts of 1000; account limit 10000/5000.
@@ -40,7 +47,7 @@ class ApigatewayStagesCollector(Collector):
 
     key = "aws_apigateway_stages"
     title = "AWS API Gateway REST API stages and throttling"
-    version = 1
+    version = 2
     params = aws.AWS_PARAMS
     permissions = (*aws.REGIONAL_PERMISSIONS, "apigateway:GET")
     columns = (
@@ -60,6 +67,17 @@ class ApigatewayStagesCollector(Collector):
         ),
         Column("account_rate_limit", "float", "Account-level rate limit (null: not read)."),
         Column("account_burst_limit", "integer", "Account-level burst limit (null: not read)."),
+        Column(
+            "authorization_types",
+            "json",
+            "Authorization types of the API's methods, sorted (null: methods not read).",
+        ),
+        Column(
+            "open_methods",
+            "json",
+            'Methods callable without credentials: ["/path GET", ...] (OPTIONS excluded; '
+            "null: methods not read).",
+        ),
     )
     resource_column = "resource"
     max_age = timedelta(days=1)
@@ -71,7 +89,7 @@ class ApigatewayStagesCollector(Collector):
         def lister(client: Any, region: str) -> list[tuple[Any, str, dict[str, Any]]]:
             return [(client, region, api) for api in aws.paginate(client, "get_rest_apis", "items")]
 
-        apis = aws.collect_regional(ctx, "apigateway", lister, assertions=(THROTTLING,))
+        apis = aws.collect_regional(ctx, "apigateway", lister, assertions=(THROTTLING, AUTHORIZED))
 
         def stages(item: tuple[Any, str, dict[str, Any]]) -> list[dict[str, Any]]:
             client, region, api = item
@@ -80,12 +98,16 @@ class ApigatewayStagesCollector(Collector):
                 client,
                 "get_stages",
                 resource=f"arn:aws:apigateway:{region}:{account}:/restapis/{api['id']}",
-                assertions=(THROTTLING,),
+                assertions=(THROTTLING, AUTHORIZED),
                 restApiId=api["id"],
             )
             if found is None:
                 return []
-            return [_row(stage, api, account, region) for stage in found.get("item") or []]
+            rows = [_row(stage, api, account, region) for stage in found.get("item") or []]
+            methods = _methods(ctx, client, api, rows)
+            for row in rows:
+                row.update(methods)
+            return rows
 
         rows = [row for group in aws.pmap(ctx, stages, apis) for row in group]
         aws.pmap(ctx, lambda region: _account_throttle(ctx, region, rows), _regions_of(rows))
@@ -152,6 +174,68 @@ class ApigatewayStagesCollector(Collector):
             Status.PASS, f"{where} is throttled at {rate:g}/s burst {burst} ({source} limit)."
         )
 
+    @assertion(
+        AUTHORIZED,
+        title="API methods require authorization",
+        severity=Severity.HIGH,
+        remediation="Give every method an authorizer (IAM, Cognito user pool or a Lambda "
+        "authorizer) or require an API key, then deploy the stage: `aws apigateway "
+        "update-method --rest-api-id ID --resource-id RES --http-method GET --patch-operations "
+        "op=replace,path=/authorizationType,value=AWS_IAM`.",
+        params=(
+            Param(
+                "public_paths",
+                "list",
+                default=[],
+                help="Paths meant to be public (e.g. /health): their methods may be open.",
+            ),
+        ),
+        **AUTHENTICATION,
+    )
+    def authorization_required(row: dict[str, Any], params: dict[str, Any]) -> Outcome:
+        """FAIL when a method outside ``public_paths`` has no authorizer and no API key;
+        OPTIONS (CORS preflight) is never counted."""
+        where = f"{row['rest_api_name']}/{row['stage_name']}"
+        if row["open_methods"] is None:
+            return Outcome(Status.ERROR, f"The methods of {where} were not read.")
+        public = {str(path).rstrip("/") or "/" for path in params["public_paths"]}
+        open_methods = [m for m in row["open_methods"] if m.rsplit(" ", 1)[0] not in public]
+        if open_methods:
+            return Outcome(Status.FAIL, f"{where} serves {len(open_methods)} method(s) without "
+                           f"authorization or API key: {', '.join(open_methods)}.")  # fmt: skip
+        kinds = ", ".join(row["authorization_types"]) or "no methods"
+        return Outcome(Status.PASS, f"{where}: every method requires authorization ({kinds}).")
+
+
+def _methods(
+    ctx: CollectionContext, client: Any, api: dict[str, Any], rows: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """The authorization columns of an API's stages (``null`` when the methods were not read)."""
+    try:
+        resources = aws.paginate(
+            client, "get_resources", "items", restApiId=api["id"], embed=["methods"]
+        )
+    except aws.botocore_errors() as exc:
+        for row in rows:
+            ctx.error(
+                f"{aws.error_code(exc)} on apigateway:GET for /restapis/{api['id']}/resources: "
+                f"the methods of {api.get('name')} were not read",
+                action="apigateway:GET",
+                resource=row["resource"],
+                assertions=(AUTHORIZED,),
+            )
+        return {"authorization_types": None, "open_methods": None}
+    kinds, open_methods = set(), []
+    for resource in resources:
+        for verb, method in sorted((resource.get("resourceMethods") or {}).items()):
+            if verb == PREFLIGHT:
+                continue
+            kind = str(method.get("authorizationType") or "NONE")
+            kinds.add(kind)
+            if kind == "NONE" and not method.get("apiKeyRequired"):
+                open_methods.append(f"{resource.get('path') or '/'} {verb}")
+    return {"authorization_types": sorted(kinds), "open_methods": sorted(open_methods)}
+
 
 def _regions_of(rows: list[dict[str, Any]]) -> list[str]:
     return sorted({row["region"] for row in rows})
@@ -212,4 +296,6 @@ def _row(stage: dict[str, Any], api: dict[str, Any], account: str, region: str) 
         "method_throttling": methods,
         "account_rate_limit": None,
         "account_burst_limit": None,
+        "authorization_types": None,
+        "open_methods": None,
     }

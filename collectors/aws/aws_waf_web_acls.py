@@ -41,7 +41,12 @@ class WafWebAclsCollector(Collector):
     ``wafv2:GetWebACL`` for each web ACL's rules and ``wafv2:ListResourcesForWebACL`` (for
     ``APPLICATION_LOAD_BALANCER`` and ``API_GATEWAY``) to find what each web ACL protects.
     A call that fails leaves the facts it would have read unknown (``null``): the affected
-    resources are ERROR, never FAIL. Rate-based rules nested in rule groups are not read.
+    resources are ERROR, never FAIL. Rate-based rules inside the rule groups a web ACL
+    references are read with ``wafv2:GetRuleGroup`` (once per group and region) and count
+    with the action they take there: Count when the reference overrides the group to Count
+    or overrides or excludes that rule. A group that cannot be read is ERROR unless the web
+    ACL blocks by a rate-based rule of its own anyway. AWS-managed rule groups hold no
+    rate-based rules and are not read.
 
     Example row: the REST stage ``arn:aws:apigateway:eu-west-1::/restapis/a1b2c3/stages/prod``
     protected by web ACL ``api-acl``, whose rule ``per-ip`` is a rate-based statement with
@@ -50,7 +55,7 @@ class WafWebAclsCollector(Collector):
 
     key = "aws_waf_web_acls"
     title = "AWS WAF web ACLs protecting load balancers and API stages"
-    version = 1
+    version = 2
     params = aws.AWS_PARAMS
     permissions = (
         *aws.REGIONAL_PERMISSIONS,
@@ -58,6 +63,7 @@ class WafWebAclsCollector(Collector):
         "apigateway:GET",
         "wafv2:ListWebACLs",
         "wafv2:GetWebACL",
+        "wafv2:GetRuleGroup",
         "wafv2:ListResourcesForWebACL",
     )
     columns = (
@@ -136,6 +142,11 @@ class WafWebAclsCollector(Collector):
             return Outcome(
                 Status.PASS, f"{row['name']}: web ACL {row['web_acl_name']} blocks at {limits}."
             )
+        unread = [r for r in rules if r.get("unread")]
+        if unread:
+            names = ", ".join(f"{r['name']}: {r['unread']} on wafv2:GetRuleGroup" for r in unread)
+            return Outcome(Status.ERROR, f"{row['name']}: rule groups of web ACL "
+                           f"{row['web_acl_name']} were not read ({names}).")  # fmt: skip
         if rules:
             actions = ", ".join(f"{r['name']} ({r['action']})" for r in rules)
             return Outcome(
@@ -249,8 +260,9 @@ def _attach_web_acls(ctx: CollectionContext, region: str, rows: list[dict[str, A
         return
     by_arn = {row["arn"]: row for row in rows}
     unread: dict[str, str] = {}
+    groups: dict[str, Any] = {}
     for acl in sorted(acls, key=lambda acl: acl["ARN"]):
-        rules = _rate_rules(client, acl, unread)
+        rules = _rate_rules(client, acl, unread, groups)
         for kind, waf_type in _WAF_TYPES.items():
             try:
                 protected = client.list_resources_for_web_acl(
@@ -299,9 +311,12 @@ def _list_web_acls(client: Any) -> list[dict[str, Any]]:
             return acls
 
 
-def _rate_rules(client: Any, acl: dict[str, Any], unread: dict[str, str]) -> list[Any] | None:
-    """The rate-based rules of a web ACL; ``None`` (and its error code in ``unread``) when
-    ``GetWebACL`` failed."""
+def _rate_rules(
+    client: Any, acl: dict[str, Any], unread: dict[str, str], groups: dict[str, Any]
+) -> list[Any] | None:
+    """The rate-based rules of a web ACL, its own and those of the rule groups it
+    references; ``None`` (and its error code in ``unread``) when ``GetWebACL`` failed.
+    ``groups`` caches ``GetRuleGroup`` answers (or error codes) by ARN for the region."""
     try:
         found = client.get_web_acl(Name=acl["Name"], Id=acl["Id"], Scope="REGIONAL")
     except aws.botocore_errors() as exc:
@@ -309,14 +324,59 @@ def _rate_rules(client: Any, acl: dict[str, Any], unread: dict[str, str]) -> lis
         return None
     rules = []
     for rule in found["WebACL"].get("Rules") or []:
-        statement = (rule.get("Statement") or {}).get("RateBasedStatement")
-        if statement is None:
-            continue
-        action = sorted(rule.get("Action") or {}) or ["None"]
-        rules.append({"name": rule.get("Name"), "limit": statement.get("Limit"),
-                      "aggregate_key_type": statement.get("AggregateKeyType"),
-                      "action": action[0]})  # fmt: skip
+        statement = rule.get("Statement") or {}
+        if "RateBasedStatement" in statement:
+            rules.append(_rate_rule(rule, _action(rule.get("Action"))))
+        elif "RuleGroupReferenceStatement" in statement:
+            rules.extend(_group_rate_rules(client, rule, groups))
     return sorted(rules, key=lambda r: r["name"] or "")
+
+
+def _action(action: dict[str, Any] | None) -> str:
+    """``{"Block": {}}`` -> ``"Block"`` (``"None"`` when the rule names no action)."""
+    return (sorted(action or {}) or ["None"])[0]
+
+
+def _rate_rule(rule: dict[str, Any], action: str, group: str | None = None) -> dict[str, Any]:
+    statement = rule["Statement"]["RateBasedStatement"]
+    name = f"{group}/{rule.get('Name')}" if group else rule.get("Name")
+    return {"name": name, "limit": statement.get("Limit"),
+            "aggregate_key_type": statement.get("AggregateKeyType"), "action": action}  # fmt: skip
+
+
+def _group_rate_rules(
+    client: Any, reference: dict[str, Any], groups: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """Rate-based rules of the rule group a web ACL rule references, with the action they
+    take in this web ACL: ``Count`` when the reference overrides the group's actions to
+    Count, or overrides or excludes that rule; otherwise the rule's own action. A group
+    that cannot be read gives one entry with action ``Unknown`` and its error code."""
+    statement = reference["Statement"]["RuleGroupReferenceStatement"]
+    arn = statement["ARN"]
+    if arn not in groups:
+        try:
+            groups[arn] = client.get_rule_group(ARN=arn)["RuleGroup"]
+        except aws.botocore_errors() as exc:
+            groups[arn] = aws.error_code(exc)
+    group = groups[arn]
+    if isinstance(group, str):
+        return [{"name": f"{reference.get('Name')} (rule group {arn})", "limit": None,
+                 "aggregate_key_type": None, "action": "Unknown", "unread": group}]  # fmt: skip
+    counted_all = "Count" in (reference.get("OverrideAction") or {})
+    overrides = {o.get("Name"): _action(o.get("ActionToUse"))
+                 for o in statement.get("RuleActionOverrides") or []}  # fmt: skip
+    excluded = {e.get("Name") for e in statement.get("ExcludedRules") or []}
+    rules = []
+    for rule in group.get("Rules") or []:
+        if "RateBasedStatement" not in (rule.get("Statement") or {}):
+            continue
+        name = rule.get("Name")
+        if counted_all or name in excluded:
+            action = "Count"
+        else:
+            action = overrides.get(name) or _action(rule.get("Action"))
+        rules.append(_rate_rule(rule, action, group=group.get("Name") or arn))
+    return rules
 
 
 def _row(

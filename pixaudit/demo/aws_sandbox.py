@@ -457,8 +457,9 @@ def _api_seeder(c: dict[tuple[str, str], Any]) -> Callable[[dict[tuple[str, str]
         api = c[("apigateway", region)]
         api_id = api.create_rest_api(name=f"sandbox-api-{i:05d}")["id"]
         root = api.get_resources(restApiId=api_id)["items"][0]["id"]
+        # Good APIs sign requests with IAM; the others leave GET open to anyone.
         api.put_method(restApiId=api_id, resourceId=root, httpMethod="GET",
-                       authorizationType="NONE")  # fmt: skip
+                       authorizationType="AWS_IAM" if good else "NONE")  # fmt: skip
         api.put_integration(restApiId=api_id, resourceId=root, httpMethod="GET", type="MOCK")
         api.create_deployment(restApiId=api_id, stageName="prod")
         if not good:

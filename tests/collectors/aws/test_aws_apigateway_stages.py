@@ -7,19 +7,21 @@ from typing import Any
 import boto3
 
 from collectors import Status
-from collectors.aws.aws_apigateway_stages import THROTTLING, ApigatewayStagesCollector
+from collectors.aws.aws_apigateway_stages import AUTHORIZED, THROTTLING, ApigatewayStagesCollector
 from collectors.testing import run_collector
 
 PARAMS = {"regions": ["us-east-1"]}
 ACCOUNT = "123456789012"
 
 
-def _api(name: str, *stages: tuple[str, dict[str, str]]) -> str:
-    """A REST API with one GET method, deployed to ``stages`` ({patch path: value} each)."""
+def _api(name: str, *stages: tuple[str, dict[str, str]], **method: Any) -> str:
+    """A REST API with one GET method (``method``: put_method arguments, default open),
+    deployed to ``stages`` ({patch path: value} each)."""
     client = boto3.client("apigateway", region_name="us-east-1")
     api = client.create_rest_api(name=name)["id"]
     root = client.get_resources(restApiId=api)["items"][0]["id"]
-    client.put_method(restApiId=api, resourceId=root, httpMethod="GET", authorizationType="NONE")
+    method = method or {"authorizationType": "NONE"}
+    client.put_method(restApiId=api, resourceId=root, httpMethod="GET", **method)
     client.put_integration(restApiId=api, resourceId=root, httpMethod="GET", type="MOCK")
     for stage, settings in stages:
         client.create_deployment(restApiId=api, stageName=stage)
@@ -108,3 +110,41 @@ def test_denied_stages_are_an_error_on_their_api(aws: None, hooked: Any) -> None
     assert result.rows == []
     assert result.statuses(THROTTLING) == {resource: Status.ERROR}
     assert "AccessDenied on apigateway:GET" in result.finding(THROTTLING, resource).message
+
+
+def _secure(api: str, path: str, **method: Any) -> None:
+    """Add ``/path`` with a GET method (``method``: authorizationType, apiKeyRequired, ...)."""
+    client = boto3.client("apigateway", region_name="us-east-1")
+    root = client.get_resources(restApiId=api)["items"][0]["id"]
+    resource = client.create_resource(restApiId=api, parentId=root, pathPart=path)["id"]
+    client.put_method(restApiId=api, resourceId=resource, httpMethod="GET", **method)
+    client.put_method(restApiId=api, resourceId=resource, httpMethod="OPTIONS",
+                      authorizationType="NONE")  # fmt: skip
+
+
+def test_methods_without_authorization_fail_and_public_paths_are_allowed(aws: None) -> None:
+    open_api = _api("photos", ("prod", STAGE_LIMITS))  # GET / with authorizationType NONE
+    _secure(open_api, "upload", authorizationType="AWS_IAM")
+    _secure(open_api, "health", authorizationType="NONE")
+    keyed = _api("partners", ("prod", STAGE_LIMITS), authorizationType="NONE", apiKeyRequired=True)
+    result = run_collector(ApigatewayStagesCollector, PARAMS)
+    assert result.statuses(AUTHORIZED) == {
+        _resource(open_api, "prod"): Status.FAIL,
+        _resource(keyed, "prod"): Status.PASS,  # an API key is required
+    }
+    rows = {row["rest_api_name"]: row for row in result.rows}
+    assert rows["photos"]["open_methods"] == ["/ GET", "/health GET"]  # OPTIONS never counted
+    assert rows["photos"]["authorization_types"] == ["AWS_IAM", "NONE"]
+    message = result.finding(AUTHORIZED, _resource(open_api, "prod")).message
+    assert "/health GET" in message and "/upload" not in message
+    public = {AUTHORIZED: {"public_paths": ["/", "/health"]}}
+    allowed = run_collector(ApigatewayStagesCollector, PARAMS, thresholds=public)
+    assert allowed.finding(AUTHORIZED, _resource(open_api, "prod")).status is Status.PASS
+
+
+def test_denied_resources_are_an_error_for_authorization_only(aws: None, hooked: Any) -> None:
+    api = _api("photos", ("prod", STAGE_LIMITS))
+    factory = hooked(deny=("GetResources",))
+    result = run_collector(ApigatewayStagesCollector, PARAMS, aws_session_factory=factory)
+    assert result.finding(AUTHORIZED, _resource(api, "prod")).status is Status.ERROR
+    assert result.finding(THROTTLING, _resource(api, "prod")).status is Status.PASS

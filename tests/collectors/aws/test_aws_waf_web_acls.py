@@ -201,3 +201,60 @@ def test_nothing_listable_for_a_transient_reason_is_retried(aws: None, hooked: A
     with pytest.raises(CollectorError) as raised:
         run_collector(WafWebAclsCollector, PARAMS, aws_session_factory=factory)
     assert not raised.value.permanent
+
+
+def _group(name: str, action: str) -> str:
+    """A rule group holding one rate-based rule ``per-ip`` with ``action``; its ARN."""
+    return boto3.client("wafv2", region_name="us-east-1").create_rule_group(
+        Name=name, Scope="REGIONAL", Capacity=10, Rules=[_rate_rule("per-ip", action)],
+        VisibilityConfig=VISIBILITY,
+    )["Summary"]["ARN"]  # fmt: skip
+
+
+def _reference(arn: str, *, count_all: bool = False, **statement: Any) -> dict[str, Any]:
+    return {
+        "Name": "shared-limits",
+        "Priority": 2,
+        "Statement": {"RuleGroupReferenceStatement": {"ARN": arn, **statement}},
+        "OverrideAction": {"Count": {}} if count_all else {"None": {}},
+        "VisibilityConfig": VISIBILITY,
+    }
+
+
+def test_rate_based_rules_inside_referenced_rule_groups(aws: None, hooked: Any) -> None:
+    albs = _albs()
+    group = _group("limits", "Block")
+    plain = _acl("via-group", [_reference(group)])
+    counted = _acl("group-counted", [_reference(group, count_all=True)])
+    to_count = [{"Name": "per-ip", "ActionToUse": {"Count": {}}}]
+    overridden = _acl("rule-overridden", [_reference(group, RuleActionOverrides=to_count)])
+    for acl, lb in ((plain, "web"), (counted, "api"), (overridden, "bare")):
+        _associate(acl, albs[lb])
+    result = run_collector(WafWebAclsCollector, PARAMS, aws_session_factory=hooked(fake=FAKE))
+    assert result.statuses(RATE_RULE) == {
+        albs["web"]: Status.PASS,  # the group's rule blocks
+        albs["api"]: Status.FAIL,  # the reference counts the whole group
+        albs["bare"]: Status.FAIL,  # the reference overrides that rule to Count
+    }
+    rows = {row["resource"]: row for row in result.rows}
+    assert rows[albs["web"]]["rate_based_rules"] == [
+        {"name": "limits/per-ip", "limit": 2000, "aggregate_key_type": "IP", "action": "Block"}
+    ]
+    assert "limits/per-ip (Count)" in result.finding(RATE_RULE, albs["api"]).message
+    assert "wafv2:GetRuleGroup" in result.api_calls
+
+
+def test_unreadable_rule_group_is_an_error_unless_the_acl_blocks_itself(
+    aws: None, hooked: Any
+) -> None:
+    albs = _albs()
+    group = _group("limits", "Block")
+    only_group = _acl("only-group", [_reference(group)])
+    both = _acl("both", [_rate_rule("own", "Block"), _reference(group)])
+    _associate(only_group, albs["web"])
+    _associate(both, albs["api"])
+    factory = hooked(deny=("GetRuleGroup",), fake=FAKE)
+    result = run_collector(WafWebAclsCollector, PARAMS, aws_session_factory=factory)
+    finding = result.finding(RATE_RULE, albs["web"])
+    assert finding.status is Status.ERROR and "wafv2:GetRuleGroup" in finding.message
+    assert result.finding(RATE_RULE, albs["api"]).status is Status.PASS
