@@ -256,27 +256,27 @@ class GithubPullRequestsCollector(Collector):
     resource_column = "pull_request"
     max_age = timedelta(days=1)
 
-    def collect(self, ctx: CollectionContext) -> list[dict[str, Any]]:
-        """Return one row per merged pull request or direct push, sorted by repository,
-        then pull requests by number, then pushes by time."""
+    def collect(self, ctx: CollectionContext) -> Iterator[dict[str, Any]]:  # type: ignore[override]
+        """Yield one row per merged pull request or direct push, repository by repository
+        (sorted by name): pull requests in the list's order (latest update first), then
+        direct pushes oldest first. Rows are yielded, not returned as a list, so the SDK
+        coerces them as they come and never holds the raw rows of the whole population."""
         api = GitHubAPI(ctx)
         api.identify()
         since = ctx.now() - timedelta(days=int(ctx.params["window_days"]))
         repos = list_repositories(ctx, api, ctx.params.get("repositories") or [], _REPO_KEEP)
-        rows: list[dict[str, Any]] = []
+        repos.sort(key=lambda r: str(r["full_name"]).lower())
         for index, repo in enumerate(repos):
             ctx.check_budget()
             name = repo["full_name"]
             try:
-                rows.extend(_repository_rows(ctx, api, repo, since))
+                yield from _repository_rows(ctx, api, repo, since)
             except CollectorError as exc:
                 if not exc.permanent or str(exc).startswith("HTTP 401"):
                     raise
                 ctx.error(f"cannot read pull requests of {name}: {exc}", resource=name,
                           action="github:pulls/list")  # fmt: skip
             ctx.progress(index + 1, len(repos), name)
-        rows.sort(key=_order)
-        return rows
 
     @assertion(
         _APPROVED,
@@ -438,13 +438,6 @@ class GithubPullRequestsCollector(Collector):
         wanted = f" of {', '.join(projects)}" if projects else ""
         other = f" (only {', '.join(keys)})" if keys else ""
         return Outcome(Status.FAIL, f"{where} cites no ticket{wanted}{other}.")
-
-
-def _order(row: dict[str, Any]) -> tuple[str, int, str]:
-    """Repository, then pull requests by number, then direct pushes by time."""
-    pushed = row["change_type"] == DIRECT_PUSH
-    return (row["repository"].lower(), 1 if pushed else 0,
-            str(row["merged_at"]) if pushed else f"{row['number']:012d}")  # fmt: skip
 
 
 def _read_protection(api: GitHubAPI, owner: str, name: str, branch: str, state: _Branch) -> None:
