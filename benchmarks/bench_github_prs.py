@@ -1,9 +1,10 @@
 """github_pull_requests over a generated organisation: wall time, calls, peak RSS.
 
 The fixture server runs in a child process and generates every response (200 repositories,
-N merged pull requests spread evenly, a list item, the pull request, two reviews and three
-check runs each, about 9 KB of JSON per pull request); each size is measured in a fresh
-Python process, so peak RSS (``getrusage``) is the collector's alone::
+each with its branch protection and one page of events, the merge pushes; N merged pull
+requests spread evenly, a list item, the pull request, two reviews and three check runs
+each, about 9 KB of JSON per pull request); each size is measured in a fresh Python
+process, so peak RSS (``getrusage``) is the collector's alone::
 
     .venv/bin/python benchmarks/bench_github_prs.py 1000 10000
 """

@@ -537,7 +537,11 @@ class Collector(ABC):
 
     @abstractmethod
     def collect(self, ctx: CollectionContext) -> list[dict[str, Any]]:
-        """Collect raw rows (sorted, deterministic) using only clients obtained from ``ctx``."""
+        """Collect raw rows (sorted, deterministic) using only clients obtained from ``ctx``.
+
+        A list, or an iterator of rows (a generator): the SDK then coerces them as they
+        come, so a large population's raw rows are never all in memory at once.
+        """
 
     @classmethod
     def description(cls) -> str:

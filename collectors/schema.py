@@ -15,8 +15,10 @@ to identical bytes.
 
 from __future__ import annotations
 
+import itertools
 import math
-from collections.abc import Callable, Sequence
+import re
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -292,13 +294,44 @@ _COERCERS: dict[str, Callable[[Column, list[Any]], list[Any]]] = {
 }
 
 
-def coerce_rows(columns: Sequence[Column], rows: Sequence[Any]) -> list[dict[str, Any]]:
+#: Rows coerced at a time when a collector yields them (an iterator, not a list).
+STREAM_CHUNK = 500
+_ROW_INDEX_RE = re.compile(r"\brow (\d+)")
+
+
+def coerce_rows(columns: Sequence[Column], rows: Iterable[Any]) -> list[dict[str, Any]]:
     """Check ``rows`` against ``columns`` and return new rows with coerced, plain values.
 
     Every output row has exactly the declared columns in declared order; a missing column is
     ``None``. An undeclared column, a row that is not a mapping, or a value that cannot be
     coerced raises ``CollectorError(permanent=True)`` naming the column and the row index.
+
+    ``rows`` may be a list or any iterable: a collector whose ``collect`` yields its rows is
+    coerced :data:`STREAM_CHUNK` rows at a time, so its raw rows are never all held next to
+    their coerced copies (the memory of a large population is then one copy, not two).
     """
+    if isinstance(rows, Sequence):
+        return _coerce_chunk(columns, rows)
+    out: list[dict[str, Any]] = []
+    iterator = iter(rows)
+    while chunk := list(itertools.islice(iterator, STREAM_CHUNK)):
+        offset = len(out)
+        try:
+            out.extend(_coerce_chunk(columns, chunk))
+        except CollectorError as exc:
+            found = _ROW_INDEX_RE.search(str(exc))
+            if not offset or found is None:
+                raise
+            message = _ROW_INDEX_RE.sub(f"row {int(found[1]) + offset}", str(exc), count=1)
+            raise CollectorError(
+                message, permanent=exc.permanent, action=exc.action, kind=exc.kind
+            ) from None
+        del chunk
+    return out
+
+
+def _coerce_chunk(columns: Sequence[Column], rows: Sequence[Any]) -> list[dict[str, Any]]:
+    """:func:`coerce_rows` of one list of rows (indices in messages are within it)."""
     if not rows:
         return []
     names = [c.name for c in columns]

@@ -96,3 +96,44 @@ def error_message(response: requests.Response) -> str:
         body = None
     message = body.get("message") if isinstance(body, dict) else None
     return str(message or response.reason or f"HTTP {response.status_code}")
+
+
+def list_repositories(
+    ctx: CollectionContext,
+    api: GitHubAPI,
+    selected: list[str] | None,
+    keep: tuple[str, ...] | None = None,
+) -> list[dict[str, Any]]:
+    """The repositories a GitHub collector reads, shared by the collectors of this package.
+
+    With ``selected`` empty: every repository of the organisation (``GET /orgs/{org}/repos``,
+    ``type=all``, Link-paginated). Otherwise ``GET /repos/{owner}/{repo}`` for each name
+    (``repo`` or ``owner/repo``; a bare name belongs to ``org``): one that cannot be read is
+    recorded with ``ctx.error`` for ``owner/repo`` (the others go on) and a 401 fails the run.
+    ``keep`` trims each repository to those keys (a few bytes instead of GitHub's ~6 KB body).
+    """
+
+    def trim(body: dict[str, Any]) -> dict[str, Any]:
+        return body if keep is None else {k: body.get(k) for k in keep}
+
+    if not selected:
+        listed = api.items("repos/list-for-org", "orgs", api.org, "repos", type="all")
+        return [trim(repo) for repo in listed]
+    repos = []
+    for name in selected:
+        owner, _, repo = name.rpartition("/")
+        owner = owner or api.org
+        response = api.get("repos/get", "repos", owner, repo)
+        raise_for_auth(response)
+        if response.status_code != 200:
+            ctx.error(
+                f"cannot read repository {owner}/{repo}: {error_message(response)}",
+                action="github:repos/get",
+                resource=f"{owner}/{repo}",
+            )
+            continue
+        repos.append(trim(response.json()))
+    return repos
+
+
+__all__ += ["list_repositories"]

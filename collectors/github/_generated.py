@@ -42,9 +42,11 @@ class GeneratedPulls:
         if len(segments) < 4 or segments[0] != "repos":
             return None
         repo, rest = segments[2], segments[3:]
-        if rest[-1] == "required_status_checks":
-            return {"body": {"strict": True, "contexts": ["ci/test", "ci/lint"],
-                             "checks": [{"context": "ci/test", "app_id": 15368}]}}  # fmt: skip
+        if rest[-1] == "protection":
+            return {"body": _protection()}
+        if rest == ["events"]:  # one page: a push per merge (the newest 100), so all 90 days
+            numbers = range(self.prs, max(self.prs - _PAGE, 0), -1)
+            return {"body": [_push(self.org, repo, n) for n in numbers]}
         if rest == ["pulls"]:
             numbers = range(self.prs - (page - 1) * _PAGE, max(self.prs - page * _PAGE, 0), -1)
             body = [_pull(self.org, repo, n) for n in numbers]
@@ -107,6 +109,26 @@ def _pull(org: str, repo: str, number: int, *, detail: bool = False) -> dict[str
         pull.update({"merged": True, "merged_by": _user("bob"), "commits": 3, "additions": 40,
                      "deletions": 7, "changed_files": 4})  # fmt: skip
     return pull
+
+
+def _protection() -> dict[str, Any]:
+    return {
+        "required_status_checks": {"strict": True, "contexts": ["ci/test", "ci/lint"],
+                                   "checks": [{"context": "ci/test", "app_id": 15368}]},
+        "required_pull_request_reviews": {"required_approving_review_count": 1,
+                                          "dismiss_stale_reviews": True},
+        "enforce_admins": {"enabled": True},
+        "allow_force_pushes": {"enabled": False},
+    }  # fmt: skip
+
+
+def _push(org: str, repo: str, number: int) -> dict[str, Any]:
+    day = 1 + number % 28
+    return {"id": str(number), "type": "PushEvent", "actor": _user("bob"),
+            "repo": {"id": 1, "name": f"{org}/{repo}"}, "public": False,
+            "created_at": f"2026-11-{day:02d}T12:00:01Z",
+            "payload": {"ref": "refs/heads/main", "head": f"{number:040x}", "size": 1,
+                        "before": "0" * 40}}  # fmt: skip
 
 
 def _review(rid: int, login: str, state: str) -> dict[str, Any]:

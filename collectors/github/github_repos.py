@@ -18,7 +18,13 @@ from collectors import (
     assertion,
     register,
 )
-from collectors.github._api import GITHUB_PARAMS, GitHubAPI, error_message, raise_for_auth
+from collectors.github._api import (
+    GITHUB_PARAMS,
+    GitHubAPI,
+    error_message,
+    list_repositories,
+    raise_for_auth,
+)
 
 _ASSERTION = "github_repos.default_branch_protected"
 _RULES_OPERATION = "repos/get-branch-rules"
@@ -118,7 +124,7 @@ class GithubReposCollector(Collector):
         api = GitHubAPI(ctx)
         api.identify()
         rows = []
-        repos = self._repositories(ctx, api)
+        repos = list_repositories(ctx, api, ctx.params.get("repos") or [])
         for index, repo in enumerate(repos):
             ctx.check_budget()
             row = self._protection(ctx, api, repo)
@@ -126,27 +132,6 @@ class GithubReposCollector(Collector):
                 rows.append(row)
             ctx.progress(index + 1, len(repos), repo["full_name"])
         return sorted(rows, key=lambda r: r["repository"].lower())
-
-    @staticmethod
-    def _repositories(ctx: CollectionContext, api: GitHubAPI) -> list[dict[str, Any]]:
-        selected = ctx.params.get("repos") or []
-        if not selected:
-            return list(api.items("repos/list-for-org", "orgs", api.org, "repos", type="all"))
-        repos = []
-        for name in selected:
-            owner, _, repo = name.rpartition("/")
-            owner = owner or api.org
-            response = api.get("repos/get", "repos", owner, repo)
-            raise_for_auth(response)
-            if response.status_code != 200:
-                ctx.error(
-                    f"cannot read repository {owner}/{repo}: {error_message(response)}",
-                    action="github:repos/get",
-                    resource=f"{owner}/{repo}",
-                )
-                continue
-            repos.append(response.json())
-        return repos
 
     @staticmethod
     def _protection(

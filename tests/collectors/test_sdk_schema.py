@@ -196,3 +196,28 @@ def test_nan_and_infinity_are_refused_not_stored_as_null(column, value, where) -
     assert info.value.permanent is True
     assert info.value.message.startswith(f"column {column!r}, row 2{where}: ")
     assert "is not a finite number" in info.value.message
+
+
+def test_rows_from_an_iterator_are_coerced_chunk_by_chunk() -> None:
+    """A collector may yield its rows: the result equals the list path's, and an error in
+    a later chunk names the row's index in the whole population, not in its chunk."""
+    from collectors import schema
+
+    rows = [{"name": f"r{i}", "count": str(i), "seen_at": "2024-03-01T10:00:00Z"}
+            for i in range(2 * schema.STREAM_CHUNK + 5)]  # fmt: skip
+    consumed: list[int] = []
+
+    def generate():
+        for index, row in enumerate(rows):
+            consumed.append(index)
+            yield row
+
+    assert coerce_rows(COLUMNS, generate()) == coerce_rows(COLUMNS, rows)
+    assert len(consumed) == len(rows)
+    bad = [*rows[:-1], {"count": "many"}]
+    with pytest.raises(CollectorError, match=rf"column 'count', row {len(rows) - 1}:"):
+        coerce_rows(COLUMNS, iter(bad))
+    unknown = [*rows[: schema.STREAM_CHUNK + 2], {"colour": "red"}]
+    with pytest.raises(CollectorError, match=rf"in row {schema.STREAM_CHUNK + 2} "):
+        coerce_rows(COLUMNS, iter(unknown))
+    assert coerce_rows(COLUMNS, iter([])) == []

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from collectors import CollectorError, Status
+from collectors import CollectorError, Status, schema
 from collectors.github._generated import serve_generated_pull_requests
 from collectors.github.github_pull_requests import (
     GithubPullRequestsCollector,
@@ -17,13 +17,15 @@ from collectors.github.github_pull_requests import (
     issue_keys,
 )
 from collectors.lint import lint_collector
-from collectors.testing import run_collector, serve_fixtures
+from collectors.testing import make_context, run_collector, serve_fixtures
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "github_pull_requests"
 TOKEN = "ghp_scrubbedTokenValue0123456789abcdef"
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
 APPROVED = "github_pull_requests.approved_by_another_person"
 CHECKS = "github_pull_requests.required_checks_passed"
+PUSHES = "github_pull_requests.no_direct_pushes"
+TICKET = "github_pull_requests.cites_a_ticket"
 PAGE = "base=main&direction=desc&page={}&per_page=100&sort=updated&state=closed"
 
 
@@ -50,6 +52,7 @@ def test_merged_pull_requests_of_the_org() -> None:
         "acme-corp/api#101",
         "acme-corp/api#102",
         "acme-corp/api#104",
+        "acme-corp/api@dd01eeeeeeee",  # mallory's push; the other pushes are merges
         "acme-corp/web#7",
     ]
     first = result.rows[0]
@@ -59,7 +62,7 @@ def test_merged_pull_requests_of_the_org() -> None:
     assert first["check_conclusions"] == {"ci/lint": "neutral", "ci/test": "success"}
     assert first["issue_keys"] == ["OPS-7", "PAY-12"]  # SHA256 is not a key
     assert first["merged_at"] == "2026-11-28T11:59:00.000000Z"
-    assert result.statuses(APPROVED) == {
+    assert result.statuses(APPROVED) == {  # the direct push is judged by PUSHES only
         "acme-corp/api#101": Status.PASS,
         "acme-corp/api#102": Status.FAIL,
         "acme-corp/api#104": Status.FAIL,
@@ -76,7 +79,34 @@ def test_merged_pull_requests_of_the_org() -> None:
     assert "ci/test: failure" in result.finding(CHECKS, "acme-corp/api#102").message
     secret = result.finding(APPROVED, "acme-corp/secret").message
     assert "Resource not accessible" in secret or "HTTP 403" in secret
-    assert result.rows[3]["issue_keys"] == ["WEB-12"]
+    assert result.rows[4]["issue_keys"] == ["WEB-12"]
+    push = result.rows[3]
+    assert push["change_type"] == "direct_push" and push["number"] is None
+    assert push["author"] == "mallory" and push["merged_at"] == "2026-11-27T23:10:00.000000Z"
+    assert push["title"] == "hotfix: raise the payment timeout"
+    assert push["url"] == "https://github.com/acme-corp/api/commit/dd01" + "e" * 36
+    assert first["branch_protection"] == {
+        "protected": True, "reviews_required": True, "required_approvals": 1,
+        "enforce_admins": False, "bypass_allowances": ["user:release-bot"],
+    }  # fmt: skip
+    # the events of api reach an event older than the window on page 2: page 3 is not read
+    assert server.hits("GET /repos/acme-corp/api/events?page=3&per_page=100") == 0
+    assert first["push_events_from"] == "2026-09-02T00:00:00.000000Z"
+    assert first["push_events_cover_window"] is True
+    assert result.statuses(PUSHES) == {
+        "acme-corp/api": Status.FAIL,
+        "acme-corp/web": Status.PASS,  # one page of events: all of the last 90 days
+        "acme-corp/secret": Status.ERROR,
+    }
+    assert "dd01eeeeeeee by mallory" in result.finding(PUSHES, "acme-corp/api").message
+    assert result.statuses(TICKET) == {
+        "acme-corp/api#101": Status.PASS,
+        "acme-corp/api#102": Status.FAIL,
+        "acme-corp/api#104": Status.PASS,
+        "acme-corp/api@dd01eeeeeeee": Status.FAIL,
+        "acme-corp/web#7": Status.PASS,
+        "acme-corp/secret": Status.ERROR,
+    }
     assert result.identity == "github:audit-bot"
     assert "github:pulls/list-reviews" in result.api_calls
     assert "github:checks/list-for-ref" in result.api_calls
@@ -91,8 +121,11 @@ def test_selected_repositories_and_window() -> None:
         )
         assert server.hits("GET /orgs/acme-corp/repos") == 0
         assert server.hits(f"GET /repos/acme-corp/api/pulls?{PAGE.format(2)}") == 1
-    # #104 (merged 2026-11-20) is outside 10 days
-    assert [r["number"] for r in result.rows] == [101, 102]
+    # #104 (merged 2026-11-20) is outside 10 days; mallory's push (11-27) is inside
+    assert [r["pull_request"] for r in result.rows] == [
+        "acme-corp/api#101", "acme-corp/api#102", "acme-corp/api@dd01eeeeeeee",
+    ]  # fmt: skip
+    assert result.rows[0]["push_events_from"] == "2026-11-21T00:00:00.000000Z"
     assert result.statuses(APPROVED)["acme-corp/missing"] == Status.ERROR
 
 
@@ -122,6 +155,108 @@ def test_unreadable_reviews_are_errors_for_that_pull_request() -> None:
     assert "reviews: HTTP 404" in result.rows[0]["read_error"]
 
 
+def _events_pages(count: int, *, start_day: int = 30) -> dict[str, object]:
+    """Routes of web's events: ``count`` WatchEvents, 100 a page, newest first."""
+    events = [
+        {"id": str(5000 - i), "type": "WatchEvent", "actor": {"id": 1, "login": "zed"},
+         "repo": {"id": 5004, "name": "acme-corp/web"}, "payload": {"action": "started"},
+         "public": False,
+         "created_at": f"2026-11-{start_day - i // 24:02d}T{23 - i % 24:02d}:00:00Z"}
+        for i in range(count)
+    ]  # fmt: skip
+    routes: dict[str, object] = {}
+    pages = [events[i : i + 100] for i in range(0, count, 100)]
+    for number, page in enumerate(pages, start=1):
+        key = "GET /repos/acme-corp/web/events" + (
+            "" if number == 1 else f"?page={number}&per_page=100"
+        )
+        spec: dict[str, object] = {"body": page}
+        if number < len(pages):
+            link = f"{{base_url}}/repos/acme-corp/web/events?page={number + 1}&per_page=100"
+            spec["headers"] = {"Link": f'<{link}>; rel="next"'}
+        routes[key] = spec
+    return routes
+
+
+def _web(routes: dict[str, object]) -> dict[str, object]:
+    with serve_fixtures(FIXTURES, routes=routes) as server:
+        result = run_collector(
+            GithubPullRequestsCollector,
+            _params(server.base_url, repositories=["web"]),
+            now=NOW,
+            sleep=lambda seconds: None,
+        )
+    return {"row": result.rows[0], "finding": result.finding(PUSHES, "acme-corp/web")}
+
+
+def test_events_capped_at_300_cover_only_part_of_the_window() -> None:
+    """300 events within the window: the API keeps no more, so earlier pushes are unseen."""
+    seen = _web(_events_pages(300))
+    assert seen["row"]["push_events_cover_window"] is False
+    assert seen["row"]["push_events_from"] == "2026-11-18T12:00:00.000000Z"  # the oldest
+    assert seen["finding"].status == Status.WARN
+    assert "keeps only 90 days and 300 events" in seen["finding"].message
+    fewer = _web(_events_pages(299))  # the list ended before the cap: all of 90 days
+    assert fewer["row"]["push_events_cover_window"] is True
+    assert fewer["finding"].status == Status.PASS
+
+
+_REFUSING = {
+    "body": {
+        "required_pull_request_reviews": {
+            "required_approving_review_count": 2,
+            "bypass_pull_request_allowances": {"users": [], "teams": [], "apps": []},
+        },
+        "enforce_admins": {"enabled": True},
+    }
+}
+_NO_EVENTS = {"status": 403, "body": {"message": "Resource not accessible by integration"}}
+
+
+def test_protection_that_refuses_pushes_stands_in_for_unread_events() -> None:
+    refusing = _web({
+        "GET /repos/acme-corp/web/branches/develop/protection": _REFUSING,
+        "GET /repos/acme-corp/web/events": _NO_EVENTS,
+    })  # fmt: skip
+    assert refusing["row"]["push_events_from"] is None
+    assert "events: HTTP 403" in refusing["row"]["push_check_error"]
+    assert refusing["finding"].status == Status.PASS
+    assert "classic protection refuses direct pushes" in refusing["finding"].message
+    assert refusing["row"]["required_checks"] == []  # protected, but no checks required
+    unprotected = _web({"GET /repos/acme-corp/web/events": _NO_EVENTS})
+    assert unprotected["finding"].status == Status.ERROR
+    assert "could not be read" in unprotected["finding"].message
+    admins_exempt = _web({
+        "GET /repos/acme-corp/web/branches/develop/protection": {
+            "body": {**_REFUSING["body"], "enforce_admins": {"enabled": False}}
+        },
+        "GET /repos/acme-corp/web/events": _NO_EVENTS,
+    })  # fmt: skip
+    assert admins_exempt["finding"].status == Status.ERROR
+
+
+def test_tickets_of_configured_projects() -> None:
+    with serve_fixtures(FIXTURES) as server:
+        result = run_collector(
+            GithubPullRequestsCollector,
+            _params(server.base_url, repositories=["api"]),
+            now=NOW,
+            thresholds={TICKET: {"ticket_projects": ["pay", "OPS"]}},
+        )
+    assert result.statuses(TICKET) == {
+        "acme-corp/api#101": Status.PASS,
+        "acme-corp/api#102": Status.FAIL,
+        "acme-corp/api#104": Status.FAIL,
+        "acme-corp/api@dd01eeeeeeee": Status.FAIL,
+    }
+    assert result.finding(TICKET, "acme-corp/api#101").message == (
+        "acme-corp/api#101 cites OPS-7, PAY-12."
+    )
+    assert result.finding(TICKET, "acme-corp/api#104").message == (
+        "acme-corp/api#104 cites no ticket of PAY, OPS (only SEC-3)."
+    )
+
+
 def test_approvers_at_merge_time() -> None:
     merged = datetime(2026, 11, 1, 12, tzinfo=UTC)
 
@@ -141,30 +276,52 @@ def test_issue_keys() -> None:
     assert issue_keys("abc-123 UTF8 A-1 ABC-0") == []
 
 
-def _peak_bytes(prs: int) -> int:
-    """Peak Python allocations of one collection of ``prs`` pull requests (server apart)."""
+def _peak_bytes(prs: int, *, keep: bool) -> int:
+    """Peak Python allocations of one collection of ``prs`` pull requests (server apart).
+
+    ``keep``: run it as the SDK does (coerced rows and findings kept); otherwise only the
+    collector, each yielded row dropped at once.
+    """
     with serve_generated_pull_requests(repos=1, prs_per_repo=prs) as server:
+        params = {"org": "bench-org", "token": TOKEN, "base_url": server.base_url}
+        ctx = make_context({**params, "repositories": [], "window_days": 90}, now=NOW)
         gc.collect()
         tracemalloc.start()
         try:
-            result = run_collector(
-                GithubPullRequestsCollector,
-                {"org": "bench-org", "token": TOKEN, "base_url": server.base_url},
-                now=NOW,
-            )
+            if keep:
+                result = run_collector(GithubPullRequestsCollector, params, now=NOW)
+                rows = len(result.rows)
+            else:
+                rows = sum(1 for _ in GithubPullRequestsCollector().collect(ctx))
             peak = tracemalloc.get_traced_memory()[1]
         finally:
             tracemalloc.stop()
-    assert len(result.rows) == prs
-    assert server.requests == 3 + (prs + 99) // 100 + 3 * prs  # user, repos, checks; pages
-    assert result.statuses(CHECKS)["bench-org/repo-0000#1"] == Status.PASS  # e2e not required
+    assert rows == prs
+    # user, repos, protection, events; pages of pull requests; per pull request 3 calls
+    assert server.requests == 4 + (prs + 99) // 100 + 3 * prs
+    if keep:  # e2e fails but is not required
+        assert result.statuses(CHECKS)["bench-org/repo-0000#1"] == Status.PASS
     return peak
 
 
-def test_memory_per_pull_request_is_the_row_not_the_payloads() -> None:
-    """Each pull request's payloads (about 9 KB as JSON) are dropped once its row is built."""
-    small = _peak_bytes(100)
-    large = _peak_bytes(400)
-    per_pr = (large - small) / 300
-    print(f"peak {small} B at 100, {large} B at 400: {per_pr:.0f} B per pull request")
-    assert per_pr < 6000, per_pr  # the row, its coerced copy and two findings
+def test_collector_memory_is_flat_in_the_number_of_pull_requests() -> None:
+    """The collector keeps no payload and no row: 200 and 400 pull requests (both over
+    several pages, so two pages in flight at most) peak at the same size within the merge
+    commit ids it keeps per repository (about 100 B each)."""
+    small = _peak_bytes(200, keep=False)
+    large = _peak_bytes(400, keep=False)
+    per_pr = (large - small) / 200
+    print(f"collector peak {small} B at 200, {large} B at 400: {per_pr:.0f} B per pull request")
+    assert per_pr < 400, per_pr  # measured about 0
+
+
+def test_memory_per_pull_request_is_the_coerced_row_and_its_findings(monkeypatch) -> None:
+    """Run as the SDK runs it, what grows is the coerced row (about 1.3 KB) and its three
+    findings (about 1 KB): the raw rows are coerced 100 at a time and dropped, and the
+    payloads (about 9 KB of JSON per pull request) never accumulate."""
+    monkeypatch.setattr(schema, "STREAM_CHUNK", 100)
+    small = _peak_bytes(200, keep=True)
+    large = _peak_bytes(400, keep=True)
+    per_pr = (large - small) / 200
+    print(f"peak {small} B at 200, {large} B at 400: {per_pr:.0f} B per pull request")
+    assert per_pr < 2000, per_pr  # measured 1,400
