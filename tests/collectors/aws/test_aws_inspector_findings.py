@@ -148,7 +148,8 @@ def test_open_findings_over_pages_with_a_throttled_first_call(inspector: Inspect
     assert [row["arn"] for row in result.rows] == sorted([critical, high, medium, info, low])
     row = next(r for r in result.rows if r["arn"] == critical)
     assert row["severity"] == "CRITICAL" and row["vulnerability_id"] == "CVE-2026-0001"
-    assert row["resource_type"] == "AWS_EC2_INSTANCE" and row["resource_id"] == "i-0abc1234def567890"
+    assert row["resource_type"] == "AWS_EC2_INSTANCE"
+    assert row["resource_id"] == "i-0abc1234def567890"
     assert row["first_observed_at"] == "2026-11-20T08:00:00.000000Z"
     assert row["fix_available"] == "YES" and row["status"] == "ACTIVE"
     assert row["packages"] == [{"name": "openssl", "version": "3.0.1", "fixed_in": "3.0.15"}]
