@@ -295,11 +295,18 @@ class Column:
 
 @dataclass(frozen=True)
 class Outcome:
-    """What a check says about one resource: a status and a one-sentence message."""
+    """What a check says about one resource: a status and a one-sentence message.
+
+    ``severity``, when given, replaces the assertion's declared severity for this finding
+    only: a check judging items that carry their own severity (a vulnerability scanner's
+    critical or low finding) passes it on, so the exceptions register applies that
+    severity's deadline. ``None`` keeps the assertion's.
+    """
 
     status: Status
     message: str
     resource: str | None = None
+    severity: Severity | None = None
 
 
 @dataclass(frozen=True)
@@ -414,7 +421,7 @@ class Assertion:
             assertion_id=self.id,
             resource=outcome.resource if outcome.resource is not None else resource,
             status=outcome.status,
-            severity=self.severity,
+            severity=outcome.severity or self.severity,
             message=outcome.message,
             thresholds=dict(params),
             controls=self.controls,
@@ -452,7 +459,8 @@ def _to_outcome(result: Any, default_resource: str) -> Outcome:
         )
     status = Status(outcome.status)
     resource = outcome.resource if outcome.resource is not None else default_resource
-    return Outcome(status, outcome.message, str(resource))
+    severity = Severity(outcome.severity) if outcome.severity is not None else None
+    return Outcome(status, outcome.message, str(resource), severity)
 
 
 def assertion(

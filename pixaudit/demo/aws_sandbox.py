@@ -13,6 +13,7 @@ non-compliant resources so that every AWS assertion has passes and failures::
 Resources with an even index are compliant, odd ones fail (not encrypted, no versioning,
 weak TLS policy, no MFA, no point-in-time recovery, ...). Account-level settings get one
 good and one bad region (EBS encryption by default and GuardDuty are on in us-east-1 only).
+Inspector is enabled in both regions with one overdue and one recent finding each.
 """
 
 from __future__ import annotations
@@ -221,6 +222,7 @@ def seed_sandbox(endpoint_url: str, *, n: int = 1) -> dict[str, int]:
             c[(service, region)] = _client(endpoint_url, service, region)
     account = c[("sts", HOME)].get_caller_identity()["Account"]
     _seed_account(c, account)
+    _seed_inspector(endpoint_url, account)
     seeders = (
         ("s3_buckets", _seed_bucket),
         ("ebs_volumes", _seed_volume),
@@ -235,6 +237,63 @@ def seed_sandbox(endpoint_url: str, *, n: int = 1) -> dict[str, int]:
     for _, seeder in seeders:
         _each(n, lambda i, seeder=seeder: seeder(c, i))
     return {name: n for name, _ in seeders}
+
+
+def _seed_inspector(endpoint_url: str, account: str) -> None:
+    """Inspector enabled in every sandbox region, each with one ACTIVE critical finding
+    first observed 30 days ago (past its 7-day deadline) and one low finding from yesterday.
+
+    moto answers ``ListFindings`` from a queue filled through its moto-api (it neither
+    filters nor pages); the first call of each region takes that region's list.
+    """
+    import time
+
+    import requests
+
+    now = time.time()
+    for region in SANDBOX_REGIONS:
+        _client(endpoint_url, "inspector2", region).enable(
+            accountIds=[account], resourceTypes=["EC2", "ECR"]
+        )
+        findings = [
+            _inspector_finding(account, region, "CRITICAL", "CVE-2026-0001", "openssl",
+                               now - 30 * 86400, index=0),
+            _inspector_finding(account, region, "LOW", "CVE-2025-9999", "tar",
+                               now - 86400, index=1),
+        ]  # fmt: skip
+        response = requests.post(
+            f"{endpoint_url}/moto-api/static/inspector2/findings-results",
+            json={"results": [findings], "account_id": account, "region": region},
+            timeout=10,
+        )
+        response.raise_for_status()
+
+
+def _inspector_finding(
+    account: str, region: str, severity: str, cve: str, package: str, first: float, *, index: int
+) -> dict[str, Any]:
+    instance = f"i-0{index:016x}"
+    return {
+        "awsAccountId": account,
+        "findingArn": f"arn:aws:inspector2:{region}:{account}:finding/{index:032x}",
+        "title": f"{cve} - {package}",
+        "type": "PACKAGE_VULNERABILITY",
+        "severity": severity,
+        "status": "ACTIVE",
+        "firstObservedAt": first,
+        "lastObservedAt": first + 3600,
+        "updatedAt": first + 3600,
+        "fixAvailable": "YES",
+        "exploitAvailable": "NO",
+        "resources": [{"type": "AWS_EC2_INSTANCE", "id": instance, "region": region,
+                       "partition": "aws"}],
+        "packageVulnerabilityDetails": {
+            "vulnerabilityId": cve,
+            "source": "NVD",
+            "vulnerablePackages": [{"name": package, "version": "1.0", "fixedInVersion": "1.1"}],
+        },
+        "remediation": {"recommendation": {"text": f"Update {package}."}},
+    }  # fmt: skip
 
 
 def _seed_account(c: dict[tuple[str, str], Any], account: str) -> None:

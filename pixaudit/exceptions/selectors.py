@@ -2,9 +2,14 @@
 
 Deadlines: ``PIXAUDIT_EXCEPTION_DEADLINE_DAYS`` (severity -> days, env-driven; info has
 none). An exception is past its deadline when it is still open after ``opened_at`` + days,
-or closed after that instant. Status: ``accepted`` while an approved acceptance is in force
-(not revoked, ``expires_on`` today or later), else ``open`` or ``closed``. Accepted
-exceptions are excluded from monitoring: never counted open nor past deadline.
+or closed after that instant. Exceptions of the assertions in
+``collectors.vulnerabilities.DEADLINE_JUDGED_ASSERTIONS`` (vulnerability scanners judged
+against the same severity deadlines, counted from when the scanner first saw the finding)
+fail only once that deadline has passed: their deadline is ``opened_at`` itself, so the
+register and the collector's verdict agree. Status: ``accepted`` while an approved
+acceptance is in force (not revoked, ``expires_on`` today or later), else ``open`` or
+``closed``. Accepted exceptions are excluded from monitoring: never counted open nor past
+deadline.
 
 Controls are the assertion's effective mappings (collector declarations plus overrides, as
 posture uses them), read when the register is read. Every list selector runs a fixed number
@@ -32,6 +37,7 @@ from django.db.models import (
 )
 from django.utils import timezone
 
+from collectors.vulnerabilities import DEADLINE_JUDGED_ASSERTIONS
 from pixaudit.accounts.models import User
 from pixaudit.controls.models import Control, Framework
 from pixaudit.controls.selectors import effective_mappings
@@ -72,7 +78,8 @@ def _accepted_now(today: date) -> Exists:
 
 
 def _deadline_expr() -> Case:
-    whens = [
+    whens = [When(assertion_id__in=sorted(DEADLINE_JUDGED_ASSERTIONS), then=F("opened_at"))]
+    whens += [
         When(severity=severity, then=F("opened_at") + Value(timedelta(days=days)))
         for severity, days in deadline_days().items()
     ]
@@ -176,6 +183,8 @@ class ExceptionRow:
 
     @property
     def deadline_at(self) -> datetime | None:
+        if self.record.assertion_id in DEADLINE_JUDGED_ASSERTIONS:
+            return self.record.opened_at  # the FAIL itself means "past the deadline"
         days = deadline_days().get(self.record.severity)
         return None if days is None else self.record.opened_at + timedelta(days=days)
 
