@@ -50,10 +50,12 @@ class PushView(ApiView):
     ``?connection=<id or name>`` names a push connection of the collector (created on the
     connections page): the push replaces that connection's current state only, so several
     repositories or systems keep theirs side by side. Without it, the push replaces the
-    collector's connection-less current state.
+    collector's connection-less current state, or, with a token restricted to a push
+    connection, that connection's.
     """
 
     access = {"POST": (WRITE_EVIDENCE, "evidence.push")}
+    push_endpoint = True  # the one endpoint a token restricted to a push connection may call
     serializer_class = s.PushSerializer
     parser_classes = [JSONParser]
 
@@ -81,6 +83,7 @@ class PushView(ApiView):
         try:
             push_collector(key)
             connection = None if ref is None else push_connection(collector_key=key, ref=ref)
+            connection = self._restricted(request.auth, key, connection)
             item = evidence_push(collector_key=key, rows=rows, token=request.auth,
                                  metadata=dict(data.get("metadata") or {}),
                                  connection=connection, request=request._request)  # fmt: skip
@@ -112,6 +115,21 @@ class PushView(ApiView):
             counts[status] += 1
         result = {"evidence": item, "findings": counts}
         return Response(s.PushResultSerializer(result).data, status=201)
+
+    @staticmethod
+    def _restricted(token, key: str, connection):
+        """A token restricted to a push connection pushes there (and nowhere else)."""
+        only = token.push_connection
+        if only is None:
+            return connection
+        if connection is not None and connection.pk != only.pk:
+            raise ProblemException(
+                403,
+                f"This token only pushes to connection {only.name!r} (id {only.pk}), "
+                f"not {connection.name!r}.",
+                [{"field": "connection", "detail": f"Only {only.name!r}."}],
+            )
+        return push_connection(collector_key=key, ref=str(only.pk))
 
 
 class RunStart(ApiView):

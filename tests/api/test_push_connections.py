@@ -5,10 +5,14 @@ run, and an unknown or mismatched connection is refused with a problem naming it
 from __future__ import annotations
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from pixaudit.accounts.models import Role
+from pixaudit.api.models import ApiToken
+from pixaudit.api.services import token_create
+from pixaudit.auditlog.models import AuditEvent
 from pixaudit.controls.collector_mappings import check_mappings_sync_from_registry
 from pixaudit.controls.models import Control
 from pixaudit.evidence.models import CollectionRun, Connection, EvidenceItem, LatestResult
@@ -157,8 +161,9 @@ def test_push_connections_take_no_schedule_and_apply_their_thresholds(catalogs):
                                            {"default_rto_minutes": 10}})  # fmt: skip
     engineer = user_make(Role.ENGINEER, "restorer")
     client = api_client(token_for(engineer, ["write:evidence"]))
-    body = {"document": {"system": "db-orders", "finished_at": "2026-03-02T10:00:00Z",
-                         "succeeded": True, "data_verified": True, "restore_minutes": 30}}  # fmt: skip
+    document = {"system": "db-orders", "finished_at": "2026-03-02T10:00:00Z",
+                "succeeded": True, "data_verified": True, "restore_minutes": 30}  # fmt: skip
+    body = {"document": document}
     assert _push(client, body, key="restore_tests").json()["findings"]["fail"] == 0
     pushed = _push(client, body, strict.name, key="restore_tests")
     assert pushed.status_code == 201
@@ -183,3 +188,41 @@ def test_the_connections_page_says_evidence_arrives_by_api_and_shows_the_last_pu
     )
     assert created.status_code == 302
     assert Connection.objects.get(name="payments").next_run_at is None
+
+
+def test_a_token_restricted_to_a_push_connection_only_pushes_there(pushers, world):
+    shop, billing, _, manager = pushers
+    with pytest.raises(ValidationError) as wide:
+        token_create(user=manager, name="ci", scopes=["read", "write:evidence"],
+                     push_connection=shop)  # fmt: skip
+    assert "write:evidence scope only" in str(wide.value)
+    with pytest.raises(ValidationError) as pulled:
+        token_create(user=manager, name="ci", scopes=["write:evidence"],
+                     push_connection=world.connection)  # fmt: skip
+    assert "not a push connection" in str(pulled.value)
+    created = token_create(user=manager, name="shop ci", scopes=["write:evidence"],
+                           kind="service", push_connection=shop)  # fmt: skip
+    client = api_client(created.secret)
+    # No ?connection=: the token's own connection.
+    pushed = _push(client, {"rows": [_row("acme/shop", 1, ["bob"])]})
+    assert pushed.status_code == 201, pushed.content
+    assert EvidenceItem.objects.get(pk=pushed.json()["evidence"]["id"]).connection == shop
+    assert (
+        _push(client, {"rows": [_row("acme/shop", 2, ["bob"])]}, "shop deploys").status_code == 201
+    )
+    # Another connection, or any other endpoint: refused, naming the connection.
+    other = _push(client, {"rows": [_row("acme/billing", 1, ["bob"])]}, billing.pk)
+    assert other.status_code == 403 and "'shop deploys'" in other.json()["detail"]
+    upload = client.post("/api/v1/manual-evidence/", {})
+    assert upload.status_code == 403 and "only pushes evidence" in upload.json()["detail"]
+    assert not LatestResult.objects.filter(connection=billing).exists()
+    event = AuditEvent.objects.filter(action="api_token.created").latest("id")
+    assert event.details["push_connection"] == "shop deploys"
+    page = client_for(manager).get("/api/tokens/").content.decode()
+    assert "only pushes to shop deploys" in page and 'name="push_connection"' in page
+    made = client_for(manager).post("/api/tokens/", {
+        "name": "billing ci", "scopes": ["write:evidence"], "kind": "service",
+        "expires_in_days": 30, "push_connection": billing.pk,
+    })  # fmt: skip
+    assert made.status_code == 200
+    assert ApiToken.objects.get(name="billing ci").push_connection == billing
