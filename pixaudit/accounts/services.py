@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
 import secrets
 from dataclasses import dataclass, field
@@ -13,14 +12,13 @@ import django_rq
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
-from django.core.mail import send_mail
 from django.db import transaction
-from django.urls import reverse
 from django.utils import timezone
 
 from pixaudit.accounts.models import InvitationEmail, Role, User, UserInvitation
 from pixaudit.accounts.permissions import MFA_REQUIRED
 from pixaudit.auditlog.services import audit_log_record
+from pixaudit.lib.invitation_mail import invitation_mail_send, invitation_token_hash
 from pixaudit.lib.single_line import header_text
 
 
@@ -113,10 +111,6 @@ class UserManagementRefused(Exception):
     """A change the users pages refuse, with the reason to show (never a partial change)."""
 
 
-def invitation_token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
-
-
 def _username_from_email(email: str) -> str:
     base = re.sub(r"[^\w.@+-]", "", email.split("@", 1)[0])[:140] or "user"
     candidate, n = base, 1
@@ -198,20 +192,28 @@ def user_invitation_resend(*, user: User, actor: User, request: Any = None) -> U
     return invitation
 
 
-def _invitation_email(invitation: UserInvitation, link: str) -> None:
+def _invitation_message(invitation: UserInvitation, link: str) -> tuple[str, str]:
     org = header_text(settings.PIXAUDIT_ORG_NAME)
     role = Role(invitation.user.role).label.lower()
-    send_mail(
-        subject=f"{org} invites you to pixaudit",
-        message=(
-            f"You have been invited to pixaudit, {org}'s compliance evidence app, as "
-            f"{role} (username: {invitation.user.username}).\n\n"
-            f"Choose your password here:\n{link}\n\n"
-            f"The link works once and ends on {invitation.expires_at:%Y-%m-%d %H:%M} UTC.\n"
-        ),
-        from_email=settings.DEFAULT_FROM_EMAIL,
-        recipient_list=[invitation.email],
+    return (
+        f"{org} invites you to pixaudit",
+        f"You have been invited to pixaudit, {org}'s compliance evidence app, as "
+        f"{role} (username: {invitation.user.username}).\n\n"
+        f"Choose your password here:\n{link}\n\n"
+        f"The link works once and ends on {invitation.expires_at:%Y-%m-%d %H:%M} UTC.\n",
     )
+
+
+def _invitation_audit(invitation: UserInvitation, error: str) -> None:
+    if not error:
+        audit_log_record(
+            action="user.invitation_email_sent", obj=invitation.user,
+            invitation_id=invitation.pk, attempt=invitation.email_attempts,
+        )  # fmt: skip
+        return
+    audit_log_record(action="user.invitation_email_failed", obj=invitation.user,
+                     invitation_id=invitation.pk, attempt=invitation.email_attempts,
+                     error=error)  # fmt: skip
 
 
 def user_invitation_email_send(*, invitation_id: int) -> UserInvitation:
@@ -220,47 +222,16 @@ def user_invitation_email_send(*, invitation_id: int) -> UserInvitation:
     The new token's hash is stored only if the mail left (it is sent inside the transaction
     that stores it). Never raises for a mail failure: the users page shows it and offers to
     send again. Audited ``user.invitation_email_sent`` / ``user.invitation_email_failed``.
+    (``pixaudit.lib.invitation_mail`` sends it, as for auditor invitations.)
     """
-    error = ""
-    with transaction.atomic():
-        invitation = (
-            UserInvitation.objects.select_for_update().select_related("user").get(pk=invitation_id)
-        )
-        if invitation.status != "pending" or not invitation.user.is_active:
-            invitation.email_status = InvitationEmail.CANCELLED
-            invitation.save(update_fields=["email_status"])
-            return invitation
-        token = secrets.token_urlsafe(32)
-        invitation.token_hash = invitation_token_hash(token)
-        link = settings.PIXAUDIT_BASE_URL.rstrip("/") + reverse(
-            "accounts:invitation_accept", args=[token]
-        )
-        try:
-            _invitation_email(invitation, link)
-        except Exception as exc:  # any backend failure (SMTP, DNS, headers) is reported
-            error = f"{type(exc).__name__}: {exc}"[:300]
-        else:
-            invitation.email_status = InvitationEmail.SENT
-            invitation.email_attempts += 1
-            invitation.email_sent_at = timezone.now()
-            invitation.email_error = ""
-            invitation.save(update_fields=["token_hash", "email_status", "email_attempts",
-                                           "email_sent_at", "email_error"])  # fmt: skip
-            audit_log_record(
-                action="user.invitation_email_sent", obj=invitation.user,
-                invitation_id=invitation.pk, attempt=invitation.email_attempts,
-            )  # fmt: skip
-            return invitation
-    with transaction.atomic():
-        invitation = UserInvitation.objects.select_for_update().get(pk=invitation_id)
-        invitation.email_status = InvitationEmail.FAILED
-        invitation.email_attempts += 1
-        invitation.email_error = error
-        invitation.save(update_fields=["email_status", "email_attempts", "email_error"])
-        audit_log_record(action="user.invitation_email_failed", obj=invitation.user,
-                         invitation_id=invitation.pk, attempt=invitation.email_attempts,
-                         error=error)  # fmt: skip
-    return invitation
+    return invitation_mail_send(
+        invitations=UserInvitation.objects.select_related("user"),
+        invitation_id=invitation_id,
+        pending=lambda invitation: invitation.status == "pending" and invitation.user.is_active,
+        accept_url="accounts:invitation_accept",
+        message=_invitation_message,
+        audit=_invitation_audit,
+    )
 
 
 class InvitationUnusable(Exception):

@@ -6,6 +6,8 @@ from django import forms
 from django.conf import settings
 
 from pixaudit.api.models import Scope, TokenKind
+from pixaudit.evidence.models import Connection
+from pixaudit.evidence.services.connections import push_collector_keys
 
 
 class TokenForm(forms.Form):
@@ -15,6 +17,14 @@ class TokenForm(forms.Form):
     )
     kind = forms.ChoiceField(choices=TokenKind.choices, initial=TokenKind.PERSONAL)
     expires_in_days = forms.IntegerField(min_value=1, label="Expires in (days)")
+    push_connection = forms.ModelChoiceField(
+        queryset=Connection.objects.none(),
+        required=False,
+        label="Only push to",
+        empty_label="(not restricted)",
+        help_text="A push connection: the token then only pushes evidence there "
+        "(choose the write:evidence scope alone).",
+    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -24,3 +34,6 @@ class TokenForm(forms.Form):
         )
         self.fields["expires_in_days"].max_value = maximum
         self.fields["expires_in_days"].help_text = f"At most {maximum} days."
+        self.fields["push_connection"].queryset = Connection.objects.filter(
+            collector_key__in=push_collector_keys()
+        ).order_by("name")

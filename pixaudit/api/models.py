@@ -24,6 +24,7 @@ class ApiToken(models.Model):
     The token itself (``pxa_<prefix>_<secret>``) is never stored: ``token_hash`` is the
     SHA-256 of the whole string (256 bits of randomness, so a plain hash is enough and a
     lookup is one indexed query). ``prefix`` identifies the token in lists and the audit log.
+    A token with a ``push_connection`` may only push evidence, and only to that connection.
     """
 
     user = models.ForeignKey(
@@ -41,6 +42,11 @@ class ApiToken(models.Model):
     revoked_at = models.DateTimeField(null=True, blank=True)
     revoked_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Set: the token only pushes, to this push connection (removing the connection removes
+    # the token rather than widening it).
+    push_connection = models.ForeignKey(
+        "evidence.Connection", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
     )
 
     class Meta:

@@ -23,7 +23,8 @@ def access_for(view, method: str) -> tuple[str, str] | None:
 
 
 class ScopeAndRole(BasePermission):
-    """A valid token whose scopes include the endpoint's scope, for a role the action allows."""
+    """A valid token whose scopes include the endpoint's scope, for a role the action allows;
+    a token restricted to a push connection only on the push endpoint (``push_endpoint``)."""
 
     def has_permission(self, request, view) -> bool:
         token = request.auth
@@ -36,6 +37,12 @@ class ScopeAndRole(BasePermission):
         assert action in ACTIONS, action
         if scope not in token.scopes:
             raise exceptions.PermissionDenied(f"This token does not have the {scope!r} scope.")
+        if token.push_connection_id is not None and not getattr(view, "push_endpoint", False):
+            raise exceptions.PermissionDenied(
+                "This token only pushes evidence, to connection "
+                f"{token.push_connection.name!r} (POST /api/v1/push/"
+                f"{token.push_connection.collector_key}/)."
+            )
         if not can(request.user, action):
             raise exceptions.PermissionDenied("Your role does not give access to this.")
         return True

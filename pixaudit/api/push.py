@@ -3,9 +3,15 @@
 ``evidence_push`` checks the rows against the push collector's declared columns (every
 problem named, nothing stored), evaluates its assertions with the same function the runner
 uses, builds the canonical artifact the same way, and appends it with
-``evidence.services.ingest.evidence_ingest`` through a run (trigger ``push``, no connection)
-that this process owns: the same chain, the same current-state update, the same post-ingest
-hooks as pulled evidence. The provenance names the token, its user and the CI metadata.
+``evidence.services.ingest.evidence_ingest`` through a run (trigger ``push``) that this
+process owns: the same chain, the same current-state update, the same post-ingest hooks as
+pulled evidence. The provenance names the token, its user and the CI metadata.
+
+A push may name a *push connection* (a connection of the push collector, created in the app
+like any other, never scheduled or run): the run and the item belong to it, so the current
+state it replaces is that connection's only (two repositories pushing ``ci_deployments`` to
+two connections keep both). Without one, the push is the collector's implicit connection-less
+current state, as before push connections existed.
 """
 
 from __future__ import annotations
@@ -21,20 +27,67 @@ from collectors.push import PushCollector, PushRejected, push_evaluate
 from pixaudit.api.models import ApiToken
 from pixaudit.auditlog.services import audit_log_record
 from pixaudit.evidence.canonical import canonical_parts_with_list, format_datetime
-from pixaudit.evidence.models import CollectionRun, EvidenceItem, RunStatus, RunTrigger
+from pixaudit.evidence.models import (
+    CollectionRun,
+    Connection,
+    EvidenceItem,
+    RunStatus,
+    RunTrigger,
+)
 from pixaudit.evidence.services.connections import collector_class
 from pixaudit.evidence.services.ingest import evidence_ingest, evidence_post_ingest
 from pixaudit.evidence.services.runs import _json_safe, _sorted_canonical_rows
 from pixaudit.evidence.storage import artifact_size_check, data_sha256, data_size
 from pixaudit.lib.processes import process_identity
 
-__all__ = ["NotAPushCollector", "PushRejected", "evidence_push", "push_collector"]
+__all__ = [
+    "NotAPushCollector",
+    "PushConnectionMismatch",
+    "PushConnectionNotFound",
+    "PushRejected",
+    "evidence_push",
+    "push_collector",
+    "push_connection",
+]
 
 logger = logging.getLogger("pixaudit.api.push")
 
 
 class NotAPushCollector(LookupError):
     """The key names no collector, or one whose rows are pulled."""
+
+
+class PushConnectionNotFound(LookupError):
+    """The push names a connection that does not exist."""
+
+
+class PushConnectionMismatch(ValueError):
+    """The named connection exists but cannot take this push (another collector, disabled)."""
+
+
+def push_connection(*, collector_key: str, ref: str) -> Connection:
+    """The connection ``ref`` (its id, or its exact name) of the push collector ``collector_key``.
+
+    Raises :class:`PushConnectionNotFound` when no connection has that id or name, and
+    :class:`PushConnectionMismatch` when it belongs to another collector or is disabled.
+    """
+    found = None
+    if ref.isascii() and ref.isdigit() and len(ref) < 19:
+        found = Connection.objects.filter(pk=int(ref)).first()
+    if found is None:
+        found = Connection.objects.filter(name=ref).first()
+    if found is None:
+        raise PushConnectionNotFound(f"No connection {ref!r}: create it on the connections page.")
+    if found.collector_key != collector_key:
+        raise PushConnectionMismatch(
+            f"Connection {found.name!r} (id {found.pk}) belongs to the collector "
+            f"{found.collector_key}, not {collector_key}."
+        )
+    if not found.enabled:
+        raise PushConnectionMismatch(
+            f"Connection {found.name!r} (id {found.pk}) is disabled: enable it to accept pushes."
+        )
+    return found
 
 
 def push_collector(key: str) -> type[PushCollector]:
@@ -48,11 +101,16 @@ def push_collector(key: str) -> type[PushCollector]:
     return cls
 
 
-def _document(cls, rows: list, collected_at, token: ApiToken, metadata: dict) -> dict[str, Any]:
+def _document(
+    cls, rows: list, collected_at, token: ApiToken, metadata: dict, connection: Connection | None
+) -> dict[str, Any]:
     return {
         "collector": {"key": cls.key, "version": int(cls.version), "title": cls.title},
         "pixaudit_version": settings.PIXAUDIT_VERSION,
-        "connection": None,
+        # The same shape as a pulled collection's document (runs._document).
+        "connection": None
+        if connection is None
+        else {"id": connection.pk, "name": connection.name},
         "collected_at": format_datetime(collected_at),
         "params": {},
         "identity": f"api:{token.user.get_username()}",
@@ -72,29 +130,37 @@ def evidence_push(
     rows: Any,
     token: ApiToken,
     metadata: dict[str, str] | None = None,
+    connection: Connection | None = None,
     request: Any = None,
 ) -> EvidenceItem:
     """Validate, evaluate and append pushed ``rows``; return the evidence item.
 
-    Raises :class:`NotAPushCollector`, :class:`PushRejected` (every problem, nothing
-    stored), ``storage.ArtifactTooLarge`` and ``storage.ArtifactStoreError`` (nothing
-    stored). Audited as ``evidence.pushed`` with the token's identity.
+    ``connection`` (see :func:`push_connection`) is the push connection the rows belong to:
+    its threshold overrides apply, and the latest push to it is its current state; ``None``
+    is the collector's connection-less current state.
+
+    Raises :class:`NotAPushCollector`, :class:`PushConnectionMismatch`, :class:`PushRejected`
+    (every problem, nothing stored), ``storage.ArtifactTooLarge`` and
+    ``storage.ArtifactStoreError`` (nothing stored). Audited as ``evidence.pushed`` with the
+    token's identity.
     """
     cls = push_collector(collector_key)
+    if connection is not None and connection.collector_key != cls.key:
+        raise PushConnectionMismatch(
+            f"Connection {connection.name!r} (id {connection.pk}) belongs to the collector "
+            f"{connection.collector_key}, not {cls.key}."
+        )
     metadata = dict(metadata or {})
-    coerced, findings = push_evaluate(cls, rows)
+    thresholds = dict(connection.thresholds) if connection is not None else {}
+    coerced, findings = push_evaluate(cls, rows, thresholds=thresholds or None)
     # Same order and bytes as a pulled collection of the same rows.
     coerced, row_bytes = _sorted_canonical_rows(coerced)
     collected_at = timezone.now()
-    document = _document(cls, coerced, collected_at, token, metadata)
+    document = _document(cls, coerced, collected_at, token, metadata, connection)
     del document["rows"]
     data = canonical_parts_with_list(document, "rows", row_bytes)
     artifact_size_check(data_size(data))
     worker, started = process_identity()
-    run = CollectionRun.objects.create(
-        collector_key=cls.key, status=RunStatus.RUNNING, trigger=RunTrigger.PUSH,
-        started_at=collected_at, worker=worker, worker_started=started,
-    )  # fmt: skip
     provenance = {
         "identity": document["identity"],
         "api_calls": [],
@@ -107,9 +173,18 @@ def evidence_push(
         "user": token.user.get_username(),
         "ci": metadata,
     }
+    run_fields = {
+        "collector_key": cls.key, "trigger": RunTrigger.PUSH, "thresholds": thresholds,
+        "started_at": collected_at, "worker": worker, "worker_started": started,
+    }  # fmt: skip
     try:
-        # The audit event commits with the item, or neither does.
+        # The run, the item and the audit event commit together, or none does. The run is
+        # inserted first: a push connection's active-run unique index makes a concurrent push
+        # to the same connection wait for this one (it never sees a half-done push).
         with transaction.atomic():
+            run = CollectionRun.objects.create(
+                connection=connection, status=RunStatus.RUNNING, **run_fields
+            )
             item = evidence_ingest(
                 run=run, cls=cls, data=data, sha256=data_sha256(data),
                 collected_at=collected_at, rows_count=len(coerced), findings=findings,
@@ -117,13 +192,22 @@ def evidence_push(
             )  # fmt: skip
             audit_log_record(actor=token.user, action="evidence.pushed", obj=item,
                              request=request, collector=cls.key, rows=len(coerced),
-                             findings=len(findings), sha256=item.sha256,
-                             ci=metadata)  # fmt: skip
+                             findings=len(findings), sha256=item.sha256, ci=metadata,
+                             connection=None if connection is None else connection.name,
+                             )  # fmt: skip
     except BaseException as exc:
-        CollectionRun.objects.filter(pk=run.pk).update(
-            status=RunStatus.FAILED, finished_at=timezone.now(), error_permanent=True,
-            error_message=f"the pushed evidence was not stored: {type(exc).__name__}: {exc}"[:2000],
-        )  # fmt: skip
+        # Recorded without its connection: a push the server could not store changes no
+        # connection's current state (the previous push stays in force).
+        where = "" if connection is None else f" for connection {connection.name!r}"
+        try:
+            CollectionRun.objects.create(
+                status=RunStatus.FAILED, finished_at=timezone.now(), error_permanent=True,
+                error_message=(f"the pushed evidence{where} was not stored: "
+                               f"{type(exc).__name__}: {exc}")[:2000],
+                **run_fields,
+            )  # fmt: skip
+        except Exception:  # the database itself may be what failed: the original error wins
+            logger.exception("could not record the failed push of %s", cls.key)
         raise
     evidence_post_ingest(item=item)
     return item

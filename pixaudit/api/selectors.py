@@ -43,4 +43,4 @@ def tokens_visible_to(*, user: Any) -> QuerySet[ApiToken]:
     match = Q(user=user)
     if user.role == Role.ADMIN:
         match |= Q(kind=TokenKind.SERVICE)
-    return ApiToken.objects.select_related("user").filter(match)
+    return ApiToken.objects.select_related("user", "push_connection").filter(match)

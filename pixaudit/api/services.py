@@ -16,6 +16,7 @@ from django.utils import timezone
 from pixaudit.accounts.models import Role
 from pixaudit.api.models import ApiToken, Scope, TokenKind
 from pixaudit.auditlog.services import audit_log_record
+from pixaudit.evidence.services.connections import collector_is_pushed
 
 __all__ = [
     "TOKEN_PREFIX",
@@ -69,9 +70,14 @@ def token_create(
     scopes: list[str],
     kind: str = TokenKind.PERSONAL,
     expires_in_days: int | None = None,
+    push_connection: Any = None,
     request: Any = None,
 ) -> NewToken:
     """Create a token for ``user``; raise ``ValidationError`` naming every bad field.
+
+    ``push_connection`` (a connection of a push collector) restricts the token to pushing
+    evidence to that connection: its only scope is ``write:evidence``, every other endpoint
+    refuses it, and a push that names no connection goes to this one.
 
     Expiry: ``expires_in_days`` (default ``PIXAUDIT_API_TOKEN_DAYS``, 90) capped by
     ``PIXAUDIT_API_TOKEN_MAX_DAYS`` (365); an auditor's token never outlives the auditor's
@@ -112,6 +118,15 @@ def token_create(
             errors["user"] = "Your auditor access has ended; a token cannot outlive it."
         else:
             expires_at = min(expires_at, until)
+    if push_connection is not None:
+        if not collector_is_pushed(push_connection.collector_key):
+            errors["push_connection"] = (
+                f"{push_connection.name} is not a push connection: its evidence is collected."
+            )
+        elif scopes != [Scope.WRITE_EVIDENCE]:
+            errors["scopes"] = (
+                "A token restricted to a push connection has the write:evidence scope only."
+            )
     if errors:
         raise ValidationError(errors)
     prefix = secrets.token_hex(5)
@@ -119,10 +134,12 @@ def token_create(
     with transaction.atomic():
         token = ApiToken.objects.create(
             user=user, name=name, kind=kind, prefix=prefix, token_hash=token_hash(secret),
-            scopes=scopes, expires_at=expires_at,
+            scopes=scopes, expires_at=expires_at, push_connection=push_connection,
         )  # fmt: skip
+        restricted = {} if push_connection is None else {"push_connection": push_connection.name}
         audit_log_record(actor=user, action="api_token.created", obj=token, request=request,
-                         scopes=scopes, kind=kind, expires_at=expires_at)  # fmt: skip
+                         scopes=scopes, kind=kind, expires_at=expires_at,
+                         **restricted)  # fmt: skip
     return NewToken(token=token, secret=secret)
 
 

@@ -37,7 +37,8 @@ def token_list(request: HttpRequest) -> HttpResponse:
     try:
         created = token_create(
             user=request.user, name=data["name"], scopes=list(data["scopes"]),
-            kind=data["kind"], expires_in_days=data["expires_in_days"], request=request,
+            kind=data["kind"], expires_in_days=data["expires_in_days"],
+            push_connection=data.get("push_connection"), request=request,
         )  # fmt: skip
     except ValidationError as exc:
         for field, errors in exc.message_dict.items():

@@ -7,15 +7,24 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.response import Response
 
 from pixaudit.api import serializers as s
 from pixaudit.api.problems import ProblemException
-from pixaudit.api.push import NotAPushCollector, PushRejected, evidence_push
-from pixaudit.api.views_base import ApiView
+from pixaudit.api.push import (
+    NotAPushCollector,
+    PushConnectionMismatch,
+    PushConnectionNotFound,
+    PushRejected,
+    evidence_push,
+    push_collector,
+    push_connection,
+)
+from pixaudit.api.views_base import ApiView, QueryReader
 from pixaudit.api.views_read import ManualEvidenceList
 from pixaudit.audits.models import EvidenceRequest
 from pixaudit.audits.selectors import engagement_evidence_list, engagement_list_for_user
@@ -23,7 +32,7 @@ from pixaudit.audits.services import evidence_request_answer
 from pixaudit.dashboard.services import connection_run_now
 from pixaudit.evidence.models import Connection, EvidenceItem
 from pixaudit.evidence.services.manual import ManualEvidenceError, manual_evidence_upload
-from pixaudit.evidence.services.runs import CollectionRunActive
+from pixaudit.evidence.services.runs import CollectionRunActive, ConnectionIsPushed
 from pixaudit.evidence.storage import ArtifactStoreError, ArtifactTooLarge
 from pixaudit.reviews.models import Campaign
 from pixaudit.reviews.services.campaigns import ReviewError, entries_decide
@@ -37,27 +46,57 @@ class PushView(ApiView):
     The rows are checked against the collector's declared columns (every problem is named in
     ``errors``, nothing is stored), the assertions are evaluated here, and one evidence item
     is appended to the chain with the token and the CI metadata in its provenance.
+
+    ``?connection=<id or name>`` names a push connection of the collector (created on the
+    connections page): the push replaces that connection's current state only, so several
+    repositories or systems keep theirs side by side. Without it, the push replaces the
+    collector's connection-less current state, or, with a token restricted to a push
+    connection, that connection's.
     """
 
     access = {"POST": (WRITE_EVIDENCE, "evidence.push")}
+    push_endpoint = True  # the one endpoint a token restricted to a push connection may call
     serializer_class = s.PushSerializer
     parser_classes = [JSONParser]
 
     @extend_schema(
         request=s.PushSerializer,
+        parameters=[
+            OpenApiParameter(
+                "connection", OpenApiTypes.STR,
+                description="A push connection of this collector, by id or exact name: the "
+                "push replaces that connection's current state only. Omitted: the collector's "
+                "connection-less current state. Unknown: 404; another collector's or a "
+                "disabled connection: 400.",
+            ),
+        ],
         responses={201: s.PushResultSerializer, 422: OpenApiResponse(description="Rejected rows")},
-    )
+    )  # fmt: skip
     def post(self, request, key: str):
+        query = QueryReader(request)
+        ref = query.str("connection", max_length=200)
+        query.done()
         body = self.get_serializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
         rows = data["rows"] if "rows" in data else [data["document"]]
         try:
+            push_collector(key)
+            connection = None if ref is None else push_connection(collector_key=key, ref=ref)
+            connection = self._restricted(request.auth, key, connection)
             item = evidence_push(collector_key=key, rows=rows, token=request.auth,
                                  metadata=dict(data.get("metadata") or {}),
-                                 request=request._request)  # fmt: skip
+                                 connection=connection, request=request._request)  # fmt: skip
         except NotAPushCollector as exc:
             raise Http404(str(exc)) from None
+        except PushConnectionNotFound as exc:
+            raise ProblemException(
+                404, str(exc), [{"field": "connection", "detail": str(exc)}]
+            ) from None
+        except PushConnectionMismatch as exc:
+            raise ProblemException(
+                400, str(exc), [{"field": "connection", "detail": str(exc)}]
+            ) from None
         except PushRejected as exc:
             errors = [{"row": p["row"], "field": p["column"], "detail": p["detail"]}
                       for p in exc.problems]  # fmt: skip
@@ -77,6 +116,21 @@ class PushView(ApiView):
         result = {"evidence": item, "findings": counts}
         return Response(s.PushResultSerializer(result).data, status=201)
 
+    @staticmethod
+    def _restricted(token, key: str, connection):
+        """A token restricted to a push connection pushes there (and nowhere else)."""
+        only = token.push_connection
+        if only is None:
+            return connection
+        if connection is not None and connection.pk != only.pk:
+            raise ProblemException(
+                403,
+                f"This token only pushes to connection {only.name!r} (id {only.pk}), "
+                f"not {connection.name!r}.",
+                [{"field": "connection", "detail": f"Only {only.name!r}."}],
+            )
+        return push_connection(collector_key=key, ref=str(only.pk))
+
 
 class RunStart(ApiView):
     """Start a run of the connection now (queued for a worker), like "Run now"."""
@@ -92,6 +146,8 @@ class RunStart(ApiView):
                                      request=request._request)  # fmt: skip
         except CollectionRunActive:
             raise ProblemException(409, "A run of this connection is already active.") from None
+        except ConnectionIsPushed as exc:
+            raise ProblemException(409, f"{str(exc)[0].upper()}{str(exc)[1:]}.") from None
         return Response(s.RunSerializer(run).data, status=202)
 
 

@@ -5,7 +5,6 @@ Every state change is recorded with ``audit_log_record``. Sampling is in ``sampl
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import secrets
 from collections.abc import Iterable
@@ -14,10 +13,8 @@ from datetime import date, timedelta
 import django_rq
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.mail import send_mail
 from django.db import transaction
 from django.http import HttpRequest
-from django.urls import reverse
 from django.utils import timezone
 
 from pixaudit.accounts.models import Role, User
@@ -34,6 +31,7 @@ from pixaudit.audits.models import (
 from pixaudit.audits.selectors import engagement_evidence_list
 from pixaudit.controls.models import Control, Framework
 from pixaudit.evidence.models import EvidenceItem
+from pixaudit.lib.invitation_mail import invitation_mail_send, invitation_token_hash
 from pixaudit.lib.single_line import header_text
 from pixaudit.reports.models import Report, ReportStatus
 from pixaudit.reports.services import (
@@ -135,10 +133,6 @@ def engagement_report_request(
 # --- Invitations -----------------------------------------------------------------------------
 
 
-def invitation_token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
-
-
 def invitation_get_by_token(*, token: str) -> AuditorInvitation:
     """The invitation for a link token (``AuditorInvitation.DoesNotExist`` if unknown)."""
     return AuditorInvitation.objects.select_related("engagement", "user").get(
@@ -151,19 +145,15 @@ INVITATION_EMAIL_JOB = "pixaudit.audits.jobs.invitation_email_send"
 INVITATION_EMAIL_QUEUE = "default"
 
 
-def _invitation_email(invitation: AuditorInvitation, link: str) -> None:
+def _invitation_message(invitation: AuditorInvitation, link: str) -> tuple[str, str]:
     org = header_text(settings.PIXAUDIT_ORG_NAME)
     engagement = header_text(invitation.engagement.name)
-    send_mail(
-        subject=f"{org} invites you to the audit engagement {engagement}",
-        message=(
-            f"{org} has invited you to review evidence for the audit engagement "
-            f'"{engagement}" in pixaudit.\n\n'
-            f"Accept the invitation and choose a password here:\n{link}\n\n"
-            f"The link and your access end on {invitation.expires_at:%Y-%m-%d %H:%M} UTC.\n"
-        ),
-        from_email=settings.DEFAULT_FROM_EMAIL,
-        recipient_list=[invitation.email],
+    return (
+        f"{org} invites you to the audit engagement {engagement}",
+        f"{org} has invited you to review evidence for the audit engagement "
+        f'"{engagement}" in pixaudit.\n\n'
+        f"Accept the invitation and choose a password here:\n{link}\n\n"
+        f"The link and your access end on {invitation.expires_at:%Y-%m-%d %H:%M} UTC.\n",
     )
 
 
@@ -240,6 +230,18 @@ def auditor_invitation_resend(
     return invitation
 
 
+def _invitation_audit(invitation: AuditorInvitation, error: str) -> None:
+    if not error:
+        audit_log_record(action="invitation.email_sent", obj=invitation,
+                         engagement_id=invitation.engagement_id, email=invitation.email,
+                         attempt=invitation.email_attempts)  # fmt: skip
+        return
+    audit_log_record(action="invitation.email_failed", obj=invitation,
+                     engagement_id=invitation.engagement_id, email=invitation.email,
+                     attempt=invitation.email_attempts, error=error)  # fmt: skip
+    logger.warning("invitation %s e-mail failed: %s", invitation.pk, error)
+
+
 def invitation_email_send(*, invitation_id: int) -> AuditorInvitation:
     """Mail a pending invitation with a fresh link, recording the outcome on the invitation.
 
@@ -247,49 +249,16 @@ def invitation_email_send(*, invitation_id: int) -> AuditorInvitation:
     transaction that stores it, so a failed send leaves the previous state untouched apart
     from the failure record (status, error, attempts; audited ``invitation.email_failed``).
     Never raises for a mail failure: the engagement page shows it and offers to send again.
+    (``pixaudit.lib.invitation_mail`` sends it, as for user invitations.)
     """
-    error = ""
-    with transaction.atomic():
-        invitation = (
-            AuditorInvitation.objects.select_for_update()
-            .select_related("engagement")
-            .get(pk=invitation_id)
-        )
-        if invitation.status != "pending":
-            invitation.email_status = InvitationEmail.CANCELLED
-            invitation.save(update_fields=["email_status"])
-            return invitation
-        token = secrets.token_urlsafe(32)
-        invitation.token_hash = invitation_token_hash(token)
-        link = settings.PIXAUDIT_BASE_URL.rstrip("/") + reverse(
-            "audits:invitation_accept", args=[token]
-        )
-        try:
-            _invitation_email(invitation, link)
-        except Exception as exc:  # any backend failure (SMTP, DNS, headers) is reported
-            error = f"{type(exc).__name__}: {exc}"[:300]
-        else:
-            invitation.email_status = InvitationEmail.SENT
-            invitation.email_attempts += 1
-            invitation.email_sent_at = timezone.now()
-            invitation.email_error = ""
-            invitation.save(update_fields=["token_hash", "email_status", "email_attempts",
-                                           "email_sent_at", "email_error"])  # fmt: skip
-            audit_log_record(action="invitation.email_sent", obj=invitation,
-                             engagement_id=invitation.engagement_id, email=invitation.email,
-                             attempt=invitation.email_attempts)  # fmt: skip
-            return invitation
-    with transaction.atomic():
-        invitation = AuditorInvitation.objects.select_for_update().get(pk=invitation_id)
-        invitation.email_status = InvitationEmail.FAILED
-        invitation.email_attempts += 1
-        invitation.email_error = error
-        invitation.save(update_fields=["email_status", "email_attempts", "email_error"])
-        audit_log_record(action="invitation.email_failed", obj=invitation,
-                         engagement_id=invitation.engagement_id, email=invitation.email,
-                         attempt=invitation.email_attempts, error=error)  # fmt: skip
-    logger.warning("invitation %s e-mail failed: %s", invitation_id, error)
-    return invitation
+    return invitation_mail_send(
+        invitations=AuditorInvitation.objects.select_related("engagement"),
+        invitation_id=invitation_id,
+        pending=lambda invitation: invitation.status == "pending",
+        accept_url="audits:invitation_accept",
+        message=_invitation_message,
+        audit=_invitation_audit,
+    )
 
 
 def _invitation_check(invitation: AuditorInvitation) -> None:

@@ -64,6 +64,10 @@ class ConnectionForm(forms.Form):
         self.connection = connection
         self.secrets_set = set(secrets_set)
         stored = dict(connection.params) if connection is not None else {}
+        if getattr(collector, "push", False):
+            # Evidence arrives by API: nothing to schedule, nothing to run.
+            del self.fields["schedule_minutes"]
+            self.fields["enabled"].help_text = "While disabled, pushes to it are refused."
         if connection is not None:
             self.initial.update(
                 name=connection.name,

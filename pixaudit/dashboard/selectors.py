@@ -24,6 +24,8 @@ class ConnectionRow:
     connection: Connection
     last_run: CollectionRun | None
     collector_title: str
+    #: A push collector's connection: evidence arrives by API, it is never run.
+    pushed: bool = False
 
     @property
     def status(self) -> str:
@@ -36,7 +38,7 @@ class ConnectionRow:
         if not self.connection.enabled:
             return "disabled"
         if self.last_run is None:
-            return "never_run"
+            return "never_pushed" if self.pushed else "never_run"
         return "failing" if self.last_run.status == RunStatus.FAILED else "healthy"
 
     @property
@@ -46,6 +48,7 @@ class ConnectionRow:
             "running": "Running",
             "disabled": "Disabled",
             "never_run": "Never run",
+            "never_pushed": "Nothing pushed yet",
             "failing": "Failing",
             "healthy": "Healthy",
         }[self.status]
@@ -64,8 +67,14 @@ def connection_rows() -> list[ConnectionRow]:
     )
     runs = CollectionRun.objects.in_bulk([c.last_run_id for c in connections if c.last_run_id])
     titles = collector_titles()
+    pushed = {cls.key for cls in registry.all_collectors() if getattr(cls, "push", False)}
     return [
-        ConnectionRow(c, runs.get(c.last_run_id), titles.get(c.collector_key, c.collector_key))
+        ConnectionRow(
+            c,
+            runs.get(c.last_run_id),
+            titles.get(c.collector_key, c.collector_key),
+            pushed=c.collector_key in pushed,
+        )
         for c in connections
     ]
 

@@ -30,6 +30,7 @@ from pixaudit.evidence.run_errors import run_error_advice
 from pixaudit.evidence.services import (
     UNSET,
     CollectionRunActive,
+    ConnectionIsPushed,
     ConnectionParamsError,
     collector_class,
     connection_create,
@@ -55,9 +56,8 @@ def _page(request: HttpRequest, qs):
 @action_required("connections.view")
 def connection_list(request: HttpRequest) -> HttpResponse:
     registry.discover()
-    # Push collectors have no connection: their rows arrive by API (pixaudit.api).
-    pulled = [c for c in registry.all_collectors() if not c.push]
-    collectors = sorted(pulled, key=lambda c: c.title.lower())
+    # Push collectors' connections take no schedule: their rows arrive by API (pixaudit.api).
+    collectors = sorted(registry.all_collectors(), key=lambda c: c.title.lower())
     return render(
         request,
         "dashboard/connection_list.html",
@@ -80,7 +80,7 @@ def connection_create_view(request: HttpRequest) -> HttpResponse:
                 name=form.cleaned_data["name"],
                 collector_key=collector.key,
                 params=form.params_payload(),
-                schedule_minutes=form.cleaned_data["schedule_minutes"],
+                schedule_minutes=form.cleaned_data.get("schedule_minutes"),
                 enabled=form.cleaned_data["enabled"],
                 user=request.user,
                 thresholds=form.thresholds_payload(),
@@ -117,7 +117,7 @@ def connection_edit_view(request: HttpRequest, pk: int) -> HttpResponse:
                 name=form.cleaned_data["name"],
                 params=form.params_payload(for_update=True),
                 clear_secrets=form.secrets_to_clear(),
-                schedule_minutes=form.cleaned_data["schedule_minutes"],
+                schedule_minutes=form.cleaned_data.get("schedule_minutes"),
                 enabled=form.cleaned_data["enabled"],
                 user=request.user,
                 thresholds=(
@@ -145,6 +145,13 @@ def connection_run(request: HttpRequest, pk: int) -> HttpResponse:
     conn = get_object_or_404(Connection, pk=pk)
     try:
         run = connection_run_now(connection=conn, user=request.user, request=request)
+    except ConnectionIsPushed:
+        messages.info(
+            request,
+            f"“{conn.name}” is never run: its evidence arrives by API "
+            f"(POST /api/v1/push/{conn.collector_key}/?connection={conn.pk}).",
+        )
+        return redirect("dashboard:connection_list")
     except CollectionRunActive as exc:
         messages.warning(request, f"“{conn.name}” is already running.")
         if exc.run is not None:

@@ -12,6 +12,8 @@
   decisions, manual evidence about to expire, commitments without evidence, overdue tasks,
   review campaigns due.
 - :func:`request_task_open` / :func:`request_task_answered`: an auditor's evidence request.
+- :func:`review_tasks_sync`: one access review's decision tasks, when it starts and when an
+  entry is assigned (the daily sync does every open review).
 """
 
 from __future__ import annotations
@@ -315,34 +317,76 @@ def request_task_more(*, evidence_request: Any, note: str) -> None:
 # --- Daily sync -------------------------------------------------------------------------
 
 
+def _review_pending(campaign: Any) -> tuple[dict[int, int], dict[int, User]]:
+    """(pending decisions per reviewer id, those users) of one open campaign (three queries)."""
+    pending: dict[int, int] = defaultdict(int)
+    everyone = list(campaign.reviewers.values_list("pk", flat=True))
+    rows = campaign.entries.filter(decision="").values_list("reviewer_id", flat=True)
+    for reviewer_id in rows:
+        # An entry without its own reviewer may be decided by any campaign reviewer.
+        for user_id in [reviewer_id] if reviewer_id else everyone:
+            pending[user_id] += 1
+    return pending, User.objects.in_bulk(list(pending))
+
+
+def _review_tasks_make(campaign: Any, pending: dict[int, int], users: dict[int, User]):
+    """Create the missing decision tasks of ``campaign``; ``(made, source keys wanted)``."""
+    made = 0
+    wanted: set[str] = set()
+    for user_id, count in pending.items():
+        key = f"review:{campaign.pk}:{user_id}"
+        wanted.add(key)
+        if _unfinished(key) is None and users[user_id].is_active:
+            services.task_create(
+                title=f"Decide {count} account(s) in access review {campaign.name}",
+                description="Keep, revoke or modify each account assigned to you.",
+                kind=TaskKind.ACCESS_REVIEW,
+                assignee=users[user_id],
+                due_on=campaign.due_on,
+                source_key=key,
+                campaign=campaign,
+            )
+            made += 1
+    return made, wanted
+
+
+def _review_tasks_resolve(tasks, wanted: set[str]) -> None:
+    for task in tasks.filter(kind=TaskKind.ACCESS_REVIEW, status__in=UNFINISHED):
+        if task.source_key not in wanted:
+            services.task_resolve(
+                task=task, reason="Every decision was made (or the review ended)."
+            )
+
+
+def review_tasks_sync(*, campaign: Any) -> int:
+    """Bring the decision tasks of one access review up to date at once (returns how many
+    were created): called by ``reviews.services`` when a campaign starts and when an entry
+    is (re)assigned, so reviewers see their work without waiting for the daily sync.
+
+    A task per reviewer with pending decisions of the open ``campaign``; a reviewer left
+    with none (every entry reassigned) has the task resolved. Only this campaign's rows are
+    read (a handful of queries); :func:`tasks_daily_sync` does the same for every campaign.
+    """
+    from pixaudit.reviews.models import Campaign
+
+    made, wanted = 0, set()
+    if campaign.status == Campaign.Status.OPEN:
+        made, wanted = _review_tasks_make(campaign, *_review_pending(campaign))
+    _review_tasks_resolve(Task.objects.filter(source_key__startswith=f"review:{campaign.pk}:"),
+                          wanted)  # fmt: skip
+    return made
+
+
 def _sync_reviews(today: date) -> int:
     from pixaudit.reviews.models import Campaign
 
     made = 0
     wanted: set[str] = set()
     for campaign in Campaign.objects.filter(status=Campaign.Status.OPEN):
-        pending: dict[int, int] = defaultdict(int)
-        everyone = list(campaign.reviewers.values_list("pk", flat=True))
-        rows = campaign.entries.filter(decision="").values_list("reviewer_id", flat=True)
-        for reviewer_id in rows:
-            # An entry without its own reviewer may be decided by any campaign reviewer.
-            for user_id in [reviewer_id] if reviewer_id else everyone:
-                pending[user_id] += 1
-        users = User.objects.in_bulk(list(pending))
-        for user_id, count in pending.items():
-            key = f"review:{campaign.pk}:{user_id}"
-            wanted.add(key)
-            if _unfinished(key) is None and users[user_id].is_active:
-                services.task_create(
-                    title=f"Decide {count} account(s) in access review {campaign.name}",
-                    description="Keep, revoke or modify each account assigned to you.",
-                    kind=TaskKind.ACCESS_REVIEW,
-                    assignee=users[user_id],
-                    due_on=campaign.due_on,
-                    source_key=key,
-                    campaign=campaign,
-                )
-                made += 1
+        pending, users = _review_pending(campaign)
+        count, keys = _review_tasks_make(campaign, pending, users)
+        made += count
+        wanted |= keys
         if campaign.due_on <= today + timedelta(days=3):
             notification_emit(
                 event="review.due",
@@ -353,11 +397,7 @@ def _sync_reviews(today: date) -> int:
                 users=[*users.values(), *_managers()],
                 payload={"campaign": campaign.pk, "pending": sum(pending.values())},
             )
-    for task in Task.objects.filter(kind=TaskKind.ACCESS_REVIEW, status__in=UNFINISHED):
-        if task.source_key not in wanted:
-            services.task_resolve(
-                task=task, reason="Every decision was made (or the review ended)."
-            )
+    _review_tasks_resolve(Task.objects.all(), wanted)
     return made
 
 

@@ -27,6 +27,31 @@ def _b64(n: int) -> str:
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
 
+#: The test client's credentials (the provider checks them at its token endpoint).
+CLIENT_ID = "pixaudit-test"
+CLIENT_SECRET = "test-client-secret-not-real"
+
+
+def sso_settings_apply(settings: Any, provider: OIDCProvider) -> None:
+    """Turn single sign-on on against ``provider`` (``settings``: pytest-django's fixture):
+    roles from the ``groups`` claim (``pixaudit-admins``, ``compliance``, ``engineering``)."""
+    settings.PIXAUDIT_OIDC_ENABLED = True
+    settings.OIDC_RP_CLIENT_ID = provider.client_id
+    settings.OIDC_RP_CLIENT_SECRET = provider.client_secret
+    settings.OIDC_OP_DISCOVERY_URL = provider.discovery_url
+    settings.PIXAUDIT_OIDC_ROLE_CLAIM = "groups"
+    settings.PIXAUDIT_OIDC_ROLE_MAP = [
+        ("pixaudit-admins", "admin"),
+        ("compliance", "compliance_manager"),
+        ("engineering", "engineer"),
+    ]
+    settings.PIXAUDIT_OIDC_DEFAULT_ROLE = ""
+    settings.AUTHENTICATION_BACKENDS = [
+        *settings.AUTHENTICATION_BACKENDS,
+        "pixaudit.accounts.oidc.PixauditOIDCBackend",
+    ]
+
+
 class OIDCProvider:
     """Start with ``with OIDCProvider(client_id, client_secret) as op:``; ``op.issuer``."""
 

@@ -14,33 +14,21 @@ from django.urls import reverse
 
 from pixaudit.accounts.models import ExternalIdentity, Role, User
 from pixaudit.auditlog.models import AuditEvent
-from tests.accounts.oidc_provider import OIDCProvider
+from tests.accounts.oidc_provider import (
+    CLIENT_ID,
+    CLIENT_SECRET,
+    OIDCProvider,
+    sso_settings_apply,
+)
 from tests.security.helpers import PASSWORD, user_make
 
 pytestmark = pytest.mark.django_db
-
-CLIENT_ID = "pixaudit-test"
-CLIENT_SECRET = "test-client-secret-not-real"
 
 
 @pytest.fixture
 def op(settings):
     with OIDCProvider(CLIENT_ID, CLIENT_SECRET) as provider:
-        settings.PIXAUDIT_OIDC_ENABLED = True
-        settings.OIDC_RP_CLIENT_ID = CLIENT_ID
-        settings.OIDC_RP_CLIENT_SECRET = CLIENT_SECRET
-        settings.OIDC_OP_DISCOVERY_URL = provider.discovery_url
-        settings.PIXAUDIT_OIDC_ROLE_CLAIM = "groups"
-        settings.PIXAUDIT_OIDC_ROLE_MAP = [
-            ("pixaudit-admins", "admin"),
-            ("compliance", "compliance_manager"),
-            ("engineering", "engineer"),
-        ]
-        settings.PIXAUDIT_OIDC_DEFAULT_ROLE = ""
-        settings.AUTHENTICATION_BACKENDS = [
-            *settings.AUTHENTICATION_BACKENDS,
-            "pixaudit.accounts.oidc.PixauditOIDCBackend",
-        ]
+        sso_settings_apply(settings, provider)
         yield provider
 
 

@@ -83,6 +83,10 @@ def test_evidence_request_task_assigned_then_answered(world, django_capture_on_c
 
 
 def test_daily_sync_reviews_manual_and_commitments_once(world):
+    reviews = Task.objects.filter(kind=TaskKind.ACCESS_REVIEW)
+    # Made when the campaign started (review_tasks_sync); the daily sync makes any missing.
+    assert reviews.count() == 2
+    reviews.delete()
     first = tasks_daily_sync()
     assert first["review_tasks"] == 2  # the manager and the engineer each have decisions
     assert Task.objects.filter(kind=TaskKind.ACCESS_REVIEW, assignee=world.engineer).count() == 1
@@ -139,3 +143,36 @@ def test_attachment_over_the_limit_is_refused_while_it_streams(world, settings):
     small = SimpleUploadedFile("small.pdf", pdf_make("y"), "application/pdf")
     assert client.post(url, {"file": small}).status_code == 302
     assert world.task.attachments.count() == 2
+
+
+def test_review_tasks_appear_when_the_campaign_starts_and_follow_assignments(
+    world, django_assert_max_num_queries
+):
+    from pixaudit.accounts.models import Role
+    from pixaudit.reviews.services import entry_assign
+    from pixaudit.tasks.automation import review_tasks_sync
+    from tests.security.helpers import user_make
+
+    campaign = world.campaign
+    reviews = Task.objects.filter(kind=TaskKind.ACCESS_REVIEW, campaign=campaign)
+    # No daily sync has run: starting the campaign made one task per reviewer.
+    open_tasks = reviews.filter(status=TaskStatus.OPEN)
+    assert sorted(open_tasks.values_list("assignee__username", flat=True)) == sorted(
+        [world.manager.username, world.engineer.username]
+    )
+    assert {t.due_on for t in open_tasks} == {campaign.due_on}
+    assert all(t.source_key.startswith(f"review:{campaign.pk}:") for t in open_tasks)
+    # Every entry assigned to the manager: the engineer has nothing left to decide.
+    entries = list(campaign.entries.all())
+    for entry in entries:
+        entry_assign(entry=entry, reviewer=world.manager, user=world.manager)
+    assert list(open_tasks.values_list("assignee", flat=True)) == [world.manager.pk]
+    # One entry for a new reviewer: their task is there at once.
+    newcomer = user_make(Role.ENGINEER, "reviewer-newcomer")
+    entry_assign(entry=entries[0], reviewer=newcomer, user=world.manager)
+    task = open_tasks.get(assignee=newcomer)
+    assert task.title.startswith("Decide 1 account(s)")
+    # Cheap: one campaign's rows, a bounded number of queries whatever else is open.
+    with django_assert_max_num_queries(8):
+        assert review_tasks_sync(campaign=campaign) == 0
+    assert open_tasks.count() == 2

@@ -29,6 +29,7 @@ __all__ = [
     "ConnectionParamsError",
     "allow_http_loopback",
     "collector_class",
+    "collector_is_pushed",
     "connection_create",
     "connection_decrypted_params",
     "connection_next_run_at",
@@ -36,6 +37,7 @@ __all__ = [
     "connection_secrets_set",
     "connection_update",
     "decrypt_secrets",
+    "push_collector_keys",
     "encrypt_secrets",
     "split_params",
 ]
@@ -67,6 +69,29 @@ def collector_class(key: str) -> type[Collector]:
     """The registered collector class for ``key`` (``KeyError`` with a clear text if none)."""
     registry.discover()
     return registry.get(key)
+
+
+def collector_is_pushed(key: str) -> bool:
+    """Whether the collector ``key`` is a push collector (its rows arrive by API)."""
+    try:
+        return bool(getattr(collector_class(key), "push", False))
+    except KeyError:
+        return False
+
+
+def push_collector_keys() -> list[str]:
+    """Keys of every installed push collector: their connections are never scheduled or run."""
+    registry.discover()
+    return sorted(c.key for c in registry.all_collectors() if getattr(c, "push", False))
+
+
+def _push_schedule_problem(cls: type[Collector], schedule_minutes: Any) -> str | None:
+    if getattr(cls, "push", False) and schedule_minutes is not None:
+        return (
+            f"{cls.key} is a push collector: its evidence arrives by POST "
+            f"/api/v1/push/{cls.key}/?connection=<name or id>, so it has no schedule."
+        )
+    return None
 
 
 def _is_blank(value: Any) -> bool:
@@ -168,7 +193,9 @@ def connection_create(
     """Create a connection after validating ``params`` (secrets included) per field.
 
     Secret params are encrypted; the rest is stored as validated. Raises
-    :class:`ConnectionParamsError`. The new connection is due at once (``next_run_at`` now).
+    :class:`ConnectionParamsError`. The new connection is due at once (``next_run_at`` now),
+    except a connection of a push collector: no schedule, never due, evidence arrives by
+    ``POST /api/v1/push/<key>/?connection=<name or id>`` and is its current state.
     Audited as ``connection.created`` (param and secret names, never values).
     """
     errors: dict[str, str] = {}
@@ -183,12 +210,8 @@ def connection_create(
     except KeyError:
         errors["collector_key"] = f"Unknown collector {collector_key!r}."
         raise ConnectionParamsError(errors) from None
-    if cls.push:
-        errors["collector_key"] = (
-            f"{collector_key} is a push collector: its rows arrive by POST "
-            f"/api/v1/push/{collector_key}/ with an API token, not from a connection."
-        )
-        raise ConnectionParamsError(errors)
+    if problem := _push_schedule_problem(cls, schedule_minutes):
+        errors["schedule_minutes"] = problem
     validated = _validate(cls, params, errors)
     overrides = validate_connection_thresholds(cls, thresholds, errors)
     if errors:
@@ -203,7 +226,8 @@ def connection_create(
                 thresholds=overrides,
                 schedule_minutes=schedule_minutes,
                 enabled=enabled,
-                next_run_at=timezone.now(),
+                # A push connection is never due: its evidence arrives by API.
+                next_run_at=None if cls.push else timezone.now(),
                 created_by=_user_or_none(user),
                 updated_by=_user_or_none(user),
             )
@@ -262,6 +286,8 @@ def connection_update(
     if schedule_minutes is not UNSET:
         _check_schedule(schedule_minutes, errors)
     cls = collector_class(connection.collector_key)
+    if schedule_minutes is not UNSET and (problem := _push_schedule_problem(cls, schedule_minutes)):
+        errors["schedule_minutes"] = problem
     stored_secrets = decrypt_secrets("connection", connection.pk, connection.secrets)
     for secret_name in clear_secrets:
         stored_secrets.pop(secret_name, None)

@@ -41,6 +41,7 @@ from pixaudit.evidence.models import (
     Finding,
     LatestResult,
     RunStatus,
+    RunTrigger,
 )
 from pixaudit.evidence.services.connections import connection_next_run_at
 from pixaudit.evidence.storage import artifact_size_check, artifact_store, data_size
@@ -337,7 +338,7 @@ def evidence_ingest(
         run.error_message = ""
         run.error_permanent = False
         run.save()
-        if run.connection_id:
+        if run.connection_id and run.trigger != RunTrigger.PUSH:  # a push connection is never due
             conn = Connection.objects.get(pk=run.connection_id)
             Connection.objects.filter(pk=conn.pk).update(
                 next_run_at=connection_next_run_at(connection=conn, after=run.finished_at)

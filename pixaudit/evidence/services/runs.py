@@ -48,6 +48,7 @@ from pixaudit.evidence.services.connections import (
     ConnectionParamsError,
     allow_http_loopback,
     collector_class,
+    collector_is_pushed,
     connection_next_run_at,
     connection_secret_values,
     decrypt_secrets,
@@ -77,6 +78,7 @@ __all__ = [
     "FOREGROUND_STOPPED_MESSAGE",
     "STALE_RUN_MESSAGE",
     "CollectionRunActive",
+    "ConnectionIsPushed",
     "RunResult",
     "collection_run_adopt",
     "collection_run_create",
@@ -105,6 +107,18 @@ class CollectionRunActive(Exception):
         self.run = run
         super().__init__(
             f"connection already has an active run ({run})" if run else "active run exists"
+        )
+
+
+class ConnectionIsPushed(Exception):
+    """The connection belongs to a push collector: its evidence arrives by API, never by a run."""
+
+    def __init__(self, connection: Connection):
+        self.connection = connection
+        super().__init__(
+            f"connection {connection.name!r} receives evidence pushed by API "
+            f"(POST /api/v1/push/{connection.collector_key}/?connection={connection.pk}); "
+            "it is never run"
         )
 
 
@@ -137,6 +151,7 @@ def collection_run_create(
     connection already has a queued or running run (the database enforces it too).
     ``foreground=True`` records this process as the run's owner (``manage.py collect``
     executes it itself), so the sweep can tell when that process died before it started.
+    A connection of a push collector is never run: :class:`ConnectionIsPushed`.
     """
     owner = dict(zip(("worker", "worker_started"), process_identity(), strict=True))
     extra: dict[str, Any] = {**(owner if foreground else {}), "retry_at": retry_at}
@@ -145,6 +160,8 @@ def collection_run_create(
     if connection is not None:
         if collector_key and collector_key != connection.collector_key:
             raise ValueError("collector_key does not match the connection's collector")
+        if collector_is_pushed(connection.collector_key):
+            raise ConnectionIsPushed(connection)
         try:
             with transaction.atomic():
                 Connection.objects.select_for_update().filter(pk=connection.pk).first()

@@ -22,6 +22,7 @@ from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from pixaudit.evidence.models import CollectionRun, Connection, RunStatus, RunTrigger
+from pixaudit.evidence.services.connections import push_collector_keys
 from pixaudit.evidence.services.queueing import COLLECT_QUEUE, collection_run_dispatch
 from pixaudit.evidence.services.retries import (
     PENDING,
@@ -98,13 +99,17 @@ def collection_run_start(
 
 
 def connections_due(*, now: datetime | None = None):
-    """Enabled connections whose next run time has come and that have no active run."""
+    """Enabled connections whose next run time has come and that have no active run.
+
+    Connections of push collectors are never due: their evidence arrives by API.
+    """
     now = now or timezone.now()
     active = CollectionRun.objects.filter(
         connection=OuterRef("pk"), status__in=[RunStatus.QUEUED, RunStatus.RUNNING]
     )
     return (
         Connection.objects.filter(enabled=True)
+        .exclude(collector_key__in=push_collector_keys())
         .filter(Q(next_run_at__isnull=True) | Q(next_run_at__lte=now))
         .exclude(Exists(active))
         .order_by("next_run_at", "pk")

@@ -66,6 +66,13 @@ class ReviewError(ValueError):
         super().__init__("; ".join(self.errors.values()))
 
 
+def _review_tasks_sync(campaign: Campaign) -> None:
+    """The campaign's decision tasks, now rather than at the daily sync (only this campaign)."""
+    from pixaudit.tasks.automation import review_tasks_sync  # tasks depends on reviews
+
+    review_tasks_sync(campaign=campaign)
+
+
 def _audit(user: Any, action: str, obj: Any, **details: Any) -> None:
     from pixaudit.auditlog.services import audit_log_record
 
@@ -213,6 +220,7 @@ def campaign_start(
         campaign.reviewers.set(reviewers)
         ReviewEntry.objects.bulk_create([_entry(campaign, row, changes) for row in rows])
         _audit(user, "review.campaign_start", campaign, snapshot_sha256=sha256, accounts=len(rows))
+        _review_tasks_sync(campaign)
     return campaign
 
 
@@ -262,9 +270,11 @@ def entry_can_decide(
 def entry_assign(*, entry: ReviewEntry, reviewer: Any, user: Any) -> ReviewEntry:
     if entry.campaign.status != Campaign.Status.OPEN:
         raise ReviewError("The campaign is closed.")
-    entry.reviewer = reviewer
-    entry.save(update_fields=["reviewer"])
-    _audit(user, "review.assign", entry, reviewer=reviewer.get_username() if reviewer else None)
+    with transaction.atomic():
+        entry.reviewer = reviewer
+        entry.save(update_fields=["reviewer"])
+        _audit(user, "review.assign", entry, reviewer=reviewer.get_username() if reviewer else None)
+        _review_tasks_sync(entry.campaign)
     return entry
 
 

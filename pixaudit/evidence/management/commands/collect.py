@@ -24,6 +24,7 @@ from pixaudit.evidence.canonical import format_datetime
 from pixaudit.evidence.models import Connection, RunStatus, RunTrigger
 from pixaudit.evidence.services import (
     CollectionRunActive,
+    ConnectionIsPushed,
     ConnectionParamsError,
     collection_run_create,
     collection_run_execute,
@@ -155,6 +156,8 @@ class Command(BaseCommand):
             raise CommandError(f"invalid params: {detail}") from None
         except CollectionRunActive as exc:
             raise CommandError(f"already running: {exc}") from None
+        except ConnectionIsPushed as exc:
+            raise CommandError(str(exc)) from None
 
     # --- running ----------------------------------------------------------------------------
 
