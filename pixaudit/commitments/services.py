@@ -14,6 +14,7 @@ from pixaudit.commitments.selectors import trust_page_digest, trust_page_entries
 from pixaudit.controls.models import Control, Framework
 from pixaudit.controls.selectors import control_get_by_address, parse_control_address
 from pixaudit.posture.selectors import assertion_catalog
+from pixaudit.vendors.register import ASSERTIONS as VENDOR_ASSERTIONS
 
 __all__ = [
     "BUILTIN_PATH",
@@ -32,7 +33,7 @@ INTERNAL_ASSERTIONS = frozenset(
         "access_review.revocations_applied",
         "access_review.modifications_applied",
     }
-)
+) | frozenset(VENDOR_ASSERTIONS)
 _FIELDS = {"key", "title", "statement", "section", "assertions", "controls", "requires_manual",
            "public"}  # fmt: skip
 
