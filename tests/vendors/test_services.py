@@ -105,8 +105,9 @@ def test_import_csv_creates_vendors_and_appends_typed_evidence(media_root, catal
     # Uploading the signed DPA and the report turns both into passes (evidence on change).
     vendor_file_add(vendor=cloud, kind="dpa", upload=SimpleUploadedFile("dpa.pdf", pdf_make("d")),
                     file_name="dpa.pdf", user=users.manager)  # fmt: skip
-    vendor_file_add(vendor=cloud, kind="report", file_name="soc2.pdf",
-                    upload=SimpleUploadedFile("soc2.pdf", pdf_make("r")), user=users.manager)  # fmt: skip
+    report = SimpleUploadedFile("soc2.pdf", pdf_make("r"))
+    vendor_file_add(vendor=cloud, kind="report", file_name="soc2.pdf", upload=report,
+                    user=users.manager)  # fmt: skip
     current = {(r.assertion_id, r.resource): r.status for r in LatestResult.objects.all()}
     assert current[(DPA, "vendor:CloudCo")] == "pass"
     assert current[(REPORT, "vendor:CloudCo")] == "pass"
@@ -365,8 +366,8 @@ def test_pages(media_root, catalogs, users):
     detail = engineer.get(reverse("vendors:detail", args=[payco.pk])).content.decode()
     assert "no copy on file" in detail and "has a signed" not in detail
     assert "PayCo&#x27;s DPA (signed 2026-01-05) is not on file" in detail
-    upload = manager.post(reverse("vendors:upload", args=[payco.pk]),
-                          {"kind": "dpa", "file": SimpleUploadedFile("dpa.pdf", pdf_make())})  # fmt: skip
+    dpa = SimpleUploadedFile("dpa.pdf", pdf_make())
+    upload = manager.post(reverse("vendors:upload", args=[payco.pk]), {"kind": "dpa", "file": dpa})
     assert upload.status_code == 302
     record = VendorFile.objects.get(vendor=payco)
     download = engineer.get(reverse("vendors:file_download", args=[payco.pk, record.pk]))
