@@ -383,3 +383,15 @@ def test_pages(media_root, catalogs, users):
     assert response.status_code == 302 and Vendor.objects.filter(pk=payco.pk).exists()
     manager.post(reverse("vendors:delete", args=[payco.pk]), {"confirm": "yes"})
     assert not Vendor.objects.filter(pk=payco.pk).exists()
+
+
+def test_register_evidence_reads_like_any_evidence(media_root, catalogs, users):
+    _vendor()
+    item, _ = _latest()
+    engineer = client_for(users.engineer, verified=False)
+    page = engineer.get(reverse("dashboard:evidence_detail", args=[item.pk]))
+    assert page.status_code == 200
+    assert "vendor:CloudCo" in page.content.decode()
+    artifact = engineer.get(reverse("dashboard:evidence_artifact", args=[item.pk]))
+    body = b"".join(artifact.streaming_content if artifact.streaming else [artifact.content])
+    assert json.loads(body)["rows"][0]["name"] == "CloudCo"
