@@ -18,6 +18,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Count
 from django.urls import reverse
 from django.utils import timezone
 
@@ -343,7 +344,7 @@ def _vendor_row(v: Vendor) -> dict[str, Any]:
         "report_expires_on": day(v.report_expires_on),
         "report_file_sha256": v.report_file.sha256 if v.report_file else None,
         "last_review_on": day(v.last_review_on), "next_review_on": day(v.next_review_on),
-        "incidents": v.incidents.count(),
+        "incidents": v.incident_count,
     }  # fmt: skip
 
 
@@ -359,7 +360,11 @@ def register_evidence_append(*, user: Any = None, as_of: datetime | None = None,
     """Append the register as it stands, with the assertions' findings, to the chain."""
     as_of = as_of or timezone.now()
     today = timezone.localdate(as_of) if timezone.is_aware(as_of) else as_of.date()
-    vendors = list(Vendor.objects.select_related("dpa_file", "report_file").order_by("name"))
+    vendors = list(
+        Vendor.objects.select_related("dpa_file", "report_file")
+        .annotate(incident_count=Count("incidents"))
+        .order_by("name")
+    )
     incidents = list(VendorIncident.objects.select_related("vendor").order_by("vendor__name", "pk"))
     previous: dict[str, set[str]] = {}
     last = selectors.register_latest()

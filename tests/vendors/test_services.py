@@ -395,3 +395,16 @@ def test_register_evidence_reads_like_any_evidence(media_root, catalogs, users):
     artifact = engineer.get(reverse("dashboard:evidence_artifact", args=[item.pk]))
     body = b"".join(artifact.streaming_content if artifact.streaming else [artifact.content])
     assert json.loads(body)["rows"][0]["name"] == "CloudCo"
+
+
+def test_run_scheduled_daily_appends_the_register(media_root, catalogs, users):
+    out = io.StringIO()
+    call_command("run_scheduled", "--daily", stdout=out)
+    assert "Vendor register: skipped (empty register)" in out.getvalue()
+    _vendor()
+    before = EvidenceItem.objects.filter(collector_key="vendor_register").count()
+    out = io.StringIO()
+    call_command("run_scheduled", "--daily", stdout=out)
+    item, _ = _latest()
+    assert f"Vendor register: evidence #{item.seq}, 0 reminder(s) sent" in out.getvalue()
+    assert EvidenceItem.objects.filter(collector_key="vendor_register").count() == before + 1
