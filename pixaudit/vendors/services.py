@@ -266,21 +266,27 @@ def register_import(*, filename: str, data: bytes, user: Any = None,
         raise VendorError(
             {"file": f"{filename}: the file was not used; nothing was stored."}, exc.errors
         ) from None
-    created = updated = 0
     with transaction.atomic():
         existing = {v.name.casefold(): v for v in Vendor.objects.select_for_update()}
+        new: list[Vendor] = []
+        changed: list[Vendor] = []
         for row in rows:
             values = {k: row[k] for k in EDITABLE if k in row}
             vendor = existing.get(row["name"].casefold())
             if vendor is None:
-                vendor = Vendor(**values, updated_by=_actor(user))
-                created += 1
-            else:
-                for key, value in values.items():
-                    setattr(vendor, key, value)
-                vendor.updated_by = _actor(user)
-                updated += 1
-            vendor.save()
+                new.append(Vendor(**values, updated_by=_actor(user)))
+                continue
+            for key, value in values.items():
+                setattr(vendor, key, value)
+            vendor.updated_by = _actor(user)
+            changed.append(vendor)
+        Vendor.objects.bulk_create(new, batch_size=500)
+        now = timezone.now()
+        for vendor in changed:
+            vendor.updated_at = now  # bulk_update skips auto_now
+        Vendor.objects.bulk_update(changed, [*EDITABLE, "updated_by", "updated_at"],
+                                   batch_size=500)  # fmt: skip
+        created, updated = len(new), len(changed)
         digest = hashlib.sha256(data).hexdigest()
         audit_log_record(actor=user, request=request, action="vendor.imported",
                          obj="vendor register", filename=filename, sha256=digest,

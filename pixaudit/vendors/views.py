@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.files.storage import default_storage
+from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -29,6 +30,7 @@ from pixaudit.vendors.models import Vendor, VendorFile, VendorIncident
 
 VIEW = ACTIONS["vendors.view"]
 MANAGE = ACTIONS["vendors.manage"]
+PAGE_SIZE = 100
 
 
 def _apply(form, exc: services.VendorError) -> None:
@@ -45,10 +47,12 @@ def _too_big(limit: int) -> str:
 def vendor_list(request: HttpRequest) -> HttpResponse:
     form = FilterForm(request.GET or None)
     filters = form.cleaned_data if form.is_valid() else {}
-    vendors = list(selectors.vendor_list(filters=filters))
+    page = Paginator(selectors.vendor_list(filters=filters), PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
     latest = selectors.register_latest()
     context = {
-        "form": form, "vendors": vendors, "today": timezone.localdate(),
+        "form": form, "vendors": page.object_list, "page": page, "today": timezone.localdate(),
         "can_manage": can(request.user, "vendors.manage"),
         "settings": selectors.settings_get(),
         "evidence": latest[0] if latest else None,

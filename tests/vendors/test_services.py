@@ -408,3 +408,17 @@ def test_run_scheduled_daily_appends_the_register(media_root, catalogs, users):
     item, _ = _latest()
     assert f"Vendor register: evidence #{item.seq}, 0 reminder(s) sent" in out.getvalue()
     assert EvidenceItem.objects.filter(collector_key="vendor_register").count() == before + 1
+
+
+def test_list_pages_through_large_registers(media_root, catalogs, users, monkeypatch):
+    from pixaudit.vendors import views
+
+    monkeypatch.setattr(views, "PAGE_SIZE", 1)
+    _vendor("Alpha")
+    _vendor("Beta")
+    client = client_for(users.engineer, verified=False)
+    first = client.get(reverse("vendors:list"), {"criticality": "critical"}).content.decode()
+    assert "Alpha" in first and "Beta" not in first and "Page 1 of 2" in first
+    assert "criticality=critical&amp;page=2" in first
+    second = client.get(reverse("vendors:list"), {"criticality": "critical", "page": 2})
+    assert "Beta" in second.content.decode() and "Alpha" not in second.content.decode()
