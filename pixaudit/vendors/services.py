@@ -258,8 +258,8 @@ def register_import(*, filename: str, data: bytes, user: Any = None,
                     request: Any = None) -> dict[str, int]:  # fmt: skip
     """Import a CSV/XLSX register: every row is validated first and any bad row refuses the
     whole file (``VendorError.lines`` names each line and column); nothing is stored then.
-    Vendors are matched by name (case-insensitive): updated, else created; files and
-    incidents already on record are kept."""
+    Vendors are matched by name (case-insensitive): updated (or left alone when the row
+    says nothing new), else created; files and incidents already on record are kept."""
     try:
         rows = parse_register(data, filename or "")
     except RegisterFileError as exc:
@@ -270,11 +270,15 @@ def register_import(*, filename: str, data: bytes, user: Any = None,
         existing = {v.name.casefold(): v for v in Vendor.objects.select_for_update()}
         new: list[Vendor] = []
         changed: list[Vendor] = []
+        unchanged = 0
         for row in rows:
             values = {k: row[k] for k in EDITABLE if k in row}
             vendor = existing.get(row["name"].casefold())
             if vendor is None:
                 new.append(Vendor(**values, updated_by=_actor(user)))
+                continue
+            if all(getattr(vendor, k) == v for k, v in values.items()):
+                unchanged += 1
                 continue
             for key, value in values.items():
                 setattr(vendor, key, value)
@@ -284,15 +288,16 @@ def register_import(*, filename: str, data: bytes, user: Any = None,
         now = timezone.now()
         for vendor in changed:
             vendor.updated_at = now  # bulk_update skips auto_now
+        # Small batches: bulk_update's CASE per field grows badly with the batch size.
         Vendor.objects.bulk_update(changed, [*EDITABLE, "updated_by", "updated_at"],
-                                   batch_size=500)  # fmt: skip
+                                   batch_size=50)  # fmt: skip
         created, updated = len(new), len(changed)
         digest = hashlib.sha256(data).hexdigest()
         audit_log_record(actor=user, request=request, action="vendor.imported",
                          obj="vendor register", filename=filename, sha256=digest,
-                         created=created, updated=updated)  # fmt: skip
+                         created=created, updated=updated, unchanged=unchanged)  # fmt: skip
         register_evidence_append(user=user, reason=f"register imported from {filename}")
-    return {"created": created, "updated": updated}
+    return {"created": created, "updated": updated, "unchanged": unchanged}
 
 
 def vendor_settings_set(*, publish_subprocessors: bool, user: Any = None,

@@ -245,7 +245,8 @@ def _import(request: HttpRequest, limit: int) -> HttpResponse:
                     form.add_error(None, message)
             else:
                 messages.success(request, f"Register imported: {counts['created']} vendor(s) "
-                                 f"added, {counts['updated']} updated.")  # fmt: skip
+                                 f"added, {counts['updated']} updated, "
+                                 f"{counts['unchanged']} unchanged.")  # fmt: skip
                 return redirect("vendors:list")
     return render(request, "vendors/import.html", {"form": form, "lines": lines}, status=status)
 
