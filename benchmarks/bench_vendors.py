@@ -47,7 +47,11 @@ from pixaudit.controls.services import catalogs_load_builtin  # noqa: E402
 from pixaudit.vendors.importing import HEADERS, OPTIONAL  # noqa: E402
 from pixaudit.vendors.jobs import vendors_daily_job  # noqa: E402
 from pixaudit.vendors.models import Vendor  # noqa: E402
-from pixaudit.vendors.services import register_import, vendor_save  # noqa: E402
+from pixaudit.vendors.services import (  # noqa: E402
+    register_import,
+    vendor_reminders_send,
+    vendor_save,
+)
 
 
 def timed(label: str, fn):  # type: ignore[no-untyped-def]
@@ -82,7 +86,9 @@ catalogs_load_builtin()
 data = register_csv(args.vendors)
 print(f"{args.vendors} vendors, CSV {len(data) / 1024:.0f} KiB")
 timed("import (all new)", lambda: register_import(filename="bench.csv", data=data))
-timed("import again (all updates)", lambda: register_import(filename="bench.csv", data=data))
+timed("import again (nothing changed)", lambda: register_import(filename="bench.csv", data=data))
+changed = data.replace(b"Hosting and storage", b"Hosting, storage and CDN")
+timed("import with every row changed", lambda: register_import(filename="b.csv", data=changed))
 vendor = Vendor.objects.order_by("name").first()
 fields = {k: getattr(vendor, k) for k in ("name", "purpose", "criticality", "is_processor")}
 edits = []
@@ -92,7 +98,8 @@ for n in range(args.requests):
     edits.append((time.perf_counter() - start) * 1000)
 print(f"one vendor edit (appends the register): median {statistics.median(edits):.1f} ms "
       f"over {len(edits)}")  # fmt: skip
-timed("daily job", vendors_daily_job)
+timed("reminders, first day (one per due date)", vendor_reminders_send)
+timed("daily job (register evidence; reminders already sent)", vendors_daily_job)
 
 setup_test_environment()
 manager = User.objects.create_user(username="bench-manager", password="x",

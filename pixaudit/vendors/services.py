@@ -433,11 +433,16 @@ def vendor_reminders_send(*, today: date | None = None) -> int:
     once per run."""
     from pixaudit.accounts.models import User
     from pixaudit.accounts.permissions import MANAGERS
+    from pixaudit.notifications.models import Notification
     from pixaudit.notifications.services import notification_emit
 
     today = today or timezone.localdate()
     horizon = today + timedelta(days=REMINDER_DAYS)
     managers = list(User.objects.filter(is_active=True, role__in=MANAGERS))
+    # Keys already notified are skipped up front (notification_emit would refuse them too,
+    # one savepoint each); the unique key still decides between concurrent runs.
+    sent_keys = Notification.objects.filter(key__startswith="vendor:")
+    known = set(sent_keys.values_list("key", flat=True))
     sent = 0
     for vendor in Vendor.objects.order_by("name"):
         link = reverse("vendors:detail", args=[vendor.pk])
@@ -450,9 +455,12 @@ def vendor_reminders_send(*, today: date | None = None) -> int:
         for event, what, day, label, coming, past in checks:
             if day is None or day > horizon:
                 continue
+            key = f"vendor:{vendor.pk}:{what}:{day.isoformat()}"
+            if key in known:
+                continue
             subject = f"{vendor.name}: {label} {past if day < today else coming} on {day}"
             note = notification_emit(
-                event=event, key=f"vendor:{vendor.pk}:{what}:{day.isoformat()}", subject=subject,
+                event=event, key=key, subject=subject,
                 body=f"{vendor.name} ({vendor.get_criticality_display().lower()} criticality).",
                 link=link, users=managers,
                 payload={"vendor": vendor.pk, "name": vendor.name, "date": day.isoformat()},
