@@ -15,6 +15,7 @@ from pixaudit.people.jobs import people_daily_job
 from pixaudit.posture.jobs import readiness_snapshots_job
 from pixaudit.reviews.jobs import reviews_daily_job
 from pixaudit.tasks.jobs import tasks_daily_job, work_tick_job
+from pixaudit.vendors.jobs import vendors_daily_job
 
 # Every 15 s: sweep runs left by dead workers and jobs Redis lost, hand due retries to the
 # workers, enqueue every connection that is due. A retry is never later than one tick.
@@ -53,3 +54,7 @@ cron.register(notifications_digest_job, queue_name="default", cron="30 7 * * *",
 # Daily at 07:30 UTC: the leaver, orphan and joiner test over the latest HR and identity
 # evidence (skipped while there is no HR evidence); its result is evidence of its own.
 cron.register(people_daily_job, queue_name="default", cron="30 7 * * *", job_timeout=900)
+# Daily at 07:40 UTC: the vendor register appended as evidence (DPA, report, review and
+# incident verdicts move with the calendar) and reminders before expiries and due reviews
+# (one per change).
+cron.register(vendors_daily_job, queue_name="default", cron="40 7 * * *", job_timeout=600)

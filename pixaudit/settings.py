@@ -78,6 +78,7 @@ INSTALLED_APPS = [
     "pixaudit.api",
     "pixaudit.awsorg",
     "pixaudit.people",
+    "pixaudit.vendors",
 ]
 
 MIDDLEWARE = [

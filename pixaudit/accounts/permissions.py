@@ -81,6 +81,11 @@ ACTIONS: dict[str, frozenset[str]] = {
     "reviews.decide": INTERNAL,
     "people.view": INTERNAL,
     "people.manage": MANAGERS,
+    # The vendor register: internal users read it (and its files and export); managers edit,
+    # import and publish the sub-processor list. Auditors see its evidence through their
+    # engagement (the vendor_register evidence item), not these pages.
+    "vendors.view": INTERNAL,
+    "vendors.manage": MANAGERS,
     "manual_evidence.view": INTERNAL,
     "manual_evidence.manage": MANAGERS,
     "commitments.view": INTERNAL,

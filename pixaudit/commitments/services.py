@@ -15,6 +15,7 @@ from pixaudit.controls.models import Control, Framework
 from pixaudit.controls.selectors import control_get_by_address, parse_control_address
 from pixaudit.evidence.models import ManualKind
 from pixaudit.posture.selectors import assertion_catalog
+from pixaudit.vendors.register import ASSERTIONS as VENDOR_ASSERTIONS
 
 __all__ = [
     "BUILTIN_PATH",
@@ -33,7 +34,7 @@ INTERNAL_ASSERTIONS = frozenset(
         "access_review.revocations_applied",
         "access_review.modifications_applied",
     }
-)
+) | frozenset(VENDOR_ASSERTIONS)
 _FIELDS = {"key", "title", "statement", "section", "assertions", "controls", "requires_manual",
            "public", "manual_kinds", "covers"}  # fmt: skip
 

@@ -13,6 +13,7 @@ from pixaudit.commitments.models import Commitment
 from pixaudit.commitments.services import TrustPageChanged, trust_page_publish, trust_page_set
 from pixaudit.controls.models import Control
 from pixaudit.posture.selectors import control_posture
+from pixaudit.vendors.selectors import public_subprocessors
 
 VIEW = ACTIONS["commitments.view"]
 MANAGE = ACTIONS["commitments.manage"]
@@ -61,6 +62,7 @@ def trust_page_preview(request: HttpRequest) -> HttpResponse:
         "entries": entries,
         "digest": selectors.trust_page_digest(entries),
         "trust_enabled": selectors.trust_page_enabled(),
+        "subprocessors": public_subprocessors(),
     }
     return render(request, "commitments/trust_preview.html", context)
 
@@ -89,4 +91,6 @@ def trust_page(request: HttpRequest) -> HttpResponse:
     """Public (anonymous) when enabled; 404 otherwise, as if it did not exist."""
     if not selectors.trust_page_enabled():
         raise Http404("No trust page")
-    return render(request, "commitments/trust.html", {"entries": selectors.trust_page_entries()})
+    # The sub-processor list (names and purposes) only when the organisation opted in.
+    context = {"entries": selectors.trust_page_entries(), "subprocessors": public_subprocessors()}
+    return render(request, "commitments/trust.html", context)

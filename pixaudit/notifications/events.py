@@ -14,6 +14,9 @@ EVENTS: dict[str, str] = {
     "request.opened": "An auditor opened an evidence request",
     "request.answered": "An evidence request was answered",
     "review.due": "An access review is due",
+    "vendor.dpa_expiring": "A vendor's DPA is about to expire",
+    "vendor.report_expiring": "A vendor's independent report is about to expire",
+    "vendor.review_due": "A vendor review is due",
 }
 
 #: Events e-mailed at once when a user has not chosen (the rest reach them in the digest).
@@ -24,4 +27,7 @@ DEFAULT_EMAIL_EVENTS = (
     "request.opened",
     "request.answered",
     "review.due",
+    "vendor.dpa_expiring",
+    "vendor.report_expiring",
+    "vendor.review_due",
 )

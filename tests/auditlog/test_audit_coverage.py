@@ -397,6 +397,29 @@ CHANGES: dict[str, Case] = {
     "notifications:endpoint_test": Case(as_role("M"), "notifications.endpoint_tested"),
 }
 
+
+def _vendor_form(name: str) -> dict:
+    return {"name": name, "purpose": "Hosting", "criticality": "high", "is_processor": "on"}
+
+
+_VENDOR_CSV = b"name,purpose,criticality,processor\nImported Co,Analytics,low,no\n"
+CHANGES.update({
+    "vendors:create": Case(as_role("M"), "vendor.created", lambda w: _vendor_form("New Co")),
+    "vendors:edit": Case(as_role("M"), "vendor.updated", lambda w: _vendor_form("Matrix vendor")),
+    "vendors:delete": Case(as_role("M"), "vendor.deleted", lambda w: {"confirm": "yes"}),
+    "vendors:upload": Case(as_role("M"), "vendor.file_added", lambda w: {
+        "kind": "report", "file": SimpleUploadedFile("soc2.pdf", pdf_make("soc2"))}),
+    "vendors:incident_add": Case(as_role("M"), "vendor.incident_added", lambda w: {
+        "i-description": "Breach", "i-notified_on": timezone.localdate().isoformat(),
+        "i-notify_by": timezone.localdate().isoformat()}),
+    "vendors:incident_handle": Case(as_role("M"), "vendor.incident_handled", lambda w: {
+        "handled_on": timezone.localdate().isoformat()}),
+    "vendors:import": Case(as_role("M"), "vendor.imported", lambda w: {
+        "file": SimpleUploadedFile("vendors.csv", _VENDOR_CSV)}),
+    "vendors:public_list": Case(as_role("M"), "vendor.public_list_changed",
+                                lambda w: {"publish": "on"}),
+})  # fmt: skip
+
 CHANGES["api:tokens"] = Case(
     as_role("E"), "api_token.created",
     lambda w: {"name": "deploy", "scopes": ["read"], "kind": "personal", "expires_in_days": 30},
@@ -427,6 +450,8 @@ DOWNLOADS: dict[str, Case] = {
     "tasks:attachment_download": Case(as_role("E"), "task.attachment_downloaded"),
     "awsorg:template": Case(as_role("E"), "aws_integration.template_downloaded"),
     "awsorg:stackset": Case(as_role("E"), "aws_integration.template_downloaded"),
+    "vendors:export": Case(as_role("E"), "vendor.exported"),
+    "vendors:file_download": Case(as_role("E"), "vendor.file_downloaded"),
 }
 
 #: Pages and status JSON: they change nothing and hand out no file.
@@ -449,6 +474,7 @@ READS = frozenset({
     "reports:detail", "reports:status", "reports:signing_key",
     "reviews:campaign_list", "reviews:campaign_detail",
     "people:overview",
+    "vendors:list", "vendors:detail",
     "manualevidence:list", "manualevidence:detail",
     "commitments:list", "commitments:detail", "commitments:trust_page_preview",
     "tasks:my_work", "tasks:task_list", "tasks:task_detail",

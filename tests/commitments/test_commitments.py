@@ -13,6 +13,7 @@ from collectors.base import Finding, Severity, Status
 from pixaudit.commitments.models import Commitment
 from pixaudit.commitments.selectors import commitment_states
 from pixaudit.commitments.services import (
+    INTERNAL_ASSERTIONS,
     CommitmentsFileError,
     commitments_load,
     commitments_load_builtin,
@@ -53,7 +54,7 @@ def test_builtin_policy_loads_with_real_assertion_ids(catalogs):
     known = set(assertion_catalog())
     for commitment in Commitment.objects.all():
         for assertion_id in commitment.assertion_ids:
-            assert assertion_id in known or assertion_id.startswith("access_review."), assertion_id
+            assert assertion_id in known | INTERNAL_ASSERTIONS, assertion_id
     again = commitments_load_builtin()
     assert (again.created, again.removed) == (0, 0)
     call_command("load_commitments")
@@ -86,10 +87,10 @@ def test_live_status_from_results_and_manual_evidence(media_root, catalogs, user
     pentest = _state("penetration-testing")
     assert pentest.status == "passing" and pentest.manual_items
     today = timezone.now().date()
-    upload(PDF + b"%x\n", "dpa.pdf", users.manager, recurrence="",
+    upload(PDF + b"%x\n", "certificate.pdf", users.manager, recurrence="",
            effective_on=today - timedelta(days=30), valid_until=today - timedelta(days=1),
-           control_addresses=["iso27001-2022:A.5.20"])  # fmt: skip
-    assert _state("processor-agreements").status == "manual_pending"
+           control_addresses=["iso27001-2022:A.5.35"])  # fmt: skip
+    assert _state("iso27001").status == "manual_pending"  # its only proof has expired
 
 
 def test_stale_results(media_root, catalogs):

@@ -125,6 +125,42 @@ def aws_run(w: object):
 AWS: Kwargs = lambda w: {"pk": aws_integration(w).pk}  # noqa: E731
 AWS_RUN: Kwargs = lambda w: {"pk": aws_run(w).pk}  # noqa: E731
 
+
+def matrix_vendor(w: object):
+    """The vendor the matrix uses: one signed DPA on file and one notified incident (made
+    through the services, so the register evidence exists too)."""
+    from datetime import timedelta
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.utils import timezone
+
+    from pixaudit.vendors.models import Vendor
+    from pixaudit.vendors.services import incident_add, vendor_file_add, vendor_save
+    from tests.security.helpers import pdf_make
+
+    vendor = Vendor.objects.filter(name="Matrix vendor").first()
+    if vendor is None:
+        today = timezone.localdate()
+        vendor = vendor_save(data={"name": "Matrix vendor", "purpose": "Hosting",
+                                   "criticality": "critical", "is_processor": True,
+                                   "dpa_signed_on": today - timedelta(days=30)})  # fmt: skip
+        vendor_file_add(vendor=vendor, kind="dpa", file_name="dpa.pdf",
+                        upload=SimpleUploadedFile("dpa.pdf", pdf_make("dpa")))  # fmt: skip
+        incident_add(vendor=vendor, notified_on=today, notify_by=today + timedelta(days=3),
+                     description="Phishing at the vendor")  # fmt: skip
+    return vendor
+
+
+VENDOR: Kwargs = lambda w: {"pk": matrix_vendor(w).pk}  # noqa: E731
+VENDOR_FILE: Kwargs = lambda w: {  # noqa: E731
+    "pk": matrix_vendor(w).pk,
+    "file_pk": matrix_vendor(w).files.first().pk,
+}
+VENDOR_INCIDENT: Kwargs = lambda w: {  # noqa: E731
+    "pk": matrix_vendor(w).pk,
+    "incident_pk": matrix_vendor(w).incidents.first().pk,
+}
+
 MATRIX: dict[str, tuple[Kwargs, dict[str, int]]] = {
     "accounts:login": (NONE, exp(302, ANON=200)),
     # Users (admins only); the invitation link is for whoever holds it.
@@ -274,6 +310,21 @@ MATRIX: dict[str, tuple[Kwargs, dict[str, int]]] = {
     "people:mappings": (NONE, MANAGER_PAGE),
     "people:hr_upload": (NONE, MANAGER_PAGE),
     "people:review": (NONE, POST_ONLY),
+    # Vendors: every internal user reads the register, its files and its export; managers
+    # edit, upload, record incidents, import and publish the sub-processor list. Auditors
+    # get the register's evidence through their engagement, not these pages.
+    "vendors:list": (NONE, INTERNAL_PAGE),
+    "vendors:create": (NONE, MANAGER_PAGE),
+    "vendors:import": (NONE, MANAGER_PAGE),
+    "vendors:export": (lambda w: {"fmt": "csv"}, INTERNAL_PAGE),
+    "vendors:public_list": (NONE, POST_ONLY),
+    "vendors:detail": (VENDOR, INTERNAL_PAGE),
+    "vendors:edit": (VENDOR, MANAGER_PAGE),
+    "vendors:delete": (VENDOR, POST_ONLY),
+    "vendors:upload": (VENDOR, POST_ONLY),
+    "vendors:file_download": (VENDOR_FILE, INTERNAL_PAGE),
+    "vendors:incident_add": (VENDOR, POST_ONLY),
+    "vendors:incident_handle": (VENDOR_INCIDENT, POST_ONLY),
     "reviews:campaign_create": (NONE, MANAGER_PAGE),
     "reviews:campaign_detail": (CAMPAIGN, INTERNAL_PAGE),
     "reviews:campaign_decide": (CAMPAIGN, POST_ONLY),
@@ -466,6 +517,24 @@ POST_MATRIX: dict[str, tuple[Kwargs, dict[str, int]]] = {
     "people:review": (NONE, REDIRECT_MANAGERS),
     "people:mappings": (NONE, exp(A=400, M=400, E=403, AU=403, EXP=403, ANON=302)),
     "people:hr_upload": (NONE, exp(A=400, M=400, E=403, AU=403, EXP=403, ANON=302)),
+    # Vendors: empty forms re-render with their errors (400); removing needs the confirmation
+    # (back to the vendor); an empty public-list POST turns the list off; downloads and the
+    # list pages answer GET only.
+    "vendors:list": (NONE, POST_ONLY),
+    "vendors:detail": (VENDOR, POST_ONLY),
+    "vendors:create": (NONE, exp(A=400, M=400, E=403, AU=403, EXP=403, ANON=302)),
+    "vendors:edit": (VENDOR, exp(A=400, M=400, E=403, AU=403, EXP=403, ANON=302)),
+    "vendors:import": (NONE, exp(A=400, M=400, E=403, AU=403, EXP=403, ANON=302)),
+    "vendors:upload": (VENDOR, exp(A=400, M=400, E=403, AU=403, EXP=403, ANON=302)),
+    "vendors:incident_add": (VENDOR, exp(A=400, M=400, E=403, AU=403, EXP=403, ANON=302)),
+    "vendors:incident_handle": (
+        VENDOR_INCIDENT,
+        exp(A=400, M=400, E=403, AU=403, EXP=403, ANON=302),
+    ),
+    "vendors:delete": (VENDOR, REDIRECT_MANAGERS),
+    "vendors:public_list": (NONE, REDIRECT_MANAGERS),
+    "vendors:export": (lambda w: {"fmt": "xlsx"}, POST_ONLY),
+    "vendors:file_download": (VENDOR_FILE, POST_ONLY),
 }
 
 # --- The REST API (/api/v1/): token clients ------------------------------------------------

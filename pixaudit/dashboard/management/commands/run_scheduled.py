@@ -25,6 +25,7 @@ from pixaudit.people.jobs import people_daily_job
 from pixaudit.posture.jobs import readiness_snapshots_job
 from pixaudit.reviews.jobs import reviews_daily_job
 from pixaudit.tasks.jobs import tasks_daily_job, work_tick_job
+from pixaudit.vendors.jobs import vendors_daily_job
 
 
 class Command(BaseCommand):
@@ -90,3 +91,9 @@ class Command(BaseCommand):
                                   f"{leavers['accounts']} accounts")  # fmt: skip
             else:
                 self.stdout.write("Leaver test: skipped (no HR evidence yet)")
+            vendors = vendors_daily_job()
+            if "evidence" in vendors:
+                self.stdout.write(f"Vendor register: evidence #{vendors['evidence']}, "
+                                  f"{vendors['reminders']} reminder(s) sent")  # fmt: skip
+            else:
+                self.stdout.write("Vendor register: skipped (empty register)")
