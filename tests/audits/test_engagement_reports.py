@@ -225,10 +225,9 @@ def test_auditor_pack_holds_only_the_evidence_the_report_was_rendered_from(world
                           rows=[{"name": "collected-after-the-render"}])  # fmt: skip
     assert later.seq > world.report.chain_head_seq
     client = client_for(world.auditor, verified=False)
-    response = client.get(_urls(world.engagement, world.report)[1])
-    assert response.status_code == 200
+    _build, data = pack_via_page(client, _urls(world.engagement, world.report)[1])
     path = tmp_path / "pack.zip"
-    path.write_bytes(b"".join(response.streaming_content))
+    path.write_bytes(data)
     with zipfile.ZipFile(path) as zf:
         manifest = json.loads(zf.read("manifest.json"))
         index = list(csv.DictReader(io.StringIO(zf.read("evidence-index.csv").decode())))
