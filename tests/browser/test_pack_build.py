@@ -36,8 +36,8 @@ def test_build_returns_at_once_shows_progress_then_the_download(
     page,
     login,
     worker,
-    stored_report,
-    monkeypatch,  # noqa: F811
+    stored_report,  # noqa: F811
+    monkeypatch,
 ):
     skip_on_shared_memory_sqlite()
     real_build = services_packs.pack_build

@@ -83,3 +83,34 @@ def test_a_request_that_notifies_answers_before_a_slow_webhook(users, slow_recei
         what="the delivery to be sent by the worker thread",
     )
     assert slow_receiver.answered[0] > answered
+
+
+def test_a_failed_webhook_is_retried_after_its_backoff_without_a_tick(users, worker, settings):
+    """The embedded default has no scheduler tick: the worker threads run the retry when its
+    backoff has passed (never before)."""
+    skip_on_shared_memory_sqlite()
+    from tests.notifications.receiver import Receiver
+
+    settings.PIXAUDIT_NOTIFY_BACKOFF_SECONDS = [3]
+    receiver = Receiver()
+    try:
+        receiver.fail_next = 1
+        endpoint, receiver.secret = services.endpoint_create(
+            name="Flaky SIEM", kind="webhook", url=receiver.url, events=["control.failing"],
+            actor=users.manager,
+        )  # fmt: skip
+        services.notification_emit(event="control.failing", key="flaky", subject="CC6.1 failing")
+        delivery = Delivery.objects.get(endpoint=endpoint)
+        wait_for(lambda: len(receiver.raw) >= 1, timeout=20, what="the first attempt")
+        first = time.monotonic()
+        wait_for(
+            lambda: Delivery.objects.get(pk=delivery.pk).status == DeliveryStatus.SENT,
+            timeout=30,
+            what="the retry to be delivered",
+        )
+        waited = time.monotonic() - first
+        delivery.refresh_from_db()
+        assert delivery.attempts == 2 and len(receiver.accepted) == 1
+        assert waited >= 2.5, f"retried {waited:.1f} s after the failure, backoff 3 s"
+    finally:
+        receiver.close()
