@@ -95,6 +95,8 @@ def test_a_failed_snapshot_is_said_in_words_and_nothing_can_be_decided(people, u
     assert 'http-equiv="refresh"' not in text and 'name="decision-' not in text
     with pytest.raises(ReviewError, match="closed"):
         entries_decide(campaign=campaign, decisions={}, user=users.manager)
+    listing = client_for(users.manager).get(reverse("reviews:campaign_list")).content.decode()
+    assert "Starting" in listing and "Fails" in listing and "no space left on device" in listing
     # The failed start does not hold the source: it can be started again.
     monkeypatch.undo()
     again = campaign_request(connection=people, name="Again", due_on=due, user=users.manager)
