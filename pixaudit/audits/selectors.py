@@ -201,6 +201,8 @@ class Download:
     label: str
     url: str
     description: str = ""
+    #: A button that POSTs to ``url`` (starts a background job) rather than a link.
+    post: bool = False
 
 
 def engagement_downloads(*, engagement: Engagement, user: User) -> list[Download]:
@@ -242,8 +244,9 @@ def engagement_downloads(*, engagement: Engagement, user: User) -> list[Download
             else ""
         )
         verify = f"`manage.py verify_pack pack.zip --fingerprint {fingerprint}`"
-        out.append(Download(f"Evidence pack (ZIP) · {name}",
+        out.append(Download(f"Build the evidence pack (ZIP) · {name}",
                             reverse("audits:report_pack", kwargs=kwargs),
-                            f"{holds}signed with the key {fingerprint}; verify offline with "
-                            f"{verify}"))  # fmt: skip
+                            f"{holds}signed with the key {fingerprint}; built in the background, "
+                            f"then offered for download; verify offline with {verify}",
+                            post=True))  # fmt: skip
     return out

@@ -29,9 +29,20 @@ urlpatterns = [
         name="report_pdf",
     ),
     path(
-        "<int:pk>/reports/<int:report_pk>/evidence-pack.zip",
+        "<int:pk>/reports/<int:report_pk>/packs/",
         views.engagement_report_pack,
         name="report_pack",
+    ),
+    path("<int:pk>/packs/<int:build_pk>/", views.engagement_pack_detail, name="pack_detail"),
+    path(
+        "<int:pk>/packs/<int:build_pk>/status.json",
+        views.engagement_pack_status,
+        name="pack_status",
+    ),
+    path(
+        "<int:pk>/packs/<int:build_pk>/evidence-pack.zip",
+        views.engagement_pack_download,
+        name="pack_download",
     ),
     path("<int:pk>/evidence/", views.evidence_list, name="evidence_list"),
     path("<int:pk>/evidence/<int:evidence_pk>/", views.evidence_detail, name="evidence_detail"),

@@ -21,8 +21,15 @@ from urllib.parse import urlencode
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    JsonResponse,
+    StreamingHttpResponse,
+)
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET, require_POST
 
@@ -35,8 +42,10 @@ from pixaudit.audits.models import AuditorInvitation, Engagement, InvitationEmai
 from pixaudit.evidence.models import EvidenceItem
 from pixaudit.evidence.storage import artifact_chunks
 from pixaudit.reports import services as report_services
+from pixaudit.reports import services_packs as report_services_packs
 from pixaudit.reports import signing
-from pixaudit.reports.models import Report
+from pixaudit.reports import views as report_views
+from pixaudit.reports.models import PackAudience, PackBuild, Report
 from pixaudit.reports.services import ReportScopeError
 
 
@@ -110,6 +119,7 @@ def engagement_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "requests": selectors.evidence_request_list(engagement=engagement)[:10],
         "samples": selectors.sample_list(engagement=engagement)[:10],
         "downloads": selectors.engagement_downloads(engagement=engagement, user=request.user),
+        "pack_builds": _pack_builds_visible(request, engagement)[:5],
         "engagement_reports": selectors.engagement_reports_latest(engagement=engagement),
         "is_manager": request.user.role in MANAGERS,
         "signing_fingerprint": signing.public_key_fingerprint(),
@@ -282,38 +292,101 @@ def engagement_report_pdf(request: HttpRequest, pk: int, report_pk: int) -> Http
     return response
 
 
-@require_GET
+@require_POST
 @role_required(ENGAGEMENT_READERS)
 def engagement_report_pack(request: HttpRequest, pk: int, report_pk: int) -> HttpResponse:
-    """The engagement report's signed evidence pack, built into a temporary file, streamed.
+    """Queue a build of the engagement report's signed evidence pack; answer at once with
+    the build's page, which follows the job.
 
-    The pack carries the same stamped PDF as the PDF download: the unstamped original must
-    not leave through an engagement page, or the watermark would be trivially stripped.
+    The pack carries the PDF stamped for the person who asked (as the PDF download is): the
+    unstamped original must not leave through an engagement page, or the watermark would be
+    trivially stripped. Auditors see and download only their own builds.
     """
     engagement = _engagement(request, pk)
     report = _report(engagement, report_pk)
-    stamped = None
-    if report.watermark_downloads:
-        stamped = report_services.report_pdf_watermarked(
-            report=report, viewer_label=viewer_label(request.user)
+    build, queued = report_views.pack_build_start(
+        request, report=report, audience=PackAudience.ENGAGEMENT,
+        viewer_label=viewer_label(request.user),
+    )  # fmt: skip
+    if queued:
+        details = report_services.report_log_details(report, what="evidence_pack",
+                                                     pack_build_id=build.pk)  # fmt: skip
+        audit_log_record(action="engagement.pack_build_requested", obj=engagement,
+                         request=request, **details)  # fmt: skip
+    else:
+        messages.info(request, "This evidence pack is already being built.")
+    return redirect("audits:pack_detail", pk=engagement.pk, build_pk=build.pk)
+
+
+def _pack_builds_visible(request: HttpRequest, engagement: Engagement):
+    """The engagement's pack builds this user may see: managers all, auditors their own."""
+    builds = PackBuild.objects.filter(
+        engagement_id=engagement.pk, audience=PackAudience.ENGAGEMENT
+    ).select_related("report__framework", "requested_by")
+    if request.user.role not in MANAGERS:
+        builds = builds.filter(requested_by=request.user)
+    return builds
+
+
+def _pack_build(request: HttpRequest, engagement: Engagement, build_pk: int) -> PackBuild:
+    build = _pack_builds_visible(request, engagement).filter(pk=build_pk).first()
+    if build is None:
+        raise Http404("No such evidence pack build in this engagement")
+    _report(engagement, build.report_id)  # the report is still the engagement's to show
+    return build
+
+
+def _pack_urls(engagement: Engagement, build: PackBuild) -> dict[str, str]:
+    kwargs = {"pk": engagement.pk, "build_pk": build.pk}
+    return {
+        "status": reverse("audits:pack_status", kwargs=kwargs),
+        "download": reverse("audits:pack_download", kwargs=kwargs),
+        "retry": reverse(
+            "audits:report_pack", kwargs={"pk": engagement.pk, "report_pk": build.report_id}
+        ),
+    }
+
+
+@require_GET
+@role_required(ENGAGEMENT_READERS)
+def engagement_pack_detail(request: HttpRequest, pk: int, build_pk: int) -> HttpResponse:
+    engagement = _engagement(request, pk)
+    build = _pack_build(request, engagement, build_pk)
+    back = (reverse("audits:engagement_detail", args=[engagement.pk]), engagement.name)
+    return report_views.pack_build_page(
+        request, build, urls=_pack_urls(engagement, build), back=back
+    )
+
+
+@require_GET
+@role_required(ENGAGEMENT_READERS)
+def engagement_pack_status(request: HttpRequest, pk: int, build_pk: int) -> JsonResponse:
+    engagement = _engagement(request, pk)
+    build = _pack_build(request, engagement, build_pk)
+    urls = _pack_urls(engagement, build)
+    return JsonResponse(
+        report_services_packs.pack_build_status_payload(
+            build, download_url=urls["download"], retry_url=urls["retry"]
         )
+    )
+
+
+@require_GET
+@role_required(ENGAGEMENT_READERS)
+def engagement_pack_download(request: HttpRequest, pk: int, build_pk: int) -> HttpResponse:
+    """The stored ZIP of a finished build, logged as ``engagement.download``."""
+    engagement = _engagement(request, pk)
+    build = _pack_build(request, engagement, build_pk)
     try:
-        pack = report_services.pack_build_tempfile(report=report, report_pdf=stamped)
+        response = report_views.pack_build_file_response(build)
     except report_services.PackUnavailable as exc:
-        messages.error(request, f"The evidence pack cannot be built: {exc}")
-        return redirect("audits:engagement_detail", pk=engagement.pk)
-    details = report_services.report_log_details(
-        report,
-        what="evidence_pack",
-        sha256=pack.sha256,
-        size=pack.size,
-        manifest_sha256=pack.result.manifest_sha256,
-        report_sha256=report.sha256,
-        watermarked=stamped is not None,
-    )
+        if build.active:
+            raise Http404("The evidence pack is not built yet.") from None
+        messages.error(request, f"The evidence pack cannot be downloaded: {exc}")
+        return redirect("audits:pack_detail", pk=engagement.pk, build_pk=build.pk)
+    details = report_services_packs.pack_build_log_details(
+        build, what="evidence_pack", watermarked=bool(build.viewer_label)
+        and build.report.watermark_downloads,
+    )  # fmt: skip
     audit_log_record(action="engagement.download", obj=engagement, request=request, **details)
-    response = FileResponse(
-        pack.file, as_attachment=True, filename=pack.filename, content_type="application/zip"
-    )
-    response["X-Content-SHA256"] = pack.sha256
     return response

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from rq import get_current_job
 
-from pixaudit.evidence.services.retries import collection_run_followup
+from pixaudit.evidence.services.retries import (
+    collection_retry_dispatch_when_due,
+    collection_run_followup,
+)
 from pixaudit.evidence.services.runs import collection_run_execute as run_execute
 from pixaudit.evidence.services.scheduling import collections_enqueue_due as enqueue_due
 
@@ -28,3 +31,8 @@ def collection_run_execute(run_id: int) -> str:
 def collections_enqueue_due() -> int:
     """The periodic tick: sweep dead runs and lost jobs, dispatch due retries and connections."""
     return len(enqueue_due())
+
+
+def collection_retry_dispatch(run_id: int) -> bool:
+    """Hand one retry to the workers at its due time (scheduled with the embedded worker)."""
+    return collection_retry_dispatch_when_due(run_id=run_id)

@@ -26,6 +26,7 @@ from django.utils import timezone
 from collectors.destinations import credential_transport_problem
 from pixaudit.auditlog.services import audit_log_record
 from pixaudit.evidence import crypto
+from pixaudit.lib.embedded_worker import embedded_worker_running
 from pixaudit.lib.single_line import header_text
 from pixaudit.notifications.events import DEFAULT_EMAIL_EVENTS, EVENTS
 from pixaudit.notifications.models import (
@@ -41,6 +42,8 @@ from pixaudit.notifications.signing import signature_headers
 logger = logging.getLogger("pixaudit.notifications")
 
 DELIVER_JOB = "pixaudit.notifications.jobs.notification_deliver"
+#: A retry scheduled for its due time on the embedded worker (no tick there), by path.
+RETRY_JOB = "pixaudit.notifications.jobs.notification_retry"
 #: Seconds before attempt 2, 3, ... of a failed delivery (the last value repeats).
 DEFAULT_BACKOFF = [30, 120, 600, 3600]
 DEFAULT_MAX_ATTEMPTS = 5
@@ -278,7 +281,33 @@ def delivery_attempt(*, delivery_id: int) -> Delivery | None:
     delivery.save(
         update_fields=["status", "sent_at", "last_error", "response_status", "next_attempt_at"]
     )
+    if delivery.status == DeliveryStatus.RETRYING and embedded_worker_running():
+        _retry_schedule(delivery)
     return delivery
+
+
+def _retry_schedule(delivery: Delivery) -> None:
+    """The embedded worker has no tick: schedule the retry on its queue for its due time
+    (the worker threads run it then, never earlier; ``lib/embedded_worker``)."""
+    try:
+        django_rq.get_queue("default").enqueue_at(
+            delivery.next_attempt_at, RETRY_JOB, delivery.pk,
+            job_id=f"pixaudit-delivery-{delivery.pk}-{delivery.attempts + 1}",
+        )  # fmt: skip
+    except Exception:  # the next run_scheduled hands it over instead
+        logger.exception("could not schedule the retry of delivery %s", delivery.pk)
+
+
+def delivery_retry_when_due(*, delivery_id: int, now=None) -> Delivery | None:
+    """A scheduled retry: take the delivery from *retrying* (compare-and-set, so the tick or
+    ``run_scheduled`` and this never both send it) and attempt it; None if not due or taken."""
+    now = now or timezone.now()
+    taken = Delivery.objects.filter(
+        pk=delivery_id, status=DeliveryStatus.RETRYING, next_attempt_at__lte=now
+    ).update(status=DeliveryStatus.PENDING)
+    if not taken:
+        return None
+    return delivery_attempt(delivery_id=delivery_id)
 
 
 def deliveries_dispatch_due(*, now=None) -> int:

@@ -185,3 +185,64 @@ class ControlNarrative(AppendOnlyHistoryModel):
 
     def __str__(self) -> str:
         return f"narrative of control {self.control_id} v{self.pk}"
+
+
+class PackBuildStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Building"
+    SUCCEEDED = "succeeded", "Ready"
+    FAILED = "failed", "Failed"
+
+
+class PackAudience(models.TextChoices):
+    #: Managers' pack from the report pages: the stored PDF as rendered.
+    INTERNAL = "internal", "Internal"
+    #: An engagement page's pack: the PDF stamped for the auditor (or manager) who asked.
+    ENGAGEMENT = "engagement", "Engagement"
+
+
+class PackBuild(models.Model):
+    """One evidence pack build: asked for on a page, built by a job, stored as a file.
+
+    The page that asks returns at once; the ``reports`` job (``jobs.pack_build_run``) builds
+    the ZIP with ``services.pack_build`` into the default storage and records its size and
+    SHA-256, so the download serves the stored file and its digest matches the audit log.
+    A build for an engagement page carries the PDF stamped for ``requested_by`` (the label
+    is kept in ``viewer_label``); only its requester among auditors may download it.
+    """
+
+    report = models.ForeignKey(Report, on_delete=models.CASCADE, related_name="pack_builds")
+    engagement_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+    audience = models.CharField(max_length=16, choices=PackAudience.choices)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    viewer_label = models.CharField(max_length=300, blank=True, default="")
+    retry_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    status = models.CharField(
+        max_length=16, choices=PackBuildStatus.choices, default=PackBuildStatus.QUEUED
+    )
+    progress = models.PositiveSmallIntegerField(default=0, help_text="0..100")
+    progress_message = models.CharField(max_length=200, blank=True, default="")
+    error_message = models.TextField(blank=True, default="")
+    job_id = models.CharField(max_length=100, blank=True, default="")
+    file_path = models.CharField(max_length=300, blank=True, default="")
+    filename = models.CharField(max_length=200, blank=True, default="")
+    size = models.PositiveBigIntegerField(default=0)
+    sha256 = models.CharField(max_length=64, blank=True, default="")
+    manifest_sha256 = models.CharField(max_length=64, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"pack build {self.pk} of report {self.report_id} ({self.status})"
+
+    @property
+    def active(self) -> bool:
+        return self.status in (PackBuildStatus.QUEUED, PackBuildStatus.RUNNING)

@@ -18,13 +18,13 @@ from django.core.files.storage import default_storage
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from pixaudit.accounts.permissions import action_required, can
 from pixaudit.auditlog.services import audit_log_record
 from pixaudit.controls.models import Framework
-from pixaudit.reports import services, signing
-from pixaudit.reports.models import Report, ReportStatus
+from pixaudit.reports import services, services_packs, signing
+from pixaudit.reports.models import PackAudience, PackBuild, Report, ReportStatus
 from pixaudit.reports.periods import EngagementUnavailable, engagement_scope
 from pixaudit.reports.rendering import report_html
 from pixaudit.reports.selectors import (
@@ -92,7 +92,13 @@ def report_detail(request: HttpRequest, pk: int) -> HttpResponse:
         except EngagementUnavailable:
             engagement_name = "(deleted engagement)"
     pin = report_evidence_pin_summary(report=report)
-    context = {"report": report, "engagement_name": engagement_name, "pin": pin}
+    builds = PackBuild.objects.filter(report=report, audience=PackAudience.INTERNAL)
+    context = {
+        "report": report,
+        "engagement_name": engagement_name,
+        "pin": pin,
+        "pack_builds": builds.select_related("requested_by")[:5],
+    }
     return render(request, "reports/detail.html", context)
 
 
@@ -112,6 +118,65 @@ def status_payload(report: Report, *, user: Any = None) -> dict:
         "size": report.size,
         "download_url": reverse("reports:download", args=[report.pk]) if done else "",
         "pack_url": reverse("reports:pack", args=[report.pk]) if packs else "",
+    }
+
+
+def pack_build_start(
+    request: HttpRequest, *, report: Report, audience: str, viewer_label: str = ""
+) -> tuple[PackBuild, bool]:
+    """A page's "Build the evidence pack" (or "Build again", with ``retry_of``): queue a build
+    and answer at once; shared with the engagement pages."""
+    retry_of = request.POST.get("retry_of", "")
+    failed = None
+    if retry_of.isdigit():
+        failed = PackBuild.objects.filter(
+            pk=int(retry_of), report=report, audience=audience, status="failed"
+        ).first()
+    if failed is not None:
+        return services_packs.pack_build_retry(build=failed, requested_by=request.user)
+    return services_packs.pack_build_request(
+        report=report, requested_by=request.user, audience=audience, viewer_label=viewer_label
+    )
+
+
+def pack_build_page(
+    request: HttpRequest, build: PackBuild, *, urls: dict[str, str], back: tuple[str, str]
+) -> HttpResponse:
+    context = {
+        "build": build,
+        "report": build.report,
+        "status_url": urls["status"],
+        "download_url": urls["download"],
+        "retry_url": urls["retry"],
+        "back_url": back[0],
+        "back_label": back[1],
+    }
+    return render(request, "reports/pack_build.html", context)
+
+
+def pack_build_file_response(build: PackBuild) -> HttpResponse:
+    """The stored ZIP of a succeeded build (the caller logged the download)."""
+    fh = services_packs.pack_build_open(build=build)
+    response = FileResponse(
+        fh, as_attachment=True, filename=build.filename, content_type="application/zip"
+    )
+    response["X-Content-SHA256"] = build.sha256
+    return response
+
+
+def _internal_build(pk: int) -> PackBuild:
+    return get_object_or_404(
+        PackBuild.objects.select_related("report__framework", "requested_by"),
+        pk=pk,
+        audience=PackAudience.INTERNAL,
+    )
+
+
+def _internal_urls(build: PackBuild) -> dict[str, str]:
+    return {
+        "status": reverse("reports:pack_status", args=[build.pk]),
+        "download": reverse("reports:pack_download", args=[build.pk]),
+        "retry": reverse("reports:pack", args=[build.report_id]),
     }
 
 
@@ -151,29 +216,56 @@ def report_preview(request: HttpRequest, pk: int) -> HttpResponse:
     return HttpResponse(html)
 
 
+@require_POST
 @action_required("packs.download")
 def report_pack(request: HttpRequest, pk: int) -> HttpResponse:
-    """The report's evidence pack (its pinned evidence and its stored PDF), built into a
-    temporary file (memory stays flat), then streamed."""
+    """Queue a build of the report's evidence pack (its pinned evidence and its stored PDF)
+    and answer at once with the build's page, which follows the job."""
     report = _report(pk)
     if report.status != ReportStatus.SUCCEEDED:
         raise Http404("The report has not been rendered yet.")
+    build, queued = pack_build_start(request, report=report, audience=PackAudience.INTERNAL)
+    if queued:
+        audit_log_record(action="pack.build_requested", obj=report, request=request,
+                         **services.report_log_details(report, pack_build_id=build.pk))  # fmt: skip
+    else:
+        messages.info(request, "This evidence pack is already being built.")
+    return redirect("reports:pack_detail", pk=build.pk)
+
+
+@action_required("packs.download")
+def pack_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    build = _internal_build(pk)
+    back = (reverse("reports:detail", args=[build.report_id]), f"Report #{build.report_id}")
+    return pack_build_page(request, build, urls=_internal_urls(build), back=back)
+
+
+@action_required("packs.download")
+def pack_status(request: HttpRequest, pk: int) -> JsonResponse:
+    build = _internal_build(pk)
+    urls = _internal_urls(build)
+    return JsonResponse(
+        services_packs.pack_build_status_payload(
+            build, download_url=urls["download"], retry_url=urls["retry"]
+        )
+    )
+
+
+@require_GET
+@action_required("packs.download")
+def pack_download(request: HttpRequest, pk: int) -> HttpResponse:
+    """The stored ZIP of a finished build, logged as ``pack.downloaded``."""
+    build = _internal_build(pk)
     try:
-        pack = services.pack_build_tempfile(report=report)
+        response = pack_build_file_response(build)
     except services.PackUnavailable as exc:
-        messages.error(request, f"The evidence pack cannot be built: {exc}")
-        return redirect("reports:detail", pk=report.pk)
-    details = services.report_log_details(
-        report,
-        sha256=pack.sha256,
-        size=pack.size,
-        manifest_sha256=pack.result.manifest_sha256,
-        report_sha256=report.sha256,
-    )
-    audit_log_record(action="pack.downloaded", obj=report, request=request, **details)
-    return FileResponse(
-        pack.file, as_attachment=True, filename=pack.filename, content_type="application/zip"
-    )
+        if build.active:
+            raise Http404("The evidence pack is not built yet.") from None
+        messages.error(request, f"The evidence pack cannot be downloaded: {exc}")
+        return redirect("reports:pack_detail", pk=build.pk)
+    details = services_packs.pack_build_log_details(build)
+    audit_log_record(action="pack.downloaded", obj=build.report, request=request, **details)
+    return response
 
 
 @action_required("signing_key.view")

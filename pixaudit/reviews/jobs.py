@@ -14,3 +14,11 @@ def reviews_daily_job() -> dict[str, int]:
     started = len(campaigns_start_due())
     checked = followups_check_all()
     return {"started": started, "followups_checked": checked, **reminders_send()}
+
+
+def campaign_snapshot_run(campaign_id: int) -> str:
+    """Take, seal and diff the population snapshot of a campaign started from a page."""
+    from pixaudit.reviews.services import campaign_snapshot_take
+
+    campaign = campaign_snapshot_take(campaign_id=campaign_id)
+    return campaign.status if campaign else "missing"

@@ -22,6 +22,10 @@ class Recurrence(models.TextChoices):
 
 class Campaign(models.Model):
     class Status(models.TextChoices):
+        #: Started from a page: the population snapshot is being taken by a job.
+        SNAPSHOTTING = "snapshotting", "Taking the snapshot"
+        #: The snapshot job failed (``snapshot_error`` says why); nothing to decide.
+        SNAPSHOT_FAILED = "snapshot_failed", "Snapshot failed"
         OPEN = "open", "Open"
         COMPLETED = "completed", "Completed"
         CANCELLED = "cancelled", "Cancelled"
@@ -31,12 +35,15 @@ class Campaign(models.Model):
         "evidence.Connection", on_delete=models.PROTECT, related_name="review_campaigns"
     )
     collector_key = models.CharField(max_length=100)
+    # Empty until the snapshot is sealed (a campaign started from a page is snapshotting).
     population_evidence = models.ForeignKey(
-        "evidence.EvidenceItem", on_delete=models.PROTECT, related_name="+"
+        "evidence.EvidenceItem", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
-    snapshot_sha256 = models.CharField(max_length=64)
-    snapshot_path = models.CharField(max_length=300)
-    snapshot_count = models.PositiveIntegerField()
+    snapshot_sha256 = models.CharField(max_length=64, blank=True, default="")
+    snapshot_path = models.CharField(max_length=300, blank=True, default="")
+    snapshot_count = models.PositiveIntegerField(default=0)
+    snapshot_progress = models.CharField(max_length=200, blank=True, default="")
+    snapshot_error = models.TextField(blank=True, default="")
     previous = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )

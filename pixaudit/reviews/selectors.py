@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
@@ -28,6 +28,8 @@ class CampaignsOverview:
     overdue: list[Campaign] = field(default_factory=list)
     completed: list[Campaign] = field(default_factory=list)
     next_due: list[NextDue] = field(default_factory=list)
+    #: Started from a page: snapshot being taken, or failed in the last 30 days.
+    starting: list[Campaign] = field(default_factory=list)
     followups_failing: int = 0
     followups_pending: int = 0
 
@@ -52,9 +54,22 @@ def campaigns_overview(
         .filter(status=Campaign.Status.COMPLETED)
         .order_by("-completed_at")[:completed_limit]
     )
+    out.starting = list(
+        Campaign.objects.select_related("connection", "started_by")
+        .filter(
+            Q(status=Campaign.Status.SNAPSHOTTING)
+            | Q(
+                status=Campaign.Status.SNAPSHOT_FAILED,
+                started_at__date__gte=today - timedelta(days=30),
+            )
+        )
+        .order_by("-started_at", "-pk")
+    )
     latest: dict[int, Campaign] = {}
     for campaign in (
-        Campaign.objects.exclude(status=Campaign.Status.CANCELLED)
+        Campaign.objects.exclude(
+            status__in=(Campaign.Status.CANCELLED, Campaign.Status.SNAPSHOT_FAILED)
+        )
         .select_related("connection")
         .order_by("started_at", "pk")
     ):

@@ -19,7 +19,7 @@ from pixaudit.reviews.services import (
     ReviewError,
     campaign_cancel,
     campaign_complete,
-    campaign_start,
+    campaign_request,
     entries_decide,
     entry_assign,
 )
@@ -52,7 +52,7 @@ def campaign_create(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            campaign = campaign_start(
+            campaign = campaign_request(
                 connection=data["connection"], name=data["name"], due_on=data["due_on"],
                 user=request.user, reviewers=list(data["reviewers"]),
                 recurrence=data["recurrence"] or "",
@@ -61,7 +61,12 @@ def campaign_create(request: HttpRequest) -> HttpResponse:
             for key, message in exc.errors.items():
                 form.add_error(key if key in form.fields else None, message)
         else:
-            messages.success(request, f"Campaign “{campaign.name}” started: snapshot sealed.")
+            campaign.refresh_from_db()
+            if campaign.status == Campaign.Status.OPEN:  # the job ran here (no worker)
+                messages.success(request, f"Campaign “{campaign.name}” started: snapshot sealed.")
+            else:
+                messages.info(request, f"Campaign “{campaign.name}” started: taking the "
+                              "population snapshot in the background.")  # fmt: skip
             return redirect("reviews:campaign_detail", campaign.pk)
     return render(
         request, "reviews/campaign_form.html", {"form": form}, status=400 if form.errors else 200
@@ -170,6 +175,8 @@ def campaign_cancel_view(request: HttpRequest, pk: int) -> HttpResponse:
 @role_required(VIEW)
 def campaign_snapshot(request: HttpRequest, pk: int) -> HttpResponse:
     campaign = get_object_or_404(Campaign, pk=pk)
+    if not campaign.snapshot_path:
+        raise Http404("The snapshot of this campaign has not been taken.")
     audit_log_record(action="review.snapshot_downloaded", obj=campaign, request=request,
                      sha256=campaign.snapshot_sha256)  # fmt: skip
     response = StreamingHttpResponse(

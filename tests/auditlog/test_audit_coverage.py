@@ -233,6 +233,8 @@ CHANGES: dict[str, Case] = {
     "audits:report_generate": Case(
         as_role("M"), "report.requested", lambda w: {"framework": w.soc2.key}
     ),
+    "audits:report_pack": Case(as_role("AU"), "engagement.pack_build_requested"),
+    "reports:pack": Case(as_role("M"), "pack.build_requested"),
     "audits:request_create": Case(
         as_role("AU"),
         "evidence_request.created",
@@ -434,14 +436,14 @@ CHANGES["api:token_revoke"] = Case(
 DOWNLOADS: dict[str, Case] = {
     "audits:evidence_download": Case(as_role("AU"), "evidence.downloaded"),
     "audits:report_pdf": Case(as_role("AU"), "engagement.download"),
-    "audits:report_pack": Case(as_role("AU"), "engagement.download"),
+    "audits:pack_download": Case(as_role("AU"), "engagement.download"),
     "audits:sample_result_file": Case(as_role("AU"), "sample.result_file_downloaded"),
     "audits:sample_workbook": Case(as_role("AU"), "sample.workbook_downloaded"),
     "auditlog:event_export": Case(as_role("A"), "auditlog.exported"),
     "dashboard:evidence_artifact": Case(as_role("E"), "evidence.downloaded"),
     "reports:download": Case(as_role("E"), "report.downloaded"),
     "reports:preview": Case(as_role("E"), "report.previewed"),
-    "reports:pack": Case(as_role("M"), "pack.downloaded"),
+    "reports:pack_download": Case(as_role("M"), "pack.downloaded"),
     "reports:signing_key_pem": Case(as_role("E"), "signing_key.downloaded"),
     "reviews:campaign_snapshot": Case(as_role("M"), "review.snapshot_downloaded"),
     "manualevidence:download": Case(as_role("E"), "manual_evidence.downloaded"),
@@ -472,6 +474,7 @@ READS = frozenset({
     "dashboard:run_status", "dashboard:evidence_list", "dashboard:evidence_detail",
     "dashboard:soa_list",
     "reports:detail", "reports:status", "reports:signing_key",
+    "reports:pack_detail", "reports:pack_status", "audits:pack_detail", "audits:pack_status",
     "reviews:campaign_list", "reviews:campaign_detail",
     "people:overview",
     "vendors:list", "vendors:detail",

@@ -20,6 +20,7 @@ from pixaudit.audits.services import engagement_report_request
 from pixaudit.reports import signing
 from pixaudit.reports.models import Report, ReportStatus
 from pixaudit.reports.verify import verify_pack
+from tests.reports.pack_helpers import pack_via_page
 from tests.security.helpers import client_for, engagement_make, user_make
 
 pytestmark = pytest.mark.django_db
@@ -74,10 +75,10 @@ def test_auditor_downloads_the_stamped_pdf(world):
 def test_auditor_downloads_a_pack_that_verifies_offline(world, tmp_path):
     client = client_for(world.auditor, verified=False)
     _pdf_url, pack_url = _urls(world.engagement, world.report)
-    response = client.get(pack_url)
-    assert response.status_code == 200 and response["Content-Type"] == "application/zip"
+    build, data = pack_via_page(client, pack_url)
+    assert build.requested_by == world.auditor and build.engagement_id == world.engagement.pk
     path = tmp_path / "pack.zip"
-    path.write_bytes(b"".join(response.streaming_content))
+    path.write_bytes(data)
 
     result = verify_pack(path, public_key_pem=signing.public_key_pem())
     assert result.ok, result.summary()
@@ -88,6 +89,9 @@ def test_auditor_downloads_a_pack_that_verifies_offline(world, tmp_path):
     assert event.details["what"] == "evidence_pack"
     assert event.details["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
     assert event.details["report_sha256"] == world.report.sha256
+    assert event.details["pack_build_id"] == build.pk and event.details["sha256"] == build.sha256
+    requested = AuditEvent.objects.get(action="engagement.pack_build_requested")
+    assert requested.actor_id == world.auditor.pk
 
 
 def test_refused_alike_without_revealing_anything(world):
@@ -101,29 +105,38 @@ def test_refused_alike_without_revealing_anything(world):
     auditor = client_for(world.auditor, verified=False)
     engineer = client_for(world.engineer, verified=False)
     for url in (pdf_a, pack_a):
-        assert expired.get(url).status_code == 404, url
-        assert other.get(url).status_code == 404, url
-        assert engineer.get(url).status_code == 403, url
+        ask = "post" if url == pack_a else "get"
+        assert getattr(expired, ask)(url).status_code == 404, url
+        assert getattr(other, ask)(url).status_code == 404, url
+        assert getattr(engineer, ask)(url).status_code == 403, url
     for url in (*cross, pdf_b, pack_b, *missing):
-        assert auditor.get(url).status_code == 404, url
+        ask = "post" if url in (cross[1], pack_b, missing[1]) else "get"
+        assert getattr(auditor, ask)(url).status_code == 404, url
     # A report not rendered yet is not offered either.
     queued = Report.objects.create(
         framework=world.soc2, period_start=world.engagement.window_start,
         period_end=world.engagement.window_end, engagement_id=world.engagement.pk,
     )  # fmt: skip
-    for url in _urls(world.engagement, queued):
-        assert auditor.get(url).status_code == 404, url
+    queued_pdf, queued_pack = _urls(world.engagement, queued)
+    assert auditor.get(queued_pdf).status_code == 404
+    assert auditor.post(queued_pack).status_code == 404
     assert not AuditEvent.objects.filter(action="engagement.download").exists()
     # Auditors never reach the internal report pages.
     assert auditor.get(reverse("reports:download", args=[world.report.pk])).status_code == 403
-    assert auditor.get(reverse("reports:pack", args=[world.report.pk])).status_code == 403
+    assert auditor.post(reverse("reports:pack", args=[world.report.pk])).status_code == 403
 
 
 def test_downloads_are_get_only(world):
     auditor = client_for(world.auditor, verified=False)
-    for url in _urls(world.engagement, world.report):
+    pdf_url, pack_url = _urls(world.engagement, world.report)
+    build, _ = pack_via_page(auditor, pack_url)
+    download = reverse("audits:pack_download", kwargs={"pk": world.engagement.pk,
+                                                       "build_pk": build.pk})  # fmt: skip
+    for url in (pdf_url, download):
         assert auditor.post(url).status_code == 405
         assert auditor.head(url).status_code == 405
+    # Starting a build is POST only.
+    assert auditor.get(pack_url).status_code == 405
 
 
 def test_no_report_yet_no_links(soc2):
@@ -134,7 +147,7 @@ def test_no_report_yet_no_links(soc2):
     page = client_for(manager).get(reverse("audits:engagement_detail", args=[engagement.pk]))
     assert b"No engagement report has been produced yet" in page.content
     assert b"Generate the engagement report" in page.content
-    assert b"report.pdf" not in page.content and b"evidence-pack.zip" not in page.content
+    assert b"report.pdf" not in page.content and b"/packs/" not in page.content
 
 
 def test_manager_generates_the_report_and_it_is_offered(world, django_capture_on_commit_callbacks):
@@ -212,10 +225,9 @@ def test_auditor_pack_holds_only_the_evidence_the_report_was_rendered_from(world
                           rows=[{"name": "collected-after-the-render"}])  # fmt: skip
     assert later.seq > world.report.chain_head_seq
     client = client_for(world.auditor, verified=False)
-    response = client.get(_urls(world.engagement, world.report)[1])
-    assert response.status_code == 200
+    _build, data = pack_via_page(client, _urls(world.engagement, world.report)[1])
     path = tmp_path / "pack.zip"
-    path.write_bytes(b"".join(response.streaming_content))
+    path.write_bytes(data)
     with zipfile.ZipFile(path) as zf:
         manifest = json.loads(zf.read("manifest.json"))
         index = list(csv.DictReader(io.StringIO(zf.read("evidence-index.csv").decode())))

@@ -38,9 +38,11 @@ def _closed_port() -> int:
 
 
 def test_run_now_returns_at_once_and_the_page_later_shows_the_clear_error(
-    live_server, page, login, worker
+    live_server, page, login, worker, settings
 ):
     skip_on_shared_memory_sqlite()
+    # Retries wait for their backoff on the embedded worker too: keep them short here.
+    settings.PIXAUDIT_RETRY_BACKOFF_SECONDS = [1, 2]
     connection_create(
         name="GitHub (unreachable)",
         collector_key="github_org",

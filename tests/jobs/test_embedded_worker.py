@@ -70,8 +70,9 @@ def test_the_web_entry_point_wants_the_worker_only_with_the_embedded_queue(setti
     assert not embedded_worker.embedded_worker_wanted()
 
 
-def test_run_now_returns_at_once_and_the_status_says_what_to_do(worker, engineer, client):
+def test_run_now_returns_at_once_and_the_status_says_what_to_do(worker, engineer, client, settings):
     skip_on_shared_memory_sqlite()
+    settings.PIXAUDIT_RETRY_BACKOFF_SECONDS = [2, 3]
     conn = _unreachable_github()
     client.force_login(engineer)
     started = time.monotonic()
@@ -128,6 +129,85 @@ def test_jobs_on_other_queues_run_in_the_worker_threads(worker, transactional_db
     import threading
 
     assert job.return_value() != threading.get_ident()
+
+
+def _ran_at(path):
+    import time as _time
+
+    with open(path, "a") as fh:
+        fh.write(f"{_time.time()}\n")
+
+
+def test_scheduled_jobs_run_when_due_and_never_before(worker, transactional_db, tmp_path):
+    """``enqueue_in`` on the embedded queue: the threads run it once due, not at once."""
+    from datetime import timedelta
+
+    queue = django_rq.get_queue("default")
+    marker = tmp_path / "ran"
+    scheduled = time.time()
+    job = queue.enqueue_in(timedelta(seconds=2), _ran_at, str(marker))
+    time.sleep(1.0)
+    assert not marker.exists(), "a job scheduled 2 s ahead ran at once"
+    wait_for(lambda: marker.exists(), timeout=20, what="the scheduled job")
+    ran = float(marker.read_text().split()[0])
+    assert ran >= scheduled + 2.0, f"ran {ran - scheduled:.2f} s after scheduling, due after 2 s"
+    assert ran < scheduled + 2.0 + 3.0, "ran far later than due"
+    assert job.get_status(refresh=True) == "finished"
+
+
+def test_a_failed_runs_retry_waits_for_its_backoff(worker, engineer, client, settings):
+    """With the embedded worker a transient failure's next attempt starts only after the
+    backoff (it used to run at once, in-process)."""
+    skip_on_shared_memory_sqlite()
+    settings.PIXAUDIT_RETRY_BACKOFF_SECONDS = [4]
+    conn = _unreachable_github()
+    client.force_login(engineer)
+    client.post(reverse("dashboard:connection_run", args=[conn.pk]))
+    first = CollectionRun.objects.get(connection=conn, attempt=1)
+    wait_for(
+        lambda: CollectionRun.objects.get(pk=first.pk).status == "failed",
+        timeout=60,
+        what="the first attempt to fail",
+    )
+    first.refresh_from_db()
+    second = CollectionRun.objects.get(retry_of=first)
+    assert second.retry_at is not None
+    assert (second.retry_at - first.finished_at).total_seconds() >= 3.9
+    wait_for(
+        lambda: CollectionRun.objects.get(pk=second.pk).started_at is not None,
+        timeout=60,
+        what="the second attempt to start",
+    )
+    second.refresh_from_db()
+    waited = (second.started_at - first.finished_at).total_seconds()
+    assert waited >= 4.0, f"attempt 2 started {waited:.2f} s after attempt 1 failed (backoff 4 s)"
+    assert second.started_at >= second.retry_at
+    wait_for(
+        lambda: not CollectionRun.objects.filter(status__in=("queued", "running")).exists(),
+        timeout=90,
+        what="every attempt to finish",
+    )
+
+
+def _report_worker(conn):
+    conn.send((embedded_worker.embedded_worker_running(), django_rq.get_queue("default").is_async))
+    conn.close()
+
+
+def test_a_forked_web_process_serves_its_own_queues(worker):
+    """``gunicorn --preload`` forks its workers after ``wsgi.py`` started the threads, which
+    a child does not inherit: the child starts its own, or every job would run inside its
+    requests (webhooks posted while the page waits)."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")
+    ours, theirs = ctx.Pipe()
+    child = ctx.Process(target=_report_worker, args=(theirs,))
+    child.start()
+    assert ours.poll(20), "the forked child did not answer"
+    running, is_async = ours.recv()
+    child.join(20)
+    assert running and is_async, "the forked child has no worker threads"
 
 
 def test_the_embedded_worker_is_on_by_default():

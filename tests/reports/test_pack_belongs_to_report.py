@@ -25,6 +25,7 @@ from pixaudit.reports import services
 from pixaudit.reports.models import Report, ReportEvidencePin
 from pixaudit.reports.rendering import RenderedPdf
 from pixaudit.reports.services import PackUnavailable, pack_build, report_render_now
+from tests.reports.pack_helpers import pack_build_via_page
 
 
 @pytest.fixture
@@ -150,9 +151,12 @@ def test_pack_refused_when_it_cannot_be_rebuilt_exactly(
     ReportEvidencePin.objects.filter(pk=pin.pk).update(evidence_ids=[*pin.evidence_ids, 987654])
     with pytest.raises(PackUnavailable, match=r"no longer stored .*ids 987654"):
         pack_build(report=report, fileobj=io.BytesIO())
-    response = manager_client.get(reverse("reports:pack", args=[report.pk]), follow=True)
-    assert response.redirect_chain[-1][0] == reverse("reports:detail", args=[report.pk])
-    assert "The evidence pack cannot be built" in response.content.decode()
+    build = pack_build_via_page(manager_client, reverse("reports:pack", args=[report.pk]))
+    assert build.status == "failed" and not build.file_path
+    assert build.error_message.startswith("The evidence pack cannot be built: ")
+    assert "987654" in build.error_message
+    page = manager_client.get(reverse("reports:pack_detail", args=[build.pk])).content.decode()
+    assert "The evidence pack cannot be built" in page and "Build the pack again" in page
     ReportEvidencePin.objects.filter(pk=pin.pk).update(evidence_ids=pin.evidence_ids)
 
     # The stored PDF no longer matches the digest recorded at render time.

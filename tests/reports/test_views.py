@@ -14,6 +14,7 @@ from pixaudit.auditlog.models import AuditEvent
 from pixaudit.lib.middleware import CONTENT_SECURITY_POLICY
 from pixaudit.reports import signing
 from pixaudit.reports.models import Report
+from tests.reports.pack_helpers import pack_via_page
 from tests.security.helpers import client_for, user_make
 
 pytestmark = pytest.mark.smoke
@@ -26,7 +27,6 @@ def _urls(report_id: int) -> list[str]:
         reverse("reports:status", args=[report_id]),
         reverse("reports:download", args=[report_id]),
         reverse("reports:preview", args=[report_id]),
-        reverse("reports:pack", args=[report_id]),
         reverse("reports:signing_key"),
         reverse("reports:signing_key_pem"),
     ]
@@ -96,9 +96,7 @@ def test_pack_download_preview_and_key_page(manager_client, manager, stored_repo
     import hashlib
 
     client = manager_client
-    response = client.get(reverse("reports:pack", args=[stored_report.pk]))
-    assert response.status_code == 200 and response["Content-Type"] == "application/zip"
-    data = b"".join(response.streaming_content)
+    build, data = pack_via_page(client, reverse("reports:pack", args=[stored_report.pk]))
     with zipfile.ZipFile(io.BytesIO(data)) as zf:
         assert "manifest.sig" in zf.namelist()
     event = AuditEvent.objects.get(action="pack.downloaded")
@@ -106,6 +104,7 @@ def test_pack_download_preview_and_key_page(manager_client, manager, stored_repo
     assert event.details["sha256"] == hashlib.sha256(data).hexdigest()
     assert event.details["report_id"] == stored_report.pk
     assert event.details["report_sha256"] == stored_report.sha256
+    assert event.details["pack_build_id"] == build.pk and event.details["sha256"] == build.sha256
     preview = client.get(reverse("reports:preview", args=[stored_report.pk]))
     assert preview.status_code == 200 and b'id="matrix"' in preview.content
     assert b"reports/report.css" in preview.content
@@ -145,7 +144,7 @@ def test_engineer_reads_but_neither_requests_nor_packs(client, user, stored_repo
     assert reverse("reports:pack", args=[stored_report.pk]).encode() not in detail.content
     status = client.get(reverse("reports:status", args=[stored_report.pk])).json()
     assert status["download_url"] and not status["pack_url"]
-    assert client.get(reverse("reports:pack", args=[stored_report.pk])).status_code == 403
+    assert client.post(reverse("reports:pack", args=[stored_report.pk])).status_code == 403
     assert client.get(reverse("reports:download", args=[stored_report.pk])).status_code == 200
     assert AuditEvent.objects.filter(action="report.downloaded", actor_id=user.pk).count() == 1
     assert not AuditEvent.objects.filter(action="pack.downloaded").exists()

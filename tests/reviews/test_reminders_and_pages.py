@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from pixaudit.reviews.models import Campaign, ReminderSent
-from pixaudit.reviews.services import campaign_start, reminders_send
+from pixaudit.reviews.services import campaign_snapshot_take, campaign_start, reminders_send
 from pixaudit.reviews.services.demo import demo_campaign_ensure
 from tests.reviews.fixtures import client_for
 
@@ -104,6 +104,14 @@ def test_start_decide_complete_through_the_pages(people, users):
     })  # fmt: skip
     campaign = Campaign.objects.get(name="Web review")
     assert response.status_code == 302
+    # The page answered before the snapshot was taken (its job runs once this commits).
+    assert campaign.status == "snapshotting" and not campaign.entries.exists()
+    page = manager.get(reverse("reviews:campaign_detail", args=[campaign.pk])).content.decode()
+    assert "taking the snapshot" in page and 'http-equiv="refresh"' in page
+    assert 'name="decision-' not in page
+    assert manager.get(reverse("reviews:campaign_snapshot", args=[campaign.pk])).status_code == 404
+    campaign = campaign_snapshot_take(campaign_id=campaign.pk)
+    assert campaign.status == "open" and campaign.snapshot_count == 3
     entries = {e.account_id: e.pk for e in campaign.entries.all()}
     engineer = client_for(users.engineer)
     url = reverse("reviews:campaign_decide", args=[campaign.pk])

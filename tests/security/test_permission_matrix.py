@@ -73,6 +73,18 @@ ENDPOINT: Kwargs = lambda w: {"pk": w.endpoint.pk}  # noqa: E731
 SIGNED_IN = exp(A=200, M=200, E=200, AU=200, EXP=200, ANON=302)
 
 
+def _pack_build(w, audience: str):
+    from tests.reports.pack_helpers import pack_build_ready
+
+    user = w.auditor if audience == "engagement" else w.manager
+    return pack_build_ready(report=w.report, requested_by=user, audience=audience,
+                            viewer_label=str(user))  # fmt: skip
+
+
+PACK: Kwargs = lambda w: {"pk": _pack_build(w, "internal").pk}  # noqa: E731
+ENG_PACK: Kwargs = lambda w: {"pk": w.engagement.pk, "build_pk": _pack_build(w, "engagement").pk}  # noqa: E731
+
+
 def invited_user(w) -> tuple[object, str]:
     """A user invited from the users pages who has not chosen a password yet, and the link's
     token (made here: the mail job would make its own)."""
@@ -246,7 +258,12 @@ MATRIX: dict[str, tuple[Kwargs, dict[str, int]]] = {
     # the stamped PDF and the evidence pack (GET only, every download logged).
     "audits:report_generate": (ENG, POST_ONLY),
     "audits:report_pdf": (ENG_REP, ENGAGEMENT_PAGE),
-    "audits:report_pack": (ENG_REP, ENGAGEMENT_PAGE),
+    # Packs are built by a job (POST only); the build page, its status and the stored ZIP:
+    # managers, and the auditor who asked for it (ENG_PACK is A's auditor's build).
+    "audits:report_pack": (ENG_REP, POST_ONLY),
+    "audits:pack_detail": (ENG_PACK, ENGAGEMENT_PAGE),
+    "audits:pack_status": (ENG_PACK, ENGAGEMENT_PAGE),
+    "audits:pack_download": (ENG_PACK, ENGAGEMENT_PAGE),
     # Compliance managers see the audit log too (issue 15).
     "auditlog:event_list": (NONE, MANAGER_PAGE),
     "auditlog:event_export": (NONE, MANAGER_PAGE),
@@ -287,7 +304,10 @@ MATRIX: dict[str, tuple[Kwargs, dict[str, int]]] = {
     "reports:status": (REP, INTERNAL_PAGE),
     "reports:download": (REP, INTERNAL_PAGE),
     "reports:preview": (REP, INTERNAL_PAGE),
-    "reports:pack": (REP, MANAGER_PAGE),
+    "reports:pack": (REP, POST_ONLY),
+    "reports:pack_detail": (PACK, MANAGER_PAGE),
+    "reports:pack_status": (PACK, MANAGER_PAGE),
+    "reports:pack_download": (PACK, MANAGER_PAGE),
     "reports:signing_key": (NONE, INTERNAL_PAGE),
     "reports:signing_key_pem": (NONE, INTERNAL_PAGE),
     # What reports state (scope, management assertion, narratives): internal users read,
@@ -466,7 +486,11 @@ POST_MATRIX: dict[str, tuple[Kwargs, dict[str, int]]] = {
     # No framework chosen: back to the engagement page with a message, nothing queued.
     "audits:report_generate": (ENG, exp(A=302, M=302, E=403, AU=403, EXP=403, ANON=302)),
     "audits:report_pdf": (ENG_REP, POST_ONLY),
-    "audits:report_pack": (ENG_REP, POST_ONLY),
+    # A build is queued and its page shown; the expired auditor's engagement is absent.
+    "audits:report_pack": (ENG_REP, exp(A=302, M=302, E=403, AU=302, EXP=404, ANON=302)),
+    "audits:pack_download": (ENG_PACK, POST_ONLY),
+    "reports:pack": (REP, REDIRECT_MANAGERS),
+    "reports:pack_download": (PACK, POST_ONLY),
     # An empty POST is an invalid form: 400 with the errors for managers.
     "reviews:campaign_create": (NONE, exp(A=400, M=400, E=403, AU=403, EXP=403, ANON=302)),
     "reviews:campaign_snapshot": (CAMPAIGN, POST_ONLY),

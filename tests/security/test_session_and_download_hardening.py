@@ -20,6 +20,7 @@ from pixaudit.auditlog.models import AuditEvent
 from pixaudit.audits.models import Engagement
 from pixaudit.reports import signing
 from pixaudit.reports.verify import verify_pack
+from tests.reports.pack_helpers import pack_via_page
 from tests.security.helpers import PASSWORD, client_for, totp_device_make, totp_now, user_make
 
 pytestmark = pytest.mark.django_db
@@ -62,12 +63,11 @@ def _pdf_text(data: bytes) -> str:
 
 def test_auditor_pack_holds_the_stamped_pdf_not_the_original(world, tmp_path):
     kwargs = {"pk": world.engagement.pk, "report_pk": world.report.pk}
-    response = client_for(world.auditor, verified=False).get(
-        reverse("audits:report_pack", kwargs=kwargs)
+    _build, data = pack_via_page(
+        client_for(world.auditor, verified=False), reverse("audits:report_pack", kwargs=kwargs)
     )
-    assert response.status_code == 200
     path = tmp_path / "pack.zip"
-    path.write_bytes(b"".join(response.streaming_content))
+    path.write_bytes(data)
     with default_storage.open(world.report.file_path, "rb") as fh:
         original = fh.read()
     with zipfile.ZipFile(path) as zf:
@@ -84,9 +84,10 @@ def test_auditor_pack_holds_the_stamped_pdf_not_the_original(world, tmp_path):
 
 
 def test_internal_pack_keeps_the_original_pdf(world, tmp_path):
-    response = client_for(world.manager).get(reverse("reports:pack", args=[world.report.pk]))
-    assert response.status_code == 200
-    with zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content))) as zf:
+    _build, data = pack_via_page(
+        client_for(world.manager), reverse("reports:pack", args=[world.report.pk])
+    )
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
         assert hashlib.sha256(zf.read("report.pdf")).hexdigest() == world.report.sha256
         assert "stamped" not in json.loads(zf.read("manifest.json"))["report"]
 
@@ -113,8 +114,8 @@ def test_engagement_report_outside_the_current_window_is_refused(world):
     Engagement.objects.filter(pk=engagement.pk).update(
         window_start=engagement.window_start + timedelta(days=10)
     )
-    for name in ("audits:report_pdf", "audits:report_pack"):
-        assert auditor.get(reverse(name, kwargs=kwargs)).status_code == 404, name
+    assert auditor.get(reverse("audits:report_pdf", kwargs=kwargs)).status_code == 404
+    assert auditor.post(reverse("audits:report_pack", kwargs=kwargs)).status_code == 404
     page = auditor.get(reverse("audits:engagement_detail", args=[engagement.pk]))
     assert reverse("audits:report_pdf", kwargs=kwargs).encode() not in page.content
 

@@ -5,7 +5,10 @@ transaction as the failure (``runs._fail_row``), its due time stored on its row
 (``retry_at``). The scheduler tick (:func:`collection_retries_dispatch_due`) hands
 every due retry to the workers, so retries keep their time whichever worker or Redis server
 died meanwhile; nothing depends on RQ's own scheduler. With the embedded queue there is no
-tick: the retry runs at once, in-process.
+tick: when the web process serves the queues in its threads (``lib/embedded_worker``), the
+retry is handed over by a job scheduled for its due time (``RETRY_DISPATCH_JOB``, which the
+threads move onto the queue when due, never earlier); elsewhere (a command run by hand)
+the retry runs at once, in-process.
 """
 
 from __future__ import annotations
@@ -13,25 +16,35 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
+import django_rq
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from pixaudit.evidence.models import CollectionRun, RunStatus
-from pixaudit.evidence.services.queueing import collection_run_dispatch, jobs_in_process
+from pixaudit.evidence.services.queueing import (
+    COLLECT_QUEUE,
+    collection_run_dispatch,
+    jobs_in_process,
+)
 from pixaudit.evidence.services.runs import (
     CollectionRunActive,
     collection_run_retry,
     retry_backoff,
 )
+from pixaudit.lib.embedded_worker import embedded_worker_running
 
 logger = logging.getLogger("pixaudit.evidence.scheduling")
 
 #: A queued run with no owner yet: a retry waiting for ``retry_at`` (or one that is due).
 PENDING = {"enqueued_at__isnull": True, "worker": ""}
+#: Hands one retry over when it is due (``pixaudit.evidence.jobs``), by dotted path.
+RETRY_DISPATCH_JOB = "pixaudit.evidence.jobs.collection_retry_dispatch"
 
 __all__ = [
     "PENDING",
     "collection_retries_dispatch_due",
+    "collection_retry_dispatch_when_due",
     "collection_run_followup",
     "collection_run_is_pending",
     "retry_backoff",
@@ -62,6 +75,9 @@ def collection_run_followup(*, run: CollectionRun, due_now: bool = False) -> Col
             retry = collection_run_retry(run_id=run.pk, retry_at=due)
         except CollectionRunActive:
             return None  # the connection has another active run
+    if not due_now and embedded_worker_running() and collection_run_is_pending(retry):
+        _retry_schedule(retry)
+        return retry
     in_process = jobs_in_process() and not due_now
     if (due_now or in_process) and collection_run_is_pending(retry):
         now = timezone.now()
@@ -77,6 +93,31 @@ def collection_run_followup(*, run: CollectionRun, due_now: bool = False) -> Col
             run.pk, retry.attempt, retry.pk, retry.retry_at,
         )  # fmt: skip
     return retry
+
+
+def _retry_schedule(retry: CollectionRun) -> None:
+    """Embedded worker: a job that hands ``retry`` over at its due time (after commit)."""
+    due = retry.retry_at or timezone.now()
+
+    def schedule() -> None:
+        queue = django_rq.get_queue(COLLECT_QUEUE)
+        queue.enqueue_at(due, RETRY_DISPATCH_JOB, retry.pk, job_id=f"pixaudit-retry-{retry.pk}")
+
+    transaction.on_commit(schedule)
+    logger.info("run %s (attempt %s) scheduled for %s", retry.pk, retry.attempt, due)
+
+
+def collection_retry_dispatch_when_due(*, run_id: int, now: datetime | None = None) -> bool:
+    """Hand the retry ``run_id`` to the workers if nobody owns it and it is due (the job
+    :func:`_retry_schedule` scheduled); False when it is not (any longer) waiting, or not due."""
+    now = now or timezone.now()
+    run = CollectionRun.objects.filter(pk=run_id, status=RunStatus.QUEUED, **PENDING).first()
+    if run is None:
+        return False
+    if run.retry_at is not None and run.retry_at > now:
+        logger.warning("run %s is not due before %s; not handed over", run.pk, run.retry_at)
+        return False
+    return collection_run_dispatch(run=run, expect={**PENDING, "retry_at": run.retry_at})
 
 
 def collection_retries_dispatch_due(*, now: datetime | None = None) -> list[CollectionRun]:

@@ -9,6 +9,7 @@ revocations await confirmation by the next collection (``services.followups``).
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Collection, Mapping
 from datetime import date, timedelta
 from typing import Any
@@ -44,6 +45,8 @@ __all__ = [
     "ReviewError",
     "campaign_cancel",
     "campaign_complete",
+    "campaign_request",
+    "campaign_snapshot_take",
     "campaign_start",
     "campaigns_start_due",
     "diff_populations",
@@ -53,6 +56,8 @@ __all__ = [
     "snapshot_rows",
     "snapshot_verify",
 ]
+
+logger = logging.getLogger(__name__)
 
 RECURRENCE_MONTHS = {"monthly": 1, "quarterly": 3, "semiannual": 6, "yearly": 12}
 TRACKED_FIELDS = ("privileges", "is_privileged", "mfa_enabled", "status")
@@ -130,7 +135,7 @@ def diff_populations(
 def _previous(connection: Connection) -> Campaign | None:
     return (
         Campaign.objects.filter(connection=connection)
-        .exclude(status=Campaign.Status.CANCELLED)
+        .filter(status__in=(Campaign.Status.OPEN, Campaign.Status.COMPLETED))
         .order_by("-started_at", "-id")
         .first()
     )
@@ -149,12 +154,15 @@ def campaign_start(
     recurrence: str = "",
     accounts: Collection[str] | None = None,
     scope: str = "",
+    campaign: Campaign | None = None,
 ) -> Campaign:
     """Snapshot the connection's latest identity population and open a campaign on it.
 
     ``accounts`` (account ids) limits the campaign to part of the population, e.g. the
     accounts the leaver test matched to no active person; ``scope`` says which part (it is
-    sealed in the snapshot document).
+    sealed in the snapshot document). ``campaign``: a campaign requested from a page
+    (:func:`campaign_request`, status snapshotting) that this call completes and opens, in
+    the snapshot job, instead of creating one.
     """
     item = population_evidence(connection=connection)
     errors: dict[str, str] = {}
@@ -168,7 +176,11 @@ def campaign_start(
         errors["due_on"] = "The due date must be today or later."
     if recurrence not in Recurrence.values:
         errors["recurrence"] = "Unknown recurrence."
-    if Campaign.objects.filter(connection=connection, status=Campaign.Status.OPEN).exists():
+    if (
+        Campaign.objects.filter(connection=connection, status__in=_BLOCKING)
+        .exclude(pk=campaign.pk if campaign else None)
+        .exists()
+    ):
         errors["connection"] = "This source already has an open campaign; complete it first."
     rows = population_rows(item=item) if item is not None else []
     if accounts is not None:
@@ -209,19 +221,112 @@ def campaign_start(
     if before is not None and accounts is not None:  # compare the same subset only
         before = [r for r in before if r["account_id"] in wanted]
     changes, summary = diff_populations(before, rows)
+    requested = campaign
     with transaction.atomic():
-        campaign = Campaign.objects.create(
+        fields = dict(
             name=name.strip(), connection=connection, collector_key=connection.collector_key,
             population_evidence=item, snapshot_sha256=sha256, snapshot_path=path,
             snapshot_count=len(rows), previous=previous,
             diff={**summary, "previous_campaign": previous.pk if previous else None},
             recurrence=recurrence, due_on=due_on, started_at=now, started_by=user,
         )  # fmt: skip
+        if requested is None:
+            campaign = Campaign.objects.create(**fields)
+        else:
+            updated = Campaign.objects.filter(
+                pk=requested.pk, status=Campaign.Status.SNAPSHOTTING
+            ).update(**fields, status=Campaign.Status.OPEN, snapshot_progress="", snapshot_error="")
+            if not updated:
+                raise ReviewError("The campaign is no longer waiting for its snapshot.")
+            campaign = Campaign.objects.get(pk=requested.pk)
         campaign.reviewers.set(reviewers)
         ReviewEntry.objects.bulk_create([_entry(campaign, row, changes) for row in rows])
-        _audit(user, "review.campaign_start", campaign, snapshot_sha256=sha256, accounts=len(rows))
+        _audit(user, "review.campaign_start" if requested is None else "review.snapshot_sealed",
+               campaign, snapshot_sha256=sha256, accounts=len(rows))  # fmt: skip
         _review_tasks_sync(campaign)
     return campaign
+
+
+#: Statuses that hold a connection: one campaign at a time per source.
+_BLOCKING = (Campaign.Status.OPEN, Campaign.Status.SNAPSHOTTING)
+#: The snapshot job (``pixaudit.reviews.jobs``), by dotted path: services never import jobs.
+SNAPSHOT_JOB = "pixaudit.reviews.jobs.campaign_snapshot_run"
+
+
+def campaign_request(
+    *,
+    connection: Connection,
+    name: str,
+    due_on: date,
+    user: Any = None,
+    reviewers: list[Any] | tuple[Any, ...] = (),
+    recurrence: str = "",
+) -> Campaign:
+    """Start a campaign from a page: check what can be checked at once, record the campaign
+    as *snapshotting* and queue the job that takes the snapshot (:func:`campaign_snapshot_take`).
+
+    The page answers at once and shows the progress; decisions open when the snapshot is
+    sealed. Raises :class:`ReviewError` for what the user must correct.
+    """
+    import django_rq
+
+    errors: dict[str, str] = {}
+    if population_evidence(connection=connection) is None:
+        errors["connection"] = "This connection has no evidence yet: run a collection first."
+    if not (name or "").strip():
+        errors["name"] = "Give the campaign a name."
+    elif found := control_characters(name.strip()):
+        errors["name"] = f"Use a single line of text (remove {', '.join(found)})."
+    if due_on is None or due_on < timezone.now().date():
+        errors["due_on"] = "The due date must be today or later."
+    if recurrence not in Recurrence.values:
+        errors["recurrence"] = "Unknown recurrence."
+    if Campaign.objects.filter(connection=connection, status__in=_BLOCKING).exists():
+        errors["connection"] = "This source already has an open campaign; complete it first."
+    if errors:
+        raise ReviewError(errors)
+    with transaction.atomic():
+        campaign = Campaign.objects.create(
+            name=name.strip(), connection=connection, collector_key=connection.collector_key,
+            status=Campaign.Status.SNAPSHOTTING, recurrence=recurrence, due_on=due_on,
+            started_at=timezone.now(), started_by=user,
+            snapshot_progress="Waiting for a worker to take the snapshot",
+        )  # fmt: skip
+        campaign.reviewers.set(reviewers)
+        _audit(user, "review.campaign_start", campaign, snapshot="queued")
+        django_rq.get_queue("default").enqueue(SNAPSHOT_JOB, campaign.pk)
+    return campaign
+
+
+def campaign_snapshot_take(*, campaign_id: int) -> Campaign:
+    """The snapshot job's body: snapshot, seal and diff the population of a campaign
+    requested from a page, then open it; on failure record why, in words, and leave it
+    failed (nothing to decide). A campaign no longer snapshotting is returned unchanged."""
+    campaign = Campaign.objects.filter(pk=campaign_id).first()
+    if campaign is None or campaign.status != Campaign.Status.SNAPSHOTTING:
+        return campaign
+    Campaign.objects.filter(pk=campaign_id).update(
+        snapshot_progress="Reading the latest collection of the population"
+    )
+    try:
+        return campaign_start(
+            connection=campaign.connection, name=campaign.name, due_on=campaign.due_on,
+            user=campaign.started_by, reviewers=list(campaign.reviewers.all()),
+            recurrence=campaign.recurrence, campaign=campaign,
+        )  # fmt: skip
+    except ReviewError as exc:
+        error = "The snapshot could not be taken: " + " ".join(exc.errors.values())
+    except Exception as exc:
+        logger.exception("campaign %s: snapshot failed", campaign_id)
+        error = (
+            "The snapshot could not be taken because of an internal error "
+            f"({type(exc).__name__}: {str(exc)[:300]}). Start the campaign again; if it fails "
+            "again, give this message to your administrator."
+        )
+    Campaign.objects.filter(pk=campaign_id, status=Campaign.Status.SNAPSHOTTING).update(
+        status=Campaign.Status.SNAPSHOT_FAILED, snapshot_progress="", snapshot_error=error[:2000]
+    )
+    return Campaign.objects.get(pk=campaign_id)
 
 
 def _entry(campaign: Campaign, row: dict[str, Any], changes) -> ReviewEntry:
@@ -285,6 +390,8 @@ def entries_decide(
 
     A note is required for anything but keep; only assigned reviewers (or managers) decide.
     """
+    if campaign.status == Campaign.Status.SNAPSHOTTING:
+        raise ReviewError("The population snapshot is still being taken; decide once it is sealed.")
     if campaign.status != Campaign.Status.OPEN:
         raise ReviewError("The campaign is closed; decisions can no longer change.")
     entries = {e.pk: e for e in campaign.entries.filter(pk__in=list(decisions))}

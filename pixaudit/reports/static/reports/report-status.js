@@ -32,11 +32,9 @@
     if (downloads && data.download_url) {
       downloads.textContent = "";
       downloads.appendChild(link(data.download_url, "PDF"));
-      if (data.pack_url) {
-        downloads.appendChild(document.createTextNode(" · "));
-        downloads.appendChild(link(data.pack_url, "Evidence pack (ZIP)"));
-      }
     }
+    var packForm = field("pack_form");
+    if (packForm && data.pack_url) { packForm.hidden = false; }
     box.dataset.active = data.active ? "true" : "false";
   }
 
