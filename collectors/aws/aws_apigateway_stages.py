@@ -87,7 +87,7 @@ class ApigatewayStagesCollector(Collector):
                 return []
             return [_row(stage, api, account, region) for stage in found.get("item") or []]
 
-        rows = [row for group in aws.pmap(ctx, stages, apis) for row in group]
+        rows = [row for group in aws.pmap(ctx, stages, apis, api="apigateway") for row in group]
         aws.pmap(ctx, lambda region: _account_throttle(ctx, region, rows), _regions_of(rows))
         return sorted(rows, key=lambda row: row["resource"])
 
