@@ -223,11 +223,19 @@ def partition_of(arn: str) -> str:
 def caller(ctx: CollectionContext) -> tuple[str, str]:
     """Call ``sts:GetCallerIdentity``, set ``ctx.identity`` to the caller ARN.
 
-    Returns ``(account id, partition)``. Failure (bad or missing credentials, unreachable
+    Inside an account job (:func:`collectors.aws._sessions.account_sessions`) the answer is
+    shared by the account's collectors: one call per account and run. Returns
+    ``(account id, partition)``. Failure (bad or missing credentials, unreachable
     endpoint) is a :class:`CollectorError`: nothing can be collected without an identity.
     """
+    from collectors.aws._sessions import active
+
+    def fetch() -> dict[str, Any]:
+        return ctx.aws_client("sts", home_region(ctx)).get_caller_identity()
+
+    shared = active()
     try:
-        identity = ctx.aws_client("sts", home_region(ctx)).get_caller_identity()
+        identity = fetch() if shared is None else shared.identity(ctx.aws_credentials_key(), fetch)
     except botocore_errors() as exc:
         raise to_collector_error(exc, "sts:GetCallerIdentity") from None
     ctx.identity = identity["Arn"]
