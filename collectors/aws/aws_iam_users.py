@@ -49,7 +49,8 @@ class IamUsersCollector(Collector):
     - ``iam:ListVirtualMFADevices`` (assigned, paginated): serial and enable date of every
       virtual MFA device with its user.
     - Per user only where AWS has no batch read: ``ListAccessKeys`` for users the report
-      shows with an access key (key ids exist nowhere else); ``ListMFADevices`` for users
+      shows with an access key (key ids exist nowhere else; ``access_key_ids`` off skips
+      it and keeps the keys without ids); ``ListMFADevices`` for users
       the report shows with MFA but no virtual device (hardware or FIDO keys); and for a
       user created after the report was generated (AWS reuses a report for up to four
       hours) ``GetLoginProfile``, ``ListMFADevices``, ``ListAccessKeys`` and
@@ -78,6 +79,15 @@ class IamUsersCollector(Collector):
             "list",
             default=list(DEFAULT_PRIVILEGED_POLICIES),
             help="Names of managed policies that make a user privileged (administrators).",
+        ),
+        Param(
+            "access_key_ids",
+            "boolean",
+            default=True,
+            help="Read each access key's id (iam:ListAccessKeys, one call per user with a key: "
+            "AWS has no batch read of key ids). Off: keys come from the credential report "
+            "alone, without ids (named 'key 1', 'key 2' in findings), and no call is made per "
+            "user.",
         ),
         Param(
             "credential_report_wait",
@@ -213,7 +223,9 @@ class IamUsersCollector(Collector):
         limit = params["max_days"]
         old = [k for k in active if (k["age_days"] or 0) > limit]
         if old:
-            listed = ", ".join(f"{k['access_key_id']} ({k['age_days']} days)" for k in old)
+            listed = ", ".join(
+                f"{_key_name(k, row['access_keys'])} ({k['age_days']} days)" for k in old
+            )
             return Outcome(
                 Status.FAIL, f"{row['user_name']} has keys older than {limit} days: {listed}."
             )
@@ -235,9 +247,10 @@ class IamUsersCollector(Collector):
         limit, idle = params["max_days"], []
         if row["console_access"] and (row["password_idle_days"] or 0) > limit:
             idle.append(f"console password ({row['password_idle_days']} days)")
-        for k in row["access_keys"] or []:
+        keys = row["access_keys"] or []
+        for k in keys:
             if k["status"] == "Active" and (k["idle_days"] or 0) > limit:
-                idle.append(f"access key {k['access_key_id']} ({k['idle_days']} days)")
+                idle.append(f"access key {_key_name(k, keys)} ({k['idle_days']} days)")
         if idle:
             return Outcome(
                 Status.FAIL,
@@ -246,6 +259,11 @@ class IamUsersCollector(Collector):
                 + ".",
             )
         return Outcome(Status.PASS, f"{row['user_name']} has no credentials idle > {limit} days.")
+
+
+def _key_name(key: dict[str, Any], keys: list[dict[str, Any]]) -> str:
+    """The key's id, or "key <n>" (its place among the user's keys) when read without ids."""
+    return key["access_key_id"] or f"key {keys.index(key) + 1}"
 
 
 #: Every assertion: what the credential report tells (console, MFA, keys) feeds all four.
@@ -390,7 +408,9 @@ def _credentials(
         if _report_time(line.get(f"access_key_{slot}_last_rotated"))
     }
     keys: list[dict[str, Any]] = []
-    if slots:  # key ids exist only in ListAccessKeys
+    if slots and ctx.params.get("access_key_ids") is False:
+        keys = _report_keys(ctx, client, arn, line, slots, None)
+    elif slots:  # key ids exist only in ListAccessKeys
         listed = aws.call_list(
             ctx, client, "list_access_keys", "AccessKeyMetadata", resource=arn,
             assertions=(KEY_AGE, UNUSED), UserName=name,

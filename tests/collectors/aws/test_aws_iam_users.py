@@ -262,3 +262,23 @@ def test_user_created_after_the_report_is_read_per_user(aws: None, hooked: Any) 
     assert counts["iam:GetLoginProfile"] == 1 and counts["iam:ListMFADevices"] == 1
     assert counts["iam:ListAccessKeys"] == 2  # ci (key ids) and dave
     assert counts["iam:GetAccessKeyLastUsed"] == 1  # dave's key, unknown to the report
+
+
+def test_without_key_ids_no_call_is_made_per_user(aws: None) -> None:
+    """``access_key_ids`` off: the keys come from the report alone (the 4-call floor)."""
+    _users()
+    later = datetime.now(UTC) + timedelta(days=120)
+    ctx = make_context({"access_key_ids": False}, now=later)
+    result = run_collector(IamUsersCollector, ctx=ctx)
+    assert "iam:ListAccessKeys" not in ctx.api_call_counts
+    assert sum(ctx.api_call_counts.values()) == 5  # identity + the four batch reads
+    ci = next(r for r in result.rows if r["arn"] == CI)
+    assert [(k["access_key_id"], k["status"], k["age_days"]) for k in ci["access_keys"]] == [
+        (None, "Active", 120)
+    ]
+    assert result.statuses("aws_iam_users.access_key_age") == {CI: Status.FAIL}
+    message = result.finding("aws_iam_users.access_key_age", CI).message
+    assert "ci has keys older than 90 days: key 1 (120 days)." == message
+    assert "access key key 1 (120 days)" in (
+        result.finding("aws_iam_users.unused_credentials", CI).message
+    )
