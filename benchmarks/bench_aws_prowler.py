@@ -55,6 +55,8 @@ def main() -> int:
     try:
         seed_sandbox(url, n=args.n)
         os.environ["AWS_ENDPOINT_URL"] = url
+        print("load average before (1, 5, 15 min): "
+              + ", ".join(f"{x:.2f}" for x in os.getloadavg()))  # fmt: skip
         began = time.perf_counter()
         rows = 0
         for cls in (c for c in registry.all_collectors() if c.source == "aws"):
@@ -89,6 +91,7 @@ def main() -> int:
         for line in tail:
             print(f"  prowler: {line}")
         print(f"ratio pixaudit / Prowler: {ours / theirs:.3f}")
+        print("load average (1, 5, 15 min): " + ", ".join(f"{x:.2f}" for x in os.getloadavg()))
     finally:
         os.environ.pop("AWS_ENDPOINT_URL", None)
         stop()
