@@ -339,40 +339,89 @@ class CollectionContext:
 
     def _build_aws_session(self, region: str | None) -> boto3.session.Session:
         import boto3.session
+        from botocore.credentials import RefreshableCredentials
 
         role_arn = self.params.get("role_arn")
         if not role_arn:
             return self._base_aws_session(region)
-        creds = self._assume_role(role_arn, self.params.get("external_id") or None, region)
-        return boto3.session.Session(
-            botocore_session=_botocore_session(),
-            aws_access_key_id=creds["AccessKeyId"],
-            aws_secret_access_key=creds["SecretAccessKey"],
-            aws_session_token=creds["SessionToken"],
-            region_name=region,
+        external_id = self.params.get("external_id") or None
+
+        def metadata() -> dict[str, Any]:
+            creds = self._assume_role(role_arn, external_id, region)
+            expiration = creds.get("Expiration")
+            if not isinstance(expiration, datetime):
+                expiration = datetime.now(UTC) + timedelta(hours=1)
+            return {
+                "access_key": creds["AccessKeyId"],
+                "secret_key": creds["SecretAccessKey"],
+                "token": creds["SessionToken"],
+                "expiry_time": expiration.isoformat(),
+            }
+
+        # Refreshable: botocore assumes the role again (through the cache) before the
+        # credentials expire, so a collection longer than their lifetime goes on.
+        core = _botocore_session()
+        core._credentials = RefreshableCredentials.create_from_metadata(
+            metadata(), refresh_using=metadata, method="assume-role"
+        )
+        return boto3.session.Session(botocore_session=core, region_name=region)
+
+    def aws_credentials_key(self) -> tuple[Any, ...]:
+        """What identifies this context's AWS credentials (for the per-account cache).
+
+        The role and external id, and a digest of the base credentials (never the secret
+        itself); an injected ``aws_session_factory`` is its own key.
+        """
+        import hashlib
+
+        base = "|".join(
+            str(self.params.get(name) or "")
+            for name in ("access_key_id", "secret_access_key", "session_token", "profile")
+        )
+        return (
+            self.params.get("role_arn") or None,
+            self.params.get("external_id") or None,
+            hashlib.sha256(base.encode()).hexdigest(),
+            id(self._aws_session_factory) if self._aws_session_factory is not None else None,
         )
 
     def _assume_role(
         self, role_arn: str, external_id: str | None, region: str | None
     ) -> dict[str, Any]:
+        """Temporary credentials of ``role_arn``: from the account job's cache when one is
+        active (:mod:`collectors.aws._sessions`, one ``AssumeRole`` per account and run),
+        else from this context's own; assumed again when about to expire."""
+        from collectors.aws._sessions import AccountSessions, active
+
+        shared = active()
+        if shared is not None:
+            creds = shared.credentials(
+                self.aws_credentials_key(), lambda: self._fetch_role(role_arn, external_id, region)
+            )
+        else:
+            cache_key = (role_arn, external_id)
+            with self._lock:
+                creds = self._role_credentials.get(cache_key)
+            if creds is None or not AccountSessions().fresh(creds):
+                creds = self._fetch_role(role_arn, external_id, region)
+                with self._lock:
+                    self._role_credentials[cache_key] = creds
+        self.add_secret(creds["SecretAccessKey"])
+        self.add_secret(creds["SessionToken"])
+        return creds
+
+    def _fetch_role(
+        self, role_arn: str, external_id: str | None, region: str | None
+    ) -> dict[str, Any]:
         from botocore.exceptions import BotoCoreError, ClientError
 
-        cache_key = (role_arn, external_id)
-        with self._lock:
-            creds = self._role_credentials.get(cache_key)
-        expiration = creds.get("Expiration") if creds else None
-        if creds and (
-            not isinstance(expiration, datetime)
-            or expiration - timedelta(minutes=5) > datetime.now(UTC)
-        ):
-            return creds
         sts = self._base_aws_session(region).client("sts", config=aws_client_config())
         kwargs: dict[str, Any] = {"RoleArn": role_arn, "RoleSessionName": "pixaudit-collector"}
         if external_id:
             kwargs["ExternalId"] = external_id
         self.record_call("sts:AssumeRole")
         try:
-            creds = sts.assume_role(**kwargs)["Credentials"]
+            return sts.assume_role(**kwargs)["Credentials"]
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code", "ClientError")
             raise CollectorError(
@@ -384,11 +433,6 @@ class CollectionContext:
                 permanent=False,
                 action="sts:AssumeRole",
             ) from None
-        self.add_secret(creds["SecretAccessKey"])
-        self.add_secret(creds["SessionToken"])
-        with self._lock:
-            self._role_credentials[cache_key] = creds
-        return creds
 
     def aws_client(self, service: str, region: str | None = None) -> BaseClient:
         """Return a cached boto3 client with adaptive retries and timeouts.

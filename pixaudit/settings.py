@@ -8,6 +8,7 @@ message that names the variable (see ``pixaudit.lib.env``).
 
 from __future__ import annotations
 
+import os
 import re
 import secrets
 from pathlib import Path
@@ -251,6 +252,22 @@ else:
 PIXAUDIT_ARTIFACT_MAX_BYTES = env_int(
     "PIXAUDIT_ARTIFACT_MAX_BYTES", 256 * 1024 * 1024, minimum=64 * 1024
 )
+# AWS collectors (issue 17): threads for one account's per-resource calls, and caps per
+# service ("s3=4,kms=2"). botocore's adaptive retry mode paces each client on throttling
+# on top. The collectors (no Django) read the same two variables from the environment;
+# they are validated here and the values written back (so the _FILE form works too).
+PIXAUDIT_AWS_CONCURRENCY = env_int("PIXAUDIT_AWS_CONCURRENCY", 16, minimum=1)
+PIXAUDIT_AWS_API_CONCURRENCY = (env_str("PIXAUDIT_AWS_API_CONCURRENCY", "") or "").strip()
+if PIXAUDIT_AWS_API_CONCURRENCY and not re.fullmatch(
+    r"[a-z0-9-]+=[1-9][0-9]*(,[a-z0-9-]+=[1-9][0-9]*)*",
+    PIXAUDIT_AWS_API_CONCURRENCY.replace(" ", ""),
+):
+    raise ImproperlyConfigured(
+        f"PIXAUDIT_AWS_API_CONCURRENCY={PIXAUDIT_AWS_API_CONCURRENCY!r} must be "
+        "comma-separated service=threads pairs with threads >= 1, e.g. s3=4,kms=2"
+    )
+os.environ["PIXAUDIT_AWS_CONCURRENCY"] = str(PIXAUDIT_AWS_CONCURRENCY)
+os.environ["PIXAUDIT_AWS_API_CONCURRENCY"] = PIXAUDIT_AWS_API_CONCURRENCY
 # Signed checkpoints of the chain head: written after appends and by the periodic evidence
 # job at most every N minutes while the head moves; on S3, optionally under Object Lock
 # (the bucket must have Object Lock enabled) for LOCK_DAYS in LOCK_MODE.

@@ -66,6 +66,8 @@ def test_production_settings_pass_check_deploy(tmp_path):
         ({"DEBUG": "maybe"}, "DEBUG='maybe' is not a boolean"),
         ({"SESSION_COOKIE_AGE": "soon"}, "SESSION_COOKIE_AGE='soon' is not a whole number"),
         ({"SECRET_KEY_FILE": "/nonexistent/secret"}, "SECRET_KEY_FILE='/nonexistent/secret'"),
+        ({"PIXAUDIT_AWS_CONCURRENCY": "0"}, "PIXAUDIT_AWS_CONCURRENCY"),
+        ({"PIXAUDIT_AWS_API_CONCURRENCY": "s3"}, "PIXAUDIT_AWS_API_CONCURRENCY='s3' must be"),
     ],
 )
 def test_malformed_setting_stops_start_up_naming_it(tmp_path, env, message):

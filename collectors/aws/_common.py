@@ -16,6 +16,8 @@ here keep the collector modules small:
 
 from __future__ import annotations
 
+import contextvars
+import os
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
@@ -29,6 +31,7 @@ __all__ = [
     "REGIONAL_PERMISSIONS",
     "DENIED_CODES",
     "MAX_WORKERS",
+    "concurrency",
     "caller",
     "action_of",
     "call",
@@ -52,7 +55,8 @@ __all__ = [
 T = TypeVar("T")
 R = TypeVar("R")
 
-#: Threads per pool (regions or resources); boto3 clients allow 32 pooled connections.
+#: Default threads per pool (regions or resources; ``PIXAUDIT_AWS_CONCURRENCY`` overrides);
+#: boto3 clients allow 32 pooled connections.
 MAX_WORKERS = 16
 
 #: Error codes that mean "the credentials lack a permission" (not "the resource is broken").
@@ -220,11 +224,19 @@ def partition_of(arn: str) -> str:
 def caller(ctx: CollectionContext) -> tuple[str, str]:
     """Call ``sts:GetCallerIdentity``, set ``ctx.identity`` to the caller ARN.
 
-    Returns ``(account id, partition)``. Failure (bad or missing credentials, unreachable
+    Inside an account job (:func:`collectors.aws._sessions.account_sessions`) the answer is
+    shared by the account's collectors: one call per account and run. Returns
+    ``(account id, partition)``. Failure (bad or missing credentials, unreachable
     endpoint) is a :class:`CollectorError`: nothing can be collected without an identity.
     """
+    from collectors.aws._sessions import active
+
+    def fetch() -> dict[str, Any]:
+        return ctx.aws_client("sts", home_region(ctx)).get_caller_identity()
+
+    shared = active()
     try:
-        identity = ctx.aws_client("sts", home_region(ctx)).get_caller_identity()
+        identity = fetch() if shared is None else shared.identity(ctx.aws_credentials_key(), fetch)
     except botocore_errors() as exc:
         raise to_collector_error(exc, "sts:GetCallerIdentity") from None
     ctx.identity = identity["Arn"]
@@ -288,16 +300,58 @@ def paginate(client: Any, method: str, key: str, **kwargs: Any) -> list[Any]:
     return items
 
 
+def concurrency(api: str | None = None) -> int:
+    """Threads for per-resource calls of one account, capped for ``api`` when configured.
+
+    ``PIXAUDIT_AWS_CONCURRENCY`` (default :data:`MAX_WORKERS`) bounds every pool of one
+    account's collection; ``PIXAUDIT_AWS_API_CONCURRENCY`` caps single APIs by service
+    (``"s3=4,kms=2"``). A bad value is a permanent configuration error naming the variable.
+    """
+    limit = _positive("PIXAUDIT_AWS_CONCURRENCY", os.environ.get("PIXAUDIT_AWS_CONCURRENCY"))
+    limit = MAX_WORKERS if limit is None else limit
+    if api is None:
+        return limit
+    for part in filter(None, os.environ.get("PIXAUDIT_AWS_API_CONCURRENCY", "").split(",")):
+        name, sep, value = part.partition("=")
+        if not sep or not name.strip():
+            raise CollectorError(
+                f"PIXAUDIT_AWS_API_CONCURRENCY: expected service=threads, got {part!r}",
+                permanent=True, kind=ErrorKind.CONFIGURATION,
+            )  # fmt: skip
+        if name.strip() == api:
+            return min(limit, _positive("PIXAUDIT_AWS_API_CONCURRENCY", value) or limit)
+    return limit
+
+
+def _positive(variable: str, value: str | None) -> int | None:
+    if value is None or not value.strip():
+        return None
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise CollectorError(
+            f"{variable}: expected a whole number of threads of at least 1, got {value!r}",
+            permanent=True, kind=ErrorKind.CONFIGURATION,
+        )  # fmt: skip
+    return number
+
+
 def pmap(
     ctx: CollectionContext,
     func: Callable[[T], R],
     items: Sequence[T],
     *,
-    max_workers: int = MAX_WORKERS,
+    max_workers: int | None = None,
+    api: str | None = None,
 ) -> list[R]:
     """``[func(item) for item in items]`` on a bounded thread pool, results in input order.
 
-    The time budget is checked before each item; the first exception propagates.
+    The pool has at most :func:`concurrency` threads (``api``, the boto3 service name the
+    calls go to, applies its cap) and ``max_workers`` when given. Each item runs in a copy of
+    the caller's context variables (the account's session cache reaches the threads). The
+    time budget is checked before each item; the first exception propagates.
     """
 
     def run(item: T) -> R:
@@ -306,8 +360,12 @@ def pmap(
 
     if len(items) <= 1:
         return [run(item) for item in items]
-    with ThreadPoolExecutor(max_workers=min(max_workers, len(items))) as pool:
-        return list(pool.map(run, items))
+    workers = concurrency(api)
+    if max_workers is not None:
+        workers = min(workers, max_workers)
+    with ThreadPoolExecutor(max_workers=min(workers, len(items))) as pool:
+        futures = [pool.submit(contextvars.copy_context().run, run, item) for item in items]
+        return [future.result() for future in futures]
 
 
 def call(

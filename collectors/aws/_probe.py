@@ -39,7 +39,10 @@ PROBES: dict[str, tuple[str, str, dict[str, Any], str]] = {
     "aws_iam_account": ("iam", "get_account_summary", {}, "iam:GetAccountSummary"),
     "aws_inspector_findings": ("inspector2", "list_findings", {"maxResults": 1},
                                "inspector2:ListFindings"),
-    "aws_iam_users": ("iam", "list_users", {"MaxItems": 1}, "iam:ListUsers"),
+    "aws_iam_users": (
+        "iam", "get_account_authorization_details", {"Filter": ["User"], "MaxItems": 1},
+        "iam:GetAccountAuthorizationDetails",
+    ),
     "aws_kms_keys": ("kms", "list_keys", {"Limit": 1}, "kms:ListKeys"),
     "aws_rds_instances": ("rds", "describe_db_instances", {"MaxRecords": 20},
                           "rds:DescribeDBInstances"),

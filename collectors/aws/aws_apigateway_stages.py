@@ -109,7 +109,7 @@ class ApigatewayStagesCollector(Collector):
                 row.update(methods)
             return rows
 
-        rows = [row for group in aws.pmap(ctx, stages, apis) for row in group]
+        rows = [row for group in aws.pmap(ctx, stages, apis, api="apigateway") for row in group]
         aws.pmap(ctx, lambda region: _account_throttle(ctx, region, rows), _regions_of(rows))
         return sorted(rows, key=lambda row: row["resource"])
 

@@ -97,7 +97,7 @@ class BackupPlansCollector(Collector):
                 "created_at": plan.get("CreationDate"),
             }  # fmt: skip
 
-        return sorted(aws.pmap(ctx, describe, plans), key=lambda row: row["arn"])
+        return sorted(aws.pmap(ctx, describe, plans, api="backup"), key=lambda row: row["arn"])
 
     @assertion(
         CONFIGURED,

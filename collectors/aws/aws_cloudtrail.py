@@ -117,7 +117,7 @@ class CloudTrailCollector(Collector):
                 "advanced_event_selectors": selectors.get("AdvancedEventSelectors"),
             }
 
-        return sorted(aws.pmap(ctx, describe, trails), key=lambda row: row["arn"])
+        return sorted(aws.pmap(ctx, describe, trails, api="cloudtrail"), key=lambda row: row["arn"])
 
     @assertion(
         MULTI_REGION,

@@ -82,7 +82,7 @@ class DynamoDbTablesCollector(Collector):
             )  # fmt: skip
             return _row(arn, name, account, region, table, backups)
 
-        return sorted(aws.pmap(ctx, describe, tables), key=lambda row: row["arn"])
+        return sorted(aws.pmap(ctx, describe, tables, api="dynamodb"), key=lambda row: row["arn"])
 
     @assertion(
         PITR,

@@ -94,7 +94,7 @@ class Elbv2ListenersCollector(Collector):
                 return []
             return [_row(listener, lb, account, region) for listener in found]
 
-        rows = [row for group in aws.pmap(ctx, listeners, balancers) for row in group]
+        rows = [row for group in aws.pmap(ctx, listeners, balancers, api="elbv2") for row in group]
         self._add_protocols(ctx, rows)
         return sorted(rows, key=lambda row: row["arn"])
 

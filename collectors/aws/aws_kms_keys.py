@@ -97,7 +97,7 @@ class KmsKeysCollector(Collector):
                 ) or {}  # fmt: skip
             return _row(arn, listed_key["KeyId"], account, region, names, meta, rotation)
 
-        return sorted(aws.pmap(ctx, describe, listed), key=lambda row: row["arn"])
+        return sorted(aws.pmap(ctx, describe, listed, api="kms"), key=lambda row: row["arn"])
 
     @assertion(
         ROTATION,

@@ -124,6 +124,7 @@ class S3BucketsCollector(Collector):
                 else self._location(ctx, client, b["Name"])
             ),
             buckets,
+            api="s3",
         )
         selected, unplaced = [], []
         for bucket, (region, problem) in zip(buckets, located, strict=True):
@@ -150,7 +151,7 @@ class S3BucketsCollector(Collector):
             row = _row(arn, name, account, region, bucket.get("CreationDate"), found)
             return {**row, "resource": resource}
 
-        rows = aws.pmap(ctx, describe, selected)
+        rows = aws.pmap(ctx, describe, selected, api="s3")
         rows += [self._unplaced(ctx, bucket, problem, account, partition, wanted)
                  for bucket, problem in unplaced]  # fmt: skip
         return sorted(rows, key=lambda row: row["arn"])

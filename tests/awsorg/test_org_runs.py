@@ -74,7 +74,16 @@ def test_org_run_collects_each_account_and_isolates_the_one_without_a_role(
     assert set(errors.values_list("connection_id", flat=True)) <= by_account[missing]
     assert all("cannot assume role" in e.message for e in errors)
     iam = items.get(collector_key="aws_iam_users")
-    assert iam.provenance["api_call_counts"]["iam:ListUsers"] == 1
+    assert iam.provenance["api_call_counts"]["iam:GetAccountAuthorizationDetails"] == 1
+    # Issue 17: the account's role is assumed and its identity read once per run, not
+    # once per collector (the cache of the account job, collectors.aws._sessions).
+    counts = [item.provenance["api_call_counts"] for item in items]
+    assert sum(c.get("sts:AssumeRole", 0) for c in counts) == 1
+    assert sum(c.get("sts:GetCallerIdentity", 0) for c in counts) == 1
+    assert accounts[good].api_calls == sum(sum(c.values()) for c in counts)
+    per_type = iam.provenance["api_calls_per_resource"]
+    assert per_type["resource_type"] == "aws_iam_users" and per_type["resources"] == 1
+    assert per_type["calls"] == sum(iam.provenance["api_call_counts"].values())
     # The control pages' account filter: each account judged on its own connections.
     from pixaudit.awsorg.selectors import account_connection_ids
     from pixaudit.posture.selectors import assertion_states

@@ -71,6 +71,9 @@ def test_success_stores_artifact_item_findings_latest(conn, inventory):
     assert doc["rows"][0]["seen_at"] == "2026-01-01T00:00:00.000000Z"
     assert item.provenance["identity"] == "arn:test:identity/collector"
     assert item.provenance["params"]["token"] == "********"
+    assert item.provenance["api_calls_per_resource"] == {
+        "resource_type": inventory.key, "resources": 3, "calls": 1, "per_resource": 0.333,
+    }  # fmt: skip
 
     assert Finding.objects.filter(evidence=item).count() == 6
     f = Finding.objects.get(assertion_id="testsrc_inventory.encrypted", resource="bucket-a")

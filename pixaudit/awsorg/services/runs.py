@@ -32,6 +32,7 @@ from redis.exceptions import RedisError
 from collectors import CollectorError
 from collectors.aws._common import caller, partition_of
 from collectors.aws._org import list_accounts, member_role_arn, require_ok, select_accounts
+from collectors.aws._sessions import account_sessions
 from pixaudit.auditlog.services import audit_log_record
 from pixaudit.awsorg.models import (
     FINAL_STATES,
@@ -300,35 +301,38 @@ def aws_account_run_execute(
     partition = partition_of(integration.params.get("role_arn") or "arn:aws:")
     messages: list[str] = []
     done = failed = calls = 0
-    for key in sorted(integration.collectors):
-        cls = classes.get(key)
-        if cls is None:
-            failed += 1
-            messages.append(f"collector {key} is not installed")
-            continue
-        declared = {p.name for p in cls.params}
-        params = _child_params(integration, account_run.account_id, declared, partition)
-        conn = _child_connection(integration, account_run.account_id, key, params, secrets)
-        try:
-            run = collection_run_create(connection=conn, trigger=trigger, foreground=True)
-        except CollectionRunActive as exc:
-            failed += 1
-            messages.append(f"{key}: a run of it is still active ({exc.run})")
-            continue
-        run = collection_run_execute(run_id=run.pk, job_id=job_id)
-        done += 1
-        if run.status != RunStatus.SUCCEEDED:
-            failed += 1
-            text = f"{run.error_message}" if run.error_message else f"{key} {run.status}"
-            if text not in messages:
-                messages.append(text)
-        evidence = run.evidence.first() if run.status == RunStatus.SUCCEEDED else None
-        if evidence is not None:
-            calls += sum((evidence.provenance.get("api_call_counts") or {}).values())
-        AwsAccountRun.objects.filter(pk=account_run.pk).update(
-            collectors_done=done, collectors_failed=failed, api_calls=calls
-        )
-        del run, evidence
+    # One AssumeRole and one caller identity for all the account's collectors; nothing
+    # of it is kept after the account (the cache is cleared on leaving the block).
+    with account_sessions():
+        for key in sorted(integration.collectors):
+            cls = classes.get(key)
+            if cls is None:
+                failed += 1
+                messages.append(f"collector {key} is not installed")
+                continue
+            declared = {p.name for p in cls.params}
+            params = _child_params(integration, account_run.account_id, declared, partition)
+            conn = _child_connection(integration, account_run.account_id, key, params, secrets)
+            try:
+                run = collection_run_create(connection=conn, trigger=trigger, foreground=True)
+            except CollectionRunActive as exc:
+                failed += 1
+                messages.append(f"{key}: a run of it is still active ({exc.run})")
+                continue
+            run = collection_run_execute(run_id=run.pk, job_id=job_id)
+            done += 1
+            if run.status != RunStatus.SUCCEEDED:
+                failed += 1
+                text = f"{run.error_message}" if run.error_message else f"{key} {run.status}"
+                if text not in messages:
+                    messages.append(text)
+            evidence = run.evidence.first() if run.status == RunStatus.SUCCEEDED else None
+            if evidence is not None:
+                calls += sum((evidence.provenance.get("api_call_counts") or {}).values())
+            AwsAccountRun.objects.filter(pk=account_run.pk).update(
+                collectors_done=done, collectors_failed=failed, api_calls=calls
+            )
+            del run, evidence
     total = len(integration.collectors)
     status = (
         RunState.SUCCEEDED if not failed else RunState.FAILED if failed >= total

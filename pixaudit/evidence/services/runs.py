@@ -432,6 +432,17 @@ def _document(
     }
 
 
+def _calls_per_resource(resource_type: str, counts: dict[str, int], resources: int) -> dict:
+    """``{"resource_type", "resources", "calls", "per_resource"}`` of one run (issue 17)."""
+    calls = sum(counts.values())
+    return {
+        "resource_type": resource_type,
+        "resources": resources,
+        "calls": calls,
+        "per_resource": round(calls / resources, 3) if resources else None,
+    }
+
+
 def collection_run_execute(
     *,
     run_id: int,
@@ -605,6 +616,8 @@ def _execute_claimed(
         "api_calls": ctx.api_calls,
         # Calls per action, and so per resource type: the API-call floor is checked on it.
         "api_call_counts": ctx.api_call_counts,
+        # Calls per resource of the collector's type (its rows), for the API-call floor.
+        "api_calls_per_resource": _calls_per_resource(cls.key, ctx.api_call_counts, len(rows)),
         "params": redact_params(cls.params, params),
         "errors": [dict(e) for e in ctx.errors],
         "worker": run.worker,
