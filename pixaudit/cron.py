@@ -13,6 +13,7 @@ from pixaudit.exceptions.jobs import exceptions_daily_job
 from pixaudit.notifications.jobs import notifications_digest_job
 from pixaudit.people.jobs import people_daily_job
 from pixaudit.posture.jobs import readiness_snapshots_job
+from pixaudit.privacy.jobs import privacy_daily_job
 from pixaudit.reviews.jobs import reviews_daily_job
 from pixaudit.tasks.jobs import tasks_daily_job, work_tick_job
 
@@ -53,3 +54,6 @@ cron.register(notifications_digest_job, queue_name="default", cron="30 7 * * *",
 # Daily at 07:30 UTC: the leaver, orphan and joiner test over the latest HR and identity
 # evidence (skipped while there is no HR evidence); its result is evidence of its own.
 cron.register(people_daily_job, queue_name="default", cron="30 7 * * *", job_timeout=900)
+# Daily at 00:20 UTC: snapshot the data-subject request register into the evidence chain
+# (a request open past its deadline turns into a FAIL that morning).
+cron.register(privacy_daily_job, queue_name="default", cron="20 0 * * *", job_timeout=600)

@@ -81,6 +81,9 @@ ACTIONS: dict[str, frozenset[str]] = {
     "reviews.decide": INTERNAL,
     "people.view": INTERNAL,
     "people.manage": MANAGERS,
+    # The data-subject request register: compliance managers and admins only (auditors
+    # never see it; its evidence item carries references and dates, no personal data).
+    "privacy.manage": MANAGERS,
     "manual_evidence.view": INTERNAL,
     "manual_evidence.manage": MANAGERS,
     "commitments.view": INTERNAL,
