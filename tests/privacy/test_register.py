@@ -274,3 +274,27 @@ def test_each_change_and_the_daily_job_refresh_the_evidence(media_root):
     result = privacy_daily_job()
     latest = EvidenceItem.objects.filter(collector_key="privacy_requests").latest("seq")
     assert result == {"evidence": latest.seq, "requests": 1}
+
+
+# --- commitment ----------------------------------------------------------------------------
+
+
+def test_the_30_day_commitment_follows_the_register(media_root, catalogs):
+    from pixaudit.commitments.models import Commitment
+    from pixaudit.commitments.selectors import commitment_states
+    from pixaudit.commitments.services import commitments_load_builtin
+
+    commitments_load_builtin()
+    commitment = Commitment.objects.get(key="data-rights-requests")
+    assert commitment.statement == "Within 30 days for data rights requests"
+    assert set(commitment.assertion_ids) == {"privacy_requests.completed_on_time",
+                                             "privacy_requests.none_overdue"}  # fmt: skip
+
+    def status() -> str:
+        return next(s for s in commitment_states() if s.commitment.key == commitment.key).status
+
+    assert status() == "no_evidence"
+    _complete(_create("DSR-ON-TIME", 40), 35)
+    assert status() == "passing"
+    _create("DSR-OVERDUE", 45)
+    assert status() == "failing"
