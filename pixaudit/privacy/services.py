@@ -1,10 +1,11 @@
 """Writes of the data-subject request register, and its snapshot into the evidence chain.
 
-Every change records its audit event and then refreshes the evidence
-(:func:`privacy_evidence_refresh`): one ``privacy_requests`` item holding the whole register
-(reference, kind, dates, status, days to complete; never notes nor files), evaluated by the
-collector's assertions like pulled rows. The daily job refreshes it too, so a request that
-becomes overdue shows as a FAIL the next morning without anyone touching the register.
+Every change records its audit event and refreshes the evidence in the same transaction
+(:func:`privacy_evidence_refresh`; if the evidence cannot be stored, nothing is saved): one
+``privacy_requests`` item holding the whole register (reference, kind, dates, status, days
+to complete; never notes nor files), evaluated by the collector's assertions like pulled
+rows. The daily job refreshes it too, so a request that becomes overdue shows as a FAIL the
+next morning without anyone touching the register.
 """
 
 from __future__ import annotations
@@ -103,7 +104,7 @@ def request_create(
         )  # fmt: skip
         audit_log_record(actor=user, action="privacy.request_created", obj=request,
                          **_fields(request))  # fmt: skip
-    privacy_evidence_refresh(user=user)
+        _refresh(user)
     return request
 
 
@@ -124,6 +125,7 @@ def request_update(
         raise PrivacyError(errors)
     with transaction.atomic():
         before = _fields(request)
+        before_notes = request.notes
         request.reference = reference
         request.kind = kind
         request.received_on = received_on
@@ -135,8 +137,8 @@ def request_update(
         changed = {k: [before[k], after[k]] for k in after if before[k] != after[k]}
         audit_log_record(actor=user, action="privacy.request_updated", obj=request,
                          reference=request.reference, changed=changed,
-                         notes_changed=True)  # fmt: skip
-    privacy_evidence_refresh(user=user)
+                         notes_changed=before_notes != request.notes)  # fmt: skip
+        _refresh(user)
     return request
 
 
@@ -193,8 +195,16 @@ def request_complete(
         audit_log_record(actor=user, action="privacy.request_completed", obj=request,
                          reference=request.reference, completed_on=completed_on,
                          due_on=request.due_on, file_sha256=check.sha256)  # fmt: skip
-    privacy_evidence_refresh(user=user)
+        _refresh(user)
     return request
+
+
+def _refresh(user: Any) -> None:
+    """Snapshot the register inside the change's transaction: both are kept, or neither."""
+    try:
+        privacy_evidence_refresh(user=user)
+    except ArtifactStoreError as exc:
+        raise PrivacyError(f"Nothing was saved: the evidence could not be stored ({exc}).") from exc
 
 
 def privacy_evidence_rows(today: date | None = None) -> list[dict[str, Any]]:
