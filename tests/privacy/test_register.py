@@ -298,3 +298,15 @@ def test_the_30_day_commitment_follows_the_register(media_root, catalogs):
     assert status() == "passing"
     _create("DSR-OVERDUE", 45)
     assert status() == "failing"
+
+
+def test_nothing_is_saved_when_the_evidence_cannot_be_stored(settings, tmp_path):
+    blocked = tmp_path / "not-a-directory"
+    blocked.write_text("a file where the media directory should be")
+    settings.STORAGES = {**settings.STORAGES, "default": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": str(blocked)}}}  # fmt: skip
+    with pytest.raises(PrivacyError, match="Nothing was saved"):
+        _create("DSR-1", 3)
+    assert not DataSubjectRequest.objects.exists()
+    assert not AuditEvent.objects.filter(action="privacy.request_created").exists()
