@@ -13,6 +13,7 @@ from pixaudit.exceptions.jobs import exceptions_daily_job
 from pixaudit.notifications.jobs import notifications_digest_job
 from pixaudit.people.jobs import people_daily_job
 from pixaudit.posture.jobs import readiness_snapshots_job
+from pixaudit.privacy.jobs import privacy_daily_job
 from pixaudit.reviews.jobs import reviews_daily_job
 from pixaudit.tasks.jobs import tasks_daily_job, work_tick_job
 from pixaudit.vendors.jobs import vendors_daily_job
@@ -58,3 +59,6 @@ cron.register(people_daily_job, queue_name="default", cron="30 7 * * *", job_tim
 # incident verdicts move with the calendar) and reminders before expiries and due reviews
 # (one per change).
 cron.register(vendors_daily_job, queue_name="default", cron="40 7 * * *", job_timeout=600)
+# Daily at 00:20 UTC: snapshot the data-subject request register into the evidence chain
+# (a request open past its deadline turns into a FAIL that morning).
+cron.register(privacy_daily_job, queue_name="default", cron="20 0 * * *", job_timeout=600)

@@ -80,6 +80,7 @@ INSTALLED_APPS = [
     "pixaudit.awsorg",
     "pixaudit.people",
     "pixaudit.vendors",
+    "pixaudit.privacy",
 ]
 
 MIDDLEWARE = [
@@ -410,6 +411,8 @@ if PRODUCTION:
 # --- Access reviews, manual evidence, commitments -----------------------------------------
 # Uploads above this size are refused while they stream in (default 25 MB).
 PIXAUDIT_MANUAL_MAX_BYTES = env_int("PIXAUDIT_MANUAL_MAX_BYTES", 25 * 1024 * 1024, minimum=1024)
+# Days to answer a data-subject request (pixaudit.privacy); stored on each request when recorded.
+PIXAUDIT_DSR_DUE_DAYS = env_int("PIXAUDIT_DSR_DUE_DAYS", 30, minimum=1)
 # Called after each committed collection (pixaudit.evidence.services.ingest.evidence_post_ingest):
 # access reviews check whether revoked access was removed.
 PIXAUDIT_POST_INGEST_HOOKS = [

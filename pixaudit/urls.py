@@ -21,6 +21,7 @@ urlpatterns = [
     path("reviews/", include("pixaudit.reviews.urls")),
     path("people/", include("pixaudit.people.urls")),
     path("vendors/", include("pixaudit.vendors.urls")),
+    path("privacy-requests/", include("pixaudit.privacy.urls")),
     path("manual-evidence/", include("pixaudit.manualevidence.urls")),
     path("commitments/", include("pixaudit.commitments.urls")),
     path("exceptions/", include("pixaudit.exceptions.urls")),

@@ -86,6 +86,9 @@ ACTIONS: dict[str, frozenset[str]] = {
     # engagement (the vendor_register evidence item), not these pages.
     "vendors.view": INTERNAL,
     "vendors.manage": MANAGERS,
+    # The data-subject request register: compliance managers and admins only (auditors
+    # never see it; its evidence item carries references and dates, no personal data).
+    "privacy.manage": MANAGERS,
     "manual_evidence.view": INTERNAL,
     "manual_evidence.manage": MANAGERS,
     "commitments.view": INTERNAL,

@@ -169,6 +169,16 @@ def _hr_upload_data(w: World) -> dict:
     return {"connection": str(_hr_connection(w).pk), "file": upload}
 
 
+def _dsr_data(w: World) -> dict:
+    received = timezone.now().date() - timedelta(days=2)
+    return {"reference": "DSR-AUDIT-1", "kind": "access", "received_on": received.isoformat()}
+
+
+def _dsr_complete_data(w: World) -> dict:
+    upload = SimpleUploadedFile("answer.pdf", pdf_make("answered"), "application/pdf")
+    return {"completed_on": timezone.now().date().isoformat(), "file": upload}
+
+
 def _leaver_test_data(w: World) -> dict:
     hr_upload(connection=_hr_connection(w), filename="people.csv", data=_HR_CSV)
     return {"leaver_days": "1", "joiner_grace_days": "0"}
@@ -322,6 +332,9 @@ CHANGES: dict[str, Case] = {
     ),  # fmt: skip
     "people:hr_upload": Case(as_role("M"), "people.hr_uploaded", _hr_upload_data),
     "people:review": Case(as_role("M"), "review.campaign_start", _review_data),
+    "privacy:create": Case(as_role("M"), "privacy.request_created", _dsr_data),
+    "privacy:edit": Case(as_role("M"), "privacy.request_updated", _dsr_data),
+    "privacy:complete": Case(as_role("M"), "privacy.request_completed", _dsr_complete_data),
     "manualevidence:requirement_add": Case(
         as_role("M"),
         "manual_requirement.set",
@@ -447,6 +460,7 @@ DOWNLOADS: dict[str, Case] = {
     "reports:signing_key_pem": Case(as_role("E"), "signing_key.downloaded"),
     "reviews:campaign_snapshot": Case(as_role("M"), "review.snapshot_downloaded"),
     "manualevidence:download": Case(as_role("E"), "manual_evidence.downloaded"),
+    "privacy:evidence_download": Case(as_role("M"), "privacy.evidence_downloaded"),
     "exceptions:export": Case(as_role("E"), "exceptions.exported"),
     "exceptions:engagement_export": Case(as_role("AU"), "exceptions.exported"),
     "tasks:attachment_download": Case(as_role("E"), "task.attachment_downloaded"),
@@ -478,6 +492,7 @@ READS = frozenset({
     "reviews:campaign_list", "reviews:campaign_detail",
     "people:overview",
     "vendors:list", "vendors:detail",
+    "privacy:list",
     "manualevidence:list", "manualevidence:detail",
     "commitments:list", "commitments:detail", "commitments:trust_page_preview",
     "tasks:my_work", "tasks:task_list", "tasks:task_detail",

@@ -109,6 +109,7 @@ def test_cron_config_registers_the_periodic_job():
         "pixaudit.people.jobs.people_daily_job",
         "pixaudit.awsorg.jobs.aws_integrations_enqueue_due",
         "pixaudit.vendors.jobs.vendors_daily_job",
+        "pixaudit.privacy.jobs.privacy_daily_job",
     }
     assert by_name["pixaudit.evidence.jobs.collections_enqueue_due"].interval == 15
     assert by_name["pixaudit.tasks.jobs.work_tick_job"].interval == 30
@@ -117,6 +118,7 @@ def test_cron_config_registers_the_periodic_job():
     assert by_name["pixaudit.evidence.jobs_integrity.evidence_integrity_job"].interval == 300
     assert by_name["pixaudit.exceptions.jobs.exceptions_daily_job"].cron == "15 0 * * *"
     assert by_name["pixaudit.vendors.jobs.vendors_daily_job"].cron == "40 7 * * *"
+    assert by_name["pixaudit.privacy.jobs.privacy_daily_job"].cron == "20 0 * * *"
 
 
 def test_verify_evidence_command_reports_ok_after_worker_runs(async_collect_queue, start_worker,

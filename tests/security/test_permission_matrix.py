@@ -173,6 +173,35 @@ VENDOR_INCIDENT: Kwargs = lambda w: {  # noqa: E731
     "incident_pk": matrix_vendor(w).incidents.first().pk,
 }
 
+
+def privacy_request(w: object, *, completed: bool = False):
+    """A data-subject request of the register: open, or completed with its evidence file."""
+    from datetime import timedelta
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.utils import timezone
+
+    from pixaudit.privacy.models import DataSubjectRequest
+    from pixaudit.privacy.services import request_complete, request_create
+    from tests.security.helpers import pdf_make
+
+    reference = "DSR-MATRIX-DONE" if completed else "DSR-MATRIX-OPEN"
+    found = DataSubjectRequest.objects.filter(reference=reference).first()
+    if found is not None:
+        return found
+    today = timezone.localdate()
+    item = request_create(reference=reference, kind="erasure",
+                          received_on=today - timedelta(days=3))  # fmt: skip
+    if completed:
+        upload = SimpleUploadedFile("erasure-log.pdf", pdf_make("erased"), "application/pdf")
+        request_complete(request=item, completed_on=today, upload=upload,
+                         file_name="erasure-log.pdf")  # fmt: skip
+    return item
+
+
+DSR_OPEN: Kwargs = lambda w: {"pk": privacy_request(w).pk}  # noqa: E731
+DSR_DONE: Kwargs = lambda w: {"pk": privacy_request(w, completed=True).pk}  # noqa: E731
+
 MATRIX: dict[str, tuple[Kwargs, dict[str, int]]] = {
     "accounts:login": (NONE, exp(302, ANON=200)),
     # Users (admins only); the invitation link is for whoever holds it.
@@ -329,6 +358,12 @@ MATRIX: dict[str, tuple[Kwargs, dict[str, int]]] = {
     "people:run": (NONE, POST_ONLY),
     "people:mappings": (NONE, MANAGER_PAGE),
     "people:hr_upload": (NONE, MANAGER_PAGE),
+    # The data-subject request register: managers and admins only, never auditors.
+    "privacy:list": (NONE, MANAGER_PAGE),
+    "privacy:create": (NONE, MANAGER_PAGE),
+    "privacy:edit": (DSR_OPEN, MANAGER_PAGE),
+    "privacy:complete": (DSR_OPEN, MANAGER_PAGE),
+    "privacy:evidence_download": (DSR_DONE, MANAGER_PAGE),
     "people:review": (NONE, POST_ONLY),
     # Vendors: every internal user reads the register, its files and its export; managers
     # edit, upload, record incidents, import and publish the sub-processor list. Auditors
@@ -559,6 +594,11 @@ POST_MATRIX: dict[str, tuple[Kwargs, dict[str, int]]] = {
     "vendors:public_list": (NONE, REDIRECT_MANAGERS),
     "vendors:export": (lambda w: {"fmt": "xlsx"}, POST_ONLY),
     "vendors:file_download": (VENDOR_FILE, POST_ONLY),
+    # Empty forms: 400 with their errors; the evidence file is a GET-only download.
+    "privacy:create": (NONE, exp(A=400, M=400, E=403, AU=403, EXP=403, ANON=302)),
+    "privacy:edit": (DSR_OPEN, exp(A=400, M=400, E=403, AU=403, EXP=403, ANON=302)),
+    "privacy:complete": (DSR_OPEN, exp(A=400, M=400, E=403, AU=403, EXP=403, ANON=302)),
+    "privacy:evidence_download": (DSR_DONE, POST_ONLY),
 }
 
 # --- The REST API (/api/v1/): token clients ------------------------------------------------

@@ -1,0 +1,1 @@
+from tests.reviews.fixtures import catalogs, media_root, users  # noqa: F401
