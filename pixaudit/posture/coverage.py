@@ -77,13 +77,15 @@ _TESTED = frozenset(
 _EXCLUDED = frozenset({DayStatus.NOT_APPLICABLE, DayStatus.RISK_ACCEPTED})
 
 
-def tested_in_window(days) -> bool:
+def tested_in_window(days, *, collected: bool = False) -> bool:
     """The one meaning of "tested in the window", shared by the coverage figures and the
-    report's per-control details: some day of the window has a result (passing, failing,
-    error) or valid manual evidence. Evidence collected before the window start that is
-    still fresh on its first days counts ("carried into the window"); evidence that had
-    expired before the window, or days after today, do not."""
-    return any(status in _TESTED for status in days)
+    report's per-control details: evidence was collected or uploaded inside the window
+    (``collected``, known where the window's evidence is read, as in reports), or some day
+    of the window has a result (passing, failing, error, risk accepted) or valid manual
+    evidence. So evidence collected before the window start that is still fresh on its
+    first days counts ("carried into the window"); evidence that had expired before the
+    window, or days after today, do not."""
+    return collected or any(status in _TESTED for status in days)
 
 
 class _Counters:
@@ -152,6 +154,9 @@ class ControlCoverage(_Counters):
     start: date
     end: date
     days: tuple[str, ...]
+    #: Evidence of the control was collected or uploaded inside the window (set by reports,
+    #: which read the window's evidence; see :func:`tested_in_window`).
+    collected: bool = False
 
     @cached_property
     def tally(self) -> Counter:
@@ -165,7 +170,7 @@ class ControlCoverage(_Counters):
     def tested(self) -> bool:
         """Any day with a result (passing, failing, error or valid manual evidence):
         :func:`tested_in_window`."""
-        return tested_in_window(self.tally)
+        return tested_in_window(self.tally, collected=self.collected)
 
     def day_items(self) -> list[tuple[date, str]]:
         """``(day, status)`` for each day of the window."""

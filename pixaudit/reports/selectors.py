@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -183,9 +183,10 @@ class ControlSection:
 
         A control that is not tested says "Not tested: no evidence in the period", never
         that it had no exceptions."""
+        collected = bool(self.evidence or self.manual)
         if self.coverage is not None:
-            return tested_in_window(self.coverage.days)
-        return bool(self.evidence or self.manual)
+            return tested_in_window(self.coverage.days, collected=collected)
+        return collected
 
     @property
     def carried_only(self) -> bool:
@@ -612,6 +613,19 @@ def report_data(
                 coverage_of.get(control.pk),
             )  # fmt: skip
         )
+    # The Coverage chapter knows what was collected in the period too (one meaning of
+    # "tested": coverage.tested_in_window, used by both chapters).
+    collected = {s.control.pk for s in sections if s.evidence or s.manual}
+    coverage = replace(
+        coverage,
+        controls=tuple(
+            replace(c, collected=True) if c.control.pk in collected else c
+            for c in coverage.controls
+        ),
+    )
+    coverage_of = {item.control.pk: item for item in coverage.controls}
+    for section in sections:
+        section.coverage = coverage_of.get(section.control.pk)
     refs = {c.pk: c.ref for c in controls}
     order = {c.pk: c.sort_order for c in controls}
     for item in evidence:
