@@ -139,8 +139,9 @@ def page(client: Client, url: str, *, memory: bool = False) -> None:
     if memory:
         tracemalloc.start()
         response = client.get(url)
-        for _ in getattr(response, "streaming_content", [response.content]):
-            pass
+        if hasattr(response, "streaming_content"):
+            for _ in response.streaming_content:
+                pass
         peak = f", Python allocation peak {tracemalloc.get_traced_memory()[1] / 2**20:.0f} MiB"
         tracemalloc.stop()
     print(f"GET {url}: median {statistics.median(times) * 1000:.0f} ms{first}, "

@@ -207,9 +207,15 @@ class _RowContext:
     """What turns ExceptionRecords into ExceptionRows: mapped controls, their owners, the
     acceptances in force, assertion titles (read once, then no query per row)."""
 
-    def __init__(self, control_ids: set[int], exception_ids: set[int] | None, now: datetime):
+    def __init__(
+        self,
+        mappings: dict[str, set[int]],
+        control_ids: set[int],
+        exception_ids: set[int] | None,
+        now: datetime,
+    ):
         self.now = now
-        self.mappings = effective_mappings()
+        self.mappings = mappings
         self.controls = {
             c.pk: c
             for c in Control.objects.filter(pk__in=control_ids)
@@ -264,7 +270,7 @@ def exception_rows(
     records = list(records)
     mappings = effective_mappings()
     wanted = {cid for r in records for cid in mappings.get(r.assertion_id, ())}
-    context = _RowContext(wanted, {r.pk for r in records}, now)
+    context = _RowContext(mappings, wanted, {r.pk for r in records}, now)
     return [context.row(record) for record in records]
 
 
@@ -281,8 +287,9 @@ def exception_rows_stream(
     ``STREAM_CHUNK``."""
     now = now or timezone.now()
     chunk_size = chunk_size or STREAM_CHUNK
-    control_ids = {cid for ids in effective_mappings().values() for cid in ids}
-    context = _RowContext(control_ids, None, now)
+    mappings = effective_mappings()
+    control_ids = {cid for ids in mappings.values() for cid in ids}
+    context = _RowContext(mappings, control_ids, None, now)
     qs = qs.order_by("-opened_at", "-id")
     last: tuple[datetime, int] | None = None
     while True:

@@ -541,7 +541,7 @@ def _day_status(rank, day, today, excluded, uploads, required_since, i) -> str:
 def framework_coverage(
     *, framework: Framework, start: date, end: date, now: datetime | None = None
 ) -> FrameworkCoverage:
-    """Coverage of every assessable control of ``framework`` (nine queries)."""
+    """Coverage of every assessable control of ``framework`` (ten queries)."""
     from pixaudit.posture.selectors import scope_categories_exclude
 
     now = now or timezone.now()
