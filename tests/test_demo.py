@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 from pathlib import Path
 
 import pytest
 from django.core.management import call_command
+from pypdf import PdfReader
 
 from pixaudit.accounts.models import User
 from pixaudit.audits.models import Engagement
 from pixaudit.audits.selectors import engagement_downloads
 from pixaudit.commitments.models import Commitment
+from pixaudit.demo.scope import DEMO_NARRATIVES
 from pixaudit.evidence.integrity import verify_chain
 from pixaudit.evidence.models import CollectionRun, Connection, RunStatus
-from pixaudit.reports.models import Report
+from pixaudit.reports.models import ControlNarrative, Report, ScopeStatement
+from pixaudit.reports.services import report_pdf_bytes
 from pixaudit.reviews.models import Campaign
 
 
@@ -51,6 +55,38 @@ def test_demo_collects_from_every_sandbox_and_leaves_a_verifiable_chain(capsys):
     assert Commitment.objects.count() >= 10
     campaign = Campaign.objects.get()
     assert campaign.connection.collector_key == "aws_iam_users"
+    # The report states the organisation's scope and how it performs a few controls.
+    scope = ScopeStatement.objects.get(framework__key="soc2-2017")
+    assert scope.system_description and scope.boundaries and scope.subservice_organisations
+    assert scope.complementary_user_entity_controls and scope.management_assertion
+    assert scope.signatory_name and scope.assertion_date and scope.availability
+    narratives = {n.control.ref for n in ControlNarrative.objects.select_related("control")}
+    assert narratives == set(DEMO_NARRATIVES)
+    text = " ".join(
+        " ".join(p.extract_text() or "" for p in PdfReader(io.BytesIO(report_pdf_bytes(
+            report=report))).pages).split()
+    )  # fmt: skip
+    assert "Acme Cloud Photo is a multi-tenant SaaS" in text
+    assert "Amazon Web Services (infrastructure hosting" in text
+    assert "Dana Reyes" in text
+    assert "How the organisation performs this control" in text
+    assert "Every change reaches production through a pull request" in text
+
+
+@pytest.mark.django_db
+def test_demo_scope_is_written_once(tmp_path):
+    from pixaudit.accounts.models import Role
+    from pixaudit.controls.models import Framework
+    from pixaudit.controls.services import catalogs_load_builtin
+    from pixaudit.demo.scope import demo_scope_ensure
+    from tests.security.helpers import user_make
+
+    catalogs_load_builtin()
+    soc2 = Framework.objects.get(key="soc2-2017")
+    manager = user_make(Role.COMPLIANCE_MANAGER)
+    assert demo_scope_ensure(framework=soc2, actor=manager) == (True, len(DEMO_NARRATIVES))
+    assert demo_scope_ensure(framework=soc2, actor=manager) == (False, 0)
+    assert ScopeStatement.objects.count() == 1
 
 
 def test_demo_closing_lines_say_the_site_is_served_only_when_it_is():

@@ -27,6 +27,7 @@ STATUS_COLOURS = {
     "manual_pending": "#b7791f",
     "no_evidence": "#aab4c0",
     "not_applicable": "#dde3ea",
+    "risk_accepted": "#8073ac",
 }
 _BRAND = "#2d4bd8"
 _GRID = "#dde3ea"

@@ -24,7 +24,9 @@ from pixaudit.audits.services import demo_engagement_ensure
 from pixaudit.commitments.models import Commitment
 from pixaudit.commitments.services import commitments_load_builtin
 from pixaudit.controls.collector_mappings import check_mappings_sync_from_registry
+from pixaudit.controls.models import Framework
 from pixaudit.controls.services import catalogs_load_builtin
+from pixaudit.demo.scope import demo_scope_ensure
 from pixaudit.evidence.models import CollectionRun, Connection
 from pixaudit.evidence.services import connection_create, connection_update
 from pixaudit.evidence.services.scheduling import COLLECT_QUEUE, collections_enqueue_due
@@ -155,6 +157,10 @@ def demo_setup() -> DemoReport:
     commitments_load_builtin()
     report.commitments = Commitment.objects.count()
     report.campaign = demo_campaign_ensure()
+    # The organisation's scope statement and a few control narratives, printed in the report.
+    soc2 = Framework.objects.get(key="soc2-2017")
+    manager = User.objects.get(username="demo-compliance-manager")
+    demo_scope_ensure(framework=soc2, actor=manager)
     readiness_snapshots_take_all()
     # The engagement's SOC 2 report (its window is the last 90 days): managers see it under
     # Reports, and the demo auditor downloads it, watermarked, with its evidence pack.

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 
 from pixaudit.exceptions.selectors import ExceptionRow
@@ -28,7 +28,7 @@ def _when(value: datetime | None) -> str:
     return format_when(value) if value else ""
 
 
-def export_rows(rows: list[ExceptionRow]) -> Iterator[list]:
+def export_rows(rows: Iterable[ExceptionRow]) -> Iterator[list]:
     """One list of cell values per exception, in ``COLUMNS`` order (formula-safe text)."""
     for row in rows:
         r, acc = row.record, row.acceptance
@@ -51,11 +51,25 @@ class _Echo:
         return value
 
 
-def export_csv_chunks(rows: list[ExceptionRow]) -> Iterator[str]:
+#: Bytes of CSV text gathered before a chunk is handed to the response.
+CSV_CHUNK_CHARS = 64 * 1024
+
+
+def export_csv_chunks(rows: Iterable[ExceptionRow]) -> Iterator[str]:
+    """CSV text of ``rows`` (any iterable, e.g. ``exception_rows_stream``), yielded in pieces
+    of about ``CSV_CHUNK_CHARS``: the first bytes leave before the last row is read."""
     writer = csv.writer(_Echo())
-    yield writer.writerow([name for name, _ in COLUMNS])
+    parts = [writer.writerow([name for name, _ in COLUMNS])]
+    size = len(parts[0])
     for values in export_rows(rows):
-        yield writer.writerow(["" if v is None else v for v in values])
+        line = writer.writerow(["" if v is None else v for v in values])
+        parts.append(line)
+        size += len(line)
+        if size >= CSV_CHUNK_CHARS:
+            yield "".join(parts)
+            parts, size = [], 0
+    if parts:
+        yield "".join(parts)
 
 
 GAP_COLUMNS = (
@@ -74,32 +88,37 @@ def gap_rows(gaps) -> Iterator[list]:
         yield [spreadsheet_text(v) for v in values]
 
 
-def _sheet(sheet, columns, rows: Iterator[list]) -> None:
+def _sheet(sheet, columns, rows: Iterable[list]) -> None:
+    """Fill a write-only sheet: widths and frozen header first (they precede the rows in the
+    file), a bold header row, the rows as they come, then the filter over all of them."""
+    from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Font
     from openpyxl.utils import get_column_letter
 
-    sheet.append([name for name, _ in columns])
-    for cell in sheet[1]:
+    for index, (_, width) in enumerate(columns, start=1):
+        sheet.column_dimensions[get_column_letter(index)].width = width
+    sheet.freeze_panes = "A2"
+    header = []
+    for name, _ in columns:
+        cell = WriteOnlyCell(sheet, value=name)
         cell.font = Font(bold=True)
+        header.append(cell)
+    sheet.append(header)
     count = 0
     for values in rows:
         sheet.append(values)
         count += 1
-    for index, (_, width) in enumerate(columns, start=1):
-        sheet.column_dimensions[get_column_letter(index)].width = width
-    sheet.freeze_panes = "A2"
     sheet.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{count + 1}"
 
 
-def export_xlsx(rows: list[ExceptionRow], *, gaps=()) -> bytes:
+def export_xlsx(rows: Iterable[ExceptionRow], *, gaps=()) -> bytes:
     """A workbook: the exceptions sheet and the controls-without-evidence sheet, each with a
-    frozen bold header row, filters and column widths."""
+    frozen bold header row, filters and column widths. Written in openpyxl's write-only mode,
+    so the rows (read in chunks by the caller) are never all held as cells in memory."""
     from openpyxl import Workbook
 
-    book = Workbook()
-    sheet = book.active
-    sheet.title = "exceptions"
-    _sheet(sheet, COLUMNS, export_rows(rows))
+    book = Workbook(write_only=True)
+    _sheet(book.create_sheet("exceptions"), COLUMNS, export_rows(rows))
     _sheet(book.create_sheet("controls_without_evidence"), GAP_COLUMNS, gap_rows(gaps))
     buffer = io.BytesIO()
     book.save(buffer)

@@ -19,6 +19,7 @@ of queries whatever the number of rows.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -26,6 +27,7 @@ from typing import Any
 from django.conf import settings
 from django.db.models import (
     Case,
+    Count,
     DateTimeField,
     Exists,
     F,
@@ -47,12 +49,14 @@ from pixaudit.posture.selectors import assertion_catalog
 
 __all__ = [
     "STATUSES",
+    "accepted_failures",
     "ExceptionFilters",
     "ExceptionRow",
     "deadline_days",
     "exception_get",
     "exception_list",
     "exception_rows",
+    "exception_rows_stream",
     "exceptions_for_period",
 ]
 
@@ -208,6 +212,64 @@ class ExceptionRow:
         return [c.address for c in self.controls]
 
 
+class _RowContext:
+    """What turns ExceptionRecords into ExceptionRows: mapped controls, their owners, the
+    acceptances in force, assertion titles (read once, then no query per row)."""
+
+    def __init__(
+        self,
+        mappings: dict[str, set[int]],
+        control_ids: set[int],
+        exception_ids: set[int] | None,
+        now: datetime,
+    ):
+        self.now = now
+        self.mappings = mappings
+        self.controls = {
+            c.pk: c
+            for c in Control.objects.filter(pk__in=control_ids)
+            .select_related("framework")
+            .order_by("framework__key", "sort_order")
+        }
+        self.owners = {
+            row.control_id: row.owner
+            for row in ControlOwner.objects.filter(control_id__in=control_ids).select_related(
+                "owner"
+            )
+        }
+        # Acceptances in force are few: read them all rather than name thousands of ids.
+        self.active: dict[int, ExceptionAcceptance] = {}
+        in_force = ExceptionAcceptance.objects.filter(
+            status=AcceptanceStatus.APPROVED, expires_on__gte=now.date()
+        )
+        if exception_ids is not None and len(exception_ids) <= 1000:
+            in_force = in_force.filter(exception_id__in=exception_ids)
+        in_force = in_force.select_related("requested_by", "decided_by").order_by("decided_at")
+        for acceptance in in_force:
+            if exception_ids is None or acceptance.exception_id in exception_ids:
+                self.active[acceptance.exception_id] = acceptance
+        self.order = {pk: i for i, pk in enumerate(self.controls)}
+        self.catalog = assertion_catalog()
+
+    def row(self, record: ExceptionRecord) -> ExceptionRow:
+        own = sorted(
+            (
+                self.controls[c]
+                for c in self.mappings.get(record.assertion_id, ())
+                if c in self.controls
+            ),
+            key=lambda c: self.order[c.pk],
+        )
+        owner, default = record.owner, False
+        if owner is None:
+            owner = next((self.owners[c.pk] for c in own if c.pk in self.owners), None)
+            default = owner is not None
+        title = self.catalog.get(record.assertion_id, {}).get("title", "")
+        return ExceptionRow(
+            record, own, owner, default, self.active.get(record.pk), self.now, title
+        )
+
+
 def exception_rows(
     records: list[ExceptionRecord] | QuerySet[ExceptionRecord], *, now: datetime | None = None
 ) -> list[ExceptionRow]:
@@ -217,43 +279,76 @@ def exception_rows(
     records = list(records)
     mappings = effective_mappings()
     wanted = {cid for r in records for cid in mappings.get(r.assertion_id, ())}
-    controls = {
-        c.pk: c
-        for c in Control.objects.filter(pk__in=wanted)
-        .select_related("framework")
-        .order_by("framework__key", "sort_order")
-    }
-    owners = {
-        row.control_id: row.owner
-        for row in ControlOwner.objects.filter(control_id__in=wanted).select_related("owner")
-    }
-    # Acceptances in force are few: read them all rather than name thousands of ids.
-    ids = {r.pk for r in records}
-    active: dict[int, ExceptionAcceptance] = {}
+    context = _RowContext(mappings, wanted, {r.pk for r in records}, now)
+    return [context.row(record) for record in records]
+
+
+#: Exceptions read per query when a list is streamed (exports).
+STREAM_CHUNK = 2000
+
+
+def exception_rows_stream(
+    qs: QuerySet[ExceptionRecord], *, now: datetime | None = None, chunk_size: int | None = None
+) -> Iterator[ExceptionRow]:
+    """The rows of ``qs`` (an :func:`exception_list`, newest first) one by one, read in
+    chunks of ``chunk_size`` by keyset (``opened_at``, ``id``): memory stays bounded and the
+    query count is fixed plus one per chunk (never one per row); ``chunk_size`` defaults to
+    ``STREAM_CHUNK``."""
+    now = now or timezone.now()
+    chunk_size = chunk_size or STREAM_CHUNK
+    mappings = effective_mappings()
+    control_ids = {cid for ids in mappings.values() for cid in ids}
+    context = _RowContext(mappings, control_ids, None, now)
+    qs = qs.order_by("-opened_at", "-id")
+    last: tuple[datetime, int] | None = None
+    while True:
+        chunk_qs = qs
+        if last is not None:
+            opened_at, pk = last
+            chunk_qs = qs.filter(Q(opened_at__lt=opened_at) | Q(opened_at=opened_at, pk__lt=pk))
+        chunk = list(chunk_qs[:chunk_size])
+        for record in chunk:
+            yield context.row(record)
+        if len(chunk) < chunk_size:
+            return
+        last = (chunk[-1].opened_at, chunk[-1].pk)
+
+
+def accepted_failures(
+    *,
+    assertion_ids,
+    at: datetime,
+    up_to_seq: int | None = None,
+    connections=None,
+) -> dict[str, int]:
+    """assertion -> number of its exceptions failing at ``at`` whose risk acceptance was in
+    force then (approved by ``at``, not revoked by then, ``expires_on`` on or after its UTC
+    day): the FAIL results that posture reports as excluded from monitoring (one query).
+
+    With ``up_to_seq`` (a report's chain head) the register is read as of that position: an
+    exception opened by a later item does not count, one closed by a later item is open."""
+    day = at.astimezone(UTC).date()
     in_force = ExceptionAcceptance.objects.filter(
-        status=AcceptanceStatus.APPROVED, expires_on__gte=now.date()
+        exception=OuterRef("pk"),
+        status__in=[AcceptanceStatus.APPROVED, AcceptanceStatus.REVOKED],
+        decided_at__lte=at,
+        expires_on__gte=day,
+    ).filter(Q(revoked_at__isnull=True) | Q(revoked_at__gt=at))
+    qs = ExceptionRecord.objects.filter(assertion_id__in=sorted(assertion_ids), opened_at__lte=at)
+    still_open = Q(closed_at__isnull=True) | Q(closed_at__gt=at)
+    if up_to_seq is not None:
+        qs = qs.filter(start_seq__lte=up_to_seq)
+        still_open |= Q(end_seq__gt=up_to_seq)
+    if connections is not None:
+        qs = qs.filter(connection_id__in=sorted(connections))
+    rows = (
+        qs.filter(still_open)
+        .filter(Exists(in_force))
+        .values_list("assertion_id")
+        .annotate(n=Count("id"))
+        .order_by()
     )
-    if len(ids) <= 1000:
-        in_force = in_force.filter(exception_id__in=ids)
-    in_force = in_force.select_related("requested_by", "decided_by").order_by("decided_at")
-    for acceptance in in_force:
-        if acceptance.exception_id in ids:
-            active[acceptance.exception_id] = acceptance
-    order = {pk: i for i, pk in enumerate(controls)}
-    catalog = assertion_catalog()
-    rows = []
-    for record in records:
-        own = sorted(
-            (controls[c] for c in mappings.get(record.assertion_id, ()) if c in controls),
-            key=lambda c: order[c.pk],
-        )
-        owner, default = record.owner, False
-        if owner is None:
-            owner = next((owners[c.pk] for c in own if c.pk in owners), None)
-            default = owner is not None
-        title = catalog.get(record.assertion_id, {}).get("title", "")
-        rows.append(ExceptionRow(record, own, owner, default, active.get(record.pk), now, title))
-    return rows
+    return dict(rows)
 
 
 def exceptions_for_period(

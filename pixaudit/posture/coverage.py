@@ -46,6 +46,7 @@ __all__ = [
     "FrameworkCoverage",
     "control_coverage",
     "framework_coverage",
+    "tested_in_window",
 ]
 
 
@@ -58,11 +59,33 @@ class DayStatus(models.TextChoices):
     NOT_APPLICABLE = "not_applicable", "Not applicable"
     MANUAL_VALID = "manual_valid", "Manual evidence valid"
     MANUAL_EXPIRED = "manual_expired", "Manual evidence expired"
+    RISK_ACCEPTED = "risk_accepted", "Excluded from monitoring (risk accepted)"
 
 
 _PASSING = frozenset({DayStatus.PASSING, DayStatus.MANUAL_VALID})
 _WITHOUT = frozenset({DayStatus.NO_EVIDENCE, DayStatus.STALE, DayStatus.MANUAL_EXPIRED})
-_TESTED = frozenset({DayStatus.PASSING, DayStatus.FAILING, DayStatus.ERROR, DayStatus.MANUAL_VALID})
+_TESTED = frozenset(
+    {
+        DayStatus.PASSING,
+        DayStatus.FAILING,
+        DayStatus.ERROR,
+        DayStatus.MANUAL_VALID,
+        DayStatus.RISK_ACCEPTED,
+    }
+)
+#: Days outside the coverage figure's denominator: not applicable, or risk accepted.
+_EXCLUDED = frozenset({DayStatus.NOT_APPLICABLE, DayStatus.RISK_ACCEPTED})
+
+
+def tested_in_window(days, *, collected: bool = False) -> bool:
+    """The one meaning of "tested in the window", shared by the coverage figures and the
+    report's per-control details: evidence was collected or uploaded inside the window
+    (``collected``, known where the window's evidence is read, as in reports), or some day
+    of the window has a result (passing, failing, error, risk accepted) or valid manual
+    evidence. So evidence collected before the window start that is still fresh on its
+    first days counts ("carried into the window"); evidence that had expired before the
+    window, or days after today, do not."""
+    return collected or any(status in _TESTED for status in days)
 
 
 class _Counters:
@@ -98,13 +121,21 @@ class _Counters:
         return self._count({DayStatus.NOT_APPLICABLE})
 
     @property
+    def days_risk_accepted(self) -> int:
+        """Days excluded from monitoring: a failure whose exceptions all had a risk
+        acceptance in force that day (``exceptions.ExceptionAcceptance``)."""
+        return self._count({DayStatus.RISK_ACCEPTED})
+
+    @property
     def days_in_scope(self) -> int:
+        """Days of the window less the not applicable and the risk-accepted ones."""
         tally = self._tally()
-        return sum(tally.values()) - tally[DayStatus.NOT_APPLICABLE]
+        return sum(tally.values()) - sum(tally[s] for s in _EXCLUDED)
 
     @property
     def coverage_pct(self) -> float | None:
-        """Passing days / in-scope days × 100; None when no day is in scope."""
+        """Passing days / in-scope days × 100 (not applicable and risk-accepted days are
+        in neither); None when no day is in scope."""
         in_scope = self.days_in_scope
         return None if not in_scope else 100.0 * self.days_passing / in_scope
 
@@ -123,6 +154,9 @@ class ControlCoverage(_Counters):
     start: date
     end: date
     days: tuple[str, ...]
+    #: Evidence of the control was collected or uploaded inside the window (set by reports,
+    #: which read the window's evidence; see :func:`tested_in_window`).
+    collected: bool = False
 
     @cached_property
     def tally(self) -> Counter:
@@ -134,8 +168,9 @@ class ControlCoverage(_Counters):
 
     @property
     def tested(self) -> bool:
-        """Any day with a result (passing, failing, error or valid manual evidence)."""
-        return any(self.tally[s] for s in _TESTED)
+        """Any day with a result (passing, failing, error or valid manual evidence):
+        :func:`tested_in_window`."""
+        return tested_in_window(self.tally, collected=self.collected)
 
     def day_items(self) -> list[tuple[date, str]]:
         """``(day, status)`` for each day of the window."""
@@ -213,7 +248,10 @@ def _midnight_after(day: date) -> datetime:
 
 # Per-assertion results as ranks, so a control's day is the element-wise max of its
 # assertions' arrays (computed in C by ``map(max, ...)``): '' < pass < stale < error < fail.
-_NONE, _PASS, _STALE, _ERROR, _FAIL = range(5)
+# A FAIL whose exceptions all have a risk acceptance in force that day is ``_ACCEPTED``: it
+# outranks passing but not stale evidence, errors or other failures (an acceptance only
+# excludes the failure it accepts).
+_NONE, _PASS, _ACCEPTED, _STALE, _ERROR, _FAIL = range(6)
 _RANK_OF = {"": _NONE, "pass": _PASS, "stale": _STALE, "error": _ERROR, "fail": _FAIL}
 
 
@@ -307,6 +345,77 @@ def _assertion_days(
     return result
 
 
+def _day_of(moment: datetime) -> date:
+    return moment.astimezone(UTC).date()
+
+
+def _apply_acceptances(per_assertion: dict[str, list[int]], start: date, end: date) -> None:
+    """Turn an assertion's failing days into ``_ACCEPTED`` where every exception of it that
+    failed that day had a risk acceptance in force at the end of the day (one query).
+
+    An exception (``exceptions.ExceptionRecord``, one resource of one connection) fails on
+    the days from its opening to the day before the collection that closed it (the day a
+    fix is recorded is passing), or on its one day when it opened and closed the same day.
+    An acceptance is in force on day *d* when it was approved by the end of *d*, *d* is no
+    later than its ``expires_on`` and it was not revoked by the end of *d*; the day after
+    the expiry the failure counts again.
+    """
+    from pixaudit.exceptions.models import AcceptanceStatus, ExceptionAcceptance, ExceptionRecord
+
+    if not per_assertion:
+        return
+    ids = sorted(per_assertion)
+    until = _midnight_after(end)
+    since = datetime.combine(start, time.min, tzinfo=UTC)
+    approved = (AcceptanceStatus.APPROVED, AcceptanceStatus.REVOKED)
+    with_acceptance = ExceptionAcceptance.objects.filter(
+        exception__assertion_id__in=ids, status__in=approved, decided_at__lt=until,
+        expires_on__gte=start,
+    ).values("exception__assertion_id")  # fmt: skip
+    rows = (
+        ExceptionRecord.objects.filter(assertion_id__in=with_acceptance, opened_at__lt=until)
+        .filter(models.Q(closed_at__isnull=True) | models.Q(closed_at__gte=since))
+        .values_list(
+            "pk", "assertion_id", "opened_at", "closed_at", "acceptances__status",
+            "acceptances__decided_at", "acceptances__expires_on", "acceptances__revoked_at",
+        )
+        .order_by("pk")
+    )  # fmt: skip
+    count = (end - start).days + 1
+    # assertion -> exception -> [failing days as (first, last) indexes, acceptances]
+    spans: dict[str, dict[int, list]] = defaultdict(dict)
+    for pk, assertion_id, opened, closed, status, decided, expires, revoked in rows:
+        entry = spans[assertion_id].get(pk)
+        if entry is None:
+            first = (_day_of(opened) - start).days
+            if closed is None:
+                last = count - 1
+            elif _day_of(closed) == _day_of(opened):
+                last = first
+            else:
+                last = (_day_of(closed) - start).days - 1
+            entry = spans[assertion_id][pk] = [first, last, []]
+        if status in approved and decided is not None:
+            first_day = (_day_of(decided) - start).days
+            # Revoked during day r: not in force at the end of r.
+            stop = (expires - start).days
+            if revoked is not None:
+                stop = min(stop, (_day_of(revoked) - start).days - 1)
+            entry[2].append((first_day, stop))
+    for assertion_id, exceptions in spans.items():
+        days = per_assertion[assertion_id]
+        # per day: exceptions failing, and how many of them were accepted
+        failing, accepted = [0] * count, [0] * count
+        for first, last, acceptances in exceptions.values():
+            for i in range(max(first, 0), min(last, count - 1) + 1):
+                failing[i] += 1
+                if any(a <= i <= b for a, b in acceptances):
+                    accepted[i] += 1
+        for i, rank in enumerate(days):
+            if rank == _FAIL and failing[i] and accepted[i] == failing[i]:
+                days[i] = _ACCEPTED
+
+
 def _soa_days(control_ids: list[int], start: date, end: date) -> dict[int, list[bool]]:
     """control -> per-day "excluded by the SoA as of the end of that day" (one query)."""
     decisions: dict[int, list[tuple[datetime, bool]]] = defaultdict(list)
@@ -357,6 +466,7 @@ _PLAIN = {
     _STALE: DayStatus.STALE,
     _ERROR: DayStatus.ERROR,
     _FAIL: DayStatus.FAILING,
+    _ACCEPTED: DayStatus.RISK_ACCEPTED,
 }
 
 
@@ -372,6 +482,7 @@ def _coverages(
     ids = [c.pk for c in controls]
     wanted = {a for c in controls for a in by_control.get(c.pk, ())}
     per_assertion = _assertion_days(wanted, start, end, now)
+    _apply_acceptances(per_assertion, start, end)
     soa = _soa_days(ids, start, end)
     uploads, required = _manual(ids)
     today = now.astimezone(UTC).date()
@@ -418,6 +529,8 @@ def _day_status(rank, day, today, excluded, uploads, required_since, i) -> str:
         return DayStatus.MANUAL_EXPIRED
     if rank == _STALE:
         return DayStatus.STALE
+    if rank == _ACCEPTED:
+        return DayStatus.RISK_ACCEPTED
     if rank == _PASS:
         return DayStatus.PASSING
     if valid:
@@ -428,7 +541,7 @@ def _day_status(rank, day, today, excluded, uploads, required_since, i) -> str:
 def framework_coverage(
     *, framework: Framework, start: date, end: date, now: datetime | None = None
 ) -> FrameworkCoverage:
-    """Coverage of every assessable control of ``framework`` (nine queries)."""
+    """Coverage of every assessable control of ``framework`` (ten queries)."""
     from pixaudit.posture.selectors import scope_categories_exclude
 
     now = now or timezone.now()

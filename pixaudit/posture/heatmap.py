@@ -29,6 +29,7 @@ STATUS_COLOURS = {
     DayStatus.MANUAL_EXPIRED: "#fee08b",
     DayStatus.NO_EVIDENCE: "#bdbdbd",
     DayStatus.NOT_APPLICABLE: "#ffffff",
+    DayStatus.RISK_ACCEPTED: "#8073ac",
 }
 _CELL = 11
 _GAP = 2

@@ -17,13 +17,18 @@ Status rules, first match wins (see ``docs/architecture.md``):
 5. ``warning``: any current result is WARN ("needs review").
 6. ``stale``: for one of its assertions, the freshest evidence of some connection that
    reports it has expired (``expires_at``).
-7. ``passing``: every current result passes, and the evidence is fresh.
+7. ``risk_accepted``: the only failures are FAIL results whose exceptions have a risk
+   acceptance in force (``exceptions.ExceptionAcceptance``: approved, not revoked, expiry
+   today or later); otherwise as passing. Excluded from monitoring: it counts neither as
+   passing nor in the readiness denominator. The day after the expiry it is failing again.
+8. ``passing``: every current result passes, and the evidence is fresh.
 
 Manual evidence (``pixaudit.evidence.selectors_manual``) joins in after rule 5: a control that
 needs manual evidence — it is flagged (``ManualRequirement``) or it was evidenced by an upload
 before — and has no unexpired upload now is ``manual_pending`` (automated failures still win;
 a lapsed pen test report does not hide a failing check). A control whose only evidence is a
-valid upload is ``passing``. Readiness = passing / (assessable − not applicable).
+valid upload is ``passing``. Readiness = passing / (assessable − not applicable − risk
+accepted).
 
 Adding a connection never improves a control: its results only add to the counts above, and
 freshness is judged per connection.
@@ -70,6 +75,7 @@ class ControlStatus(TextChoices):
     NO_EVIDENCE = "no_evidence", "No evidence"
     NOT_APPLICABLE = "not_applicable", "Not applicable"
     MANUAL_PENDING = "manual_pending", "Manual pending"
+    RISK_ACCEPTED = "risk_accepted", "Excluded (risk accepted)"
 
 
 #: Order of statuses in summaries: what needs attention first.
@@ -81,8 +87,11 @@ STATUS_ORDER = (
     ControlStatus.MANUAL_PENDING,
     ControlStatus.NO_EVIDENCE,
     ControlStatus.PASSING,
+    ControlStatus.RISK_ACCEPTED,
     ControlStatus.NOT_APPLICABLE,
 )
+#: Statuses outside the readiness denominator.
+EXCLUDED_STATUSES = (ControlStatus.NOT_APPLICABLE, ControlStatus.RISK_ACCEPTED)
 SEVERITY_RANK = {"critical": 0, "high": 1, "medium": 2, "low": 3, "info": 4}
 _NOT_PASSING = ("fail", "error", "warn")
 
@@ -98,6 +107,8 @@ class AssertionState:
     # When the first connection's freshest evidence expires (expired): per connection, the
     # freshest evidence counts; over connections, the earliest such expiry.
     expires_at: datetime | None = None
+    #: FAIL results (of ``counts``) whose exception has a risk acceptance in force.
+    accepted: int = 0
 
     @property
     def total(self) -> int:
@@ -182,11 +193,13 @@ class FrameworkPosture:
 
     @property
     def in_scope(self) -> int:
-        return self.assessable - self.counts[ControlStatus.NOT_APPLICABLE]
+        """Assessable controls less the not applicable and the risk-accepted ones."""
+        return self.assessable - sum(self.counts[s] for s in EXCLUDED_STATUSES)
 
     @property
     def readiness(self) -> float | None:
-        """Percentage of in-scope controls that pass; None when nothing is in scope."""
+        """Percentage of in-scope controls that pass (risk-accepted controls are excluded
+        from monitoring: in neither figure); None when nothing is in scope."""
         if not self.in_scope:
             return None
         return 100.0 * self.counts[ControlStatus.PASSING] / self.in_scope
@@ -351,10 +364,12 @@ def status_for(
             return ControlStatus.PASSING, False
         return ControlStatus.NO_EVIDENCE, False
     counts: dict[str, int] = defaultdict(int)
+    accepted = 0
     for state in states:
         for key, value in state.counts.items():
             counts[key] += value
-    if counts["fail"]:
+        accepted += min(state.accepted, state.counts.get("fail", 0))
+    if counts["fail"] > accepted:
         return ControlStatus.FAILING, stale
     if counts["error"]:
         return ControlStatus.ERROR, stale
@@ -364,6 +379,8 @@ def status_for(
         return ControlStatus.MANUAL_PENDING, stale
     if stale:
         return ControlStatus.STALE, True
+    if accepted:
+        return ControlStatus.RISK_ACCEPTED, False
     return ControlStatus.PASSING, False
 
 
@@ -379,6 +396,7 @@ def _postures(
             by_control[control_id].append(assertion_id)
     wanted = {a for c in controls for a in by_control.get(c.pk, ())}
     states = assertion_states(assertion_ids=wanted, connections=connections)
+    _mark_accepted(states, now, connections)
     decisions = applicability_current(controls=controls)
     # Controls from assessable_controls carry their manual state; others cost two queries.
     annotated = all(hasattr(c, "manual_required") for c in controls)
@@ -394,6 +412,21 @@ def _postures(
     return result
 
 
+def _mark_accepted(
+    states: dict[str, AssertionState], now: datetime, connections: Collection[int] | None
+) -> None:
+    """Set ``accepted`` on the states: open exceptions (= the FAIL rows of current state)
+    with a risk acceptance in force now (one query, none without states)."""
+    from pixaudit.exceptions.selectors import accepted_failures
+
+    if not states:
+        return
+    for assertion_id, n in accepted_failures(
+        assertion_ids=states, at=now, connections=connections
+    ).items():
+        states[assertion_id].accepted = n
+
+
 # --- Public selectors ---------------------------------------------------------------------
 
 
@@ -401,7 +434,7 @@ def framework_posture(
     *, framework: Framework, now: datetime | None = None,
     connections: Collection[int] | None = None,
 ) -> FrameworkPosture:  # fmt: skip
-    """Status of every assessable control of ``framework`` (six queries); ``connections``
+    """Status of every assessable control of ``framework`` (seven queries); ``connections``
     judges only those connections' results (see :func:`assertion_states`)."""
     now = now or timezone.now()
     controls = list(assessable_controls(framework=framework))

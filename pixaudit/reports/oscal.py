@@ -145,6 +145,7 @@ def _add_coverage(finding: dict[str, Any], coverage) -> None:
         {"name": "days-error", "ns": NS, "value": str(coverage.days_error)},
         {"name": "days-without-evidence", "ns": NS, "value": str(coverage.days_without_evidence)},
         {"name": "days-not-applicable", "ns": NS, "value": str(coverage.days_not_applicable)},
+        {"name": "days-risk-accepted", "ns": NS, "value": str(coverage.days_risk_accepted)},
     ]
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import io
 import logging
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import groupby
@@ -66,6 +67,13 @@ def report_context(data: ReportData, *, for_pdf: bool) -> dict:
         framework=data.framework, since=data.period.since, until=data.period.until,
         up_to_seq=data.chain_head_seq, now=data.generated_at,
     )  # fmt: skip
+    by_control: dict[int, list] = defaultdict(list)
+    for row in exception_rows:
+        for control in row.controls:
+            if control.framework_id == data.framework.pk:
+                by_control[control.pk].append(row)
+    for section in data.sections:  # each control's details cite its exceptions
+        section.exceptions = by_control.get(section.control.pk, [])
     return {
         "data": data,
         "framework": data.framework,

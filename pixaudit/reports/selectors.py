@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -31,8 +31,15 @@ from pixaudit.controls.selectors import effective_mappings
 from pixaudit.evidence.models import MAX_ATTEMPTS, CollectionRun, EvidenceItem, Finding, RunStatus
 from pixaudit.evidence.selectors import chain_head
 from pixaudit.evidence.selectors_current import run_failure_rows
-from pixaudit.posture.coverage import FrameworkCoverage, framework_coverage
+from pixaudit.exceptions.selectors import accepted_failures
+from pixaudit.posture.coverage import (
+    ControlCoverage,
+    FrameworkCoverage,
+    framework_coverage,
+    tested_in_window,
+)
 from pixaudit.posture.selectors import (
+    EXCLUDED_STATUSES,
     SEVERITY_RANK,
     STATUS_ORDER,
     AssertionState,
@@ -158,6 +165,11 @@ class ControlSection:
     evidence: list[EvidenceRow]
     narrative: Any = None  # ControlNarrative | None: the organisation's description
     manual: list[Any] = field(default_factory=list)  # ManualEvidence chained in the period
+    #: The control's day-by-day coverage of the period (the report's Coverage chapter).
+    coverage: ControlCoverage | None = None
+    #: Its exceptions in the period (``exceptions.selectors.ExceptionRow``, oldest first),
+    #: set when the report is rendered (``rendering.report_context``).
+    exceptions: list[Any] = field(default_factory=list)
 
     @property
     def status_label(self) -> str:
@@ -165,11 +177,21 @@ class ControlSection:
 
     @property
     def tested(self) -> bool:
-        """Some evidence in the period speaks to the control (a collection or an upload).
+        """Some evidence speaks to the control in the period: the Coverage chapter's own
+        answer (:func:`pixaudit.posture.coverage.tested_in_window` over its days), so
+        evidence collected before the period and still fresh at its start counts.
 
         A control that is not tested says "Not tested: no evidence in the period", never
         that it had no exceptions."""
-        return bool(self.evidence or self.manual)
+        collected = bool(self.evidence or self.manual)
+        if self.coverage is not None:
+            return tested_in_window(self.coverage.days, collected=collected)
+        return collected
+
+    @property
+    def carried_only(self) -> bool:
+        """Tested only by evidence carried into the period (none collected or uploaded in it)."""
+        return self.tested and not self.evidence and not self.manual
 
     @property
     def totals(self) -> dict[str, int]:
@@ -242,7 +264,8 @@ class ReportData:
 
     @property
     def in_scope(self) -> int:
-        return sum(1 for s in self.sections if s.status != ControlStatus.NOT_APPLICABLE)
+        """Controls less the not applicable and the risk-accepted ones (as the dashboard)."""
+        return sum(1 for s in self.sections if s.status not in EXCLUDED_STATUSES)
 
     @property
     def readiness(self) -> float | None:
@@ -549,11 +572,15 @@ def report_data(
     decisions = applicability_current(controls=controls, as_of=now)
     as_of = min(now, period.until)
     manual_states = manual_states_as_of(controls=controls, as_of=as_of)
+    # FAIL results at the period end whose exceptions had a risk acceptance in force then.
+    accepted = accepted_failures(assertion_ids=results, at=as_of, up_to_seq=seq)
     manual = manual_in_period(controls=controls, period=period, up_to_seq=seq)
     if pin is not None:
         pinned_ids = set(pin.evidence_ids)
         manual = {k: [m for m in v if m.evidence_id in pinned_ids] for k, v in manual.items()}
     narratives = control_narratives(controls=controls, as_of=now)
+    coverage = framework_coverage(framework=framework, start=period.start, end=period.end, now=now)
+    coverage_of = {item.control.pk: item for item in coverage.controls}
     sections = []
     for control in controls:
         own = [results[a] for a in sorted(by_control.get(control.pk, ()))]
@@ -563,6 +590,7 @@ def report_data(
                 dict(a.counts),
                 expires_at=a.expires_at,
                 last_collected_at=a.last_collected_at,
+                accepted=accepted.get(a.assertion_id, 0),
             )
             for a in own
             if a.counts
@@ -582,8 +610,22 @@ def report_data(
                 items,
                 narratives.get(control.pk),
                 manual.get(control.pk, []),
+                coverage_of.get(control.pk),
             )  # fmt: skip
         )
+    # The Coverage chapter knows what was collected in the period too (one meaning of
+    # "tested": coverage.tested_in_window, used by both chapters).
+    collected = {s.control.pk for s in sections if s.evidence or s.manual}
+    coverage = replace(
+        coverage,
+        controls=tuple(
+            replace(c, collected=True) if c.control.pk in collected else c
+            for c in coverage.controls
+        ),
+    )
+    coverage_of = {item.control.pk: item for item in coverage.controls}
+    for section in sections:
+        section.coverage = coverage_of.get(section.control.pk)
     refs = {c.pk: c.ref for c in controls}
     order = {c.pk: c.sort_order for c in controls}
     for item in evidence:
@@ -614,9 +656,7 @@ def report_data(
             )
             if s.sample.control is None or s.sample.control.framework_id == framework.pk
         ],
-        coverage=framework_coverage(
-            framework=framework, start=period.start, end=period.end, now=now
-        ),
+        coverage=coverage,
     )
 
 

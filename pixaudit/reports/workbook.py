@@ -36,7 +36,8 @@ EVIDENCE_HEADERS = ["Seq", "Source", "Connection", "Collected (UTC)", "Effective
                     "Pack paths"]  # fmt: skip
 COVERAGE_HEADERS = ["Control", "Title", "Coverage", "Passing days", "Failing days",
                     "Error days", "Days without evidence", "Not applicable days",
-                    "In-scope days", "Days without evidence (dates)"]  # fmt: skip
+                    "Risk accepted days", "In-scope days",
+                    "Days without evidence (dates)"]  # fmt: skip
 EXCEPTION_HEADERS = ["Controls", "Check", "Resource", "Connection", "Severity",
                      "Opened (UTC)", "Closed (UTC)", "Days", "Deadline", "Owner",
                      "First evidence (seq)", "Last evidence (seq)", "Status"]  # fmt: skip
@@ -81,7 +82,8 @@ def _coverage_rows(data: ReportData) -> Iterable[list[Any]]:
         yield [
             c.control.ref, c.control.title, c.coverage_display if c.tested else NOT_TESTED,
             c.days_passing, c.days_failing, c.days_error, c.days_without_evidence,
-            c.days_not_applicable, c.days_in_scope, c.without_evidence_text,
+            c.days_not_applicable, c.days_risk_accepted, c.days_in_scope,
+            c.without_evidence_text,
         ]  # fmt: skip
 
 

@@ -43,11 +43,18 @@ def at(n: int, hour: int = 12) -> datetime:
     return datetime.combine(day(n), time(hour), tzinfo=UTC)
 
 
-def ingest(moment: datetime, results: dict[str, str], *, key: str = "cov_synth"):
+def ingest(
+    moment: datetime,
+    results: dict[str, str],
+    *,
+    key: str = "cov_synth",
+    assertion: str = ASSERTION,
+    valid_for: timedelta = timedelta(days=2),
+):
     """Append one collection through the real chain append, then the post-ingest hooks."""
     run = CollectionRun.objects.create(collector_key=key, trigger="manual", status="running")
     findings = [
-        SdkFinding(ASSERTION, res, Status(st), Severity.HIGH, f"{res} {st}.")
+        SdkFinding(assertion, res, Status(st), Severity.HIGH, f"{res} {st}.")
         for res, st in sorted(results.items())
     ]
     with transaction.atomic():
@@ -55,7 +62,7 @@ def ingest(moment: datetime, results: dict[str, str], *, key: str = "cov_synth")
             head=chain_lock(), run=run, connection_id=None, collector_key=key,
             collector_version=1, sha256=f"{run.pk:064x}", artifact_path=f"cov/{run.pk}.json",
             size=0, collected_at=moment, effective_at=moment,
-            expires_at=moment + timedelta(days=2), rows_count=len(findings),
+            expires_at=moment + valid_for, rows_count=len(findings),
             findings=findings, provenance={},
         )  # fmt: skip
     evidence_post_ingest(item=item)

@@ -76,7 +76,7 @@ def test_framework_rollup_and_query_count_independent_of_window(history):
         with CaptureQueriesContext(connection) as ctx:
             framework_coverage(framework=soc2, start=h.START, end=end, now=h.NOW)
         counts.append(len(ctx.captured_queries))
-    assert counts[0] == counts[1] <= 9
+    assert counts[0] == counts[1] <= 10  # nine reads + the risk acceptances (one query)
 
 
 def test_rollup_rebuilt_equals_rollup_written_at_ingest(history):

@@ -44,11 +44,11 @@ def test_pdf_coverage_section_states_the_figures(scope, settings, tmp_path):
     expected = f"{100 * (43 + 51) / (90 * len(fc.controls) - 41):.1f}%"
     assert fc.coverage_display == expected
     assert f"Over 90 days, {expected} of in-scope control-days" in section
-    table = section[section.index("Not applicable days Days without evidence") :]
-    row = re.search(r"CC6\.1 [^%]*?(\d+\.\d%) (\d+) (\d+) (\d+) (\d+) (.*?) CC", table)
+    table = section[section.index("Risk accepted days Days without evidence") :]
+    row = re.search(r"CC6\.1 [^%]*?(\d+\.\d%) (\d+) (\d+) (\d+) (\d+) (\d+) (.*?) CC", table)
     assert row is not None, table[:3000]
-    assert row.groups()[:5] == ("87.8%", "43", "5", "1", "41")
-    assert row.group(6).startswith("2026-01-30")
+    assert row.groups()[:6] == ("87.8%", "43", "5", "1", "41", "0")
+    assert row.group(7).startswith("2026-01-30")
     manual = re.search(r"CC4\.1 [^%]*?(\d+\.\d%) (\d+) (\d+) (\d+) (\d+)", table)
     assert manual.groups() == ("56.7%", "51", "0", "39", "0")
     assert "2026-01-01 to 2026-01-19, 2026-03-12 to 2026-03-31" in section
