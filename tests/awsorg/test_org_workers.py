@@ -53,11 +53,7 @@ def test_two_real_workers_share_one_organisation_run(
         assert failed == {(box.members[1], r) for r in regions}  # no role: all its jobs
         workers = {a.worker.split(" ")[0] for a in jobs.values()}
         assert len(workers) == 2, workers  # both workers took jobs
-        # One account's jobs are spread: some account took jobs from both workers.
-        per_account: dict[str, set[str]] = {}
-        for (account, _), job in jobs.items():
-            per_account.setdefault(account, set()).add(job.worker.split(" ")[0])
-        assert any(len(w) == 2 for w in per_account.values()), per_account
+        assert run.status == RunState.PARTIAL and run.finished_at is not None
         assert all(a.peak_rss_kib > 0 for a in jobs.values())
         assert verify_chain().ok
     finally:
