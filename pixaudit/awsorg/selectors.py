@@ -153,20 +153,24 @@ def aws_scope(account: str = "", ou: str = "") -> AwsScope:
 
 
 def known_accounts() -> list[tuple[str, str]]:
-    """(account id, label) of every account some integration collects, for filters."""
-    seen: dict[str, str] = {}
+    """(account id, label) of every account some integration collects, for filters (one
+    query when there is none)."""
     linked = set(AwsAccountConnection.objects.values_list("account_id", flat=True).distinct())
+    if not linked:
+        return []
     accounts = _accounts()
+    out = []
     for account_id in sorted(linked):
         account = accounts.get(account_id)
-        label = f"{account_id} {account.name}".strip() if account else account_id
-        seen[account_id] = label
-    return sorted(seen.items())
+        out.append((account_id, f"{account_id} {account.name}".strip() if account else account_id))
+    return out
 
 
 def known_ous() -> list[tuple[str, str]]:
     """(OU id, path by name) of every OU above a collected account, by path, for filters."""
     linked = set(AwsAccountConnection.objects.values_list("account_id", flat=True).distinct())
+    if not linked:
+        return []
     out: dict[str, str] = {}
     for account_id, account in _accounts().items():
         if account_id not in linked or not account.ous:

@@ -150,9 +150,10 @@ def control_list(request: HttpRequest) -> HttpResponse:
         "account": account,
         "accounts": known_accounts(),
         "scope": scope,
-        "ous": known_ous(),
+        "ous": [],
     }
     if context["accounts"]:
+        context["ous"] = known_ous()
         # Current results of the framework's checks grouped by AWS account and by OU.
         ids = sorted({a for item in posture.controls for a in item.assertion_ids})
         by_account = current_account_breakdown(assertion_ids=ids, connections=connections)
@@ -201,11 +202,14 @@ def control_detail(request: HttpRequest, framework_key: str, ref: str) -> HttpRe
     )
     # Which AWS account and region each result is from: the same resource name in two
     # accounts is two rows that say so.
-    places = connection_places(r.connection_id for r in failing)
+    accounts = known_accounts()
+    places = connection_places(r.connection_id for r in failing) if accounts else {}
     for r in failing:
         r.aws_place = places.get(r.connection_id)
-    by_account = current_account_breakdown(
-        assertion_ids=item.assertion_ids, connections=connections
+    by_account = (
+        current_account_breakdown(assertion_ids=item.assertion_ids, connections=connections)
+        if accounts
+        else []
     )
     strip = [
         (e.status, e.status_label, f"{e.item.collected_at:%Y-%m-%d %H:%M} UTC")
@@ -224,8 +228,8 @@ def control_detail(request: HttpRequest, framework_key: str, ref: str) -> HttpRe
         "item": item,
         "account": account,
         "scope": scope,
-        "accounts": known_accounts(),
-        "ous": known_ous(),
+        "accounts": accounts,
+        "ous": known_ous() if accounts else [],
         "by_account": by_account,
         "by_ou": _by_ou(by_account),
         "assertions": assertions,
