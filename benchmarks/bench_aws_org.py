@@ -14,9 +14,14 @@ worker processes themselves (``VmHWM`` from ``/proc``).
 
 Usage::
 
-    .venv/bin/python benchmarks/bench_aws_org.py                       # N = 50 and 200
+    .venv/bin/python benchmarks/bench_aws_org.py                       # N = 5, 50 and 200
     .venv/bin/python benchmarks/bench_aws_org.py --accounts 20 --workers 1 2
     BENCH_REDIS_URL=redis://127.0.0.1:6379/7 ...                         # Redis db to use
+    BENCH_DB=pixaudit_bench_org ...                                      # PostgreSQL db
+
+Each row also prints the 1-minute load average when the run started and when it ended
+(the machine may be shared), and ``--max-parallel`` sets the integration's
+``max_parallel_accounts`` (default 0: as many accounts at once as there are workers).
 
 Collectors: ``--collectors`` (default ``aws_iam_users aws_s3_buckets aws_ebs_volumes`` in
 one region, to keep a 200-account run within minutes on a small machine; every run of the
@@ -76,7 +81,9 @@ def _vm_hwm_kib(pid: int) -> int:
     return 0
 
 
-def _one(n: int, workers: int, collectors: list[str], box, endpoint: str) -> dict:
+def _one(
+    n: int, workers: int, collectors: list[str], box, endpoint: str, max_parallel: int = 0
+) -> dict:
     import django_rq
     from django.utils import timezone
 
@@ -90,8 +97,9 @@ def _one(n: int, workers: int, collectors: list[str], box, endpoint: str) -> dic
         collectors=collectors, params={"regions": ["us-east-1"]},
         secrets={"access_key_id": "testing", "secret_access_key": "testing"},
         member_external_id="pixaudit-external-id",
-        account_rules={"exclude_ids": [box.management]},
+        account_rules={"exclude_ids": [box.management]}, max_parallel_accounts=max_parallel,
     )  # fmt: skip
+    load_start = os.getloadavg()[0]
     run = aws_integration_run_start(integration=integration, trigger="schedule")
     env = {**os.environ, "AWS_ENDPOINT_URL": endpoint}
     procs = [
@@ -112,6 +120,7 @@ def _one(n: int, workers: int, collectors: list[str], box, endpoint: str) -> dic
                 break
             time.sleep(0.5)
         hwm = [_vm_hwm_kib(p.pid) for p in procs]
+        load_end = os.getloadavg()[0]
     finally:
         for p in procs:
             if p.poll() is None:
@@ -137,24 +146,27 @@ def _one(n: int, workers: int, collectors: list[str], box, endpoint: str) -> dic
         "horse_peak_mib": max(a.peak_rss_kib for a in accounts) / 1024,
         "worker_hwm_mib": max(hwm or [0]) / 1024,
         "workers_used": len({a.worker.split(" ")[0] for a in accounts}),
+        "load": (load_start, load_end),
     }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--accounts", type=int, nargs="+", default=[50, 200])
+    parser.add_argument("--accounts", type=int, nargs="+", default=[5, 50, 200])
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4])
     parser.add_argument("--collectors", nargs="+", default=DEFAULT_COLLECTORS)
+    parser.add_argument("--max-parallel", type=int, default=0)
     args = parser.parse_args()
     redis_url = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/7")
-    _setup("pixaudit_bench_org", redis_url)
+    _setup(os.environ.get("BENCH_DB", "pixaudit_bench_org"), redis_url)
     from pixaudit.demo.aws_org_sandbox import enforce_assume_role, seed_organisation
     from pixaudit.demo.aws_sandbox import start_moto_server
 
     print(f"collectors: {', '.join(args.collectors)}; one region (us-east-1)")
     header = (
         f"{'N':>4} {'W':>2} {'status':>9} {'wall s':>8} {'eff':>5} {'acct/s':>7} "
-        f"{'API calls':>9} {'calls/acct':>10} {'horse MiB':>9} {'worker MiB':>10} {'used':>4}"
+        f"{'API calls':>9} {'calls/acct':>10} {'horse MiB':>9} {'worker MiB':>10} {'used':>4} "
+        f"{'load':>11}"
     )
     print(header)
     for n in args.accounts:
@@ -167,14 +179,15 @@ def main() -> None:
         base = None
         try:
             for w in args.workers:
-                r = _one(n, w, args.collectors, box, endpoint)
+                r = _one(n, w, args.collectors, box, endpoint, args.max_parallel)
                 base = base or (r["wall"] * r["workers"])
                 eff = base / (r["wall"] * r["workers"])
                 print(
                     f"{r['n']:>4} {r['workers']:>2} {r['status']:>9} {r['wall']:>8.1f} "
                     f"{eff:>5.2f} {r['accounts'] / r['wall']:>7.2f} {r['calls']:>9} "
                     f"{r['calls'] / max(1, r['accounts']):>10.1f} {r['horse_peak_mib']:>9.1f} "
-                    f"{r['worker_hwm_mib']:>10.1f} {r['workers_used']:>4}",
+                    f"{r['worker_hwm_mib']:>10.1f} {r['workers_used']:>4} "
+                    f"{r['load'][0]:>5.1f}-{r['load'][1]:<5.1f}",
                     flush=True,
                 )
         finally:

@@ -48,7 +48,8 @@ class Account:
     """One member account as Organizations describes it.
 
     ``ous`` are the ids of the OUs above the account, nearest first (empty when the tree was
-    not read or the account sits under the root); ``tags`` only when they were read.
+    not read or the account sits under the root), ``ou_names`` their names in the same
+    order; ``tags`` only when they were read.
     """
 
     id: str
@@ -56,6 +57,7 @@ class Account:
     email: str = ""
     status: str = _ACTIVE
     ous: tuple[str, ...] = ()
+    ou_names: tuple[str, ...] = ()
     tags: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -67,6 +69,11 @@ class Account:
     def ou(self) -> str:
         """The id of the OU the account sits in (``""`` under the root or when unknown)."""
         return self.ous[0] if self.ous else ""
+
+    @property
+    def ou_path(self) -> str:
+        """The OU path by name from the root, ``Root/prod/web`` (``""``: tree not read)."""
+        return "/".join(reversed(self.ou_names))
 
 
 @dataclass(frozen=True)
@@ -118,7 +125,7 @@ def list_accounts(client: Any, *, with_ous: bool = False, with_tags: bool = Fals
         found = paginate(client, "list_accounts", "Accounts")
     except errors as exc:
         raise to_collector_error(exc, "organizations:ListAccounts") from None
-    ous: dict[str, tuple[str, ...]] = {}
+    ous: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
     if with_ous:
         ous = _ou_paths(client)
     accounts = []
@@ -140,32 +147,39 @@ def list_accounts(client: Any, *, with_ous: bool = False, with_tags: bool = Fals
                 name=str(raw.get("Name") or ""),
                 email=str(raw.get("Email") or ""),
                 status=status,
-                ous=ous.get(account_id, ()),
+                ous=ous.get(account_id, ((), ()))[0],
+                ou_names=ous.get(account_id, ((), ()))[1],
                 tags=dict(sorted(tags.items())),
             )
         )
     return sorted(accounts, key=lambda a: a.id)
 
 
-def _ou_paths(client: Any) -> dict[str, tuple[str, ...]]:
-    """account id -> OU ids above it, nearest first (breadth-first over the tree)."""
+def _ou_paths(client: Any) -> dict[str, tuple[tuple[str, ...], tuple[str, ...]]]:
+    """account id -> (OU ids above it, their names), nearest first, the root's name last
+    (breadth-first over the tree)."""
     errors = botocore_errors()
-    paths: dict[str, tuple[str, ...]] = {}
+    paths: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
     action = "organizations:ListRoots"
     try:
         roots = paginate(client, "list_roots", "Roots")
-        pending: list[tuple[str, tuple[str, ...]]] = [(r["Id"], ()) for r in roots]
+        pending: list[tuple[str, tuple[str, ...], tuple[str, ...]]] = [
+            (r["Id"], (), (str(r.get("Name") or "Root"),)) for r in roots
+        ]
         while pending:
-            parent, above = pending.pop(0)
+            parent, above, names = pending.pop(0)
             action = "organizations:ListAccountsForParent"
             for acc in paginate(client, "list_accounts_for_parent", "Accounts", ParentId=parent):
-                paths[str(acc["Id"])] = above
+                paths[str(acc["Id"])] = (above, names)
             action = "organizations:ListOrganizationalUnitsForParent"
             children = paginate(
                 client, "list_organizational_units_for_parent", "OrganizationalUnits",
                 ParentId=parent,
             )  # fmt: skip
-            pending.extend((ou["Id"], (ou["Id"], *above)) for ou in children)
+            pending.extend(
+                (ou["Id"], (ou["Id"], *above), (str(ou.get("Name") or ou["Id"]), *names))
+                for ou in children
+            )
     except errors as exc:
         raise to_collector_error(exc, action, "(needed for the OU filters)") from None
     return paths

@@ -63,6 +63,12 @@ class IntegrationForm(forms.Form):
     include_tags = forms.CharField(required=False, label="Only accounts tagged (key=value)")
     exclude_tags = forms.CharField(required=False, label="Skip accounts tagged (key=value)")
     schedule_minutes = forms.IntegerField(initial=1440, min_value=5, label="Run every (minutes)")
+    max_parallel_accounts = forms.IntegerField(
+        initial=0, min_value=0, max_value=10_000, required=False,
+        label="Accounts collected at once",
+        help_text="Over all workers, per run (0: as many as there are workers; each worker "
+        "collects one account, or one account's region, at a time).",
+    )  # fmt: skip
 
     def __init__(self, *args: Any, integration: AwsIntegration | None = None, **kwargs: Any):
         super().__init__(*args, **kwargs)
@@ -84,6 +90,7 @@ class IntegrationForm(forms.Form):
                 member_role_name=integration.member_role_name,
                 member_external_id=integration.member_external_id,
                 schedule_minutes=integration.schedule_minutes,
+                max_parallel_accounts=integration.max_parallel_accounts,
                 **{k: ", ".join(rules.get(k) or []) for k in
                    ("include_ids", "exclude_ids", "include_ous", "exclude_ous")},
                 **{k: ", ".join(f"{a}={b}" for a, b in (rules.get(k) or {}).items())
@@ -105,6 +112,7 @@ class IntegrationForm(forms.Form):
                 **{k: _tags(d[k]) for k in ("include_tags", "exclude_tags")},
             },
             "schedule_minutes": d["schedule_minutes"],
+            "max_parallel_accounts": d.get("max_parallel_accounts") or 0,
             "secrets": {k: d[k] for k in SECRET_NAMES if d.get(k)},
         }  # fmt: skip
 

@@ -39,6 +39,9 @@ class AwsIntegration(models.Model):
     #: exclude_tags ({key: value or "*"}).
     account_rules = models.JSONField(default=dict, blank=True)
     schedule_minutes = models.PositiveIntegerField(default=1440)
+    #: How many accounts of one run collect at once, over all workers (0: no limit but the
+    #: number of workers; each worker runs one account or account x region job at a time).
+    max_parallel_accounts = models.PositiveIntegerField(default=0)
     enabled = models.BooleanField(default=True)
     next_run_at = models.DateTimeField(null=True, blank=True)
     last_probe = models.JSONField(default=dict, blank=True)
@@ -64,6 +67,10 @@ class AwsAccount(models.Model):
     account_id = models.CharField(max_length=12)
     name = models.CharField(max_length=200, blank=True, default="")
     ou = models.CharField(max_length=100, blank=True, default="")
+    #: Ids of the OUs above the account, nearest first (from the listing's OU walk).
+    ous = models.JSONField(default=list, blank=True)
+    #: The OU path by name from the root, e.g. ``Root/prod/web`` (``""``: not in an OU).
+    ou_path = models.CharField(max_length=1000, blank=True, default="")
     status = models.CharField(max_length=32, default="ACTIVE")
     last_seen_at = models.DateTimeField()
 
@@ -87,6 +94,9 @@ class AwsAccountConnection(models.Model):
     )
     account_id = models.CharField(max_length=12)
     collector_key = models.CharField(max_length=100)
+    #: The one region this connection collects (per-region jobs); ``""``: every region the
+    #: integration names, or a global collector.
+    region = models.CharField(max_length=32, blank=True, default="")
     connection = models.OneToOneField(
         "evidence.Connection", on_delete=models.CASCADE, related_name="aws_integration_link"
     )
@@ -94,7 +104,8 @@ class AwsAccountConnection(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["integration", "account_id", "collector_key"], name="awsorg_conn_once"
+                fields=["integration", "account_id", "collector_key", "region"],
+                name="awsorg_conn_region_once",
             )
         ]
         indexes = [models.Index(fields=["account_id"], name="awsorg_conn_account_idx")]
@@ -148,10 +159,17 @@ class AwsIntegrationRun(models.Model):
 
 
 class AwsAccountRun(models.Model):
-    """The job collecting every enabled collector in one account, and its progress."""
+    """One job of a run and its progress: the account's global (and account-wide) collectors
+    (``region == ""``), or its region-scoped collectors in one region (per-region jobs)."""
 
     run = models.ForeignKey(AwsIntegrationRun, on_delete=models.CASCADE, related_name="accounts")
     account_id = models.CharField(max_length=12)
+    region = models.CharField(max_length=32, blank=True, default="")
+    #: The collectors this job runs (keys), fixed when the run lists the accounts.
+    collectors = models.JSONField(default=list, blank=True)
+    #: When the job was handed to the queue (``None``: waiting for a slot under the
+    #: integration's ``max_parallel_accounts``).
+    pushed_at = models.DateTimeField(null=True, blank=True)
     account_name = models.CharField(max_length=200, blank=True, default="")
     ou = models.CharField(max_length=100, blank=True, default="")
     status = models.CharField(max_length=16, choices=RunState.choices, default=RunState.QUEUED)
@@ -167,10 +185,13 @@ class AwsAccountRun(models.Model):
     peak_rss_kib = models.PositiveIntegerField(default=0)
 
     class Meta:
-        ordering = ["account_id"]
+        ordering = ["account_id", "region"]
         constraints = [
-            models.UniqueConstraint(fields=["run", "account_id"], name="awsorg_account_run_once")
+            models.UniqueConstraint(
+                fields=["run", "account_id", "region"], name="awsorg_account_region_run_once"
+            )
         ]
 
     def __str__(self) -> str:
-        return f"account {self.account_id} of run {self.run_id} ({self.status})"
+        where = f" {self.region}" if self.region else ""
+        return f"account {self.account_id}{where} of run {self.run_id} ({self.status})"

@@ -158,6 +158,6 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
         {
             "run": run,
             "progress": selectors.integration_run_progress(run),
-            "accounts": selectors.account_runs(run),
+            "accounts": selectors.run_accounts(run),
         },
     )

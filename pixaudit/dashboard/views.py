@@ -16,7 +16,14 @@ from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
 from pixaudit.accounts.permissions import action_required, can
-from pixaudit.awsorg.selectors import account_connection_ids, known_accounts
+from pixaudit.awsorg.selectors import (
+    AwsScope,
+    aws_scope,
+    connection_places,
+    current_account_breakdown,
+    known_accounts,
+    known_ous,
+)
 from pixaudit.controls import selectors as control_selectors
 from pixaudit.controls.models import Control, Framework
 from pixaudit.dashboard import charts
@@ -85,12 +92,21 @@ def overview(request: HttpRequest, framework_key: str) -> HttpResponse:
     return render(request, "dashboard/overview.html", context)
 
 
-def _account_scope(request: HttpRequest) -> tuple[str, list[int] | None]:
-    """``?account=<12 digits>``: judge only the connections collecting that AWS account."""
-    account = request.GET.get("account", "").strip()
-    if len(account) != 12 or not account.isdigit():
-        return "", None
-    return account, account_connection_ids(account)
+def _account_scope(request: HttpRequest) -> AwsScope:
+    """``?account=<12 digits>`` and/or ``?ou=<OU id>``: judge only the connections
+    collecting that AWS account, or the accounts under that OU."""
+    return aws_scope(request.GET.get("account", "")[:12], request.GET.get("ou", "")[:80])
+
+
+def _by_ou(accounts: list) -> list[tuple[str, dict[str, int], int]]:
+    """The per-account counts summed per OU path: ``(path, counts, accounts)``."""
+    out: dict[str, tuple[dict[str, int], list[str]]] = {}
+    for entry in accounts:
+        counts, ids = out.setdefault(entry.ou_path or "(no OU)", ({}, []))
+        ids.append(entry.account_id)
+        for status, n in entry.counts.items():
+            counts[status] = counts.get(status, 0) + n
+    return [(path, counts, len(ids)) for path, (counts, ids) in sorted(out.items())]
 
 
 @action_required("posture.view")
@@ -107,7 +123,8 @@ def control_list(request: HttpRequest) -> HttpResponse:
     status = status if status in ControlStatus.values else ""
     q = request.GET.get("q", "").strip()[:200]
     owner = request.GET.get("owner", "").strip()[:150]
-    account, connections = _account_scope(request)
+    scope = _account_scope(request)
+    account, connections = scope.account, scope.connections
     posture = selectors.framework_posture(framework=framework, connections=connections)
     rows = selectors.posture_filter(posture, status=status, group=group, q=q)
     owners = ownership.control_owners(framework=framework)
@@ -129,10 +146,18 @@ def control_list(request: HttpRequest) -> HttpResponse:
         "owner": owner,
         "owner_choices": sorted({u.get_username() for u in owners.values()}),
         "unowned": UNOWNED,
-        "filtering": bool(status or group_ref or q or owner or account),
+        "filtering": bool(status or group_ref or q or owner or scope.active),
         "account": account,
         "accounts": known_accounts(),
+        "scope": scope,
+        "ous": [],
     }
+    if context["accounts"]:
+        context["ous"] = known_ous()
+        # Current results of the framework's checks grouped by AWS account and by OU.
+        ids = sorted({a for item in posture.controls for a in item.assertion_ids})
+        by_account = current_account_breakdown(assertion_ids=ids, connections=connections)
+        context.update(by_account=by_account, by_ou=_by_ou(by_account))
     return render(request, "dashboard/control_list.html", context)
 
 
@@ -153,7 +178,8 @@ def control_detail(request: HttpRequest, framework_key: str, ref: str) -> HttpRe
     if not period.is_bound:
         since = timezone.now() - timedelta(days=HISTORY_DAYS)
         period = PeriodForm(initial={"since": since.date()})
-    account, connections = _account_scope(request)
+    scope = _account_scope(request)
+    account, connections = scope.account, scope.connections
     item = selectors.control_posture(control=control, connections=connections)
     catalog = selectors.assertion_catalog()
     # The status and the evidence behind it on one page: automated results per connection,
@@ -174,6 +200,17 @@ def control_detail(request: HttpRequest, framework_key: str, ref: str) -> HttpRe
     failing = selectors.control_results(
         assertion_ids=item.assertion_ids, only_failing=True, connections=connections
     )
+    # Which AWS account and region each result is from: the same resource name in two
+    # accounts is two rows that say so.
+    accounts = known_accounts()
+    places = connection_places(r.connection_id for r in failing) if accounts else {}
+    for r in failing:
+        r.aws_place = places.get(r.connection_id)
+    by_account = (
+        current_account_breakdown(assertion_ids=item.assertion_ids, connections=connections)
+        if accounts
+        else []
+    )
     strip = [
         (e.status, e.status_label, f"{e.item.collected_at:%Y-%m-%d %H:%M} UTC")
         for e in reversed(timeline)
@@ -190,8 +227,14 @@ def control_detail(request: HttpRequest, framework_key: str, ref: str) -> HttpRe
         ),
         "item": item,
         "account": account,
+        "scope": scope,
+        "accounts": accounts,
+        "ous": known_ous() if accounts else [],
+        "by_account": by_account,
+        "by_ou": _by_ou(by_account),
         "assertions": assertions,
         "failing": [(r, catalog.get(r.assertion_id, {})) for r in failing],
+        "aws_places": bool(places),
         "timeline": timeline,
         "manual_items": manual_items,
         "current_manual": manual_items[0] if manual_items else None,

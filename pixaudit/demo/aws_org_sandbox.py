@@ -11,7 +11,9 @@ moto lets anyone assume any role, even one that does not exist, and ignores exte
 ids. :func:`enforce_assume_role` makes it behave as AWS does for the cases the tests need:
 ``AccessDenied`` for a role missing from its account, or an external id its trust policy
 does not name. It patches moto in this process (which is where a ``ThreadedMotoServer``
-answers too) and returns the undo function.
+answers too) and returns the undo function. :func:`deny_region` does the same for a
+region an account may not use (what a service control policy denying the region, or an
+opt-in region left disabled, gives): every call of that account there is ``AccessDenied``.
 """
 
 from __future__ import annotations
@@ -21,7 +23,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["MANAGEMENT_ACCOUNT", "OrgSandbox", "enforce_assume_role", "seed_organisation"]
+__all__ = [
+    "MANAGEMENT_ACCOUNT",
+    "OrgSandbox",
+    "deny_region",
+    "enforce_assume_role",
+    "seed_organisation",
+]
 
 MANAGEMENT_ACCOUNT = "123456789012"
 _CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
@@ -172,6 +180,30 @@ def enforce_assume_role() -> Callable[[], None]:
 
     def undo() -> None:
         STSBackend.assume_role = original  # type: ignore[method-assign]
+
+    return undo
+
+
+def deny_region(account: str, region: str) -> Callable[[], None]:
+    """Make moto answer every call of ``account`` in ``region`` with ``AccessDenied`` (as
+    an SCP denying the region does); returns the undo function."""
+    from moto.core.exceptions import AccessDeniedError
+    from moto.core.responses import BaseResponse
+
+    original = BaseResponse._authenticate_and_authorize_normal_action
+
+    def check(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if self.region == region and self.current_account == account:
+            raise AccessDeniedError(
+                user_arn=f"arn:aws:sts::{account}:assumed-role/pixaudit",
+                action=f"{self.region} is denied by a service control policy",
+            )
+        return original(self, *args, **kwargs)
+
+    BaseResponse._authenticate_and_authorize_normal_action = check  # type: ignore[method-assign]
+
+    def undo() -> None:
+        BaseResponse._authenticate_and_authorize_normal_action = original  # type: ignore[method-assign]
 
     return undo
 

@@ -145,6 +145,8 @@ class AssertionResult:
     expires_at: datetime | None = None
     latest_evidence_ids: list[int] = field(default_factory=list)
     latest_evidence_seqs: list[int] = field(default_factory=list)  # cited in the report
+    #: End-of-period counts per connection (the per-account breakdown of AWS controls).
+    by_connection: dict[int | None, dict[str, int]] = field(default_factory=dict)
 
     @property
     def total(self) -> int:
@@ -244,6 +246,8 @@ class ReportData:
     samples: list[SampleSummary] = field(default_factory=list)  # engagement reports only
     #: Day-by-day coverage of the period (``pixaudit.posture.coverage``), as of ``now``.
     coverage: FrameworkCoverage | None = None
+    #: End-of-period results of the AWS controls per AWS account (:func:`aws_breakdown`).
+    aws_accounts: list[Any] = field(default_factory=list)
 
     def pin(self) -> EvidencePin:
         """The pin that rebuilds exactly this data later (recorded when a report renders)."""
@@ -397,8 +401,10 @@ def _fill_results(
             if current is None or item.seq > current.seq:
                 latest[item.connection_id] = item
         for item in latest.values():
+            own = result.by_connection.setdefault(item.connection_id, {})
             for status, n in per_item[item.id].items():
                 result.counts[status] = result.counts.get(status, 0) + n
+                own[status] = own.get(status, 0) + n
             result.failing_total += sum(per_item[item.id].get(s, 0) for s in _NOT_PASSING)
             result.latest_evidence_ids.append(item.id)
             if result.last_collected_at is None or item.collected_at > result.last_collected_at:
@@ -446,6 +452,8 @@ def _fill_run_failures(
             if result is None:
                 continue
             result.counts["error"] = result.counts.get("error", 0) + 1
+            own = result.by_connection.setdefault(run.connection_id, {})
+            own["error"] = own.get("error", 0) + 1
             result.failing_total += 1
             result.failing.insert(
                 0,
@@ -657,7 +665,40 @@ def report_data(
             if s.sample.control is None or s.sample.control.framework_id == framework.pk
         ],
         coverage=coverage,
+        aws_accounts=aws_breakdown(sections),
     )
+
+
+def aws_breakdown(sections: list[ControlSection]) -> list[Any]:
+    """The AWS controls' end-of-period results per AWS account (``AccountCounts`` with the
+    refs of the controls failing or in error there), worst accounts first. Only results
+    from the connections of an AWS integration count; the account and OU path of a result
+    follow from its connection (``pixaudit.awsorg.selectors``; the OU path is the one the
+    integration's last listing saw)."""
+    from pixaudit.awsorg.selectors import account_breakdown, connection_places
+
+    rows: list[tuple[int | None, str, int]] = []
+    failing: dict[int | None, list[str]] = defaultdict(list)
+    for section in sections:
+        for result in section.assertions:
+            for connection_id, counts in result.by_connection.items():
+                rows.extend((connection_id, status, n) for status, n in counts.items())
+                bad = counts.get("fail", 0) + counts.get("error", 0)
+                if bad and section.control.ref not in failing[connection_id]:
+                    failing[connection_id].append(section.control.ref)
+    accounts = account_breakdown(rows)
+    places = connection_places(failing)
+    by_account: dict[str, list[str]] = defaultdict(list)
+    for connection_id, refs in failing.items():
+        place = places.get(connection_id) if connection_id is not None else None
+        if place is not None:
+            by_account[place.account_id].extend(
+                r for r in refs if r not in by_account[place.account_id]
+            )
+    order = {s.control.ref: i for i, s in enumerate(sections)}
+    for entry in accounts:
+        entry.controls_failing = sorted(by_account.get(entry.account_id, []), key=order.get)
+    return accounts
 
 
 def evidence_pin_current(*, period: Period, now: datetime | None = None) -> EvidencePin:

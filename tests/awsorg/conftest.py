@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pixaudit.demo.aws_org_sandbox import enforce_assume_role, seed_organisation
+from tests.dashboard.conftest import catalogs, logged_in, media_root, user  # noqa: F401
 from tests.jobs.conftest import async_collect_queue, real_services, start_worker  # noqa: F401
 
 FAST = ["aws_iam_users", "aws_s3_buckets"]

@@ -1,4 +1,5 @@
-"""Two real RQ workers share one organisation run (moto server, Redis, PostgreSQL)."""
+"""Two real RQ workers share one organisation run (moto server, Redis, PostgreSQL), with
+per-region jobs: each account's job and its account x region jobs go to either worker."""
 
 from __future__ import annotations
 
@@ -28,8 +29,8 @@ def test_two_real_workers_share_one_organisation_run(
         box = seed_organisation(url, accounts=9, without_role=[1], suspended=[8])
         undo = enforce_assume_role()
         integration = aws_integration_create(
-            name="Org", mode="organization", collectors=FAST,
-            params={"regions": ["us-east-1"]},
+            name="Org", mode="organization", collectors=[*FAST, "aws_ebs_volumes"],
+            params={"regions": ["eu-west-1", "us-east-1"]},
             secrets={"access_key_id": "testing", "secret_access_key": "testing"},
             member_external_id="pixaudit-external-id",
             account_rules={"exclude_ids": [box.management]},
@@ -44,13 +45,16 @@ def test_two_real_workers_share_one_organisation_run(
         run.refresh_from_db()
         assert run.status == RunState.PARTIAL, run.error_message
         assert [s["id"] for s in run.suspended] == [box.members[8]]
-        accounts = {a.account_id: a for a in AwsAccountRun.objects.filter(run=run)}
-        assert set(accounts) == set(box.members[:8])
-        failed = {k for k, a in accounts.items() if a.status == RunState.FAILED}
-        assert failed == {box.members[1]}
-        workers = {a.worker.split(" ")[0] for a in accounts.values()}
-        assert len(workers) == 2, workers  # both workers took accounts
-        assert all(a.peak_rss_kib > 0 for a in accounts.values())
+        jobs = {(a.account_id, a.region): a for a in AwsAccountRun.objects.filter(run=run)}
+        regions = ("", "eu-west-1", "us-east-1")
+        assert set(jobs) == {(m, r) for m in box.members[:8] for r in regions}
+        assert jobs[(box.members[0], "eu-west-1")].collectors == ["aws_ebs_volumes"]
+        failed = {k for k, a in jobs.items() if a.status == RunState.FAILED}
+        assert failed == {(box.members[1], r) for r in regions}  # no role: all its jobs
+        workers = {a.worker.split(" ")[0] for a in jobs.values()}
+        assert len(workers) == 2, workers  # both workers took jobs
+        assert run.status == RunState.PARTIAL and run.finished_at is not None
+        assert all(a.peak_rss_kib > 0 for a in jobs.values())
         assert verify_chain().ok
     finally:
         if undo is not None:

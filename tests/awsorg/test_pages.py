@@ -91,3 +91,31 @@ def test_run_page_shows_progress_per_account_and_the_suspended_ones():
     assert "333333333333" in page and "(suspended)" in page
     assert "AccessDenied" in page
     assert 'http-equiv="refresh"' in page  # still running: the page refreshes
+
+
+def test_run_page_shows_each_accounts_region_jobs_and_the_accounts_waiting_for_a_slot():
+    from django.utils import timezone
+
+    integration = aws_integration_create(
+        name="Org", mode="organization", collectors=["aws_ebs_volumes", "aws_s3_buckets"],
+        params={"regions": ["eu-west-1", "us-east-1"]}, max_parallel_accounts=1,
+    )  # fmt: skip
+    run = AwsIntegrationRun.objects.create(integration=integration, status="running",
+                                           accounts_total=2)  # fmt: skip
+    now = timezone.now()
+    for region, status in (("", "succeeded"), ("eu-west-1", "failed"), ("us-east-1", "running")):
+        AwsAccountRun.objects.create(
+            run=run, account_id="111111111111", region=region, status=status, pushed_at=now,
+            collectors_total=1, message="AccessDenied on ec2:DescribeVolumes in eu-west-1"
+            if status == "failed" else "",
+        )  # fmt: skip
+    for region in ("", "eu-west-1", "us-east-1"):
+        AwsAccountRun.objects.create(run=run, account_id="222222222222", region=region)
+    client = client_for(user_make(Role.ENGINEER), verified=False)
+    page = client.get(reverse("awsorg:run_detail", args=[run.pk])).content.decode()
+    assert "Accounts: 0 of 2 done, 1 running." in page
+    assert "Jobs: 2 of 6 done (4 of them per region)." in page
+    assert "At most 1 account at once." in page
+    assert page.count("region eu-west-1") == 2 and page.count("region us-east-1") == 2
+    assert page.count("Waiting for a slot") == 3  # the second account's three jobs
+    assert "AccessDenied on ec2:DescribeVolumes in eu-west-1" in page

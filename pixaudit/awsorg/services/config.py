@@ -61,8 +61,13 @@ def aws_collectors() -> list[type[Collector]]:
 def _validate(
     *, name: str, mode: str, collectors: Iterable[str], params: Mapping[str, Any],
     member_role_name: str, account_rules: Mapping[str, Any], schedule_minutes: int,
+    max_parallel_accounts: int = 0,
 ) -> tuple[list[str], dict[str, Any], dict[str, Any]]:  # fmt: skip
     errors: dict[str, str] = {}
+    if not isinstance(max_parallel_accounts, int) or not 0 <= max_parallel_accounts <= 10_000:
+        errors["max_parallel_accounts"] = (
+            "A whole number from 0 (no limit but the number of workers) to 10000."
+        )
     if not name.strip():
         errors["name"] = "Give the integration a name."
     elif len(name) > 100 or any(ord(c) < 32 for c in name):
@@ -116,13 +121,17 @@ def aws_integration_create(
     *, name: str, mode: str, collectors: Iterable[str], params: Mapping[str, Any] | None = None,
     secrets: Mapping[str, str] | None = None, member_role_name: str = "pixaudit-readonly",
     member_external_id: str = "", account_rules: Mapping[str, Any] | None = None,
-    schedule_minutes: int = 1440, user: Any = None,
+    schedule_minutes: int = 1440, max_parallel_accounts: int = 0, user: Any = None,
 ) -> AwsIntegration:  # fmt: skip
-    """Create an integration. Raises :class:`IntegrationError` naming every bad field."""
+    """Create an integration. Raises :class:`IntegrationError` naming every bad field.
+
+    ``max_parallel_accounts``: how many accounts of one run collect at once over all
+    workers (0: as many as there are workers to take them).
+    """
     chosen, public, rules = _validate(
         name=name, mode=mode, collectors=collectors, params=params or {},
         member_role_name=member_role_name, account_rules=account_rules or {},
-        schedule_minutes=schedule_minutes,
+        schedule_minutes=schedule_minutes, max_parallel_accounts=max_parallel_accounts,
     )  # fmt: skip
     secret_values = {k: v for k, v in (secrets or {}).items() if k in SECRET_NAMES and v}
     if AwsIntegration.objects.filter(name=name.strip()).exists():
@@ -132,6 +141,7 @@ def aws_integration_create(
             name=name.strip(), mode=mode, collectors=chosen, params=public,
             member_role_name=member_role_name.strip(), member_external_id=member_external_id,
             account_rules=rules, schedule_minutes=schedule_minutes, next_run_at=timezone.now(),
+            max_parallel_accounts=max_parallel_accounts,
             created_by=user if getattr(user, "is_authenticated", False) else None,
         )  # fmt: skip
         integration.secrets = encrypt_secrets(_KIND, integration.pk, secret_values)
@@ -157,6 +167,7 @@ def aws_integration_update(
         "member_external_id": integration.member_external_id,
         "account_rules": integration.account_rules,
         "schedule_minutes": integration.schedule_minutes, "enabled": integration.enabled,
+        "max_parallel_accounts": integration.max_parallel_accounts,
     }  # fmt: skip
     unknown = set(changes) - set(fields)
     if unknown:
@@ -166,6 +177,7 @@ def aws_integration_update(
         name=new["name"], mode=new["mode"], collectors=new["collectors"], params=new["params"],
         member_role_name=new["member_role_name"], account_rules=new["account_rules"],
         schedule_minutes=new["schedule_minutes"],
+        max_parallel_accounts=new["max_parallel_accounts"],
     )  # fmt: skip
     new.update(collectors=chosen, params=public, account_rules=rules, name=new["name"].strip())
     if AwsIntegration.objects.filter(name=new["name"]).exclude(pk=integration.pk).exists():

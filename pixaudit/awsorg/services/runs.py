@@ -5,7 +5,13 @@ listing job to the ``collect`` queue. The listing job (:func:`aws_integration_ru
 lists the organisation's accounts (or identifies the one account), applies the rules,
 records the suspended and excluded ones on the run, and creates one
 :class:`AwsAccountRun` per account, each handed to the ``collect`` queue as its own job, so
-any number of workers share the accounts. An account job
+any number of workers share the accounts. Per-region jobs (:func:`job_plan`): when the
+integration names two or more regions, each region-scoped collector (see
+:func:`region_scoped`) runs in one job per account x region instead, on its own
+(account, collector, region) connection; the account's job keeps the global and
+account-wide collectors. ``max_parallel_accounts`` admits that many accounts at a time
+(:func:`_admit`): the rest wait unqueued and each account that finishes admits the next. An
+account job
 (:func:`aws_account_run_execute`) runs every enabled collector in that account through the
 ordinary runner on the (account, collector) connection, one after the other, keeping
 nothing after each: memory stays flat in the number of accounts. A collector that fails
@@ -20,6 +26,7 @@ from __future__ import annotations
 
 import logging
 import resource
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -31,8 +38,9 @@ from redis.exceptions import RedisError
 
 from collectors import CollectorError
 from collectors.aws._common import caller, partition_of
-from collectors.aws._org import list_accounts, member_role_arn, require_ok, select_accounts
+from collectors.aws._org import Account, list_accounts, member_role_arn, require_ok, select_accounts
 from collectors.aws._sessions import account_sessions
+from collectors.base import Collector
 from pixaudit.auditlog.services import audit_log_record
 from pixaudit.awsorg.models import (
     FINAL_STATES,
@@ -61,6 +69,7 @@ from pixaudit.lib.processes import process_identity
 
 __all__ = [
     "ACCOUNT_JOB",
+    "JobPlan",
     "DISCOVER_JOB",
     "IntegrationRunActive",
     "LOST_ACCOUNT_MESSAGE",
@@ -69,6 +78,8 @@ __all__ = [
     "aws_integration_run_discover",
     "aws_integration_run_start",
     "aws_integrations_enqueue_due",
+    "job_plan",
+    "region_scoped",
 ]
 
 logger = logging.getLogger("pixaudit.awsorg")
@@ -82,6 +93,45 @@ ACCOUNT_JOB = "pixaudit.awsorg.jobs.aws_account_run_execute"
 LOST_ACCOUNT_MESSAGE = "worker stopped during the account's collection"
 #: How long a hand-over may take before a job missing from Redis counts as lost.
 _GRACE = timedelta(seconds=60)
+
+
+@dataclass(frozen=True)
+class JobPlan:
+    """Which jobs one account gets: ``account`` collectors in the account's job, and, when
+    ``regions`` is not empty, ``regional`` collectors in one job per region."""
+
+    account: tuple[str, ...]
+    regional: tuple[str, ...]
+    regions: tuple[str, ...]
+
+    def jobs(self) -> list[tuple[str, tuple[str, ...]]]:
+        """``(region, collector keys)`` per job of one account (``""``: the account's job)."""
+        jobs = [("", self.account)] if self.account else []
+        return jobs + [(region, self.regional) for region in self.regions]
+
+
+def region_scoped(cls: type[Collector]) -> bool:
+    """Whether a collector can run one region at a time: it reads the ``regions`` param
+    (declares ``ec2:DescribeRegions``) and judges every row on its own (no ``per="table"``
+    assertion, which needs every region at once: CloudTrail's multi-region trail)."""
+    return "ec2:DescribeRegions" in cls.permissions and all(
+        a.per != "table" for a in cls.assertions
+    )
+
+
+def job_plan(integration: AwsIntegration) -> JobPlan:
+    """The rule for per-region jobs: they pay when the integration names two or more
+    regions (the regions' work is then spread over workers); with one region, or with the
+    regions discovered per account (``regions`` unset), every collector runs in the
+    account's job and discovers or uses its regions itself."""
+    keys = sorted(integration.collectors)
+    regions = tuple(sorted(set(integration.params.get("regions") or ())))
+    if len(regions) < 2:
+        return JobPlan(account=tuple(keys), regional=(), regions=())
+    classes = {cls.key: cls for cls in aws_collectors()}
+    regional = tuple(k for k in keys if k in classes and region_scoped(classes[k]))
+    account = tuple(k for k in keys if k not in regional)
+    return JobPlan(account=account, regional=regional, regions=regions if regional else ())
 
 
 class IntegrationRunActive(Exception):
@@ -174,87 +224,123 @@ def aws_integration_run_discover(*, run_id: int) -> AwsIntegrationRun:
             client = ctx.aws_client("organizations", "us-east-1")
             selection = require_ok(
                 select_accounts(
-                    list_accounts(client, with_ous=rules.needs_ous, with_tags=rules.needs_tags),
+                    # The OU tree is always walked (a few calls per OU): the pages group
+                    # and filter findings by OU.
+                    list_accounts(client, with_ous=True, with_tags=rules.needs_tags),
                     rules,
                 )
             )
-            accounts = [(a.id, a.name, a.ou, a.status) for a in selection.included]
-            seen = accounts + [(a.id, a.name, a.ou, a.status) for a in selection.suspended]
-            seen += [(a.id, a.name, a.ou, a.status) for a, _ in selection.excluded]
+            accounts = list(selection.included)
+            seen = accounts + selection.suspended + [a for a, _ in selection.excluded]
             suspended = [{"id": a.id, "name": a.name, "status": a.status}
                          for a in selection.suspended]  # fmt: skip
             excluded = [{"id": a.id, "name": a.name, "reason": why}
                         for a, why in selection.excluded]  # fmt: skip
         else:
             account, _ = caller(ctx)
-            accounts = seen = [(account, "", "", "ACTIVE")]
+            accounts = seen = [Account(id=account)]
             suspended, excluded = [], []
     except CollectorError as exc:
         _fail_run(run.pk, ctx.redact(exc.message))
         return AwsIntegrationRun.objects.get(pk=run.pk)
-    collectors = len(integration.collectors)
-    timeout = _account_timeout(integration)
+    plan = job_plan(integration)
     with transaction.atomic():
-        for account_id, name, ou, status in seen:
+        for account in seen:
             AwsAccount.objects.update_or_create(
-                integration=integration, account_id=account_id,
-                defaults={"name": name, "ou": ou, "status": status, "last_seen_at": now},
+                integration=integration, account_id=account.id,
+                defaults={"name": account.name, "ou": account.ou, "ous": list(account.ous),
+                          "ou_path": account.ou_path, "status": account.status,
+                          "last_seen_at": now},
             )  # fmt: skip
-        created = AwsAccountRun.objects.bulk_create(
+        AwsAccountRun.objects.bulk_create(
             AwsAccountRun(
                 run=run,
-                account_id=account_id,
-                account_name=name,
-                ou=ou,
-                collectors_total=collectors,
-                job_id=f"pixaudit-awsacct-{run.pk}-{account_id}",
+                account_id=account.id,
+                account_name=account.name,
+                ou=account.ou,
+                region=region,
+                collectors=list(keys),
+                collectors_total=len(keys),
+                job_id=_job_id(run.pk, account.id, region),
             )  # fmt: skip
-            for account_id, name, ou, _ in accounts
+            for account in accounts
+            for region, keys in plan.jobs()
         )
         AwsIntegrationRun.objects.filter(pk=run.pk).update(
             accounts_total=len(accounts), suspended=suspended, excluded=excluded,
             api_call_counts=ctx.api_call_counts,
         )  # fmt: skip
-        ids = list(AwsAccountRun.objects.filter(run=run).values_list("pk", "job_id"))
-
-        def push_all() -> None:
-            for pk, job_id in ids:
-                _push(ACCOUNT_JOB, pk, job_id, timeout)
-
-        transaction.on_commit(push_all)
-    del created
+        _admit(run.pk)
     return AwsIntegrationRun.objects.get(pk=run.pk)
+
+
+def _job_id(run_id: int, account_id: str, region: str) -> str:
+    suffix = f"-{region}" if region else ""
+    return f"pixaudit-awsacct-{run_id}-{account_id}{suffix}"
+
+
+def _admit(run_id: int) -> int:
+    """Hand the jobs of as many waiting accounts to the queue as the integration's
+    ``max_parallel_accounts`` allows (all when 0), on commit. Call inside a transaction;
+    the run's row lock serialises admissions. Returns how many accounts were admitted."""
+    run = AwsIntegrationRun.objects.select_for_update().get(pk=run_id)
+    if run.status in FINAL_STATES:
+        return 0
+    limit = (
+        AwsIntegration.objects.filter(pk=run.integration_id)
+        .values_list("max_parallel_accounts", flat=True).first() or 0
+    )  # fmt: skip
+    rows = AwsAccountRun.objects.filter(run_id=run_id)
+    waiting = list(
+        rows.filter(pushed_at__isnull=True, status=RunState.QUEUED)
+        .order_by("account_id").values_list("account_id", flat=True).distinct()
+    )  # fmt: skip
+    if not waiting:
+        return 0
+    if limit:
+        busy = set(
+            rows.filter(pushed_at__isnull=False).exclude(status__in=FINAL_STATES)
+            .values_list("account_id", flat=True)
+        )  # fmt: skip
+        waiting = waiting[: max(0, limit - len(busy))]
+    if not waiting:
+        return 0
+    admitted = rows.filter(account_id__in=waiting, pushed_at__isnull=True)
+    jobs = list(admitted.order_by("account_id", "region").values_list("pk", "job_id", "collectors"))
+    admitted.update(pushed_at=timezone.now())
+
+    def push_all() -> None:
+        for pk, job_id, keys in jobs:
+            _push(ACCOUNT_JOB, pk, job_id, _job_timeout(len(keys)))
+
+    transaction.on_commit(push_all)
+    return len(waiting)
 
 
 def _child_connection(
     integration: AwsIntegration, account_id: str, key: str, params: dict[str, Any],
-    secrets: dict[str, str],
+    secrets: dict[str, str], region: str = "",
 ) -> Connection:  # fmt: skip
-    """The (account, collector) connection, created on first use, kept in step with the
-    integration's credentials and params. Disabled: only the integration schedules it."""
-    link = (
-        AwsAccountConnection.objects.select_related("connection")
-        .filter(integration=integration, account_id=account_id, collector_key=key)
-        .first()
-    )
+    """The (account, collector[, region]) connection, created on first use, kept in step
+    with the integration's credentials and params. Disabled: only the integration schedules
+    it."""
+    where = {"integration": integration, "account_id": account_id, "collector_key": key,
+             "region": region}  # fmt: skip
+    link = AwsAccountConnection.objects.select_related("connection").filter(**where).first()
     if link is None:
         try:
             with transaction.atomic():
+                label = " · ".join(filter(None, (integration.name, account_id, region, key)))
                 conn = Connection.objects.create(
-                    name=f"{integration.name} · {account_id} · {key}"[:200], collector_key=key,
+                    name=label[:200], collector_key=key,
                     params=params, enabled=False, created_by=integration.created_by,
                 )  # fmt: skip
                 conn.secrets = encrypt_secrets("connection", conn.pk, secrets)
                 conn.save(update_fields=["secrets"])
-                AwsAccountConnection.objects.create(
-                    integration=integration, account_id=account_id, collector_key=key,
-                    connection=conn,
-                )  # fmt: skip
+                AwsAccountConnection.objects.create(**where, connection=conn)
                 return conn
         except IntegrityError:  # another worker created it a moment ago
-            link = AwsAccountConnection.objects.select_related("connection").get(
-                integration=integration, account_id=account_id, collector_key=key
-            )
+            link = AwsAccountConnection.objects.select_related("connection").get(**where)
     conn = link.connection
     if conn.params != params or decrypt_secrets("connection", conn.pk, conn.secrets) != secrets:
         conn.params = params
@@ -264,9 +350,12 @@ def _child_connection(
 
 
 def _child_params(
-    integration: AwsIntegration, account_id: str, declared: set[str], partition: str
-) -> dict[str, Any]:
+    integration: AwsIntegration, account_id: str, declared: set[str], partition: str,
+    region: str = "",
+) -> dict[str, Any]:  # fmt: skip
     params = dict(integration.params)
+    if region:
+        params["regions"] = [region]
     if integration.mode == IntegrationMode.ORGANIZATION:
         params["role_arn"] = member_role_arn(account_id, integration.member_role_name, partition)
         params.pop("external_id", None)
@@ -278,9 +367,10 @@ def _child_params(
 def aws_account_run_execute(
     *, account_run_id: int, job_id: str = "", worker_name: str = ""
 ) -> AwsAccountRun:
-    """The account job: every enabled collector in one account, through the runner.
+    """The account job: the job's collectors in one account (and region), through the runner.
 
-    Each collector is its own run on the (account, collector) connection: its evidence,
+    Each collector is its own run on the (account, collector[, region]) connection: its
+    evidence,
     its failure (ERROR rows for that connection only), its retry. Progress is written after
     each collector; the account's status is ``succeeded``, ``partial`` (some collectors
     failed) or ``failed`` (all did), with the distinct error messages.
@@ -301,18 +391,22 @@ def aws_account_run_execute(
     partition = partition_of(integration.params.get("role_arn") or "arn:aws:")
     messages: list[str] = []
     done = failed = calls = 0
+    region = account_run.region
+    keys = list(account_run.collectors) or sorted(integration.collectors)
     # One AssumeRole and one caller identity for all the account's collectors; nothing
     # of it is kept after the account (the cache is cleared on leaving the block).
     with account_sessions():
-        for key in sorted(integration.collectors):
+        for key in keys:
             cls = classes.get(key)
             if cls is None:
                 failed += 1
                 messages.append(f"collector {key} is not installed")
                 continue
             declared = {p.name for p in cls.params}
-            params = _child_params(integration, account_run.account_id, declared, partition)
-            conn = _child_connection(integration, account_run.account_id, key, params, secrets)
+            params = _child_params(integration, account_run.account_id, declared, partition, region)
+            conn = _child_connection(
+                integration, account_run.account_id, key, params, secrets, region
+            )
             try:
                 run = collection_run_create(connection=conn, trigger=trigger, foreground=True)
             except CollectionRunActive as exc:
@@ -333,7 +427,7 @@ def aws_account_run_execute(
                 collectors_done=done, collectors_failed=failed, api_calls=calls
             )
             del run, evidence
-    total = len(integration.collectors)
+    total = len(keys)
     status = (
         RunState.SUCCEEDED if not failed else RunState.FAILED if failed >= total
         else RunState.PARTIAL
@@ -346,6 +440,7 @@ def aws_account_run_execute(
             peak_rss_kib=min(peak, 2**31 - 1),
         )  # fmt: skip
         _finish_if_done(account_run.run_id)
+        _admit(account_run.run_id)
     account_run.refresh_from_db()
     return account_run
 
@@ -366,9 +461,10 @@ def _finish_if_done(run_id: int) -> None:
     AwsIntegrationRun.objects.filter(pk=run_id).update(status=status, finished_at=timezone.now())
 
 
-def _account_timeout(integration: AwsIntegration) -> int:
+def _job_timeout(collectors: int) -> int:
+    """The collect timeout times the number of collectors the job runs one after the other."""
     per_run = int(settings.RQ_QUEUES[QUEUE].get("DEFAULT_TIMEOUT") or 1800)
-    return per_run * max(1, len(integration.collectors))
+    return per_run * max(1, collectors)
 
 
 def aws_account_runs_sweep() -> int:
@@ -391,15 +487,16 @@ def aws_account_runs_sweep() -> int:
             ):
                 failed += 1
                 _finish_if_done(account_run.run_id)
+                _admit(account_run.run_id)
     stale = now - _GRACE
     queued = AwsAccountRun.objects.filter(
-        status=RunState.QUEUED, run__status=RunState.RUNNING, run__started_at__lt=stale
-    ).select_related("run__integration")
+        status=RunState.QUEUED, run__status=RunState.RUNNING, pushed_at__lt=stale
+    )
     for account_run in queued:
         state = collection_job_state(account_run.job_id)
         if state is not None and state.missing:
             _push(ACCOUNT_JOB, account_run.pk, account_run.job_id,
-                  _account_timeout(account_run.run.integration))  # fmt: skip
+                  _job_timeout(len(account_run.collectors)))  # fmt: skip
     for run in AwsIntegrationRun.objects.filter(status=RunState.QUEUED, queued_at__lt=stale):
         state = collection_job_state(run.job_id)
         if state is not None and state.missing:
