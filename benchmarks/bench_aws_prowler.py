@@ -32,14 +32,21 @@ from pixaudit.demo.aws_sandbox import (  # noqa: E402
 )
 
 #: Prowler checks judging what pixaudit's AWS collectors judge (one or more per collector).
+#: Every pixaudit assertion with a Prowler counterpart has one here; API Gateway stage
+#: throttling has none (Prowler has no such check).
 CHECKS = [
     "backup_plans_exist", "backup_vaults_encrypted", "cloudtrail_multi_region_enabled",
     "dynamodb_tables_pitr_enabled", "ec2_ebs_default_encryption", "ec2_ebs_volume_encryption",
     "elbv2_ssl_listeners", "guardduty_is_enabled", "iam_password_policy_minimum_length_14",
-    "iam_root_mfa_enabled", "iam_user_mfa_enabled_console_access", "kms_cmk_rotation_enabled",
+    "iam_root_mfa_enabled", "iam_no_root_access_key", "iam_user_mfa_enabled_console_access",
+    "iam_administrator_access_with_mfa", "iam_rotate_access_key_90_days",
+    "iam_user_accesskey_unused", "iam_user_console_access_unused", "kms_cmk_rotation_enabled",
     "rds_instance_backup_enabled", "rds_instance_storage_encrypted",
     "s3_bucket_default_encryption", "s3_bucket_object_versioning",
-    "s3_bucket_secure_transport_policy",
+    "s3_bucket_secure_transport_policy", "s3_bucket_lifecycle_enabled",
+    "apigateway_restapi_authorizers_enabled", "apigateway_restapi_waf_acl_attached",
+    "elbv2_waf_acl_attached", "wafv2_webacl_with_rules", "inspector2_is_enabled",
+    "inspector2_active_findings_within_max_age",
 ]  # fmt: skip
 
 
