@@ -20,11 +20,15 @@ from typing import Any
 from collectors.base import Column, Outcome, Param, Status
 
 __all__ = [
+    "CHECKED_IN",
     "DEFAULT_MINIMUM_OS_VERSIONS",
     "DEVICE_COLUMNS",
     "DEVICE_COLUMN_NAMES",
+    "DISK_ENCRYPTION",
     "MAX_DAYS_SINCE_SEEN",
     "MINIMUM_OS_PARAM",
+    "OS_SUPPORTED",
+    "SCREEN_LOCK",
     "checked_in_outcome",
     "days_since",
     "encrypted_outcome",
@@ -67,6 +71,30 @@ MINIMUM_OS_PARAM = Param(
 )
 MAX_DAYS_SINCE_SEEN = Param(
     "max_days", "integer", default=14, help="Days without a check-in before a device fails."
+)
+
+#: Controls and rationale of the four device checks (each collector adds title, severity
+#: and remediation in its own words).
+DISK_ENCRYPTION = dict(
+    controls=("soc2-2017:CC6.1", "soc2-2017:CC6.7", "iso27001-2022:A.8.1",
+              "iso27001-2022:A.8.24"),
+    rationale="Encrypted endpoints keep data safe when a laptop is lost (CC6.1, CC6.7; "
+    "user endpoint devices A.8.1, cryptography A.8.24).",
+)  # fmt: skip
+SCREEN_LOCK = dict(
+    controls=("soc2-2017:CC6.1", "iso27001-2022:A.8.1", "iso27001-2022:A.7.7"),
+    rationale="A locked screen protects an unattended endpoint (A.8.1, clear screen A.7.7; "
+    "logical access CC6.1).",
+)
+OS_SUPPORTED = dict(
+    controls=("soc2-2017:CC7.1", "soc2-2017:CC6.8", "iso27001-2022:A.8.8",
+              "iso27001-2022:A.8.1"),
+    rationale="Current operating systems carry the security updates (vulnerability "
+    "management CC7.1, A.8.8; malicious software CC6.8).",
+)  # fmt: skip
+CHECKED_IN = dict(
+    controls=("soc2-2017:CC6.8", "iso27001-2022:A.8.1"),
+    rationale="A device that stops reporting is no longer monitored (A.8.1, CC6.8).",
 )
 
 _DOTTED = re.compile(r"\d+(?:\.\d+)+")

@@ -19,9 +19,13 @@ from collectors import (
     register,
 )
 from collectors._devices import (
+    CHECKED_IN,
     DEVICE_COLUMNS,
+    DISK_ENCRYPTION,
     MAX_DAYS_SINCE_SEEN,
     MINIMUM_OS_PARAM,
+    OS_SUPPORTED,
+    SCREEN_LOCK,
     checked_in_outcome,
     days_since,
     encrypted_outcome,
@@ -166,10 +170,7 @@ class FleetHostsCollector(Collector):
         severity=Severity.HIGH,
         remediation="Turn on FileVault (macOS), BitLocker (Windows) or LUKS (Linux), or "
         "enforce it with Fleet's disk encryption setting; escrow the recovery key.",
-        controls=("soc2-2017:CC6.1", "soc2-2017:CC6.7", "iso27001-2022:A.8.1",
-                  "iso27001-2022:A.8.24"),
-        rationale="Encrypted endpoints keep data safe when a laptop is lost (CC6.1, CC6.7; "
-        "user endpoint devices A.8.1, cryptography A.8.24).",
+        **DISK_ENCRYPTION,
     )  # fmt: skip
     def disk_encrypted(row: dict[str, Any], params: dict[str, Any]) -> Outcome:
         """ERROR when the host has not reported its encryption state."""
@@ -181,9 +182,7 @@ class FleetHostsCollector(Collector):
         severity=Severity.MEDIUM,
         remediation="Enforce a screen lock after inactivity (configuration profile or group "
         "policy) and keep the Fleet policy that checks it.",
-        controls=("soc2-2017:CC6.1", "iso27001-2022:A.8.1", "iso27001-2022:A.7.7"),
-        rationale="A locked screen protects an unattended endpoint (A.8.1, clear screen "
-        "A.7.7; logical access CC6.1).",
+        **SCREEN_LOCK,
     )
     def screen_lock(row: dict[str, Any], params: dict[str, Any]) -> Outcome | None:
         """Not evaluated for platforms no named policy targets."""
@@ -195,10 +194,7 @@ class FleetHostsCollector(Collector):
         severity=Severity.MEDIUM,
         remediation="Update the operating system (or enforce a minimum version with Fleet's "
         "OS update settings).",
-        controls=("soc2-2017:CC7.1", "soc2-2017:CC6.8", "iso27001-2022:A.8.8",
-                  "iso27001-2022:A.8.1"),
-        rationale="Current operating systems carry the security updates "
-        "(vulnerability management CC7.1, A.8.8; malicious software CC6.8).",
+        **OS_SUPPORTED,
         params=(MINIMUM_OS_PARAM,),
     )  # fmt: skip
     def os_supported(row: dict[str, Any], params: dict[str, Any]) -> Outcome | None:
@@ -211,8 +207,7 @@ class FleetHostsCollector(Collector):
         severity=Severity.LOW,
         remediation="Find the device: reinstall the Fleet agent, or retire the host in Fleet "
         "when the device is gone.",
-        controls=("soc2-2017:CC6.8", "iso27001-2022:A.8.1"),
-        rationale="A device that stops reporting is no longer monitored (A.8.1, CC6.8).",
+        **CHECKED_IN,
         params=(MAX_DAYS_SINCE_SEEN,),
     )
     def checked_in(row: dict[str, Any], params: dict[str, Any]) -> Outcome:

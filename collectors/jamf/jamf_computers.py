@@ -23,9 +23,13 @@ from collectors import (
     register,
 )
 from collectors._devices import (
+    CHECKED_IN,
     DEVICE_COLUMNS,
+    DISK_ENCRYPTION,
     MAX_DAYS_SINCE_SEEN,
     MINIMUM_OS_PARAM,
+    OS_SUPPORTED,
+    SCREEN_LOCK,
     checked_in_outcome,
     days_since,
     encrypted_outcome,
@@ -118,10 +122,7 @@ class JamfComputersCollector(Collector):
         severity=Severity.HIGH,
         remediation="Enforce FileVault with a configuration profile and escrow the personal "
         "recovery key to Jamf Pro.",
-        controls=("soc2-2017:CC6.1", "soc2-2017:CC6.7", "iso27001-2022:A.8.1",
-                  "iso27001-2022:A.8.24"),
-        rationale="Encrypted endpoints keep data safe when a laptop is lost (CC6.1, CC6.7; "
-        "user endpoint devices A.8.1, cryptography A.8.24).",
+        **DISK_ENCRYPTION,
     )  # fmt: skip
     def disk_encrypted(row: dict[str, Any], params: dict[str, Any]) -> Outcome:
         """ERROR when Jamf has no FileVault state for the computer."""
@@ -132,9 +133,7 @@ class JamfComputersCollector(Collector):
         title="Every Jamf computer has the screen-lock profile installed",
         severity=Severity.MEDIUM,
         remediation="Scope the screen-lock configuration profile to every computer.",
-        controls=("soc2-2017:CC6.1", "iso27001-2022:A.8.1", "iso27001-2022:A.7.7"),
-        rationale="A locked screen protects an unattended endpoint (A.8.1, clear screen "
-        "A.7.7; logical access CC6.1).",
+        **SCREEN_LOCK,
     )
     def screen_lock(row: dict[str, Any], params: dict[str, Any]) -> Outcome | None:
         """Not evaluated per computer while no profile is named (one ERROR says so)."""
@@ -145,10 +144,7 @@ class JamfComputersCollector(Collector):
         title="Every Jamf computer runs at least the minimum macOS version",
         severity=Severity.MEDIUM,
         remediation="Update macOS (Jamf's managed software updates can enforce a deadline).",
-        controls=("soc2-2017:CC7.1", "soc2-2017:CC6.8", "iso27001-2022:A.8.8",
-                  "iso27001-2022:A.8.1"),
-        rationale="Current operating systems carry the security updates "
-        "(vulnerability management CC7.1, A.8.8; malicious software CC6.8).",
+        **OS_SUPPORTED,
         params=(MINIMUM_OS_PARAM,),
     )  # fmt: skip
     def os_supported(row: dict[str, Any], params: dict[str, Any]) -> Outcome | None:
@@ -160,8 +156,7 @@ class JamfComputersCollector(Collector):
         title="Every Jamf computer checked in recently",
         severity=Severity.LOW,
         remediation="Find the computer: re-enrol it, or retire its record when it is gone.",
-        controls=("soc2-2017:CC6.8", "iso27001-2022:A.8.1"),
-        rationale="A device that stops reporting is no longer monitored (A.8.1, CC6.8).",
+        **CHECKED_IN,
         params=(MAX_DAYS_SINCE_SEEN,),
     )
     def checked_in(row: dict[str, Any], params: dict[str, Any]) -> Outcome:
