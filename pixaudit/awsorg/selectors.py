@@ -274,3 +274,99 @@ def current_account_breakdown(
         qs = qs.filter(connection_id__in=sorted(connections))
     rows = qs.values_list("connection_id", "status").annotate(n=Count("id")).order_by()
     return account_breakdown(rows)
+
+
+@dataclass
+class AccountControls:
+    """Controls of a framework judged on one AWS account's results only (overview table)."""
+
+    account_id: str
+    account_name: str
+    ou_path: str
+    statuses: dict[str, int] = field(default_factory=dict)  # control status -> controls
+
+    @property
+    def failing(self) -> int:
+        return self.statuses.get("failing", 0)
+
+    @property
+    def error(self) -> int:
+        return self.statuses.get("error", 0)
+
+    @property
+    def warning(self) -> int:
+        return self.statuses.get("warning", 0)
+
+    @property
+    def passing(self) -> int:
+        return self.statuses.get("passing", 0) + self.statuses.get("risk_accepted", 0)
+
+
+def account_control_summary(
+    posture, *, connections: Collection[int] | None = None
+) -> list[AccountControls]:
+    """Per AWS account, how many of ``posture``'s controls fail, pass or are in error when
+    judged on that account's current results alone (four queries, whatever the number of
+    findings or accounts: one grouped read of current state, the accepted risks per
+    connection, and :func:`connection_places`).
+
+    Each control is judged with the posture rule (:func:`pixaudit.posture.selectors.status_for`,
+    risk acceptances and manual evidence included) over the results of its checks in that
+    account, as the overview filtered to that account judges it; a control
+    with no result in the account is not counted for it, nor is a control decided not
+    applicable. Freshness is not judged here (the overview's own status says it).
+    ``connections`` (a scope's connections) limits the accounts and results read.
+    Accounts with failing controls first, then by OU path and id."""
+    from pixaudit.evidence.models import LatestResult
+    from pixaudit.exceptions.selectors import accepted_failures
+    from pixaudit.posture.selectors import AssertionState, status_for
+
+    items = [c for c in posture.controls if c.assertion_ids]
+    assertion_ids = sorted({a for c in items for a in c.assertion_ids})
+    if not assertion_ids:
+        return []
+    qs = LatestResult.objects.filter(
+        assertion_id__in=assertion_ids, connection__aws_integration_link__isnull=False
+    )
+    if connections is not None:
+        qs = qs.filter(connection_id__in=sorted(connections))
+    rows = list(
+        qs.values_list("connection_id", "assertion_id", "status").annotate(n=Count("id")).order_by()
+    )
+    places = connection_places(c for c, _, _, _ in rows)
+    if not places:
+        return []
+    accepted = accepted_failures(
+        assertion_ids=assertion_ids, at=posture.computed_at, connections=sorted(places),
+        by_connection=True,
+    )  # fmt: skip
+    # account -> assertion -> its counts in that account
+    states: dict[str, dict[str, AssertionState]] = {}
+    accounts: dict[str, AccountControls] = {}
+    seen_accepted: set[tuple[str, int]] = set()
+    for connection_id, assertion_id, status, n in rows:
+        place = places.get(connection_id)
+        if place is None:
+            continue
+        accounts.setdefault(
+            place.account_id, AccountControls(place.account_id, place.account_name, place.ou_path)
+        )
+        own = states.setdefault(place.account_id, {})
+        state = own.setdefault(assertion_id, AssertionState(assertion_id))
+        state.counts[status] = state.counts.get(status, 0) + n
+        if (assertion_id, connection_id) not in seen_accepted:
+            seen_accepted.add((assertion_id, connection_id))
+            state.accepted += accepted.get((assertion_id, connection_id), 0)
+    for account_id, entry in accounts.items():
+        own = states[account_id]
+        for item in items:
+            found = [own[a] for a in item.assertion_ids if a in own]
+            if not found or (item.decision is not None and not item.decision.applicable):
+                continue
+            status, _ = status_for(
+                decision=item.decision, states=found, now=posture.computed_at, manual=item.manual
+            )
+            entry.statuses[status] = entry.statuses.get(status, 0) + 1
+    return sorted(
+        accounts.values(), key=lambda a: (-(a.failing + a.error), a.ou_path, a.account_id)
+    )

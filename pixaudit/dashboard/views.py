@@ -18,6 +18,7 @@ from django.views.decorators.http import require_POST
 from pixaudit.accounts.permissions import action_required, can
 from pixaudit.awsorg.selectors import (
     AwsScope,
+    account_control_summary,
     aws_scope,
     connection_places,
     current_account_breakdown,
@@ -64,7 +65,8 @@ def overview(request: HttpRequest, framework_key: str) -> HttpResponse:
     framework = next((f for f in frameworks if f.key == framework_key), None)
     if framework is None:
         raise Http404(f"No framework {framework_key}")
-    posture = selectors.framework_posture(framework=framework)
+    scope = _account_scope(request)
+    posture = selectors.framework_posture(framework=framework, connections=scope.connections)
     today = posture.computed_at.date()
     snapshots = selectors.readiness_trend(framework=framework, days=TREND_DAYS, today=today)
     points = [(s.day, s.readiness) for s in snapshots]
@@ -88,7 +90,17 @@ def overview(request: HttpRequest, framework_key: str) -> HttpResponse:
         "overdue_count": task_selectors.overdue_tasks().count(),
         "stale_next": posture.stale_next(8),
         "now": posture.computed_at,
+        "scope": scope,
+        "accounts": known_accounts(),
+        "ous": [],
+        "by_account": [],
     }
+    if context["accounts"]:
+        # The same controls judged per AWS account (within the scope), each row a link to
+        # the overview filtered to that account.
+        context["ous"] = known_ous()
+        context["by_account"] = account_control_summary(posture, connections=scope.connections)
+        context["by_account_warnings"] = any(a.warning for a in context["by_account"])
     return render(request, "dashboard/overview.html", context)
 
 

@@ -320,10 +320,12 @@ def accepted_failures(
     at: datetime,
     up_to_seq: int | None = None,
     connections=None,
-) -> dict[str, int]:
+    by_connection: bool = False,
+) -> dict:
     """assertion -> number of its exceptions failing at ``at`` whose risk acceptance was in
     force then (approved by ``at``, not revoked by then, ``expires_on`` on or after its UTC
     day): the FAIL results that posture reports as excluded from monitoring (one query).
+    ``by_connection``: keyed ``(assertion, connection id)`` instead (per-account views).
 
     With ``up_to_seq`` (a report's chain head) the register is read as of that position: an
     exception opened by a later item does not count, one closed by a later item is open."""
@@ -344,10 +346,12 @@ def accepted_failures(
     rows = (
         qs.filter(still_open)
         .filter(Exists(in_force))
-        .values_list("assertion_id")
+        .values_list(*(("assertion_id", "connection_id") if by_connection else ("assertion_id",)))
         .annotate(n=Count("id"))
         .order_by()
     )
+    if by_connection:
+        return {(a, c): n for a, c, n in rows}
     return dict(rows)
 
 
