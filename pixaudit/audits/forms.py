@@ -36,6 +36,12 @@ class EngagementForm(forms.Form):
     window_end = forms.DateField(
         widget=DateInput, label="Window end", help_text="Last day (inclusive)."
     )
+    include_privacy_register = forms.BooleanField(
+        required=False,
+        label="Share the data-subject request register",
+        help_text="Off: the register's evidence (references, kinds and dates of data-subject "
+        "requests) is left out of everything the auditors see and of their evidence packs.",
+    )
 
     def clean(self):
         data = super().clean()

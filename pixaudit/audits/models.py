@@ -27,6 +27,9 @@ class Engagement(models.Model):
     frameworks = models.ManyToManyField(Framework, related_name="engagements")
     window_start = models.DateField(help_text="First day of the observation period (UTC).")
     window_end = models.DateField(help_text="Last day of the observation period (UTC).")
+    #: Share the data-subject request register's evidence (``privacy_requests``) with the
+    #: engagement's auditors; off, it is left out of everything they see (issue 20).
+    include_privacy_register = models.BooleanField(default=False)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -4,7 +4,9 @@ Every auditor-facing view reads through these functions: an auditor sees an enga
 while one of their invitations to it is accepted, unrevoked and unexpired (checked on every
 request), and sees only evidence collected inside the engagement's window. Objects outside
 that scope raise ``DoesNotExist`` exactly like missing ones, so views answer 404 either way
-and never reveal whether another engagement's object exists.
+and never reveal whether another engagement's object exists. The data-subject request
+register's evidence (``privacy_requests``) is in scope only for an engagement with
+``include_privacy_register`` on (issue 20).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from pixaudit.controls.models import Framework
 from pixaudit.evidence.models import EvidenceItem, Finding
 from pixaudit.evidence.selectors import evidence_list
 from pixaudit.reports.models import Report, ReportEvidencePin, ReportStatus
+from pixaudit.reports.selectors import PRIVACY_REGISTER_COLLECTOR
 from pixaudit.reports.signing import public_key_fingerprint
 
 __all__ = [
@@ -92,9 +95,17 @@ def engagement_window(*, engagement: Engagement) -> tuple[datetime, datetime]:
 def engagement_evidence_list(
     *, engagement: Engagement, collector_key: str | None = None
 ) -> QuerySet[EvidenceItem]:
-    """Evidence collected inside the window (by ``collected_at``), newest first."""
+    """Evidence collected inside the window (by ``collected_at``), newest first.
+
+    THE evidence scope of an engagement: without ``include_privacy_register`` the
+    data-subject request register's items are left out, so every consumer (lists, detail,
+    download, samples, API, request attachments) answers as if they did not exist.
+    """
     since, until = engagement_window(engagement=engagement)
-    return evidence_list(collector_key=collector_key or None, since=since, until=until)
+    items = evidence_list(collector_key=collector_key or None, since=since, until=until)
+    if not engagement.include_privacy_register:
+        items = items.exclude(collector_key=PRIVACY_REGISTER_COLLECTOR)
+    return items
 
 
 def engagement_evidence_get(*, engagement: Engagement, pk: int) -> EvidenceItem:
@@ -158,13 +169,18 @@ def engagement_reports(*, engagement: Engagement) -> QuerySet[Report]:
     """Every report rendered for the engagement (``Report.engagement_id``), newest first.
 
     Only reports whose period lies inside the engagement's *current* window: a report
-    rendered before the window was narrowed covers evidence its auditors may not see.
+    rendered before the window was narrowed covers evidence its auditors may not see. For
+    the same reason, while the engagement does not share the data-subject request register,
+    reports rendered with it (before the setting was turned off) are left out.
     """
-    return Report.objects.filter(
+    reports = Report.objects.filter(
         engagement_id=engagement.pk,
         period_start__gte=engagement.window_start,
         period_end__lte=engagement.window_end,
     ).select_related("framework")
+    if not engagement.include_privacy_register:
+        reports = reports.filter(include_privacy_register=False)
+    return reports
 
 
 def engagement_report_get(*, engagement: Engagement, pk: int) -> Report:

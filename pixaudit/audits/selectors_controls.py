@@ -95,7 +95,11 @@ def _framework_controls(
     engagement: Engagement, framework: Framework, requests, samples
 ) -> FrameworkControls:
     period = engagement_period(engagement=engagement)
-    data = report_data(framework=framework, period=period)
+    data = report_data(
+        framework=framework,
+        period=period,
+        include_privacy_register=engagement.include_privacy_register,
+    )
     coverage = {c.control.pk: c for c in data.coverage.controls} if data.coverage else {}
     by_control_exceptions: dict[int, list[ExceptionRow]] = defaultdict(list)
     for row in exceptions_for_period(

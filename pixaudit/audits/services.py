@@ -9,6 +9,7 @@ import logging
 import secrets
 from collections.abc import Iterable
 from datetime import date, timedelta
+from typing import Any
 
 import django_rq
 from django.conf import settings
@@ -50,6 +51,7 @@ __all__ = [
     "demo_engagement_ensure",
     "engagement_create",
     "engagement_report_request",
+    "engagement_update",
     "evidence_request_answer",
     "evidence_request_create",
     "evidence_request_review",
@@ -82,6 +84,7 @@ def engagement_create(
     window_end: date,
     created_by: User | None,
     request: HttpRequest | None = None,
+    include_privacy_register: bool = False,
 ) -> Engagement:
     frameworks = list(frameworks)
     if not frameworks:
@@ -90,14 +93,62 @@ def engagement_create(
         raise ValidationError({"window_end": "The window must end on or after its start."})
     engagement = Engagement(
         name=(name or "").strip(), window_start=window_start, window_end=window_end,
-        created_by=created_by,
+        created_by=created_by, include_privacy_register=bool(include_privacy_register),
     )  # fmt: skip
     engagement.full_clean()
     engagement.save()
     engagement.frameworks.set(frameworks)
     audit_log_record(actor=created_by, action="engagement.created", obj=engagement,
                      request=request, frameworks=[f.key for f in frameworks],
-                     window_start=window_start, window_end=window_end)  # fmt: skip
+                     window_start=window_start, window_end=window_end,
+                     include_privacy_register=engagement.include_privacy_register)  # fmt: skip
+    return engagement
+
+
+@transaction.atomic
+def engagement_update(
+    *,
+    engagement: Engagement,
+    actor: User,
+    request: HttpRequest | None = None,
+    **values: Any,
+) -> Engagement:
+    """Change an engagement's name, frameworks, window or register sharing; logs
+    ``engagement.updated`` with the fields changed (old and new values).
+
+    ``ValidationError`` (keyed by field) for bad input and when nothing changed.
+    """
+    frameworks = list(values.pop("frameworks", engagement.frameworks.all()))
+    if not frameworks:
+        raise ValidationError({"frameworks": "Choose at least one framework."})
+    new = {
+        "name": (values.get("name", engagement.name) or "").strip(),
+        "window_start": values.get("window_start", engagement.window_start),
+        "window_end": values.get("window_end", engagement.window_end),
+        "include_privacy_register": bool(
+            values.get("include_privacy_register", engagement.include_privacy_register)
+        ),
+    }
+    if new["window_end"] < new["window_start"]:
+        raise ValidationError({"window_end": "The window must end on or after its start."})
+    changed = {
+        k: {"from": getattr(engagement, k), "to": v}
+        for k, v in new.items()
+        if getattr(engagement, k) != v
+    }
+    old_keys = sorted(engagement.frameworks.values_list("key", flat=True))
+    new_keys = sorted(f.key for f in frameworks)
+    if old_keys != new_keys:
+        changed["frameworks"] = {"from": old_keys, "to": new_keys}
+    if not changed:
+        raise ValidationError("Nothing changed.")
+    for k, v in new.items():
+        setattr(engagement, k, v)
+    engagement.full_clean()
+    engagement.save()
+    engagement.frameworks.set(frameworks)
+    audit_log_record(actor=actor, action="engagement.updated", obj=engagement, request=request,
+                     changed=changed)  # fmt: skip
     return engagement
 
 

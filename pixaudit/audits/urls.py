@@ -11,6 +11,7 @@ urlpatterns = [
     path("new/", views.engagement_create, name="engagement_create"),
     path("invitation/<str:token>/", views_requests.invitation_accept, name="invitation_accept"),
     path("<int:pk>/", views.engagement_detail, name="engagement_detail"),
+    path("<int:pk>/edit/", views.engagement_edit, name="engagement_edit"),
     path("<int:pk>/invite/", views.invitation_create, name="invitation_create"),
     path(
         "<int:pk>/invitations/<int:invitation_pk>/revoke/",

@@ -107,6 +107,31 @@ def engagement_create(request: HttpRequest) -> HttpResponse:
     return render(request, "audits/engagement_form.html", {"form": form})
 
 
+@role_required(MANAGERS)
+def engagement_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    """Change the engagement (name, frameworks, window, sharing of the DSR register)."""
+    engagement = _engagement(request, pk)
+    initial = {
+        "name": engagement.name,
+        "frameworks": list(engagement.frameworks.all()),
+        "window_start": engagement.window_start,
+        "window_end": engagement.window_end,
+        "include_privacy_register": engagement.include_privacy_register,
+    }
+    form = EngagementForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.engagement_update(engagement=engagement, actor=request.user,
+                                       request=request, **form.cleaned_data)  # fmt: skip
+        except ValidationError as exc:
+            form_errors_apply(form, exc)
+        else:
+            messages.success(request, f"Engagement “{engagement.name}” saved.")
+            return redirect("audits:engagement_detail", pk=engagement.pk)
+    context = {"form": form, "engagement": engagement}
+    return render(request, "audits/engagement_form.html", context)
+
+
 @role_required(ENGAGEMENT_READERS)
 def engagement_detail(request: HttpRequest, pk: int) -> HttpResponse:
     engagement = _engagement(request, pk)

@@ -47,6 +47,9 @@ class Report(models.Model):
     chain_head_hash = models.CharField(max_length=64, blank=True, default="")
     #: Auditor downloads are stamped with the viewer's name and the time (see services).
     watermark_downloads = models.BooleanField(default=True)
+    #: The data-subject request register's evidence (collector ``privacy_requests``) is
+    #: listed and packed only when selected (issue 20); fixed when the report is created.
+    include_privacy_register = models.BooleanField(default=False)
     watermark_text = models.CharField(
         max_length=200,
         blank=True,

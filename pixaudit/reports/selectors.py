@@ -301,6 +301,11 @@ class ReportData:
         return [s for s in self.sections if s.status == ControlStatus.NOT_APPLICABLE]
 
 
+#: The collector of the data-subject request register (``pixaudit.privacy``): its evidence
+#: is shared with auditors and packed only when selected (issue 20).
+PRIVACY_REGISTER_COLLECTOR = "privacy_requests"
+
+
 # --- Building blocks ----------------------------------------------------------------------
 
 
@@ -532,8 +537,13 @@ def report_data(
     engagement_id: int | None = None,
     engagement_name: str = "",
     pin: EvidencePin | None = None,
+    include_privacy_register: bool = True,
 ) -> ReportData:
     """Everything a report, a pack and an OSCAL export say about a framework and a period.
+
+    ``include_privacy_register=False`` leaves the data-subject request register's evidence
+    (collector :data:`PRIVACY_REGISTER_COLLECTOR`) out of everything: listed evidence,
+    results, the pin and therefore the pack (reports and engagements not selecting it).
 
     Without ``pin`` the data is read afresh: the chain head first, then the period's
     evidence up to that head (so an item appended meanwhile is neither listed nor counted
@@ -550,6 +560,8 @@ def report_data(
         now = pin.as_of
         seq, head = pin.chain_head_seq, pin.chain_head_hash
         evidence = _evidence_pinned(period=period, pin=pin)
+    if not include_privacy_register:
+        evidence = [e for e in evidence if e.collector_key != PRIVACY_REGISTER_COLLECTOR]
     controls = list(assessable_controls(framework=framework, as_of=now))
     control_ids = {c.pk for c in controls}
     mappings = {a: ids & control_ids for a, ids in effective_mappings(framework=framework).items()}

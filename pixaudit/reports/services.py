@@ -62,6 +62,8 @@ class ReportScope:
     period: Period
     engagement_id: int | None = None
     engagement_name: str = ""
+    #: List and pack the data-subject request register's evidence (default: left out).
+    include_privacy_register: bool = False
 
 
 def report_scope_resolve(
@@ -70,15 +72,21 @@ def report_scope_resolve(
     start: date | None = None,
     end: date | None = None,
     engagement_id: int | None = None,
+    include_privacy_register: bool = False,
 ) -> ReportScope:
     """Framework + period from explicit values, or from an audit engagement.
 
     With an engagement, its window is the period (explicit dates narrow it) and its
     framework is used; ``framework_key`` must be one of the engagement's frameworks, and is
     required when the engagement has several.
+
+    ``include_privacy_register``: the data-subject request register's evidence is left out
+    of the report and its packs unless selected. With an engagement, the engagement's own
+    setting decides (what its auditors may see), whatever is passed here.
     """
     name = ""
     if engagement_id is not None:
+        include_privacy_register = _engagement_shares_privacy_register(engagement_id)
         try:
             window, frameworks, name = engagement_scope(engagement_id=engagement_id)
         except EngagementUnavailable as exc:
@@ -116,7 +124,19 @@ def report_scope_resolve(
         period = Period(start, end)
     if period.end < period.start:
         raise ReportScopeError(f"the period ends ({period.end}) before it starts ({period.start})")
-    return ReportScope(framework, period, engagement_id, name)
+    return ReportScope(framework, period, engagement_id, name, bool(include_privacy_register))
+
+
+def _engagement_shares_privacy_register(engagement_id: int) -> bool:
+    """The engagement's ``include_privacy_register`` (False when it cannot be read)."""
+    from django.apps import apps
+
+    try:
+        model = apps.get_model("audits", "Engagement")
+    except LookupError:
+        return False
+    row = model.objects.filter(pk=engagement_id).values_list("include_privacy_register").first()
+    return bool(row and row[0])
 
 
 def report_create(*, scope: ReportScope, created_by: Any = None) -> Report:
@@ -125,6 +145,7 @@ def report_create(*, scope: ReportScope, created_by: Any = None) -> Report:
         period_start=scope.period.start,
         period_end=scope.period.end,
         engagement_id=scope.engagement_id,
+        include_privacy_register=scope.include_privacy_register,
         created_by=created_by if getattr(created_by, "pk", None) else None,
     )
 
@@ -160,6 +181,7 @@ def report_data_for(*, report: Report, now: datetime | None = None) -> ReportDat
         engagement_id=report.engagement_id,
         engagement_name=name,
         pin=report_evidence_pin(report=report),
+        include_privacy_register=report.include_privacy_register,
     )
 
 
@@ -259,6 +281,7 @@ def report_log_details(report: Report, **extra: Any) -> dict[str, Any]:
         "framework": report.framework.key,
         "period": {"start": report.period_start.isoformat(), "end": report.period_end.isoformat()},
         "engagement_id": report.engagement_id,
+        "include_privacy_register": report.include_privacy_register,
         **extra,
     }
 
@@ -363,6 +386,7 @@ def oscal_export(*, scope: ReportScope) -> tuple[dict, dict]:
         period=scope.period,
         engagement_id=scope.engagement_id,
         engagement_name=scope.engagement_name,
+        include_privacy_register=scope.include_privacy_register,
     )
     catalog = oscal.catalog_document(framework=scope.framework, now=data.generated_at)
     results = oscal.assessment_results_document(data=data, evidence_paths=evidence_pack_paths(data))

@@ -40,6 +40,11 @@ class ReportForm(forms.Form):
     )
     start = forms.DateField(label="From", widget=forms.DateInput(attrs={"type": "date"}))
     end = forms.DateField(label="To", widget=forms.DateInput(attrs={"type": "date"}))
+    include_privacy_register = forms.BooleanField(
+        required=False,
+        label="Include the data-subject request register",
+        help_text="Off: the register's evidence is left out of the report and its packs.",
+    )
 
     def clean(self):
         data = super().clean()
@@ -65,6 +70,7 @@ def report_list(request: HttpRequest) -> HttpResponse:
                 framework_key=form.cleaned_data["framework"].key,
                 start=form.cleaned_data["start"],
                 end=form.cleaned_data["end"],
+                include_privacy_register=form.cleaned_data["include_privacy_register"],
             )
             report = services.report_request(scope=scope, created_by=request.user)
             details = services.report_log_details(report)

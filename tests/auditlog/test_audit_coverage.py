@@ -230,6 +230,11 @@ CHANGES: dict[str, Case] = {
     "accounts:mfa_verify": Case(_verifying_manager, "mfa.verified", _verify_data),
     "accounts:mfa_recovery_codes_regenerate": Case(as_role("A"), "mfa.recovery_codes_generated"),
     "audits:engagement_create": Case(as_role("M"), "engagement.created", _engagement_data),
+    "audits:engagement_edit": Case(
+        as_role("M"),
+        "engagement.updated",
+        lambda w: {**_engagement_data(w), "include_privacy_register": "on"},
+    ),
     "audits:invitation_accept": Case(
         _anonymous,
         "invitation.accepted",

@@ -233,6 +233,7 @@ MATRIX: dict[str, tuple[Kwargs, dict[str, int]]] = {
     "audits:engagement_create": (NONE, MANAGER_PAGE),
     "audits:invitation_accept": (lambda w: {"token": w.pending_token}, exp(200)),
     "audits:engagement_detail": (ENG, ENGAGEMENT_PAGE),
+    "audits:engagement_edit": (ENG, MANAGER_PAGE),
     "audits:invitation_create": (ENG, MANAGER_PAGE),
     "audits:invitation_revoke": (
         lambda w: {"pk": w.engagement.pk, "invitation_pk": w.pending_invitation.pk},
