@@ -46,7 +46,8 @@ cron.register(exceptions_daily_job, queue_name="default", cron="15 0 * * *", job
 # deliveries whose retry time has come to the workers.
 cron.register(work_tick_job, queue_name="default", interval=30, job_timeout=300)
 
-# Daily at 07:10 UTC: tasks for pending review decisions, expiring manual evidence and
+# Daily at 07:10 UTC: control changes no collection made (an expired risk acceptance reopens
+# its remediation task), tasks for pending review decisions, expiring manual evidence and
 # commitments without evidence; overdue-task and review-due events (one per change).
 cron.register(tasks_daily_job, queue_name="default", cron="10 7 * * *", job_timeout=600)
 

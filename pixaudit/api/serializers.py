@@ -189,8 +189,18 @@ class _CoverageCounters(serializers.Serializer):
     days_error = serializers.IntegerField()
     days_without_evidence = serializers.IntegerField()
     days_not_applicable = serializers.IntegerField()
-    days_in_scope = serializers.IntegerField()
-    coverage_pct = serializers.FloatField(allow_null=True)
+    days_risk_accepted = serializers.IntegerField(
+        help_text="Days excluded from monitoring (risk accepted): a failure whose exceptions "
+        "all had a risk acceptance in force that day; in neither the numerator nor the "
+        "denominator of coverage_pct (as on the coverage page)."
+    )
+    days_in_scope = serializers.IntegerField(
+        help_text="Days of the window less the not applicable and the risk-accepted days."
+    )
+    coverage_pct = serializers.FloatField(
+        allow_null=True,
+        help_text="days_passing / days_in_scope x 100; null when no day is in scope.",
+    )
 
 
 class ControlCoverageSerializer(_CoverageCounters):

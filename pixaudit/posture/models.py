@@ -61,7 +61,9 @@ class ReadinessSnapshot(AppendOnlyHistoryModel):
         Framework, on_delete=models.PROTECT, related_name="readiness_snapshots"
     )
     day = models.DateField()
-    readiness = models.FloatField(help_text="passing / (assessable - not applicable), 0..100")
+    readiness = models.FloatField(
+        help_text="passing / (assessable - not applicable - risk accepted), 0..100"
+    )
     assessable = models.PositiveIntegerField()
     counts = models.JSONField(default=dict, help_text="status -> number of controls")
     taken_at = models.DateTimeField(default=timezone.now)

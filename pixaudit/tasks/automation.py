@@ -4,6 +4,10 @@
   each control with its ``ControlWatch``. Turned failing: a ``control.failing`` event and a
   remediation task for the control's owner with the remediation text (or the closed task
   reopened). Recovered: a ``control.recovered`` event and the remediation task resolved.
+  Excluded (risk accepted): the remediation task resolved with a comment naming each
+  acceptance, its approver and its expiry; when an acceptance expires (or is revoked) while
+  the control still fails, that task is reopened (the daily job checks, as does every
+  collection).
   A task someone closed while the control still fails is reopened by the next collection
   that checks it. Turned stale: an ``evidence.stale`` event.
 - :func:`collection_errors_watch` (every tick): a connection whose collection failed for good
@@ -24,6 +28,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
@@ -87,7 +92,9 @@ def _remediation_text(cp: ControlPosture) -> str:
     return "\n".join(parts)
 
 
-def _turned_failing(cp: ControlPosture, owner: User | None, users: list[User], now) -> None:
+def _turned_failing(
+    cp: ControlPosture, owner: User | None, users: list[User], now, previous: str = ""
+) -> None:
     control = cp.control
     name = f"{control.framework.name} {control.ref} {control.title}"
     text = _remediation_text(cp)
@@ -112,6 +119,14 @@ def _turned_failing(cp: ControlPosture, owner: User | None, users: list[User], n
         return
     if task is not None and task.status == TaskStatus.OPEN:
         return
+    if (
+        task is not None
+        and previous == ControlStatus.RISK_ACCEPTED
+        and task.status == TaskStatus.DONE
+        and _resolved_by_acceptance(task)
+    ):
+        _acceptance_ended(task, cp, now)
+        return
     days = DUE_DAYS.get(cp.worst_severity or "medium", 30)
     services.task_create(
         title=f"Fix {control.ref}: {control.title}"[:300],
@@ -123,6 +138,76 @@ def _turned_failing(cp: ControlPosture, owner: User | None, users: list[User], n
         control=control,
     )
     logger.info("remediation task for %s", name)
+
+
+RISK_ACCEPTED_NOTE = "Risk accepted"
+
+
+def _acceptances(cp: ControlPosture, now, *, in_force: bool) -> list[Any]:
+    """Acceptances of the control's open exceptions: those in force at ``now`` (approved by
+    then, not revoked, not expired), or else the latest one per exception no longer in force."""
+    from pixaudit.exceptions.models import AcceptanceStatus, ExceptionAcceptance
+
+    today = now.date()
+    rows = ExceptionAcceptance.objects.filter(
+        exception__assertion_id__in=sorted(cp.assertion_ids),
+        exception__closed_at__isnull=True,
+        status__in=[AcceptanceStatus.APPROVED, AcceptanceStatus.REVOKED],
+        decided_at__lte=now,
+    ).select_related("exception", "decided_by", "revoked_by")
+    live = Q(revoked_at__isnull=True) | Q(revoked_at__gt=now)
+    if in_force:
+        return list(rows.filter(live, expires_on__gte=today).order_by("expires_on", "pk"))
+    ended = rows.exclude(Q(expires_on__gte=today) & live).order_by("exception_id", "-expires_on")
+    latest: dict[int, Any] = {}
+    for row in ended:
+        latest.setdefault(row.exception_id, row)
+    return list(latest.values())
+
+
+def _acceptance_text(row: Any) -> str:
+    exception = row.exception
+    approver = row.decided_by.get_username() if row.decided_by else "unknown"
+    return (
+        f"acceptance #{row.pk} of exception #{exception.pk} ({exception.resource}), approved "
+        f"by {approver} on {row.decided_at:%Y-%m-%d}, expires {row.expires_on.isoformat()}"
+    )
+
+
+def _risk_accepted(cp: ControlPosture, now) -> None:
+    """Failing -> excluded (risk accepted): the remediation task is resolved, naming each
+    acceptance in force with its approver and expiry."""
+    task = _unfinished(f"control:{cp.control.pk}")
+    if task is None:
+        return
+    rows = _acceptances(cp, now, in_force=True)
+    named = "; ".join(_acceptance_text(row) for row in rows) or "an acceptance in force"
+    reason = (
+        f"{RISK_ACCEPTED_NOTE}: every failing result of {cp.control.ref} is covered by a risk "
+        f"acceptance ({named}). The control is excluded from monitoring until it expires."
+    )
+    services.task_resolve(task=task, reason=reason)
+
+
+def _acceptance_ended(task: Task, cp: ControlPosture, now) -> None:
+    """Excluded (risk accepted) -> failing: the task the acceptance resolved is reopened."""
+    ended = []
+    for row in _acceptances(cp, now, in_force=False):
+        if row.revoked_at is not None and row.revoked_at <= now:
+            by = row.revoked_by.get_username() if row.revoked_by else "unknown"
+            ended.append(f"acceptance #{row.pk} was revoked by {by} on {row.revoked_at:%Y-%m-%d}")
+        else:
+            ended.append(f"acceptance #{row.pk} expired on {row.expires_on.isoformat()}")
+    why = "; ".join(ended) or "the risk acceptance ended"
+    services.task_reopen(
+        task=task,
+        reason=f"{why} and the control still fails ({cp.failing_results} failing result(s)).",
+    )
+
+
+def _resolved_by_acceptance(task: Task) -> bool:
+    last = task.comments.order_by("-id").first()
+    return last is not None and last.author_id is None and last.body.startswith(RISK_ACCEPTED_NOTE)
 
 
 def _recovered(cp: ControlPosture, users: list[User], now, item: EvidenceItem | None) -> None:
@@ -174,7 +259,7 @@ def control_changes_apply(*, item: EvidenceItem | None = None, now=None) -> dict
         else set()
     )
     managers = _managers()
-    counts = {"failing": 0, "recovered": 0, "reopened": 0}
+    counts = {"failing": 0, "recovered": 0, "reopened": 0, "accepted": 0}
     for framework in Framework.objects.order_by("key"):
         posture = framework_posture(framework=framework, now=now)
         if not posture.controls:
@@ -202,8 +287,11 @@ def control_changes_apply(*, item: EvidenceItem | None = None, now=None) -> dict
                     watch.status, watch.changed_at = status, now
                     watch.save(update_fields=["status", "changed_at"])
                 if status == ControlStatus.FAILING and previous != status:
-                    _turned_failing(cp, owner, users, now)
+                    _turned_failing(cp, owner, users, now, previous)
                     counts["failing"] += 1
+                elif previous == ControlStatus.FAILING and status == ControlStatus.RISK_ACCEPTED:
+                    _risk_accepted(cp, now)
+                    counts["accepted"] += 1
                 elif previous == ControlStatus.FAILING and status in RESOLVED:
                     _recovered(cp, users, now, item)
                     counts["recovered"] += 1

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 from pixaudit.notifications.services import deliveries_dispatch_due
-from pixaudit.tasks.automation import collection_errors_watch, tasks_daily_sync
+from pixaudit.tasks.automation import (
+    collection_errors_watch,
+    control_changes_apply,
+    tasks_daily_sync,
+)
 
 
 def work_tick_job() -> dict[str, int]:
@@ -12,5 +16,7 @@ def work_tick_job() -> dict[str, int]:
 
 
 def tasks_daily_job() -> dict[str, int]:
-    """Daily: review, manual-evidence and commitment tasks; overdue and due events."""
-    return tasks_daily_sync()
+    """Daily: control changes no collection made (a risk acceptance that expired reopens its
+    remediation task); review, manual-evidence and commitment tasks; overdue and due events."""
+    changes = control_changes_apply()
+    return {**tasks_daily_sync(), **{f"controls_{k}": v for k, v in changes.items()}}

@@ -113,6 +113,10 @@ def test_coverage_over_a_window(world):
     expected = framework_coverage(framework=world.soc2, start=start, end=end)
     assert body["start"] == str(start) and body["end"] == str(end)
     assert body["days_in_scope"] == expected.days_in_scope
+    assert body["days_risk_accepted"] == expected.days_risk_accepted
+    assert [c["days_risk_accepted"] for c in body["controls"]] == [
+        c.days_risk_accepted for c in expected.controls
+    ]
     assert body["controls_not_tested"] == expected.controls_not_tested
     assert len(body["controls"]) == len(expected.controls)
     first = body["controls"][0]
