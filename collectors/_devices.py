@@ -14,9 +14,10 @@ encryption state nobody knows is not evidence of encryption.
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
+from collectors import vulnerabilities
 from collectors.base import Column, Outcome, Param, Status
 
 __all__ = [
@@ -123,12 +124,8 @@ def parse_time(text: str | None) -> datetime | None:
 
     Fleet and Jamf both write ``0001-01-01T00:00:00Z`` (or nothing) for "never".
     """
-    if not text:
-        return None
-    moment = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return None if moment.year < 1971 else moment
+    moment = vulnerabilities.parse_time(text)
+    return None if moment is None or moment.year < 1971 else moment
 
 
 def days_since(moment: datetime | None, now: datetime) -> int | None:

@@ -24,7 +24,7 @@ This module imports nothing from Django or pixaudit (the SDK's rule).
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -213,6 +213,33 @@ def judge(
         f"{days[level]} days (due {_when(due)}, {_duration(left)} left).",
         severity=Severity(level),
     )
+
+
+def judge_open(
+    rows: list[dict[str, Any]],
+    params: dict[str, Any],
+    *,
+    what: Callable[[dict[str, Any]], str],
+    first_seen: str,
+    resource: str,
+    nothing: str,
+) -> Iterator[Outcome]:
+    """The deadline check of a whole population of open findings, one :func:`judge` per row.
+
+    Each row needs ``severity`` and ``as_of``; ``first_seen`` and ``resource`` name its
+    first-seen and resource columns, ``what(row)`` says what the finding is. Each outcome
+    carries the finding's own severity. With no row under a deadline: one PASS on ``"*"``
+    saying ``nothing``.
+    """
+    judged = 0
+    for row in rows:
+        outcome = judge(what=what(row), severity=row["severity"], first_seen=row[first_seen],
+                        as_of=row["as_of"], params=params)  # fmt: skip
+        if outcome is not None:
+            judged += 1
+            yield Outcome(outcome.status, outcome.message, row[resource], outcome.severity)
+    if not judged:
+        yield Outcome(Status.PASS, nothing, "*")
 
 
 def _duration(delta: timedelta) -> str:

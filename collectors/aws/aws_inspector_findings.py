@@ -14,7 +14,6 @@ from collectors import (
     ErrorKind,
     Outcome,
     Severity,
-    Status,
     assertion,
     register,
 )
@@ -23,7 +22,7 @@ from collectors.vulnerabilities import (
     DEADLINE_PARAMS,
     VULNERABILITY_CONTROLS,
     VULNERABILITY_RATIONALE,
-    judge,
+    judge_open,
 )
 
 _KEY = "aws_inspector_findings"
@@ -165,26 +164,17 @@ class InspectorFindingsCollector(Collector):
     ) -> Iterator[Outcome]:
         """Per open finding: PASS within its severity's deadline, FAIL past it (the finding's
         severity); one PASS for the whole collection when no open finding has a deadline."""
-        judged = 0
-        for row in rows:
-            where = row["vulnerability_id"] or row["title"] or "finding"
-            outcome = judge(
-                what=f"{where} on {row['resource_id']}",
-                severity=row["severity"],
-                first_seen=row["first_observed_at"],
-                as_of=row["as_of"],
-                params=params,
-            )
-            if outcome is not None:
-                judged += 1
-                yield Outcome(outcome.status, outcome.message, row["arn"], outcome.severity)
-        if not judged:
-            yield Outcome(
-                Status.PASS,
-                f"No open Inspector finding with a remediation deadline ({len(rows)} open "
-                "informational or untriaged).",
-                "*",
-            )
+        return judge_open(
+            rows,
+            params,
+            what=lambda row: (
+                f"{row['vulnerability_id'] or row['title'] or 'finding'} on {row['resource_id']}"
+            ),
+            first_seen="first_observed_at",
+            resource="arn",
+            nothing=f"No open Inspector finding with a remediation deadline ({len(rows)} open "
+            "informational or untriaged).",
+        )
 
 
 def _message(exc: BaseException) -> str:

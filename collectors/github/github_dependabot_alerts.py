@@ -18,7 +18,6 @@ from collectors import (
     Outcome,
     Param,
     Severity,
-    Status,
     assertion,
     register,
 )
@@ -28,7 +27,7 @@ from collectors.vulnerabilities import (
     DEADLINE_PARAMS,
     VULNERABILITY_CONTROLS,
     VULNERABILITY_RATIONALE,
-    judge,
+    judge_open,
     normalise_severity,
 )
 
@@ -144,21 +143,17 @@ class GithubDependabotAlertsCollector(Collector):
     ) -> Iterator[Outcome]:
         """Per open alert: PASS within its severity's deadline, FAIL past it (the alert's
         severity); one PASS for the whole collection when no alert is open."""
-        judged = 0
-        for row in rows:
-            advisory = row["cve_id"] or row["ghsa_id"] or "advisory"
-            outcome = judge(
-                what=f"{advisory} in {row['ecosystem']} {row['package']} ({row['alert']})",
-                severity=row["severity"],
-                first_seen=row["created_at"],
-                as_of=row["as_of"],
-                params=params,
-            )
-            if outcome is not None:
-                judged += 1
-                yield Outcome(outcome.status, outcome.message, row["alert"], outcome.severity)
-        if not judged:
-            yield Outcome(Status.PASS, "No open Dependabot alert with a deadline.", "*")
+        return judge_open(
+            rows,
+            params,
+            what=lambda row: (
+                f"{row['cve_id'] or row['ghsa_id'] or 'advisory'} in "
+                f"{row['ecosystem']} {row['package']} ({row['alert']})"
+            ),
+            first_seen="created_at",
+            resource="alert",
+            nothing="No open Dependabot alert with a deadline.",
+        )
 
 
 def _full_name(api: GitHubAPI, name: str) -> str:
