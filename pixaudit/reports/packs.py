@@ -41,13 +41,8 @@ from pixaudit.evidence.canonical import canonical_bytes, format_datetime
 from pixaudit.evidence.storage import artifact_chunks
 from pixaudit.lib.spreadsheet import spreadsheet_text as _cell
 from pixaudit.reports import oscal, signing
-from pixaudit.reports.selectors import (
-    ControlSection,
-    EvidenceRow,
-    ReportData,
-    section_collections,
-    section_results,
-)
+from pixaudit.reports.selectors import ControlSection, EvidenceRow, ReportData
+from pixaudit.reports.selectors_sections import section_collections, section_results
 from pixaudit.reports.workbook import WORKBOOK_PATH, audit_workbook_bytes
 
 PACK_FORMAT = 1
