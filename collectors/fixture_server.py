@@ -85,6 +85,33 @@ def _load_routes(directory: Path | None, routes: Mapping[str, Any] | None) -> di
     return result
 
 
+def _contains(actual: Any, expected: Any) -> bool:
+    """True when ``expected`` is part of ``actual``: every key of an expected object is in
+    the actual object with a contained value; other values (lists included) are equal."""
+    if isinstance(expected, dict):
+        return isinstance(actual, dict) and all(
+            name in actual and _contains(actual[name], value) for name, value in expected.items()
+        )
+    return bool(actual == expected)
+
+
+def _matching(
+    responses: list[dict[str, Any]], body: bytes, key: str
+) -> tuple[list[dict[str, Any]] | None, str]:
+    """The responses of a route whose ``request`` is contained in the request's JSON body
+    (responses without ``request`` match any body), and the hit-counter key of that
+    selection, so each distinct request walks its own list."""
+    try:
+        sent = json.loads(body or b"null")
+    except ValueError:
+        sent = None
+    chosen = [i for i, r in enumerate(responses) if "request" not in r
+              or _contains(sent, r["request"])]  # fmt: skip
+    if not chosen:
+        return None, key
+    return [responses[i] for i in chosen], f"{key} #{','.join(map(str, chosen))}"
+
+
 def _render(
     spec: Mapping[str, Any], directory: Path | None, base_url: str
 ) -> tuple[int, dict[str, str], bytes]:
@@ -198,6 +225,18 @@ def serve_fixtures(
     ``generate(method, target, base_url)``, when given, answers the requests no route matches
     (``target`` is the path with its query sorted) with a response spec built on the fly, or
     ``None``: benchmarks serve large generated populations this way without holding them.
+    A response with ``request`` (a JSON object) answers only requests whose JSON body
+    contains it (its keys with contained values; lists and other values equal), so one
+    ``POST /graphql`` route can answer each query and its variables::
+
+        "POST /graphql": [
+          {"request": {"operationName": "Teams"}, "body_file": "teams.json"},
+          {"request": {"variables": {"after": null}}, "status": 400, "body": {...}},
+          {"request": {"variables": {"after": null}}, "body_file": "page1.json"}
+        ]
+
+    Responses matching the same request are served in order (the last repeats), counted
+    apart from those of other requests; a request that no response matches answers 404.
     An unknown route answers 404 with ``{"message": "no fixture for ..."}``. Every request is
     recorded in ``server.requests`` (method, path, headers, body) to assert on.
     """
@@ -229,6 +268,8 @@ def serve_fixtures(
                 if key not in table:
                     key = f"{self.command} {target}"
                 responses = table.get(key)
+                if responses is not None and any("request" in r for r in responses):
+                    responses, key = _matching(responses, body, key)
                 index = server_state._hits.get(key, 0)
                 server_state._hits[key] = index + 1
             if responses is None and generate is not None:

@@ -135,3 +135,29 @@ def test_generate_answers_what_no_route_matches() -> None:
         assert generated.headers["X-Base"] == server.base_url
         assert requests.get(server.url("/other"), timeout=5).status_code == 404
     assert seen == [("GET", "/items/7?a=1&b=2"), ("GET", "/other")]
+
+
+def test_responses_can_answer_one_request_body_each() -> None:
+    page = {"operationName": "Issues", "variables": {"after": None}}
+    routes = {
+        "POST /graphql": [
+            {"request": {"operationName": "Viewer"}, "body": {"data": {"viewer": {"id": "u1"}}}},
+            {"request": page, "status": 400, "body": {"errors": [{"message": "slow down"}]}},
+            {"request": page, "body": {"data": "page 1"}},
+            {"request": {"variables": {"after": "c1"}}, "body": {"data": "page 2"}},
+        ]
+    }
+    with serve_fixtures(routes=routes) as server:
+
+        def post(body: object) -> requests.Response:
+            return requests.post(server.url("/graphql"), json=body, timeout=5)
+
+        assert post({**page, "query": "{ ... }"}).status_code == 400
+        assert post({"operationName": "Viewer"}).json() == {"data": {"viewer": {"id": "u1"}}}
+        assert post({**page, "query": "{ ... }"}).json() == {"data": "page 1"}  # its own order
+        assert post({**page, "query": "{ ... }"}).json() == {"data": "page 1"}  # last repeats
+        later = {"operationName": "Issues", "variables": {"after": "c1", "first": 50}}
+        assert post(later).json() == {"data": "page 2"}
+        unmatched = post({"operationName": "Issues", "variables": {"after": "c9"}})
+        assert unmatched.status_code == 404
+        assert requests.post(server.url("/graphql"), data=b"not json", timeout=5).status_code == 404
