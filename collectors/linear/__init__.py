@@ -1,0 +1,3 @@
+"""Linear collectors (Linear's public GraphQL API)."""
+
+from __future__ import annotations
