@@ -276,6 +276,13 @@ def test_issue_keys() -> None:
     assert issue_keys("abc-123 UTF8 A-1 ABC-0") == []
 
 
+def test_linear_identifiers_are_issue_keys() -> None:
+    """A Linear identifier (team key and number, the ``key`` of ``linear_changes``) is cited
+    like a Jira key, in upper case (Linear's suggested branch names are lower case)."""
+    texts = ("ENG-123 Fix the login redirect", "alice/ENG-42-fix-login", "Closes OPS2-7")
+    assert issue_keys(*texts) == ["ENG-123", "ENG-42", "OPS2-7"]
+
+
 def _peak_bytes(prs: int, *, keep: bool) -> int:
     """Peak Python allocations of one collection of ``prs`` pull requests (server apart).
 
