@@ -206,6 +206,13 @@ class LinearAPI:
                 kind=ErrorKind.CREDENTIALS,
                 action=action,
             )
+        if errors and response.status_code >= 500:  # a server fault: try again later
+            raise CollectorError(
+                f"Linear {operation}: HTTP {response.status_code}: {graphql_errors(errors)}",
+                permanent=False,
+                kind=ErrorKind.SERVER,
+                action=action,
+            )
         if errors:
             forbidden = any(_is(e, "FORBIDDEN", "forbidden") for e in errors)
             raise CollectorError(

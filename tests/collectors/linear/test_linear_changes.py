@@ -250,6 +250,17 @@ def test_graphql_errors_become_clear_messages() -> None:
     )
 
 
+def test_a_server_error_is_transient() -> None:
+    failing = {"status": 500, "body": {"errors": [{"message": "Internal server error",
+               "extensions": {"type": "internal error"}}]}}  # fmt: skip
+    with serve_fixtures(routes={ROUTE: failing}) as server:
+        with pytest.raises(CollectorError) as info:
+            run_collector(LinearChangesCollector, _params(server.url("/graphql")), now=NOW,
+                          http_retries=0)  # fmt: skip
+    assert not info.value.permanent and info.value.kind == ErrorKind.SERVER
+    assert str(info.value) == "Linear Viewer: HTTP 500: Internal server error (internal error)"
+
+
 def test_a_next_page_without_a_cursor_is_not_a_silent_cut() -> None:
     broken = {"body": {"data": {"issues": {"nodes": [],
               "pageInfo": {"hasNextPage": True, "endCursor": None}}}}}  # fmt: skip
