@@ -75,7 +75,8 @@ class ChangeTicketsCollector(Collector):
     population does not read. Such a change is a WARN (needs review) whose message says how
     to make the ticket seen (for ``jira_changes``: a ``jql`` such as ``key in (ABC-1)``, or
     the ticket's project). A change that cites no key fails the first check (the citation
-    itself is judged by ``github_pull_requests.cites_a_ticket``).
+    itself is judged by ``github_pull_requests.cites_a_ticket``) and the second (no approval
+    can be shown); a change whose tickets are not seen warns in both.
 
     Example row: ``acme-corp/api#101``, merged 2026-11-28, cites ``OPS-7`` and ``PAY-12``;
     ``PAY-12`` is in the ``jira_changes`` evidence (seq 41) and was approved before it was
@@ -158,16 +159,22 @@ class ChangeTicketsCollector(Collector):
         rationale="An approval recorded on the change ticket before the change was done shows "
         "the change was authorised before it was deployed (CC8.1, A.8.32).",
     )
-    def ticket_approved(row: dict[str, Any], params: dict[str, Any]) -> Outcome | None:
+    def ticket_approved(row: dict[str, Any], params: dict[str, Any]) -> Outcome:
         """PASS when a seen cited ticket passed its population's approval check; else FAIL
         when one failed, ERROR when one could not be judged, WARN when none has a verdict
-        yet (not done). Not applicable when no cited ticket is seen (the first check says
-        so); ERROR without ticket evidence."""
+        yet (not done). A change citing no key fails (no approval can be shown); one whose
+        tickets are not seen warns (not checked); ERROR without ticket evidence. Every change
+        gets a verdict, so an earlier one never lingers in current state."""
         if not row["ticket_evidence"]:
             return _no_population(row)
+        cited = row["cited_keys"] or []
+        if not cited:
+            return Outcome(Status.FAIL, f"{row['change']} cites no ticket, so no approval of "
+                           "it can be shown.")  # fmt: skip
         seen = row["keys_seen"] or []
         if not seen:
-            return None
+            return Outcome(Status.WARN, f"Approval not checked: {', '.join(cited)} not seen in "
+                           f"the ticket population ({_sources(row)}).")  # fmt: skip
         approval = row["approval"] or {}
         verdicts = {key: approval.get(key) or {"status": NOT_JUDGED} for key in seen}
 

@@ -18,7 +18,8 @@ IN_POPULATION = "change_tickets.ticket_in_population"
 APPROVED = "change_tickets.ticket_approved"
 BASE = {"change": "acme/api#1", "change_type": "pull_request", "repository": "acme/api",
         "merged_at": "2026-11-28T11:59:00Z", "source_seq": 4,
-        "ticket_populations": ["jira_changes"], "ticket_evidence": ["jira_changes seq 7"]}  # fmt: skip
+        "ticket_populations": ["jira_changes"],
+        "ticket_evidence": ["jira_changes seq 7"]}  # fmt: skip
 
 
 def _verdict(key: str, status: str, message: str = "") -> dict:
@@ -70,11 +71,16 @@ def test_seen_approved_not_seen_and_uncited() -> None:
     assert "key in (WEB-12)" in warn and "jira_changes seq 7" in warn
     assert "cites no ticket key" in found[IN_POPULATION]["acme/api#4"].message
     assert {r: f.status for r, f in found[APPROVED].items()} == {
-        "acme/api#1": Status.PASS, "acme/api#2": Status.FAIL,
-        "acme/api@dd01eeeeeeee": Status.WARN, "acme/api#6": Status.ERROR,
-    }  # fmt: skip  (#3: not seen, #4: no key: the first check judges them)
+        "acme/api#1": Status.PASS,
+        "acme/api#2": Status.FAIL,
+        "acme/api#3": Status.WARN,  # not seen: not checked
+        "acme/api#4": Status.FAIL,  # no key: no approval can be shown
+        "acme/api@dd01eeeeeeee": Status.WARN,
+        "acme/api#6": Status.ERROR,
+    }
     assert "approved (Approved) by Bob" in found[APPROVED]["acme/api#1"].message
     assert "no approval verdict yet" in found[APPROVED]["acme/api@dd01eeeeeeee"].message
+    assert "Approval not checked: WEB-12 not seen" in found[APPROVED]["acme/api#3"].message
 
 
 def test_without_ticket_evidence_both_checks_are_errors() -> None:
