@@ -19,6 +19,7 @@ from collectors.testing import serve_fixtures
 from pixaudit.auditlog.models import AuditEvent
 from pixaudit.changes import selectors
 from pixaudit.changes.services import TICKET_POPULATIONS, change_tickets_refresh
+from pixaudit.controls.models import CheckMapping
 from pixaudit.evidence.integrity import verify_chain
 from pixaudit.evidence.models import Connection, EvidenceItem, Finding, LatestResult
 from pixaudit.evidence.services import (
@@ -195,6 +196,9 @@ def test_each_ingest_recomputes_the_join(media_root, catalogs, at_now) -> None: 
                    .values_list("resource", "status"))  # fmt: skip
     assert current["acme-corp/web#7"] == "pass" and current["acme-corp/api#102"] == "fail"
     assert AuditEvent.objects.filter(action="changes.tickets_checked").count() == 3
+    mapped = set(CheckMapping.objects.filter(assertion_id__startswith="change_tickets.")
+                 .values_list("control__framework__key", "control__ref"))  # fmt: skip
+    assert mapped == {("soc2-2017", "CC8.1"), ("iso27001-2022", "A.8.32")}
     assert verify_chain().ok
 
 
