@@ -7,6 +7,7 @@ Run exactly one scheduler. Every schedule lives in the database (each connection
 from rq import cron
 
 from pixaudit.awsorg.jobs import aws_integrations_enqueue_due
+from pixaudit.changes.jobs import change_tickets_job
 from pixaudit.evidence.jobs import collections_enqueue_due
 from pixaudit.evidence.jobs_integrity import evidence_integrity_job
 from pixaudit.exceptions.jobs import exceptions_daily_job
@@ -63,3 +64,6 @@ cron.register(vendors_daily_job, queue_name="default", cron="40 7 * * *", job_ti
 # Daily at 00:20 UTC: snapshot the data-subject request register into the evidence chain
 # (a request open past its deadline turns into a FAIL that morning).
 cron.register(privacy_daily_job, queue_name="default", cron="20 0 * * *", job_timeout=600)
+# Daily at 00:25 UTC: the change-ticket join (pixaudit.changes) again over the latest pull
+# request and ticket evidence (each of their collections also enqueues it).
+cron.register(change_tickets_job, queue_name="default", cron="25 0 * * *", job_timeout=900)

@@ -81,6 +81,7 @@ INSTALLED_APPS = [
     "pixaudit.people",
     "pixaudit.vendors",
     "pixaudit.privacy",
+    "pixaudit.changes",
 ]
 
 MIDDLEWARE = [
@@ -425,6 +426,8 @@ PIXAUDIT_POST_INGEST_HOOKS = [
     "pixaudit.exceptions.services.exceptions_after_ingest",
     # Controls that turned failing or recovered: remediation tasks and notifications.
     "pixaudit.tasks.automation.tasks_after_ingest",
+    # Pull requests or change tickets collected: enqueue the change-ticket join (pixaudit.changes).
+    "pixaudit.changes.services.change_tickets_after_ingest",
 ]
 # Remediation deadline of an exception, in days from when it opened, per severity (info: none).
 PIXAUDIT_EXCEPTION_DEADLINE_DAYS = {

@@ -17,6 +17,7 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand
 
 from pixaudit.awsorg.services.runs import aws_integrations_enqueue_due
+from pixaudit.changes.jobs import change_tickets_job
 from pixaudit.evidence.models import CollectionRun, RunStatus
 from pixaudit.evidence.services.scheduling import collections_enqueue_due
 from pixaudit.exceptions.jobs import exceptions_daily_job
@@ -97,3 +98,9 @@ class Command(BaseCommand):
                                   f"{vendors['reminders']} reminder(s) sent")  # fmt: skip
             else:
                 self.stdout.write("Vendor register: skipped (empty register)")
+            tickets = change_tickets_job()
+            if "evidence" in tickets:
+                self.stdout.write(f"Change tickets: evidence #{tickets['evidence']}, "
+                                  f"{tickets['changes']} change(s)")  # fmt: skip
+            else:
+                self.stdout.write("Change tickets: skipped (no github_pull_requests evidence)")

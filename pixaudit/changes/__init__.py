@@ -1,0 +1,1 @@
+"""Change management checks that join evidence of several collectors (issue 19)."""
