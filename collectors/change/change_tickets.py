@@ -19,11 +19,15 @@ from collectors import (
 
 _KEY = "change_tickets"
 _CONTROLS = ("soc2-2017:CC8.1", "iso27001-2022:A.8.32")
-#: How to make a missing ticket seen, per ticket collector (``{keys}``: the missing keys).
-#: A population without an entry gets the generic sentence of :func:`_how_to_see`.
+#: How to make a missing ticket seen, per ticket collector (``{keys}``: the missing keys;
+#: ``{teams}``: their prefixes, the Jira project or Linear team). A population without an
+#: entry gets the generic sentence of :func:`_how_to_see`.
 SEE_HINTS = {
     "jira_changes": "a jira_changes connection whose jql reads it (e.g. key in ({keys})) or "
     "whose project is the ticket's project",
+    "linear_changes": "a linear_changes connection whose team_keys include the issue's team "
+    "({teams}), with a window_days long enough to reach the issue's last update (and labels "
+    "or state_types, when set, that the issue has)",
 }
 #: ``approval`` value of a seen ticket that has no approval verdict (e.g. not done yet).
 NOT_JUDGED = "not_judged"
@@ -31,17 +35,19 @@ NOT_JUDGED = "not_judged"
 
 def _how_to_see(populations: list[str], keys: list[str]) -> str:
     joined = ", ".join(keys)
-    hints = [SEE_HINTS[p].format(keys=joined) if p in SEE_HINTS else f"a {p} connection "
-             f"that reads it" for p in populations]  # fmt: skip
+    teams = ", ".join(dict.fromkeys(k.rsplit("-", 1)[0] for k in keys))
+    hints = [SEE_HINTS[p].format(keys=joined, teams=teams) if p in SEE_HINTS else
+             f"a {p} connection that reads it" for p in populations]  # fmt: skip
     return "; or ".join(hints)
 
 
 def _no_population(row: dict[str, Any]) -> Outcome:
     populations = row["ticket_populations"] or []
-    names = " or ".join(populations) or "ticket population"
-    return Outcome(Status.ERROR, f"No {names} evidence: whether the cited tickets "
-                   f"({', '.join(row['cited_keys'] or []) or 'none'}) exist and were approved "
-                   f"cannot be checked. Collect a ticket population ({names}).")  # fmt: skip
+    names = " or ".join(populations) or "none declared"
+    return Outcome(Status.ERROR, f"No ticket population evidence ({names}): whether the cited "
+                   f"tickets ({', '.join(row['cited_keys'] or []) or 'none'}) exist and were "
+                   f"approved cannot be checked. Collect a ticket population "
+                   f"({names}).")  # fmt: skip
 
 
 def _sources(row: dict[str, Any]) -> str:
@@ -54,8 +60,9 @@ class ChangeTicketsCollector(Collector):
 
     Declaration only: the rows are derived by the platform (``pixaudit.changes``), which
     joins the latest ``github_pull_requests`` evidence of every GitHub connection with the
-    latest evidence of every declared ticket population (``jira_changes`` today:
-    ``pixaudit.changes.services.TICKET_POPULATIONS``), after each ingest of either and daily.
+    latest evidence of every declared ticket population (``jira_changes`` and
+    ``linear_changes``: ``pixaudit.changes.services.TICKET_POPULATIONS``), after each ingest
+    of any of them and daily.
     Collectors never read each other's evidence, so this join is not done in a collector; a
     connection of this collector cannot be run (its ``collect`` fails permanently, saying
     where the rows come from). No API is called, so no permission is needed.
@@ -65,8 +72,10 @@ class ChangeTicketsCollector(Collector):
     two connections is kept once, from the most recent evidence. ``cited_keys`` are the
     issue keys the change cites; ``keys_seen`` those present in a ticket population's latest
     evidence (null: no ticket population evidence at all); ``approval`` the seen tickets'
-    verdict of the population's approval check (``jira_changes.approved_before_done``) with
-    its message and evidence seq, ``not_judged`` when the ticket has none (not done yet).
+    verdict of the population's approval check (``jira_changes.approved_before_done``,
+    ``linear_changes.approved_before_done``) with its message, collector and evidence seq,
+    ``not_judged`` when the ticket has none (not done yet). A key in both populations keeps
+    the verdict of the most recent evidence.
     ``source_seq`` and ``ticket_evidence`` name the evidence items the row was derived from;
     the item's provenance lists them with their SHA-256, so the join can be redone.
 
@@ -74,7 +83,8 @@ class ChangeTicketsCollector(Collector):
     have been last updated before the population's window, or belong to a project the
     population does not read. Such a change is a WARN (needs review) whose message says how
     to make the ticket seen (for ``jira_changes``: a ``jql`` such as ``key in (ABC-1)``, or
-    the ticket's project). A change that cites no key fails the first check (the citation
+    the ticket's project; for ``linear_changes``: the issue's team in ``team_keys``, and a
+    ``window_days`` reaching its last update). A change that cites no key fails the first check (the citation
     itself is judged by ``github_pull_requests.cites_a_ticket``) and the second (no approval
     can be shown); a change whose tickets are not seen warns in both.
 
@@ -108,8 +118,8 @@ class ChangeTicketsCollector(Collector):
         """Never pulled: the platform derives the rows from other collectors' evidence."""
         raise CollectorError(
             f"{self.key} cannot be collected: its rows are derived by pixaudit from the latest "
-            "github_pull_requests and ticket population (jira_changes) evidence, after each "
-            "of their collections and daily",
+            "github_pull_requests and ticket population (jira_changes, linear_changes) "
+            "evidence, after each of their collections and daily",
             permanent=True,
         )
 
@@ -118,8 +128,9 @@ class ChangeTicketsCollector(Collector):
         title="Every production change links to a ticket seen in the ticket population",
         severity=Severity.MEDIUM,
         remediation="Cite the change ticket's key in the pull request's title or branch; when "
-        "the ticket exists but is not seen, widen the ticket collector's population (a jql "
-        "such as key in (...), or the ticket's project) and collect it again.",
+        "the ticket exists but is not seen, widen the ticket collector's population "
+        "(jira_changes: a jql such as key in (...), or the ticket's project; linear_changes: "
+        "the issue's team in team_keys, a longer window_days) and collect it again.",
         controls=_CONTROLS,
         rationale="A change linked to a ticket that the ticket evidence shows ties the "
         "deployed change to its authorisation record (CC8.1 authorises changes; A.8.32 "

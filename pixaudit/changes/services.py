@@ -1,7 +1,7 @@
 """The change-ticket join: cited ticket keys of merged changes × the ticket populations.
 
 ``github_pull_requests`` rows cite issue keys (``issue_keys``); ticket collectors
-(``jira_changes``) list the tickets and judge their approval. Collectors never read each
+(``jira_changes``, ``linear_changes``) list the tickets and judge their approval. Collectors never read each
 other's evidence, so the join is done here, on the platform side: :func:`change_tickets_refresh`
 reads the latest pull-request evidence of every GitHub connection and the latest evidence of
 every ticket population declared in :data:`TICKET_POPULATIONS`, builds one row per change,
@@ -59,10 +59,13 @@ class TicketPopulation:
     approval_assertion: str
 
 
-#: The ticket populations joined to the changes, by collector key. Another ticket collector
-#: (e.g. ``linear_changes``) is one more line here.
+#: The ticket populations joined to the changes, by collector key (a Jira key ``PAY-12`` and
+#: a Linear identifier ``ENG-42`` have the same shape, so one change may cite both). Another
+#: ticket collector is one more line here (and a ``SEE_HINTS`` sentence in
+#: ``collectors/change/change_tickets.py``).
 TICKET_POPULATIONS: dict[str, TicketPopulation] = {
     "jira_changes": TicketPopulation("key", "jira_changes.approved_before_done"),
+    "linear_changes": TicketPopulation("key", "linear_changes.approved_before_done"),
 }
 
 

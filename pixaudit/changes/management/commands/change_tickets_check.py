@@ -13,8 +13,9 @@ from pixaudit.changes.services import change_tickets_refresh
 class Command(BaseCommand):
     help = (
         "Check that the ticket keys cited by merged pull requests (and direct pushes) are in "
-        "the ticket population (jira_changes) and were approved before they were done, from "
-        "the latest evidence of each connection; appends the result as change_tickets evidence."
+        "a ticket population (jira_changes, linear_changes) and were approved before they were "
+        "done, from the latest evidence of each connection; appends the result as "
+        "change_tickets evidence."
     )
 
     def handle(self, *args, **options) -> None:  # type: ignore[no-untyped-def]
