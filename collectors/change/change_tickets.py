@@ -84,9 +84,9 @@ class ChangeTicketsCollector(Collector):
     population does not read. Such a change is a WARN (needs review) whose message says how
     to make the ticket seen (for ``jira_changes``: a ``jql`` such as ``key in (ABC-1)``, or
     the ticket's project; for ``linear_changes``: the issue's team in ``team_keys``, and a
-    ``window_days`` reaching its last update). A change that cites no key fails the first check (the citation
-    itself is judged by ``github_pull_requests.cites_a_ticket``) and the second (no approval
-    can be shown); a change whose tickets are not seen warns in both.
+    ``window_days`` reaching its last update). A change that cites no key fails the first
+    check (the citation itself is judged by ``github_pull_requests.cites_a_ticket``) and the
+    second (no approval can be shown); a change whose tickets are not seen warns in both.
 
     Example row: ``acme-corp/api#101``, merged 2026-11-28, cites ``OPS-7`` and ``PAY-12``;
     ``PAY-12`` is in the ``jira_changes`` evidence (seq 41) and was approved before it was

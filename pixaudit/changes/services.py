@@ -1,13 +1,14 @@
 """The change-ticket join: cited ticket keys of merged changes × the ticket populations.
 
 ``github_pull_requests`` rows cite issue keys (``issue_keys``); ticket collectors
-(``jira_changes``, ``linear_changes``) list the tickets and judge their approval. Collectors never read each
-other's evidence, so the join is done here, on the platform side: :func:`change_tickets_refresh`
-reads the latest pull-request evidence of every GitHub connection and the latest evidence of
-every ticket population declared in :data:`TICKET_POPULATIONS`, builds one row per change,
-evaluates the ``change_tickets`` collector's assertions over the rows and appends one
-``change_tickets`` evidence item (``evidence_append``) whose provenance cites every item it
-was derived from (seq and SHA-256).
+(``jira_changes``, ``linear_changes``) list the tickets and judge their approval. Collectors
+never read each other's evidence, so the join is done here, on the platform side:
+:func:`change_tickets_refresh` reads the latest pull-request evidence of every GitHub
+connection and the latest evidence of every ticket population declared in
+:data:`TICKET_POPULATIONS`, builds one row per change, evaluates the ``change_tickets``
+collector's assertions over the rows and appends one ``change_tickets`` evidence item
+(``evidence_append``) whose provenance cites every item it was derived from (seq and
+SHA-256).
 
 It runs after each ingest of a pull-request or ticket collector (the post-ingest hook
 enqueues :func:`pixaudit.changes.jobs.change_tickets_job`; never in a request), daily

@@ -1,6 +1,7 @@
-"""The change-ticket join over real evidence: ``github_pull_requests`` and ``jira_changes``
-collected by the real runner from the recorded fixtures (served on 127.0.0.1), the join run
-by the post-ingest hook's job, the result appended to the chain and merged into current state.
+"""The change-ticket join over real evidence: ``github_pull_requests``, ``jira_changes`` and
+``linear_changes`` collected by the real runner from the recorded fixtures (served on
+127.0.0.1), the join run by the post-ingest hook's job, the result appended to the chain and
+merged into current state.
 """
 
 from __future__ import annotations
@@ -38,9 +39,11 @@ APPROVED = "change_tickets.ticket_approved"
 PUSH = "acme-corp/api@dd01eeeeeeee"
 
 
-def _github_routes() -> dict:
+def _github_routes(branch_102: str | None = None, body_7: str | None = None) -> dict:
     """The recorded organisation, without the secondary rate limit (the runner really
-    sleeps) and with mallory's direct push citing OPS-9 in its commit message."""
+    sleeps) and with mallory's direct push citing OPS-9 in its commit message; optionally
+    api#102 merged from ``branch_102`` (recorded: carol/retries, no key) and web#7 with the
+    body ``body_7`` (recorded: "See web-12 and WEB-12")."""
     routes = json.loads((FIXTURES / "github_pull_requests" / "routes.json").read_text())
     web = routes["GET /repos/acme-corp/web/pulls"]
     events = copy.deepcopy(routes["GET /repos/acme-corp/api/events"])
@@ -48,7 +51,20 @@ def _github_routes() -> dict:
         for commit in (event.get("payload") or {}).get("commits") or ():
             if commit["sha"].startswith("dd01"):
                 commit["message"] = "hotfix: raise the payment timeout (OPS-9)"
-    return {"GET /repos/acme-corp/web/pulls": web[-1], "GET /repos/acme-corp/api/events": events}
+    changed = {"GET /repos/acme-corp/web/pulls": web[-1], "GET /repos/acme-corp/api/events": events}
+    if branch_102:
+        for route in ("GET /repos/acme-corp/api/pulls", "GET /repos/acme-corp/api/pulls/102"):
+            answer = changed[route] = copy.deepcopy(routes[route])
+            pulls = answer["body"] if isinstance(answer["body"], list) else [answer["body"]]
+            for pull in pulls:
+                if pull["number"] == 102:
+                    pull["head"]["ref"] = branch_102
+    if body_7 is not None:
+        answer = changed["GET /repos/acme-corp/web/pulls/7"] = copy.deepcopy(
+            routes["GET /repos/acme-corp/web/pulls/7"]
+        )
+        answer["body"]["body"] = body_7
+    return changed
 
 
 def _jira_page(tickets: dict[str, str]) -> dict:
@@ -83,12 +99,15 @@ def _collect(conn: Connection) -> EvidenceItem:
     return run.result.evidence
 
 
-def _github(name: str, **params: object) -> EvidenceItem:
-    with serve_fixtures(FIXTURES / "github_pull_requests", routes=_github_routes()) as server:
+def _github(name: str, routes: dict | None = None, thresholds: dict | None = None,
+            **params: object) -> EvidenceItem:  # fmt: skip
+    routes = routes or _github_routes()
+    with serve_fixtures(FIXTURES / "github_pull_requests", routes=routes) as server:
         conn = Connection.objects.filter(name=name).first() or connection_create(
             name=name, collector_key="github_pull_requests",
             params={"org": "acme-corp", "token": "ghp_scrubbedTokenValue0123456789abcdef",
                     "base_url": server.base_url, **params},
+            thresholds=thresholds,
         )  # fmt: skip
         conn.params["base_url"] = server.base_url
         conn.save(update_fields=["params"])
@@ -105,6 +124,23 @@ def _jira(tickets: dict[str, str], name: str = "Jira") -> EvidenceItem:
                     "jql": "key in (PAY-12, SEC-3, OPS-9, WEB-12)"},
         )  # fmt: skip
         conn.params["base_url"] = server.base_url
+        conn.save(update_fields=["params"])
+        return _collect(conn)
+
+
+def _linear(name: str = "Linear", **params: object) -> EvidenceItem:
+    """``linear_changes`` of team ENG over its recorded answers (ENG-1 and ENG-5 approved
+    before done, ENG-2 after, ENG-3 by its assignee, ENG-4 not done, ENG-6 unreadable,
+    ENG-7 by an automation), without the rate-limited first try (the runner really sleeps)."""
+    recorded = json.loads((FIXTURES / "linear_changes" / "routes.json").read_text())
+    answers = [a for a in recorded["POST /graphql"] if a.get("status") != 400]
+    with serve_fixtures(FIXTURES / "linear_changes", routes={"POST /graphql": answers}) as server:
+        conn = Connection.objects.filter(name=name).first() or connection_create(
+            name=name, collector_key="linear_changes",
+            params={"api_url": server.url("/graphql"), "team_keys": ["ENG"],
+                    "api_key": "lin_api_scrubbedLinearPersonalKey0123456789abcdef", **params},
+        )  # fmt: skip
+        conn.params["api_url"] = server.url("/graphql")
         conn.save(update_fields=["params"])
         return _collect(conn)
 
@@ -133,6 +169,75 @@ def test_population_is_declared_in_one_line() -> None:
     assert TICKET_POPULATIONS["jira_changes"].approval_assertion == (
         "jira_changes.approved_before_done"
     )
+    assert TICKET_POPULATIONS["linear_changes"].key_column == "key"
+    assert TICKET_POPULATIONS["linear_changes"].approval_assertion == (
+        "linear_changes.approved_before_done"
+    )
+
+
+def test_linear_and_jira_keys_in_one_organisation(media_root, catalogs, at_now) -> None:  # noqa: F811
+    """api#102 is merged from carol/ENG-1-tune-retries and web#7 cites ENG-2 and WEB-12: the
+    Linear keys are judged by linear_changes, the Jira keys by jira_changes, in one join."""
+    routes = _github_routes(branch_102="carol/ENG-1-tune-retries", body_7="See ENG-2, WEB-12")
+    github = _github("GitHub", routes=routes)
+    jira = _jira({"PAY-12": "CHG-1", "SEC-3": "CHG-2", "OPS-9": "CHG-4"})
+    before = _latest_join()
+    assert before.seq == jira.seq + 1
+    unseen = _message(before, IN_POPULATION, "acme-corp/api#102")
+    assert _verdicts(before, IN_POPULATION)["acme-corp/api#102"] == "warn"
+    assert "ENG-1 not seen in the ticket population" in unseen
+    assert "key in (ENG-1)" in unseen  # the jira_changes hint, then the linear_changes one
+    assert "a linear_changes connection whose team_keys include the issue's team (ENG)" in unseen
+    assert "window_days" in unseen
+
+    # The Linear population arrives: the post-ingest hook runs the join again.
+    linear = _linear()
+    item = _latest_join()
+    assert item.seq == linear.seq + 1
+    assert _verdicts(item, IN_POPULATION) == {
+        "acme-corp/api#101": "pass", "acme-corp/api#102": "pass", "acme-corp/api#104": "pass",
+        PUSH: "pass", "acme-corp/web#7": "pass",
+    }  # fmt: skip
+    assert _verdicts(item, APPROVED) == {
+        "acme-corp/api#101": "pass",  # PAY-12, Jira: approved before done
+        "acme-corp/api#102": "pass",  # ENG-1, Linear: moved to Approved by Bob before Done
+        "acme-corp/api#104": "fail",  # SEC-3, Jira: approved after done
+        PUSH: "warn",  # OPS-9, Jira: not done
+        "acme-corp/web#7": "fail",  # ENG-2, Linear: the Approved label came after Done
+    }
+    approved = _message(item, APPROVED, "acme-corp/api#102")
+    assert "ENG-1 approved (state Approved) by Bob Chen" in approved
+    assert f"(linear_changes seq {linear.seq})" in approved
+    late = _message(item, APPROVED, "acme-corp/web#7")
+    assert "after it was done" in late and f"linear_changes seq {linear.seq}" in late
+    assert "not seen: WEB-12" in _message(item, IN_POPULATION, "acme-corp/web#7")
+    assert f"linear_changes seq {linear.seq}" in _message(item, IN_POPULATION, "acme-corp/api#102")
+    rows = {r["change"]: r for r in json.loads(artifact_read(item.artifact_path))["rows"]}
+    assert rows["acme-corp/api#102"]["cited_keys"] == ["ENG-1"]
+    assert rows["acme-corp/api#102"]["approval"]["ENG-1"]["collector"] == "linear_changes"
+    assert rows["acme-corp/api#101"]["approval"]["PAY-12"]["collector"] == "jira_changes"
+    assert rows["acme-corp/web#7"]["keys_seen"] == ["ENG-2"]
+    assert rows["acme-corp/web#7"]["ticket_populations"] == ["jira_changes", "linear_changes"]
+    assert rows["acme-corp/web#7"]["ticket_evidence"] == [
+        f"jira_changes seq {jira.seq}", f"linear_changes seq {linear.seq}"]  # fmt: skip
+    assert [(d["collector"], d["seq"], d["sha256"]) for d in item.provenance["derived_from"]] == [
+        ("github_pull_requests", github.seq, github.sha256),
+        ("jira_changes", jira.seq, jira.sha256),
+        ("linear_changes", linear.seq, linear.sha256),
+    ]
+    assert verify_chain().ok
+
+
+def test_linear_alone_is_a_ticket_population(media_root, catalogs, at_now) -> None:  # noqa: F811
+    """Without Jira, Linear evidence is enough: Jira-style keys are simply not seen."""
+    _linear()
+    assert _latest_join() is None  # tickets alone: nothing to join
+    _github("GitHub", routes=_github_routes(branch_102="carol/ENG-5-tune-retries"))
+    item = _latest_join()
+    assert _verdicts(item, APPROVED)["acme-corp/api#102"] == "pass"  # ENG-5 (three pages)
+    assert _verdicts(item, IN_POPULATION)["acme-corp/api#101"] == "warn"  # PAY-12, OPS-7
+    hint = _message(item, IN_POPULATION, "acme-corp/api#101")
+    assert "team_keys include the issue's team (OPS, PAY)" in hint
 
 
 def test_each_ingest_recomputes_the_join(media_root, catalogs, at_now) -> None:  # noqa: F811
@@ -142,7 +247,9 @@ def test_each_ingest_recomputes_the_join(media_root, catalogs, at_now) -> None: 
     assert first is not None and first.seq == github.seq + 1  # the hook's job ran
     assert set(_verdicts(first, IN_POPULATION).values()) == {"error"}
     assert set(_verdicts(first, APPROVED).values()) == {"error"}
-    assert "No jira_changes evidence" in _message(first, APPROVED, "acme-corp/api#101")
+    assert "No ticket population evidence (jira_changes or linear_changes)" in _message(
+        first, APPROVED, "acme-corp/api#101"
+    )
 
     # The ticket population arrives: the job runs again after its ingest.
     jira = _jira({"PAY-12": "CHG-1", "SEC-3": "CHG-2", "OPS-9": "CHG-4"})

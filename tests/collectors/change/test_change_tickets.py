@@ -90,13 +90,31 @@ def test_without_ticket_evidence_both_checks_are_errors() -> None:
     for assertion_id in (IN_POPULATION, APPROVED):
         assert {f.status for f in found[assertion_id].values()} == {Status.ERROR}
         assert len(found[assertion_id]) == len(ROWS)
-    assert "No jira_changes evidence" in found[APPROVED]["acme/api#1"].message
+    message = found[APPROVED]["acme/api#1"].message
+    assert message.startswith("No ticket population evidence (jira_changes): whether the cited "
+                              "tickets (CHG-1, OPS-7) exist")  # fmt: skip
+    both = {**rows[0], "ticket_populations": ["jira_changes", "linear_changes"]}
+    message = _findings([both])[IN_POPULATION]["acme/api#1"].message
+    assert message.startswith("No ticket population evidence (jira_changes or linear_changes):")
+    assert message.endswith("Collect a ticket population (jira_changes or linear_changes).")
+
+
+def test_each_population_says_how_to_make_a_ticket_seen() -> None:
+    row = {**ROWS[2], "cited_keys": ["ENG-42", "WEB-12", "ENG-7"],
+           "ticket_populations": ["jira_changes", "linear_changes"]}  # fmt: skip
+    message = _findings([row])[IN_POPULATION]["acme/api#3"].message
+    assert "key in (ENG-42, WEB-12, ENG-7)" in message
+    assert (
+        "; or a linear_changes connection whose team_keys include the issue's team (ENG, WEB)"
+        in (message)
+    )
+    assert "window_days long enough to reach the issue's last update" in message
 
 
 def test_a_population_without_a_hint_gets_the_generic_sentence() -> None:
-    row = {**ROWS[2], "ticket_populations": ["jira_changes", "linear_changes"]}
+    row = {**ROWS[2], "ticket_populations": ["jira_changes", "youtrack_changes"]}
     message = _findings([row])[IN_POPULATION]["acme/api#3"].message
-    assert "key in (WEB-12)" in message and "a linear_changes connection that reads it" in message
+    assert "key in (WEB-12)" in message and "a youtrack_changes connection that reads it" in message
 
 
 def test_collect_fails_permanently_and_says_where_rows_come_from() -> None:
