@@ -127,6 +127,12 @@ class CollectionContext:
     budget of :attr:`http` (see :attr:`http_retries`).
     ``allow_http_loopback`` lets that session send credentials over plain HTTP to a
     loopback address (tests' local servers only; never in production).
+    ``thresholds`` are the validated thresholds the run's assertions will be evaluated with
+    (``{assertion_id: {threshold: value}}``, defaults filled by the runner and
+    :func:`collectors.testing.run_collector`; empty when none were given). Assertions get
+    theirs as ``params``; ``collect`` reads one only when what a row records depends on it
+    (``github_pull_requests``: ``ticket_projects`` decides which lower-case branch names
+    are ticket keys), and says so in its documentation.
     """
 
     def __init__(
@@ -144,8 +150,12 @@ class CollectionContext:
         monotonic: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         allow_http_loopback: bool = False,
+        thresholds: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
         self.params: dict[str, Any] = dict(params)
+        self.thresholds: dict[str, dict[str, Any]] = {
+            str(k): dict(v) for k, v in (thresholds or {}).items()
+        }
         self.allow_http_loopback = allow_http_loopback
         self._secrets = sorted(
             {s for s in secrets if isinstance(s, str) and len(s) >= _MIN_SECRET_LENGTH},

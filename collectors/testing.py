@@ -21,7 +21,7 @@ from collectors import registry
 from collectors.base import Collector, Finding, ParamError, Status, validate_params
 from collectors.context import CollectionContext
 from collectors.destinations import destination_errors
-from collectors.evaluate import evaluate_assertions
+from collectors.evaluate import evaluate_assertions, validate_thresholds
 from collectors.fixture_server import FixtureServer, serve_fixtures
 from collectors.schema import coerce_rows
 
@@ -98,8 +98,10 @@ def run_collector(
     including a destination URL that secrets may not be sent to); the secret values are
     registered for log redaction. ``ctx_kw`` go to :func:`make_context` (e.g. ``now=...``,
     ``aws_session_factory=...``). With ``ctx``, its
-    params are validated and replaced by the validated dict. A ``CollectorError`` raised by
-    ``collect`` propagates, as it does in the runner.
+    params are validated and replaced by the validated dict. ``thresholds`` are validated
+    (defaults filled) and, as in the runner, given to ``collect`` as ``ctx.thresholds`` and
+    to the assertions. A ``CollectorError`` raised by ``collect`` propagates, as it does in
+    the runner.
     """
     if isinstance(cls_or_key, str):
         try:
@@ -116,11 +118,13 @@ def run_collector(
     if unsafe:
         raise ParamError(unsafe)
     secrets = [str(validated[name]) for name in cls.secret_param_names() if validated[name]]
+    complete = validate_thresholds(cls, thresholds)
     if ctx is None:
         ctx_kw["secrets"] = [*ctx_kw.get("secrets", ()), *secrets]
-        ctx = make_context(validated, **ctx_kw)
+        ctx = make_context(validated, thresholds=complete, **ctx_kw)
     else:
         ctx.params = validated
+        ctx.thresholds = complete
         for secret in secrets:
             ctx.add_secret(secret)
     rows = coerce_rows(cls.columns, cls().collect(ctx))

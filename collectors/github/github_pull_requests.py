@@ -57,8 +57,30 @@ def _time(value: Any) -> datetime | None:
 
 
 def issue_keys(*texts: str | None) -> list[str]:
-    """Sorted, distinct issue keys (``ABC-123``) found in the texts."""
+    """Sorted, distinct issue keys (``ABC-123``, upper case only) found in the texts."""
     return sorted({key for text in texts if text for key in ISSUE_KEY_RE.findall(text)})
+
+
+def ticket_projects(values: list[str] | None) -> list[str]:
+    """The ``ticket_projects`` threshold as upper-case project keys (blanks dropped)."""
+    return list(dict.fromkeys(p.strip().upper() for p in values or [] if p and p.strip()))
+
+
+def branch_key_pattern(projects: list[str]) -> re.Pattern[str] | None:
+    """A pattern for ``<project>-<number>`` of the given projects in any case (Linear
+    suggests branch names such as ``alice/eng-42-fix-login``); None without projects."""
+    if not projects:
+        return None
+    names = "|".join(re.escape(p) for p in sorted(projects, key=len, reverse=True))
+    return re.compile(rf"(?<![A-Za-z0-9])({names})-([1-9][0-9]*)(?![A-Za-z0-9])", re.IGNORECASE)
+
+
+def branch_issue_keys(branch: str | None, pattern: re.Pattern[str] | None) -> list[str]:
+    """Sorted, distinct keys of the configured projects in a branch name, in upper case
+    (``alice/eng-42-fix-login`` -> ``ENG-42``); none without a pattern."""
+    if not branch or pattern is None:
+        return []
+    return sorted({f"{m.group(1).upper()}-{m.group(2)}" for m in pattern.finditer(branch)})
 
 
 def approvers_at(reviews: list[dict[str, Any]], merged_at: datetime) -> list[str]:
@@ -162,8 +184,14 @@ class GithubPullRequestsCollector(Collector):
 
     ``approvers`` are the reviewers whose latest verdict (APPROVED, CHANGES_REQUESTED or
     DISMISSED; comments do not count) submitted before ``merged_at`` is APPROVED. Issue keys
-    (``ABC-123``) are taken from the title, the head branch name and the body; the body
-    itself is not kept.
+    (``ABC-123``, upper case) are taken from the title, the head branch name and the body;
+    the body itself is not kept. When the ``cites_a_ticket`` threshold ``ticket_projects``
+    is set, a key of one of those projects written in lower (or mixed) case in the head
+    branch name also counts and is recorded in upper case (Linear suggests branch names such
+    as ``alice/eng-42-fix-login``: ``ENG-42`` with ``ENG`` configured); without configured
+    projects, and in titles, bodies and commit messages, only upper-case keys count (a plain
+    ``abc-123`` is too often something else). So ``issue_keys`` depends on that threshold
+    as it stood at collection time (recorded with each finding).
 
     Direct pushes: a ``PushEvent`` to the default branch in the window whose ``head`` is not
     the merge commit of a pull request merged in the window becomes a row of
@@ -194,7 +222,7 @@ class GithubPullRequestsCollector(Collector):
 
     key = _KEY
     title = "GitHub pull requests merged to default branches"
-    version = 2
+    version = 3
     params = (
         *GITHUB_PARAMS,
         Param(
@@ -231,7 +259,12 @@ class GithubPullRequestsCollector(Collector):
             "json",
             "Conclusion of each required check on the head commit (null: not read).",
         ),
-        Column("issue_keys", "json", "Issue keys (ABC-123) in title, branch or body."),
+        Column(
+            "issue_keys",
+            "json",
+            "Issue keys (ABC-123) in title, branch or body; a key of a ticket_projects project "
+            "in a lower-case branch name (abc-123) is recorded upper-cased.",
+        ),
         Column("read_error", "string", "What could not be read for this pull request."),
         Column(
             "branch_protection",
@@ -417,20 +450,24 @@ class GithubPullRequestsCollector(Collector):
         controls=_CONTROLS,
         rationale="A ticket per production change is how a change is requested, authorised "
         "and traced (CC8.1, A.8.32); the key links the change to its ticket's approvals "
-        "(jira_changes).",
+        "(jira_changes, linear_changes).",
         params=(
             Param(
                 "ticket_projects",
                 "list",
-                help="Project keys a ticket must belong to, e.g. CHG, OPS; empty: any key.",
+                help="Project keys (Jira projects, Linear teams) a ticket must belong to, e.g. "
+                "CHG, ENG; empty: any upper-case key. When set, a key of these projects in "
+                "lower case in the head branch name (Linear's eng-42-fix-login) counts too.",
             ),
         ),
     )
     def cites_a_ticket(row: dict[str, Any], params: dict[str, Any]) -> Outcome:
         """PASS when the title, branch or body (commit messages for a direct push) cites an
-        issue key of one of ``ticket_projects`` (any ``ABC-123`` key when none are set)."""
+        issue key of one of ``ticket_projects`` (any upper-case ``ABC-123`` key when none are
+        set; with projects set, the head branch may cite one in lower case, which collection
+        recorded in ``issue_keys`` in upper case)."""
         where = row["pull_request"]
-        projects = [p.strip().upper() for p in params["ticket_projects"] or [] if p.strip()]
+        projects = ticket_projects(params["ticket_projects"])
         keys = row["issue_keys"] or []
         matching = [k for k in keys if not projects or k.rsplit("-", 1)[0] in projects]
         if matching:
@@ -510,6 +547,8 @@ def _repository_rows(
     owner, name = full_name.split("/", 1)
     branch = sys.intern(str(repo.get("default_branch") or "main"))
     state = _Branch()
+    projects = ticket_projects(ctx.thresholds.get(_TICKET, {}).get("ticket_projects"))
+    pattern = branch_key_pattern(projects)
     _read_protection(api, owner, name, branch, state)
     _read_pushes(ctx, api, owner, name, branch, since, state)
     shared = {
@@ -533,7 +572,7 @@ def _repository_rows(
         if merged_at is None or not since <= merged_at <= now:
             continue
         ctx.check_budget()
-        row = _row(api, full_name, pull, merged_at, state, shared)
+        row = _row(api, full_name, pull, merged_at, state, shared, pattern)
         if row["merge_commit_sha"]:
             merges.add(row["merge_commit_sha"])
         yield row
@@ -570,8 +609,12 @@ def _row(
     merged_at: datetime,
     state: _Branch,
     shared: dict[str, Any],
+    branch_keys: re.Pattern[str] | None = None,
 ) -> dict[str, Any]:
-    """One row from a pull request of the list, its reviews and its head commit's checks."""
+    """One row from a pull request of the list, its reviews and its head commit's checks.
+
+    ``branch_keys`` (from :func:`branch_key_pattern`) also reads the configured projects'
+    keys written in lower case in the head branch name."""
     owner, name = full_name.split("/", 1)
     number = int(pull["number"])
     head = pull.get("head") or {}
@@ -620,7 +663,12 @@ def _row(
         "merged_by": _name(merged_by.get("login")) if isinstance(merged_by, dict) else None,
         "approvers": approvers,
         "check_conclusions": state.share(conclusions),
-        "issue_keys": issue_keys(pull.get("title"), head_ref, pull.get("body")),
+        "issue_keys": sorted(
+            {
+                *issue_keys(pull.get("title"), head_ref, pull.get("body")),
+                *branch_issue_keys(head_ref, branch_keys),
+            }
+        ),
         "read_error": "; ".join(errors) or None,
     }
 

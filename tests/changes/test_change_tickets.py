@@ -379,3 +379,31 @@ def test_artifact_rows_are_streamed_and_checked(media_root, catalogs, at_now,  #
     bad = EvidenceItem(seq=item.seq, artifact_path=item.artifact_path, sha256="0" * 64)
     with pytest.raises(selectors.ArtifactUnreadable, match="does not match its SHA-256"):
         list(selectors.artifact_rows(bad, ("pull_request",)))
+
+
+def test_lower_case_linear_branch_of_a_configured_team(media_root, catalogs, at_now) -> None:  # noqa: F811
+    """Linear's suggested branch carol/eng-1-tune-retries cites ENG-1 when the GitHub
+    connection's ticket_projects include ENG: the runner gives the thresholds to collect,
+    issue_keys records ENG-1 and the join judges it by linear_changes."""
+    _linear()
+    routes = _github_routes(branch_102="carol/eng-1-tune-retries")
+    plain = _github("GitHub plain", routes=routes, repositories=["api"])
+    assert _verdicts(plain, "github_pull_requests.cites_a_ticket")["acme-corp/api#102"] == "fail"
+    assert _verdicts(_latest_join(), IN_POPULATION)["acme-corp/api#102"] == "fail"  # no key
+
+    projects = {"github_pull_requests.cites_a_ticket": {"ticket_projects": ["ENG", "PAY"]}}
+    configured = _github("GitHub", routes=routes, thresholds=projects, repositories=["api"])
+    assert _verdicts(configured, "github_pull_requests.cites_a_ticket")["acme-corp/api#102"] == (
+        "pass"
+    )
+    rows = {
+        r["pull_request"]: r for r in json.loads(artifact_read(configured.artifact_path))["rows"]
+    }
+    assert rows["acme-corp/api#102"]["issue_keys"] == ["ENG-1"]
+    item = _latest_join()  # the more recent connection's row of api#102 is kept
+    assert _verdicts(item, IN_POPULATION)["acme-corp/api#102"] == "pass"
+    assert _verdicts(item, APPROVED)["acme-corp/api#102"] == "pass"
+    joined = {r["change"]: r for r in json.loads(artifact_read(item.artifact_path))["rows"]}
+    assert joined["acme-corp/api#102"]["cited_keys"] == ["ENG-1"]
+    assert joined["acme-corp/api#102"]["source_seq"] == configured.seq
+    assert joined["acme-corp/api#102"]["approval"]["ENG-1"]["collector"] == "linear_changes"

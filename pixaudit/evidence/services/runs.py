@@ -531,7 +531,7 @@ def _execute_claimed(
     try:
         # Before collecting: thresholds stored for an assertion the collector no longer
         # declares (or written around the services) are refused, never silently ignored.
-        validate_thresholds(cls, run.thresholds or None)
+        thresholds = validate_thresholds(cls, run.thresholds or None)
     except ParamError as exc:
         detail = "; ".join(f"{k}: {v}" for k, v in sorted(exc.errors.items()))
         return _fail(run, f"invalid thresholds: {detail}", permanent=True,
@@ -550,6 +550,7 @@ def _execute_claimed(
             progress=progress,
             time_budget=_time_budget(),
             allow_http_loopback=allow_http_loopback(),
+            thresholds=thresholds,  # the ones the findings below are evaluated with
         )
         collected_at = ctx.now()
         rows = coerce_rows(cls.columns, cls().collect(ctx))

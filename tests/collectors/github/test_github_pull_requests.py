@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import gc
 import tracemalloc
 from datetime import UTC, datetime
@@ -14,10 +15,12 @@ from collectors.github._generated import serve_generated_pull_requests
 from collectors.github.github_pull_requests import (
     GithubPullRequestsCollector,
     approvers_at,
+    branch_issue_keys,
+    branch_key_pattern,
     issue_keys,
 )
 from collectors.lint import lint_collector
-from collectors.testing import make_context, run_collector, serve_fixtures
+from collectors.testing import load_json, make_context, run_collector, serve_fixtures
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "github_pull_requests"
 TOKEN = "ghp_scrubbedTokenValue0123456789abcdef"
@@ -278,9 +281,63 @@ def test_issue_keys() -> None:
 
 def test_linear_identifiers_are_issue_keys() -> None:
     """A Linear identifier (team key and number, the ``key`` of ``linear_changes``) is cited
-    like a Jira key, in upper case (Linear's suggested branch names are lower case)."""
+    like a Jira key, in upper case; Linear's suggested lower-case branch names count only for
+    configured ``ticket_projects`` (next tests)."""
     texts = ("ENG-123 Fix the login redirect", "alice/ENG-42-fix-login", "Closes OPS2-7")
     assert issue_keys(*texts) == ["ENG-123", "ENG-42", "OPS2-7"]
+    assert issue_keys("alice/eng-42-fix-login") == []
+
+
+def test_lower_case_branch_keys_of_configured_projects() -> None:
+    pattern = branch_key_pattern(["ENG", "OPS2"])
+    assert branch_issue_keys("alice/eng-42-fix-login", pattern) == ["ENG-42"]
+    assert branch_issue_keys("ops2-7_and_Eng-5/ENG-42", pattern) == ["ENG-42", "ENG-5", "OPS2-7"]
+    # another project, a longer word, a leading zero, a letter glued on: not keys
+    for branch in ("alice/web-3-copy", "alice/engine-42", "eng-042-x", "xeng-4", "eng-4b"):
+        assert branch_issue_keys(branch, pattern) == [], branch
+    assert branch_key_pattern([]) is None
+    assert branch_issue_keys("alice/eng-42-fix-login", None) == []
+
+
+def _lower_case_routes() -> dict[str, object]:
+    """api#102 merged from Linear's suggested branch carol/eng-42-tune-retries, its title
+    citing eng-5 in lower case (recorded: "Tune retries" from carol/retries)."""
+    routes = load_json(FIXTURES / "routes.json")
+    changed = {}
+    for route in ("GET /repos/acme-corp/api/pulls", "GET /repos/acme-corp/api/pulls/102"):
+        answer = changed[route] = copy.deepcopy(routes[route])
+        body = answer["body"]
+        for pull in body if isinstance(body, list) else [body]:
+            if pull["number"] == 102:
+                pull["head"]["ref"] = "carol/eng-42-tune-retries"
+                pull["title"] = "Tune retries (eng-5)"
+    return changed
+
+
+def test_lower_case_branch_cites_a_configured_project_only() -> None:
+    """With ticket_projects ENG the lower-case branch key counts, upper-cased in issue_keys;
+    without configured projects, and in the title, lower case never counts."""
+    with serve_fixtures(FIXTURES, routes=_lower_case_routes()) as server:
+        plain = run_collector(
+            GithubPullRequestsCollector, _params(server.base_url, repositories=["api"]), now=NOW
+        )
+        configured = run_collector(
+            GithubPullRequestsCollector, _params(server.base_url, repositories=["api"]),
+            now=NOW, thresholds={TICKET: {"ticket_projects": [" eng ", "PAY"]}},
+        )  # fmt: skip
+    plain_102 = next(r for r in plain.rows if r["pull_request"] == "acme-corp/api#102")
+    assert plain_102["issue_keys"] == []
+    assert plain.statuses(TICKET)["acme-corp/api#102"] == Status.FAIL
+    rows = {r["pull_request"]: r for r in configured.rows}
+    assert rows["acme-corp/api#102"]["issue_keys"] == ["ENG-42"]  # not ENG-5 (title)
+    assert rows["acme-corp/api#101"]["issue_keys"] == ["OPS-7", "PAY-12"]  # unchanged
+    assert configured.finding(TICKET, "acme-corp/api#102").message == (
+        "acme-corp/api#102 cites ENG-42."
+    )
+    assert configured.finding(TICKET, "acme-corp/api#102").thresholds == {
+        "ticket_projects": [" eng ", "PAY"]
+    }
+    assert configured.statuses(TICKET)["acme-corp/api#104"] == Status.FAIL  # SEC-3
 
 
 def _peak_bytes(prs: int, *, keep: bool) -> int:
