@@ -169,5 +169,11 @@ def test_run_collector_by_key_and_with_ctx() -> None:
         result = run_collector("test_echo", ctx=ctx)
     assert result.rows[0]["seen_at"] == "2024-01-01T00:00:00.000000Z"
     assert ctx.params["fail"] is False  # validated params replaced the raw ones
+    assert ctx.thresholds == {"test_echo.small": {"max_size": 10}}  # defaults, as the runner
+    assert make_context({}).thresholds == {}
+    with registry.temporarily(EchoCollector):
+        ctx = make_context({"items": []})
+        run_collector("test_echo", ctx=ctx, thresholds={"test_echo.small": {"max_size": 5}})
+    assert ctx.thresholds == {"test_echo.small": {"max_size": 5}}  # what collect may read
     # a built-in is found by key after discovery
     assert run_collector("demo_inventory").rows
