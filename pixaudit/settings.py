@@ -417,7 +417,8 @@ if PRODUCTION:
 PIXAUDIT_MANUAL_MAX_BYTES = env_int("PIXAUDIT_MANUAL_MAX_BYTES", 25 * 1024 * 1024, minimum=1024)
 # Days to answer a data-subject request (pixaudit.privacy); stored on each request when recorded.
 PIXAUDIT_DSR_DUE_DAYS = env_int("PIXAUDIT_DSR_DUE_DAYS", 30, minimum=1)
-# Called after each committed collection (pixaudit.evidence.services.ingest.evidence_post_ingest):
+# Called after each committed collection, push and append
+# (pixaudit.evidence.services.ingest.evidence_post_ingest):
 # access reviews check whether revoked access was removed.
 PIXAUDIT_POST_INGEST_HOOKS = [
     "pixaudit.reviews.services.followups.followups_after_ingest",
