@@ -512,6 +512,9 @@ class Collector(ABC):
     decorated with :func:`assertion`), and implement :meth:`collect`. The class docstring is
     the collector's documentation: what is collected, from which API calls, with which
     permissions, and an example row in words.
+
+    ``push`` and ``app_register`` mark the two kinds of collector pixaudit never runs: rows
+    pushed by API, and rows the app records itself from its own registers (``recorded_in``).
     """
 
     key: ClassVar[str] = ""
@@ -526,6 +529,14 @@ class Collector(ABC):
     identity_population: ClassVar[bool] = False
     #: True for collectors whose rows arrive by API (``collectors.push.PushCollector``).
     push: ClassVar[bool] = False
+    #: True for an *app register*: the platform itself records the rows from data kept in
+    #: the app (a register page, an upload) and appends them as evidence. Such a collector is
+    #: a declaration only (columns, assertions, controls, docs): it has no connection, is
+    #: never scheduled and never run; ``recorded_in`` says in words where the rows come from.
+    app_register: ClassVar[bool] = False
+    #: For an app register: where in the app its evidence is recorded (e.g. "the data-subject
+    #: request register (Privacy requests, /privacy-requests/)"). Shown in every refusal.
+    recorded_in: ClassVar[str] = ""
     assertions: ClassVar[tuple[Assertion, ...]] = ()
     assertions_by_id: ClassVar[dict[str, Assertion]] = {}
 
@@ -586,6 +597,8 @@ class Collector(ABC):
             "max_age_seconds": int(cls.max_age.total_seconds()),
             "identity_population": cls.identity_population,
             "push": cls.push,
+            "app_register": cls.app_register,
+            "recorded_in": cls.recorded_in,
             "assertions": [a.describe() for a in cls.assertions],
             "controls": list(cls.controls()),
         }

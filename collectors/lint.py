@@ -206,9 +206,36 @@ def lint_collector(cls: Any, known_controls: set[str] | None = None) -> list[str
         problems.append("max_age must be a positive timedelta")
     if not isinstance(cls.identity_population, bool):
         problems.append("identity_population must be a bool")
+    problems.extend(_app_register_problems(cls))
     for a in cls.assertions:
         problems.extend(_assertion_problems(a, known_controls))
     problems.extend(_module_problems(cls))
+    return problems
+
+
+def _app_register_problems(cls: type[Collector]) -> list[str]:
+    """An app register says where its rows are recorded and has nothing to connect to."""
+    if not isinstance(cls.app_register, bool):
+        return ["app_register must be a bool"]
+    recorded_in = cls.recorded_in
+    if not isinstance(recorded_in, str):
+        return ["recorded_in must be a string"]
+    if not cls.app_register:
+        if recorded_in.strip():
+            return ["recorded_in is set but app_register is not: set app_register = True"]
+        return []
+    problems: list[str] = []
+    if not recorded_in.strip():
+        problems.append(
+            "an app register must say where its rows are recorded (recorded_in), for the "
+            "messages that refuse to run it"
+        )
+    if cls.push:
+        problems.append("a collector is either pushed (push) or an app register, not both")
+    if cls.params:
+        problems.append("an app register declares no params: it has no connection to configure")
+    if cls.permissions:
+        problems.append("an app register declares no permissions: it calls no API")
     return problems
 
 

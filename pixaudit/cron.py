@@ -15,6 +15,7 @@ from pixaudit.notifications.jobs import notifications_digest_job
 from pixaudit.people.jobs import people_daily_job
 from pixaudit.posture.jobs import readiness_snapshots_job
 from pixaudit.privacy.jobs import privacy_daily_job
+from pixaudit.reports.jobs import pack_builds_sweep_job
 from pixaudit.reviews.jobs import reviews_daily_job
 from pixaudit.tasks.jobs import tasks_daily_job, work_tick_job
 from pixaudit.vendors.jobs import vendors_daily_job
@@ -67,3 +68,7 @@ cron.register(privacy_daily_job, queue_name="default", cron="20 0 * * *", job_ti
 # Daily at 00:25 UTC: the change-ticket join (pixaudit.changes) again over the latest pull
 # request and ticket evidence (each of their collections also enqueues it).
 cron.register(change_tickets_job, queue_name="default", cron="25 0 * * *", job_timeout=900)
+# Daily at 00:40 UTC: remove the stored files of evidence pack builds older than
+# PIXAUDIT_PACK_RETENTION_DAYS (the latest build of each pack is kept; each removal is
+# audit-logged as pack.swept, and the build's page offers to build it again).
+cron.register(pack_builds_sweep_job, queue_name="default", cron="40 0 * * *", job_timeout=600)

@@ -254,6 +254,10 @@ else:
 PIXAUDIT_ARTIFACT_MAX_BYTES = env_int(
     "PIXAUDIT_ARTIFACT_MAX_BYTES", 256 * 1024 * 1024, minimum=64 * 1024
 )
+# Evidence pack builds (pixaudit.reports): the stored ZIP of a build older than this many
+# days is removed by the daily sweep, except the latest successful build of each report (and,
+# for engagement builds, of each requester); the build's row and digests stay.
+PIXAUDIT_PACK_RETENTION_DAYS = env_int("PIXAUDIT_PACK_RETENTION_DAYS", 30, minimum=1)
 # AWS collectors (issue 17): threads for one account's per-resource calls, and caps per
 # service ("s3=4,kms=2"). botocore's adaptive retry mode paces each client on throttling
 # on top. The collectors (no Django) read the same two variables from the environment;
@@ -414,7 +418,8 @@ if PRODUCTION:
 PIXAUDIT_MANUAL_MAX_BYTES = env_int("PIXAUDIT_MANUAL_MAX_BYTES", 25 * 1024 * 1024, minimum=1024)
 # Days to answer a data-subject request (pixaudit.privacy); stored on each request when recorded.
 PIXAUDIT_DSR_DUE_DAYS = env_int("PIXAUDIT_DSR_DUE_DAYS", 30, minimum=1)
-# Called after each committed collection (pixaudit.evidence.services.ingest.evidence_post_ingest):
+# Called after each committed collection, push and append
+# (pixaudit.evidence.services.ingest.evidence_post_ingest):
 # access reviews check whether revoked access was removed.
 PIXAUDIT_POST_INGEST_HOOKS = [
     "pixaudit.reviews.services.followups.followups_after_ingest",

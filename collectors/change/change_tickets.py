@@ -113,13 +113,17 @@ class ChangeTicketsCollector(Collector):
     )  # fmt: skip
     resource_column = "change"
     max_age = timedelta(days=2)
+    app_register = True
+    recorded_in = (
+        "the latest github_pull_requests and ticket population (jira_changes, linear_changes) "
+        "evidence, joined by pixaudit after each of their collections and daily"
+    )
 
     def collect(self, ctx: CollectionContext) -> list[dict[str, Any]]:
         """Never pulled: the platform derives the rows from other collectors' evidence."""
         raise CollectorError(
-            f"{self.key} cannot be collected: its rows are derived by pixaudit from the latest "
-            "github_pull_requests and ticket population (jira_changes, linear_changes) "
-            "evidence, after each of their collections and daily",
+            f"{self.key} cannot be collected: its rows are derived by pixaudit from "
+            f"{self.recorded_in}",
             permanent=True,
         )
 

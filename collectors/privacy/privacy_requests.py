@@ -32,11 +32,12 @@ STATUSES = ("completed", "open", "overdue")
 class PrivacyRequestsCollector(Collector):
     """Data-subject requests (access, erasure, ...) as recorded in pixaudit's own register.
 
-    Declaration only: the rows come from the register of the ``pixaudit.privacy`` app, which
-    snapshots it into one evidence item after each change and daily
-    (``privacy_evidence_refresh``). A connection of this collector cannot be run: its
-    ``collect`` fails permanently, saying where the rows come from. No API is called, so no
-    permission is needed.
+    Declaration only (an app register, ``app_register = True``): the rows come from the
+    register of the ``pixaudit.privacy`` app, which snapshots it into one evidence item after
+    each change and daily (``privacy_evidence_refresh``). It has no connection: it is not
+    offered on the connections page, never scheduled, and "Run now", the API and
+    ``manage.py collect`` refuse it, saying where the rows come from. No API is called, so
+    no permission is needed.
 
     Personal data is minimal: a request is named by its short external reference (a ticket
     number), never by the data subject or the request's content; notes and completion files
@@ -64,13 +65,14 @@ class PrivacyRequestsCollector(Collector):
     )  # fmt: skip
     resource_column = "reference"
     max_age = timedelta(days=1)
+    app_register = True
+    recorded_in = "the data-subject request register (Privacy requests, /privacy-requests/)"
 
     def collect(self, ctx: CollectionContext) -> list[dict[str, Any]]:
         """Never pulled: the rows are the app's register, snapshotted by the app itself."""
         raise CollectorError(
-            f"{self.key} cannot be collected: its rows come from the data-subject request "
-            "register in the app (Privacy requests), which records them as evidence after "
-            "each change and daily",
+            f"{self.key} cannot be collected: its rows come from {self.recorded_in}, which "
+            "records them as evidence after each change and daily",
             permanent=True,
         )
 

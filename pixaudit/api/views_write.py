@@ -32,7 +32,11 @@ from pixaudit.audits.services import evidence_request_answer
 from pixaudit.dashboard.services import connection_run_now
 from pixaudit.evidence.models import Connection, EvidenceItem
 from pixaudit.evidence.services.manual import ManualEvidenceError, manual_evidence_upload
-from pixaudit.evidence.services.runs import CollectionRunActive, ConnectionIsPushed
+from pixaudit.evidence.services.runs import (
+    CollectionRunActive,
+    CollectorIsAppRegister,
+    ConnectionIsPushed,
+)
 from pixaudit.evidence.storage import ArtifactStoreError, ArtifactTooLarge
 from pixaudit.reviews.models import Campaign
 from pixaudit.reviews.services.campaigns import ReviewError, entries_decide
@@ -146,7 +150,7 @@ class RunStart(ApiView):
                                      request=request._request)  # fmt: skip
         except CollectionRunActive:
             raise ProblemException(409, "A run of this connection is already active.") from None
-        except ConnectionIsPushed as exc:
+        except (ConnectionIsPushed, CollectorIsAppRegister) as exc:
             raise ProblemException(409, f"{str(exc)[0].upper()}{str(exc)[1:]}.") from None
         return Response(s.RunSerializer(run).data, status=202)
 

@@ -21,6 +21,7 @@ from pixaudit.awsorg.models import (
     AwsAccountRun,
     AwsIntegrationRun,
 )
+from pixaudit.exceptions.acceptances import accepted_failures
 
 _ACCOUNT_ID = re.compile(r"^\d{12}$")
 _OU_ID = re.compile(r"^(ou-[0-9a-z]{4,32}-[0-9a-z]{8,32}|r-[0-9a-z]{4,32})$")
@@ -318,7 +319,6 @@ def account_control_summary(
     ``connections`` (a scope's connections) limits the accounts and results read.
     Accounts with failing controls first, then by OU path and id."""
     from pixaudit.evidence.models import LatestResult
-    from pixaudit.exceptions.selectors import accepted_failures
     from pixaudit.posture.selectors import AssertionState, status_for
 
     items = [c for c in posture.controls if c.assertion_ids]

@@ -26,6 +26,8 @@ class ConnectionRow:
     collector_title: str
     #: A push collector's connection: evidence arrives by API, it is never run.
     pushed: bool = False
+    #: A (legacy) connection of an app register: where the app records its rows; never run.
+    recorded_in: str = ""
 
     @property
     def status(self) -> str:
@@ -68,12 +70,18 @@ def connection_rows() -> list[ConnectionRow]:
     runs = CollectionRun.objects.in_bulk([c.last_run_id for c in connections if c.last_run_id])
     titles = collector_titles()
     pushed = {cls.key for cls in registry.all_collectors() if getattr(cls, "push", False)}
+    registers = {
+        cls.key: cls.recorded_in
+        for cls in registry.all_collectors()
+        if getattr(cls, "app_register", False)
+    }
     return [
         ConnectionRow(
             c,
             runs.get(c.last_run_id),
             titles.get(c.collector_key, c.collector_key),
             pushed=c.collector_key in pushed,
+            recorded_in=registers.get(c.collector_key, ""),
         )
         for c in connections
     ]

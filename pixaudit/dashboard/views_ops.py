@@ -30,6 +30,7 @@ from pixaudit.evidence.run_errors import run_error_advice
 from pixaudit.evidence.services import (
     UNSET,
     CollectionRunActive,
+    CollectorIsAppRegister,
     ConnectionIsPushed,
     ConnectionParamsError,
     collector_class,
@@ -37,6 +38,7 @@ from pixaudit.evidence.services import (
     connection_secrets_set,
     connection_update,
 )
+from pixaudit.evidence.services.connections import app_register_message, connectable_collectors
 from pixaudit.evidence.storage import artifact_chunks, artifact_exists
 from pixaudit.lib.display import elapsed, format_when
 from pixaudit.posture import selectors as posture_selectors
@@ -57,7 +59,8 @@ def _page(request: HttpRequest, qs):
 def connection_list(request: HttpRequest) -> HttpResponse:
     registry.discover()
     # Push collectors' connections take no schedule: their rows arrive by API (pixaudit.api).
-    collectors = sorted(registry.all_collectors(), key=lambda c: c.title.lower())
+    # App registers have no connection at all: the app records their rows itself.
+    collectors = sorted(connectable_collectors(), key=lambda c: c.title.lower())
     return render(
         request,
         "dashboard/connection_list.html",
@@ -72,6 +75,9 @@ def connection_create_view(request: HttpRequest) -> HttpResponse:
         collector = collector_class(key)
     except KeyError:
         messages.error(request, "Choose a collector to configure.")
+        return redirect("dashboard:connection_list")
+    if collector.app_register:
+        messages.error(request, app_register_message(collector))
         return redirect("dashboard:connection_list")
     form = ConnectionForm(request.POST or None, collector=collector)
     if request.method == "POST" and form.is_valid():
@@ -150,6 +156,13 @@ def connection_run(request: HttpRequest, pk: int) -> HttpResponse:
             request,
             f"“{conn.name}” is never run: its evidence arrives by API "
             f"(POST /api/v1/push/{conn.collector_key}/?connection={conn.pk}).",
+        )
+        return redirect("dashboard:connection_list")
+    except CollectorIsAppRegister as exc:
+        messages.info(
+            request,
+            f"“{conn.name}” is never run: {exc.collector_key} is recorded by pixaudit from "
+            f"{exc.recorded_in}, which appends its evidence after each change.",
         )
         return redirect("dashboard:connection_list")
     except CollectionRunActive as exc:

@@ -70,6 +70,24 @@ def _assertion_index(classes: Sequence[type[Collector]]) -> list[str]:
     return out
 
 
+def _how_it_arrives(cls: type[Collector]) -> list[str]:
+    """The collectors pixaudit never runs say where their rows come from instead."""
+    if cls.app_register:
+        return [
+            f"App register: recorded by pixaudit from {cls.recorded_in}. It has no "
+            "connection and is never scheduled or run; its evidence is appended after each "
+            "change in the app.",
+            "",
+        ]
+    if cls.push:
+        return [
+            f"Push collector: rows arrive by `POST /api/v1/push/{cls.key}/`; connections "
+            "of it are never scheduled or run.",
+            "",
+        ]
+    return []
+
+
 def collectors_markdown(classes: Sequence[type[Collector]]) -> str:
     """One section per collector (description, params, permissions, columns, assertions and
     their rationales), after a list of collectors and an index of every assertion."""
@@ -96,6 +114,7 @@ def collectors_markdown(classes: Sequence[type[Collector]]) -> str:
             cls.description(),
             "",
         ]
+        out += _how_it_arrives(cls)
         if cls.params:
             out += [
                 "| Param | Type | Required | Default | Help |",

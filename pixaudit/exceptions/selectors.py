@@ -27,7 +27,6 @@ from typing import Any
 from django.conf import settings
 from django.db.models import (
     Case,
-    Count,
     DateTimeField,
     Exists,
     F,
@@ -43,6 +42,7 @@ from collectors.vulnerabilities import DEADLINE_JUDGED_ASSERTIONS
 from pixaudit.accounts.models import User
 from pixaudit.controls.models import Control, Framework
 from pixaudit.controls.selectors import effective_mappings
+from pixaudit.exceptions.acceptances import accepted_failures
 from pixaudit.exceptions.models import AcceptanceStatus, ExceptionAcceptance, ExceptionRecord
 from pixaudit.posture.models import ControlOwner
 from pixaudit.posture.selectors import assertion_catalog
@@ -312,47 +312,6 @@ def exception_rows_stream(
         if len(chunk) < chunk_size:
             return
         last = (chunk[-1].opened_at, chunk[-1].pk)
-
-
-def accepted_failures(
-    *,
-    assertion_ids,
-    at: datetime,
-    up_to_seq: int | None = None,
-    connections=None,
-    by_connection: bool = False,
-) -> dict:
-    """assertion -> number of its exceptions failing at ``at`` whose risk acceptance was in
-    force then (approved by ``at``, not revoked by then, ``expires_on`` on or after its UTC
-    day): the FAIL results that posture reports as excluded from monitoring (one query).
-    ``by_connection``: keyed ``(assertion, connection id)`` instead (per-account views).
-
-    With ``up_to_seq`` (a report's chain head) the register is read as of that position: an
-    exception opened by a later item does not count, one closed by a later item is open."""
-    day = at.astimezone(UTC).date()
-    in_force = ExceptionAcceptance.objects.filter(
-        exception=OuterRef("pk"),
-        status__in=[AcceptanceStatus.APPROVED, AcceptanceStatus.REVOKED],
-        decided_at__lte=at,
-        expires_on__gte=day,
-    ).filter(Q(revoked_at__isnull=True) | Q(revoked_at__gt=at))
-    qs = ExceptionRecord.objects.filter(assertion_id__in=sorted(assertion_ids), opened_at__lte=at)
-    still_open = Q(closed_at__isnull=True) | Q(closed_at__gt=at)
-    if up_to_seq is not None:
-        qs = qs.filter(start_seq__lte=up_to_seq)
-        still_open |= Q(end_seq__gt=up_to_seq)
-    if connections is not None:
-        qs = qs.filter(connection_id__in=sorted(connections))
-    rows = (
-        qs.filter(still_open)
-        .filter(Exists(in_force))
-        .values_list(*(("assertion_id", "connection_id") if by_connection else ("assertion_id",)))
-        .annotate(n=Count("id"))
-        .order_by()
-    )
-    if by_connection:
-        return {(a, c): n for a, c, n in rows}
-    return dict(rows)
 
 
 def exceptions_for_period(

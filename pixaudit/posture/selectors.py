@@ -63,6 +63,7 @@ from pixaudit.evidence.selectors_manual import (
     manual_state_of,
     manual_states,
 )
+from pixaudit.exceptions.acceptances import accepted_failures
 from pixaudit.posture.models import ApplicabilityDecision, ReadinessSnapshot
 
 
@@ -417,8 +418,6 @@ def _mark_accepted(
 ) -> None:
     """Set ``accepted`` on the states: open exceptions (= the FAIL rows of current state)
     with a risk acceptance in force now (one query, none without states)."""
-    from pixaudit.exceptions.selectors import accepted_failures
-
     if not states:
         return
     for assertion_id, n in accepted_failures(

@@ -22,3 +22,9 @@ def pack_build_run(build_id: int) -> str:
     job = get_current_job()
     build = services_packs.pack_build_execute(build_id=build_id, job_id=job.id if job else "")
     return build.status
+
+
+def pack_builds_sweep_job() -> dict[str, object]:
+    """The daily retention sweep of stored evidence pack files (cron, ``run_scheduled``)."""
+    swept = services_packs.pack_builds_sweep()
+    return {"swept": len(swept), "builds": swept}

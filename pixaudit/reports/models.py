@@ -239,6 +239,9 @@ class PackBuild(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    #: When the retention sweep removed the stored file (``services_packs.pack_builds_sweep``);
+    #: the row, its digests and its audit trail stay.
+    swept_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -30,7 +30,7 @@ from pixaudit.controls.selectors import effective_mappings
 from pixaudit.evidence.models import MAX_ATTEMPTS, CollectionRun, EvidenceItem, Finding, RunStatus
 from pixaudit.evidence.selectors import chain_head
 from pixaudit.evidence.selectors_current import run_failure_rows
-from pixaudit.exceptions.selectors import accepted_failures
+from pixaudit.exceptions.acceptances import accepted_failures
 from pixaudit.posture.coverage import (
     ControlCoverage,
     FrameworkCoverage,

@@ -19,14 +19,17 @@ from __future__ import annotations
 import hashlib
 import logging
 import tempfile
+from datetime import datetime, timedelta
 from typing import Any
 
 import django_rq
+from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 
+from pixaudit.auditlog.services import audit_log_record
 from pixaudit.reports.models import PackAudience, PackBuild, PackBuildStatus, Report
 from pixaudit.reports.packs import PackUnavailable
 from pixaudit.reports.services import (
@@ -183,6 +186,8 @@ def pack_build_open(*, build: PackBuild):
     """
     if build.status != PackBuildStatus.SUCCEEDED or not build.file_path:
         raise PackUnavailable(f"pack build {build.pk} is not ready (status {build.status})")
+    if build.swept_at is not None:
+        raise PackUnavailable(pack_build_swept_message(build))
     try:
         size = default_storage.size(build.file_path)
     except OSError:
@@ -226,6 +231,101 @@ def pack_build_status_payload(build: PackBuild, *, download_url: str, retry_url:
         "error_message": build.error_message,
         "size": build.size,
         "sha256": build.sha256,
-        "download_url": download_url if done else "",
+        "download_url": download_url if done and build.swept_at is None else "",
         "retry_url": retry_url if build.status == PackBuildStatus.FAILED else "",
+        "swept_at": build.swept_at.isoformat() if build.swept_at else None,
+        "swept_message": pack_build_swept_message(build) if build.swept_at else "",
     }
+
+
+# --- retention ----------------------------------------------------------------------------
+
+
+def pack_build_retention_days() -> int:
+    """Days a build's stored ZIP is kept (``PIXAUDIT_PACK_RETENTION_DAYS``, 30 by default)."""
+    return int(settings.PIXAUDIT_PACK_RETENTION_DAYS)
+
+
+def pack_build_swept_message(build: PackBuild) -> str:
+    """What a page says about a build whose file the retention sweep removed."""
+    when = build.swept_at.strftime("%Y-%m-%d") if build.swept_at else "?"
+    return (
+        f"the file of build {build.pk} was removed on {when} by the retention policy (builds "
+        f"are kept {pack_build_retention_days()} days, the latest one of each pack always): "
+        "build the pack again to download it"
+    )
+
+
+def _scope(build: dict[str, Any]) -> tuple[Any, ...]:
+    # Managers share a report's internal builds; an engagement build carries the PDF stamped
+    # for its requester, who alone (among auditors) may download it: one scope each.
+    requester = build["requested_by_id"] if build["audience"] == PackAudience.ENGAGEMENT else None
+    return (build["report_id"], build["audience"], requester)
+
+
+def pack_builds_kept() -> set[int]:
+    """Ids of the latest successful build of each scope (never swept, whatever its age)."""
+    latest: dict[tuple[Any, ...], int] = {}
+    rows = (
+        PackBuild.objects.filter(status=PackBuildStatus.SUCCEEDED)
+        .order_by("-finished_at", "-id")
+        .values("pk", "report_id", "audience", "requested_by_id")
+    )
+    for row in rows.iterator():
+        latest.setdefault(_scope(row), row["pk"])
+    return set(latest.values())
+
+
+def pack_builds_sweep(*, now: datetime | None = None) -> list[int]:
+    """Remove the stored ZIPs of builds older than the retention; return the swept build ids.
+
+    A build is swept when it succeeded, finished more than ``PIXAUDIT_PACK_RETENTION_DAYS``
+    ago, is not the latest successful build of its scope (a report's internal builds; an
+    engagement build per requester) and still has its file. Each build is swept in its own
+    transaction, its row locked: the file is deleted (a file already gone is fine), the row
+    gets ``swept_at`` and the audit log ``pack.swept`` (who asked for it, its path, size and
+    digests). A file the storage refuses to delete is logged and left for the next sweep.
+    The build's row stays, so its page says the file was removed and offers a new build.
+    """
+    now = now or timezone.now()
+    days = pack_build_retention_days()
+    kept = pack_builds_kept()
+    candidates = (
+        PackBuild.objects.filter(
+            status=PackBuildStatus.SUCCEEDED,
+            swept_at__isnull=True,
+            finished_at__lt=now - timedelta(days=days),
+        )
+        .exclude(file_path="")
+        .exclude(pk__in=kept)
+        .values_list("pk", flat=True)
+        .order_by("pk")
+    )
+    swept: list[int] = []
+    for build_id in list(candidates):
+        try:
+            with transaction.atomic():
+                build = (
+                    PackBuild.objects.select_for_update(of=("self",))
+                    .select_related("report", "requested_by")
+                    .filter(pk=build_id, swept_at__isnull=True)
+                    .first()
+                )
+                if build is None:
+                    continue
+                default_storage.delete(build.file_path)  # a missing file is no error
+                PackBuild.objects.filter(pk=build_id).update(swept_at=now)
+                audit_log_record(
+                    action="pack.swept", obj=build.report, pack_build_id=build.pk,
+                    audience=build.audience, engagement_id=build.engagement_id,
+                    requested_by=build.requested_by.get_username() if build.requested_by
+                    else None,
+                    file_path=build.file_path, size=build.size, sha256=build.sha256,
+                    manifest_sha256=build.manifest_sha256,
+                    finished_at=build.finished_at.isoformat(), retention_days=days,
+                )  # fmt: skip
+        except OSError:
+            logger.exception("pack build %s: the stored file could not be removed", build_id)
+            continue
+        swept.append(build_id)
+    return swept

@@ -156,6 +156,7 @@ def pack_build_page(
         "retry_url": urls["retry"],
         "back_url": back[0],
         "back_label": back[1],
+        "retention_days": services_packs.pack_build_retention_days(),
     }
     return render(request, "reports/pack_build.html", context)
 

@@ -111,6 +111,7 @@ def test_cron_config_registers_the_periodic_job():
         "pixaudit.vendors.jobs.vendors_daily_job",
         "pixaudit.privacy.jobs.privacy_daily_job",
         "pixaudit.changes.jobs.change_tickets_job",
+        "pixaudit.reports.jobs.pack_builds_sweep_job",
     }
     assert by_name["pixaudit.evidence.jobs.collections_enqueue_due"].interval == 15
     assert by_name["pixaudit.tasks.jobs.work_tick_job"].interval == 30
@@ -121,6 +122,7 @@ def test_cron_config_registers_the_periodic_job():
     assert by_name["pixaudit.vendors.jobs.vendors_daily_job"].cron == "40 7 * * *"
     assert by_name["pixaudit.privacy.jobs.privacy_daily_job"].cron == "20 0 * * *"
     assert by_name["pixaudit.changes.jobs.change_tickets_job"].cron == "25 0 * * *"
+    assert by_name["pixaudit.reports.jobs.pack_builds_sweep_job"].cron == "40 0 * * *"
 
 
 def test_verify_evidence_command_reports_ok_after_worker_runs(async_collect_queue, start_worker,

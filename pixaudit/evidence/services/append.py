@@ -5,6 +5,12 @@ document, takes the chain lock, stores the artifact (and any attached files) con
 appends the item with ``ingest.chain_append_locked`` and runs ``then(item)`` — all in one
 transaction. Files are written under the lock, so a failure can remove exactly the files this
 call created without racing another append of the same bytes: nothing is left half-stored.
+
+Once the transaction commits (the outermost one, when the caller holds its own), the
+post-ingest hooks run for the item exactly as after a collection
+(``ingest.evidence_post_ingest``: remediation tasks and notifications, the exceptions
+register, the coverage rollup, access-review follow-ups): never under the chain lock, never
+for an append that was rolled back.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from pixaudit.evidence.services.checkpoints import chain_checkpoint_if_due
 from pixaudit.evidence.services.ingest import (
     chain_append_locked,
     chain_lock,
+    evidence_post_ingest,
     finding_counts,
     worker_name,
 )
@@ -84,6 +91,13 @@ def _checkpoint_if_due() -> None:
         logger.exception("could not write a chain checkpoint after an append")
 
 
+def _post_ingest(item: EvidenceItem) -> None:
+    try:
+        evidence_post_ingest(item=item)
+    except Exception:  # each hook logs its own failure; the evidence is committed anyway
+        logger.exception("post-ingest hooks failed for appended evidence seq=%s", item.seq)
+
+
 def evidence_append(
     *,
     collector_key: str,
@@ -105,7 +119,8 @@ def evidence_append(
     appended it, since every item belongs to a run; that pair marks appended evidence, whose
     results merge into current state (a collection replaces its source's rows), and
     ``verify_evidence`` replays it so. ``then(item)`` runs inside the same
-    transaction (e.g. to create the ``ManualEvidence`` row); if anything fails, nothing is
+    transaction (e.g. to create the ``ManualEvidence`` row); the post-ingest hooks run once
+    the outermost transaction commits. If anything fails, nothing is
     stored: no item, no finding, no row, no file written by this call. A storage failure
     raises ``storage.ArtifactStoreError`` (its message says why and that nothing was
     stored); an artifact above ``PIXAUDIT_ARTIFACT_MAX_BYTES`` ``storage.ArtifactTooLarge``.
@@ -156,8 +171,11 @@ def evidence_append(
             )
             if then is not None:
                 then(item)
-            # Once committed: a signed checkpoint of the head, if one is due.
+            # Once committed: a signed checkpoint of the head, if one is due, then the
+            # post-ingest hooks (tasks, notifications, exceptions, coverage), as after a
+            # collection: outside the chain lock, and not at all if the caller rolls back.
             transaction.on_commit(_checkpoint_if_due)
+            transaction.on_commit(lambda: _post_ingest(item))
     except BaseException:
         _remove_created(created)
         raise

@@ -28,7 +28,10 @@ __all__ = [
     "UNSET",
     "ConnectionParamsError",
     "allow_http_loopback",
+    "app_register_collector_keys",
+    "app_register_message",
     "collector_class",
+    "collector_is_app_register",
     "collector_is_pushed",
     "connection_create",
     "connection_decrypted_params",
@@ -39,6 +42,7 @@ __all__ = [
     "decrypt_secrets",
     "push_collector_keys",
     "encrypt_secrets",
+    "connectable_collectors",
     "split_params",
 ]
 
@@ -83,6 +87,34 @@ def push_collector_keys() -> list[str]:
     """Keys of every installed push collector: their connections are never scheduled or run."""
     registry.discover()
     return sorted(c.key for c in registry.all_collectors() if getattr(c, "push", False))
+
+
+def collector_is_app_register(key: str) -> bool:
+    """Whether the collector ``key`` is an app register (the app records its rows itself)."""
+    try:
+        return bool(getattr(collector_class(key), "app_register", False))
+    except KeyError:
+        return False
+
+
+def app_register_collector_keys() -> list[str]:
+    """Keys of every app-register collector: they have no connections and are never run."""
+    registry.discover()
+    return sorted(c.key for c in registry.all_collectors() if getattr(c, "app_register", False))
+
+
+def connectable_collectors() -> list[type[Collector]]:
+    """The collectors a connection can be added for (every one but the app registers)."""
+    registry.discover()
+    return [c for c in registry.all_collectors() if not getattr(c, "app_register", False)]
+
+
+def app_register_message(cls: type[Collector]) -> str:
+    """Why ``cls`` (an app register) has no connection: where its evidence comes from."""
+    return (
+        f"{cls.key} is recorded by pixaudit from {cls.recorded_in}: its evidence is appended "
+        "after each change there, so it has no connection and is never run."
+    )
 
 
 def _push_schedule_problem(cls: type[Collector], schedule_minutes: Any) -> str | None:
@@ -193,9 +225,11 @@ def connection_create(
     """Create a connection after validating ``params`` (secrets included) per field.
 
     Secret params are encrypted; the rest is stored as validated. Raises
-    :class:`ConnectionParamsError`. The new connection is due at once (``next_run_at`` now),
-    except a connection of a push collector: no schedule, never due, evidence arrives by
-    ``POST /api/v1/push/<key>/?connection=<name or id>`` and is its current state.
+    :class:`ConnectionParamsError` (also for an app-register collector, which has no
+    connection: its rows are recorded by the app). The new connection is due at once
+    (``next_run_at`` now), except a connection of a push collector: no schedule, never
+    due, evidence arrives by ``POST /api/v1/push/<key>/?connection=<name or id>`` and is
+    its current state.
     Audited as ``connection.created`` (param and secret names, never values).
     """
     errors: dict[str, str] = {}
@@ -210,6 +244,8 @@ def connection_create(
     except KeyError:
         errors["collector_key"] = f"Unknown collector {collector_key!r}."
         raise ConnectionParamsError(errors) from None
+    if getattr(cls, "app_register", False):
+        raise ConnectionParamsError({"collector_key": app_register_message(cls)})
     if problem := _push_schedule_problem(cls, schedule_minutes):
         errors["schedule_minutes"] = problem
     validated = _validate(cls, params, errors)

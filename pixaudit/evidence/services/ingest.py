@@ -347,11 +347,13 @@ def evidence_ingest(
 
 
 def evidence_post_ingest(*, item: EvidenceItem) -> None:
-    """Run the hooks of ``settings.PIXAUDIT_POST_INGEST_HOOKS`` for a committed collection.
+    """Run the hooks of ``settings.PIXAUDIT_POST_INGEST_HOOKS`` for a committed item.
 
-    Called by the runner after a collection's ingest committed (never inside it, so a hook
-    can neither slow the append nor lose the evidence). Each hook is a dotted path to a
-    callable taking ``item=``; a failing hook is logged and the others still run.
+    Called by the runner after a collection's ingest committed, by the push endpoint after
+    a push, and by ``append.evidence_append`` once an appended item's transaction commits
+    (never inside them, so a hook can neither slow the append nor lose the evidence). Each
+    hook is a dotted path to a callable taking ``item=``; a failing hook is logged and the
+    others still run.
     """
     for path in getattr(settings, "PIXAUDIT_POST_INGEST_HOOKS", ()):
         try:

@@ -48,6 +48,7 @@ from pixaudit.evidence.services.connections import (
     ConnectionParamsError,
     allow_http_loopback,
     collector_class,
+    collector_is_app_register,
     collector_is_pushed,
     connection_next_run_at,
     connection_secret_values,
@@ -78,6 +79,7 @@ __all__ = [
     "FOREGROUND_STOPPED_MESSAGE",
     "STALE_RUN_MESSAGE",
     "CollectionRunActive",
+    "CollectorIsAppRegister",
     "ConnectionIsPushed",
     "RunResult",
     "collection_run_adopt",
@@ -122,6 +124,23 @@ class ConnectionIsPushed(Exception):
         )
 
 
+class CollectorIsAppRegister(Exception):
+    """The collector is an app register: the app records its rows itself, nothing runs it.
+
+    ``connection`` is the (legacy) connection asked to run, or ``None`` for a run by key.
+    """
+
+    def __init__(self, cls: type[Collector], connection: Connection | None = None):
+        self.collector_key = cls.key
+        self.recorded_in = cls.recorded_in
+        self.connection = connection
+        what = f"connection {connection.name!r} ({cls.key})" if connection else cls.key
+        super().__init__(
+            f"{what} is never run: {cls.key} is recorded by pixaudit from {cls.recorded_in}, "
+            "which appends its evidence after each change"
+        )
+
+
 @dataclass
 class RunResult:
     """What a run produced, attached as ``run.result`` (for the CLI; not stored as such)."""
@@ -151,7 +170,8 @@ def collection_run_create(
     connection already has a queued or running run (the database enforces it too).
     ``foreground=True`` records this process as the run's owner (``manage.py collect``
     executes it itself), so the sweep can tell when that process died before it started.
-    A connection of a push collector is never run: :class:`ConnectionIsPushed`.
+    A connection of a push collector is never run: :class:`ConnectionIsPushed`; an
+    app-register collector (by connection or by key) neither: :class:`CollectorIsAppRegister`.
     """
     owner = dict(zip(("worker", "worker_started"), process_identity(), strict=True))
     extra: dict[str, Any] = {**(owner if foreground else {}), "retry_at": retry_at}
@@ -162,6 +182,8 @@ def collection_run_create(
             raise ValueError("collector_key does not match the connection's collector")
         if collector_is_pushed(connection.collector_key):
             raise ConnectionIsPushed(connection)
+        if collector_is_app_register(connection.collector_key):
+            raise CollectorIsAppRegister(collector_class(connection.collector_key), connection)
         try:
             with transaction.atomic():
                 Connection.objects.select_for_update().filter(pk=connection.pk).first()
@@ -196,6 +218,8 @@ def collection_run_create(
         raise ConnectionParamsError(
             {"collector_key": f"Unknown collector {collector_key!r}."}
         ) from None
+    if getattr(cls, "app_register", False):
+        raise CollectorIsAppRegister(cls)
     try:
         validated = validate_params(cls.params, params or {})
     except ParamError as exc:

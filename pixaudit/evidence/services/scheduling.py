@@ -22,7 +22,7 @@ from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from pixaudit.evidence.models import CollectionRun, Connection, RunStatus, RunTrigger
-from pixaudit.evidence.services.connections import push_collector_keys
+from pixaudit.evidence.services.connections import app_register_collector_keys, push_collector_keys
 from pixaudit.evidence.services.queueing import COLLECT_QUEUE, collection_run_dispatch
 from pixaudit.evidence.services.retries import (
     PENDING,
@@ -101,7 +101,8 @@ def collection_run_start(
 def connections_due(*, now: datetime | None = None):
     """Enabled connections whose next run time has come and that have no active run.
 
-    Connections of push collectors are never due: their evidence arrives by API.
+    Connections of push collectors are never due: their evidence arrives by API; nor are
+    (legacy) connections of app-register collectors: the app records their evidence.
     """
     now = now or timezone.now()
     active = CollectionRun.objects.filter(
@@ -109,7 +110,7 @@ def connections_due(*, now: datetime | None = None):
     )
     return (
         Connection.objects.filter(enabled=True)
-        .exclude(collector_key__in=push_collector_keys())
+        .exclude(collector_key__in=push_collector_keys() + app_register_collector_keys())
         .filter(Q(next_run_at__isnull=True) | Q(next_run_at__lte=now))
         .exclude(Exists(active))
         .order_by("next_run_at", "pk")

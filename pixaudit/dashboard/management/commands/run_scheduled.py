@@ -24,6 +24,7 @@ from pixaudit.exceptions.jobs import exceptions_daily_job
 from pixaudit.notifications.jobs import notifications_digest_job
 from pixaudit.people.jobs import people_daily_job
 from pixaudit.posture.jobs import readiness_snapshots_job
+from pixaudit.reports.jobs import pack_builds_sweep_job
 from pixaudit.reviews.jobs import reviews_daily_job
 from pixaudit.tasks.jobs import tasks_daily_job, work_tick_job
 from pixaudit.vendors.jobs import vendors_daily_job
@@ -104,3 +105,5 @@ class Command(BaseCommand):
                                   f"{tickets['changes']} change(s)")  # fmt: skip
             else:
                 self.stdout.write("Change tickets: skipped (no github_pull_requests evidence)")
+            packs = pack_builds_sweep_job()
+            self.stdout.write(f"Evidence pack files removed by retention: {packs['swept']}")

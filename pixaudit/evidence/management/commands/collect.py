@@ -24,6 +24,7 @@ from pixaudit.evidence.canonical import format_datetime
 from pixaudit.evidence.models import Connection, RunStatus, RunTrigger
 from pixaudit.evidence.services import (
     CollectionRunActive,
+    CollectorIsAppRegister,
     ConnectionIsPushed,
     ConnectionParamsError,
     collection_run_create,
@@ -114,9 +115,16 @@ class Command(BaseCommand):
             return [(connection.name, lambda: self._create(connection=connection))]
         keys = list(options["keys"])
         if options["source"]:
-            keys += [c.key for c in registry.all_collectors() if c.source == options["source"]]
-            if not keys:
+            of_source = [c for c in registry.all_collectors() if c.source == options["source"]]
+            if not of_source:
                 raise UsageError(f"no collector has source {options['source']!r}")
+            # App registers are recorded by the app, never run: --source skips them.
+            keys += [c.key for c in of_source if not c.app_register]
+            if not keys:
+                raise UsageError(
+                    f"every collector of source {options['source']!r} is recorded by the "
+                    "app, not run: " + "; ".join(f"{c.key} from {c.recorded_in}" for c in of_source)
+                )
         if not keys:
             raise UsageError("name collector KEYs, a --source or a --connection")
         known = {c.key for c in registry.all_collectors()}
@@ -124,6 +132,15 @@ class Command(BaseCommand):
         if unknown:
             raise UsageError(
                 f"unknown collector(s): {', '.join(unknown)} (see `manage.py collectors`)"
+            )
+        registers = [registry.get(k) for k in dict.fromkeys(keys) if registry.get(k).app_register]
+        if registers:
+            raise UsageError(
+                "; ".join(
+                    f"{c.key} is recorded by pixaudit from {c.recorded_in}, never collected "
+                    "(its evidence is appended after each change there)"
+                    for c in registers
+                )
             )
         params = load_params(options["params"], keys)
         thresholds = load_json_object(options["thresholds"], "--thresholds")
@@ -156,7 +173,7 @@ class Command(BaseCommand):
             raise CommandError(f"invalid params: {detail}") from None
         except CollectionRunActive as exc:
             raise CommandError(f"already running: {exc}") from None
-        except ConnectionIsPushed as exc:
+        except (ConnectionIsPushed, CollectorIsAppRegister) as exc:
             raise CommandError(str(exc)) from None
 
     # --- running ----------------------------------------------------------------------------

@@ -72,6 +72,10 @@ class Command(BaseCommand):
             )
             self.stdout.write(self.style.MIGRATE_HEADING(f"{cls.key}") + f"  {cls.title}")
             self.stdout.write(f"  source: {cls.source}   version: {cls.version}")
+            if cls.app_register:
+                self.stdout.write(f"  app register: recorded from {cls.recorded_in}")
+            elif cls.push:
+                self.stdout.write(f"  push: rows arrive by POST /api/v1/push/{cls.key}/")
             self.stdout.write(f"  params: {params or '-'}")
             self.stdout.write(f"  permissions: {', '.join(cls.permissions) or '-'}")
             self.stdout.write(f"  controls: {', '.join(cls.controls()) or '-'}")
