@@ -91,6 +91,13 @@ class Report(models.Model):
         return bool(self.aws_account or self.aws_ou)
 
     @property
+    def aws_scope_log(self) -> dict[str, str] | None:
+        """The AWS scope as the audit log records it (None: every account)."""
+        if not self.aws_scoped:
+            return None
+        return {"account": self.aws_account, "ou": self.aws_ou, "label": self.aws_scope_label}
+
+    @property
     def filename(self) -> str:
         scope = f"-aws-{self.aws_account or self.aws_ou}" if self.aws_scoped else ""
         return f"pixaudit-{self.framework.key}-{self.period_start}-{self.period_end}{scope}.pdf"

@@ -326,11 +326,7 @@ def report_log_details(report: Report, **extra: Any) -> dict[str, Any]:
         "engagement_id": report.engagement_id,
         "include_privacy_register": report.include_privacy_register,
         # One AWS account or OU the report is limited to (None: every account).
-        "aws_scope": (
-            {"account": report.aws_account, "ou": report.aws_ou, "label": report.aws_scope_label}
-            if report.aws_scoped
-            else None
-        ),
+        "aws_scope": report.aws_scope_log,
         **extra,
     }
 
