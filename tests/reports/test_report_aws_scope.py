@@ -201,3 +201,34 @@ def test_unscoped_report_is_unchanged(org):
                        period=period_default(days=7))  # fmt: skip
     assert data.aws_scope is None and data.pin().aws_excluded is None
     assert {a.account_id for a in data.aws_accounts} == {A, B, C}
+
+
+def test_engagement_report_limited_to_an_ou_and_a_refused_account(org, manager, monkeypatch):
+    from tests.security.helpers import client_for, engagement_make
+
+    queued: list[int] = []
+
+    def render_here(*, scope, created_by=None):  # the job's body, instead of the queue
+        queued.append(1)
+        return report_render_now(scope=scope, created_by=created_by)
+
+    monkeypatch.setattr("pixaudit.audits.services.report_request", render_here)
+    default = period_default(days=7)
+    engagement = engagement_make(framework=Framework.objects.get(key=FRAMEWORK),
+                                 start=default.start, end=default.end)  # fmt: skip
+    client = client_for(manager)
+    page = client.get(reverse("audits:engagement_detail", args=[engagement.pk]))
+    assert f'<option value="{SANDBOX}">Root/sandbox</option>' in page.content.decode()
+    url = reverse("audits:report_generate", args=[engagement.pk])
+    page = client.post(url, {"framework": FRAMEWORK, "aws_account": "999999999999"}, follow=True)
+    assert "has no collected evidence" in page.content.decode()
+    assert not Report.objects.exists() and not queued  # nothing generated
+    client.post(url, {"framework": FRAMEWORK, "aws_ou": SANDBOX})
+    report = Report.objects.get()
+    assert (report.engagement_id, report.aws_ou, report.status) == (
+        engagement.pk, SANDBOX, "succeeded"
+    )
+    event = AuditEvent.objects.get(action="report.requested")
+    assert event.details["aws_scope"]["ou"] == SANDBOX
+    page = client.get(reverse("audits:engagement_detail", args=[engagement.pk])).content.decode()
+    assert f"limited to OU Root/sandbox ({SANDBOX})" in page
