@@ -149,9 +149,7 @@ def test_ou_scope_keeps_its_accounts_only_and_the_non_aws_results(org):
     assert not _failing(data) & {"bucket-web-prod", "bucket-core-prod"}
 
 
-def test_form_refuses_an_unknown_account_and_logs_the_scope_of_what_it_queues(
-    org, manager_client
-):
+def test_form_refuses_an_unknown_account_and_logs_the_scope_of_what_it_queues(org, manager_client):
     url = reverse("reports:list")
     default = period_default()
     post = {"framework": FRAMEWORK, "start": default.start, "end": default.end}
@@ -226,7 +224,9 @@ def test_engagement_report_limited_to_an_ou_and_a_refused_account(org, manager, 
     client.post(url, {"framework": FRAMEWORK, "aws_ou": SANDBOX})
     report = Report.objects.get()
     assert (report.engagement_id, report.aws_ou, report.status) == (
-        engagement.pk, SANDBOX, "succeeded"
+        engagement.pk,
+        SANDBOX,
+        "succeeded",
     )
     event = AuditEvent.objects.get(action="report.requested")
     assert event.details["aws_scope"]["ou"] == SANDBOX
