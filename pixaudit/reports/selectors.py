@@ -33,6 +33,7 @@ from pixaudit.evidence.selectors_current import run_failure_rows
 from pixaudit.exceptions.selectors import accepted_failures
 from pixaudit.posture.coverage import (
     ControlCoverage,
+    CoverageWithout,
     FrameworkCoverage,
     framework_coverage,
     tested_in_window,
@@ -611,8 +612,8 @@ def report_data(
     ``aws_account`` / ``aws_ou`` limit the report to one AWS account or OU
     (:func:`aws_report_scope`): evidence, results, run failures and risk acceptances of the
     other accounts' AWS integration connections are left out; everything else is kept.
-    Coverage by day stays estate-wide (the daily rollup is kept per assertion, not per
-    connection); the report says so.
+    Coverage by day of the AWS checks is rolled up afresh without those connections
+    (``posture.coverage.CoverageWithout``).
     """
     from django.conf import settings
 
@@ -668,7 +669,17 @@ def report_data(
         pinned_ids = set(pin.evidence_ids)
         manual = {k: [m for m in v if m.evidence_id in pinned_ids] for k, v in manual.items()}
     narratives = control_narratives(controls=controls, as_of=now)
-    coverage = framework_coverage(framework=framework, start=period.start, end=period.end, now=now)
+    without = None
+    if aws is not None:  # the other AWS accounts' connections leave the coverage too
+        without = CoverageWithout(
+            connections=aws.excluded,
+            collector_keys=frozenset(aws_keys),
+            up_to_seq=seq,
+            collectors={a: meta.get("collector_key", "") for a, meta in catalog.items()},
+        )
+    coverage = framework_coverage(
+        framework=framework, start=period.start, end=period.end, now=now, without=without
+    )
     coverage_of = {item.control.pk: item for item in coverage.controls}
     sections = []
     for control in controls:

@@ -1,9 +1,10 @@
 """Reports and evidence packs limited to one AWS account or one OU.
 
 Three AWS accounts of one integration (A under Root/prod/web, C under Root/prod, B under
-Root/sandbox) and one connection outside AWS each report one failing resource of their own,
-collected by the real runner. A report limited to A leaves out B's and C's results and
-evidence and keeps the non-AWS connection's; limited to the prod OU it keeps A and C.
+Root/sandbox), each with one bucket of its own (A's and B's unencrypted, C's encrypted), and
+one connection outside AWS with an account without MFA, collected by the real runner. A
+report limited to A leaves out B's and C's results and evidence and keeps the non-AWS
+connection's; limited to the prod OU it keeps A and C; limited to C, A.8.24 passes.
 """
 
 from __future__ import annotations
@@ -45,8 +46,9 @@ PROD, WEB, SANDBOX = "ou-ab12-prod0001", "ou-ab12-web00001", "ou-ab12-sand0001"
 A, B, C = "111111111111", "222222222222", "333333333333"
 
 
-def _bad(name: str) -> str:
-    return json.dumps([{"name": name, "kind": "storage", "encrypted": False, "owner": "ops"}])
+def _bucket(name: str, encrypted: bool) -> str:
+    return json.dumps([{"name": name, "kind": "storage", "encrypted": encrypted,
+                        "key_age_days": 10, "owner": "ops"}])  # fmt: skip
 
 
 def _run(conn):
@@ -56,8 +58,9 @@ def _run(conn):
 
 @pytest.fixture
 def org(catalogs, media_root):  # noqa: F811
-    """Accounts A (Root/prod/web), C (Root/prod), B (Root/sandbox) and an on-premises
-    connection, each with one unencrypted bucket of its own (failing A.8.24)."""
+    """Accounts A (Root/prod/web), C (Root/prod), B (Root/sandbox) with a bucket each (A's
+    and B's unencrypted: failing A.8.24) and an on-premises connection whose account has
+    no MFA (failing A.8.5)."""
     integration = AwsIntegration.objects.create(
         name="Org", mode="organization", collectors=["demo_inventory"]
     )
@@ -73,7 +76,7 @@ def org(catalogs, media_root):  # noqa: F811
                                   ou=ou, ous=ous, ou_path=path, last_seen_at=now)  # fmt: skip
         conn = connection_create(
             name=f"Org · {account} · demo", collector_key="demo_inventory",
-            params={"resources": _bad(f"bucket-{name}")},
+            params={"resources": _bucket(f"bucket-{name}", encrypted=account == C)},
         )  # fmt: skip
         AwsAccountConnection.objects.create(
             integration=integration, account_id=account, collector_key="demo_inventory",
@@ -81,8 +84,9 @@ def org(catalogs, media_root):  # noqa: F811
         )  # fmt: skip
         _run(conn)
         conns[account] = conn
+    onprem = [{"name": "onprem-admin", "kind": "account", "mfa": False, "owner": "ops"}]
     conns["onprem"] = connection_create(name="On-prem", collector_key="demo_inventory",
-                                        params={"resources": _bad("onprem-disk")})  # fmt: skip
+                                        params={"resources": json.dumps(onprem)})  # fmt: skip
     _run(conns["onprem"])
     return conns
 
@@ -108,9 +112,7 @@ def test_scope_is_checked_against_the_accounts_and_ous_in_stored_evidence(org):
 def test_report_for_one_account_leaves_out_another_accounts_failing_finding(org, tmp_path):
     everything = report_data(framework=Framework.objects.get(key=FRAMEWORK),
                              period=period_default(days=7))  # fmt: skip
-    assert {"bucket-web-prod", "bucket-play", "bucket-core-prod", "onprem-disk"} <= _failing(
-        everything
-    )
+    assert {"bucket-web-prod", "bucket-play", "onprem-admin"} <= _failing(everything)
     report = report_render_now(scope=report_scope_resolve(framework_key=FRAMEWORK, aws_account=A))
     assert report.status == "succeeded", report.error_message
     assert report.filename.endswith(f"-aws-{A}.pdf")
@@ -118,8 +120,8 @@ def test_report_for_one_account_leaves_out_another_accounts_failing_finding(org,
     assert f"AWS scope Limited to AWS account {A} web-prod" in text  # the cover
     assert "This report's AWS scope" in text and "kept unchanged" in text  # scope statement
     assert "AWS scope: results and evidence of AWS account" in text  # the control's section
-    assert "bucket-web-prod" in text and "onprem-disk" in text  # A's and the non-AWS one
-    assert "bucket-play" not in text and "bucket-core-prod" not in text
+    assert "bucket-web-prod" in text and "onprem-admin" in text  # A's and the non-AWS one
+    assert "bucket-play" not in text
     assert B not in text and C not in text  # not even in "AWS controls by account"
     # The pin records what was left out; the pack is rebuilt from it and says the scope.
     pin = ReportEvidencePin.objects.get(report=report)
@@ -138,15 +140,15 @@ def test_ou_scope_keeps_its_accounts_only_and_the_non_aws_results(org):
     framework = Framework.objects.get(key=FRAMEWORK)
     data = report_data(framework=framework, period=period_default(days=7), aws_ou=PROD)
     assert {a.account_id for a in data.aws_accounts} == {A, C}  # A sits in web, under prod
-    assert _failing(data) >= {"bucket-web-prod", "bucket-core-prod", "onprem-disk"}
+    assert _failing(data) >= {"bucket-web-prod", "onprem-admin"}
     assert "bucket-play" not in _failing(data)
     assert {e.connection_id for e in data.evidence} == {org[A].pk, org[C].pk, org["onprem"].pk}
     section = next(s for s in data.sections if s.control.ref == "A.8.24")
     assert section.aws and section.status == "failing"
     # Sandbox only: B's bucket and the on-premises disk, nothing of prod.
     data = report_data(framework=framework, period=period_default(days=7), aws_ou=SANDBOX)
-    assert _failing(data) >= {"bucket-play", "onprem-disk"}
-    assert not _failing(data) & {"bucket-web-prod", "bucket-core-prod"}
+    assert _failing(data) >= {"bucket-play", "onprem-admin"}
+    assert "bucket-web-prod" not in _failing(data)
 
 
 def test_form_refuses_an_unknown_account_and_logs_the_scope_of_what_it_queues(org, manager_client):
@@ -232,3 +234,28 @@ def test_engagement_report_limited_to_an_ou_and_a_refused_account(org, manager, 
     assert event.details["aws_scope"]["ou"] == SANDBOX
     page = client.get(reverse("audits:engagement_detail", args=[engagement.pk])).content.decode()
     assert f"limited to OU Root/sandbox ({SANDBOX})" in page
+
+
+def test_coverage_and_status_of_an_account_leave_the_other_accounts_out(org):
+    framework = Framework.objects.get(key=FRAMEWORK)
+    period = period_default(days=7)
+
+    def a824(data):
+        section = next(s for s in data.sections if s.control.ref == "A.8.24")
+        return section.status, section.coverage.days[-1]
+
+    assert a824(report_data(framework=framework, period=period)) == ("failing", "failing")
+    # C's bucket is encrypted: judged on C (and what is not AWS), A.8.24 passes, today too.
+    assert a824(report_data(framework=framework, period=period, aws_account=C)) == (
+        "passing",
+        "passing",
+    )
+    assert a824(report_data(framework=framework, period=period, aws_account=B)) == (
+        "failing",
+        "failing",
+    )
+    # A.8.5 is tested by the on-premises connection only: the same in every scope.
+    for scope in ({}, {"aws_account": C}, {"aws_ou": PROD}):
+        data = report_data(framework=framework, period=period, **scope)
+        section = next(s for s in data.sections if s.control.ref == "A.8.5")
+        assert (section.status, section.coverage.days[-1]) == ("failing", "failing")
