@@ -15,6 +15,7 @@ import json
 import zipfile
 
 import pytest
+from django.core.management import CommandError, call_command
 from django.urls import reverse
 from django.utils import timezone
 
@@ -107,6 +108,10 @@ def test_scope_is_checked_against_the_accounts_and_ous_in_stored_evidence(org):
         report_scope_resolve(framework_key=FRAMEWORK, aws_ou="ou-zz99-nothere1")
     with pytest.raises(ReportScopeError, match="not both"):
         report_scope_resolve(framework_key=FRAMEWORK, aws_account=A, aws_ou=PROD)
+    with pytest.raises(CommandError, match="no collected evidence"):
+        call_command("report", "--framework", FRAMEWORK, "--aws-account", "999999999999",
+                     "--out", "/nonexistent/never-written.pdf")  # fmt: skip
+    assert not Report.objects.exists()
 
 
 def test_report_for_one_account_leaves_out_another_accounts_failing_finding(org, tmp_path):
