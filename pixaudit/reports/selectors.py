@@ -177,7 +177,7 @@ class ControlSection:
     #: set when the report is rendered (``rendering.report_context``).
     exceptions: list[Any] = field(default_factory=list)
     #: Tested by an AWS collector or by an AWS integration's connections: a report limited
-    #: to one AWS account or OU says its scope in this control's section.
+    #: to one AWS account or OU says its scope in this control's section (only set then).
     aws: bool = False
 
     @property
@@ -628,7 +628,8 @@ def report_data(
     if not include_privacy_register:
         evidence = [e for e in evidence if e.collector_key != PRIVACY_REGISTER_COLLECTOR]
     aws = aws_report_scope(account=aws_account, ou=aws_ou, label=aws_scope_label, pin=pin)
-    aws_keys = _aws_collector_keys(evidence)
+    # Only a scoped report needs to know which checks are AWS checks (one query).
+    aws_keys = _aws_collector_keys(evidence) if aws is not None else set()
     if aws is not None:
         evidence = [e for e in evidence if e.connection_id not in aws.excluded]
     excluded = aws.excluded if aws is not None else frozenset()
