@@ -264,3 +264,16 @@ def test_coverage_and_status_of_an_account_leave_the_other_accounts_out(org):
         data = report_data(framework=framework, period=period, **scope)
         section = next(s for s in data.sections if s.control.ref == "A.8.5")
         assert (section.status, section.coverage.days[-1]) == ("failing", "failing")
+
+
+def test_a_rebuilt_report_leaves_out_what_it_left_out_when_rendered(org):
+    framework = Framework.objects.get(key=FRAMEWORK)
+    period = period_default(days=7)
+    pin = report_data(framework=framework, period=period, aws_ou=PROD).pin()
+    assert sorted(pin.aws_excluded) == [org[B].pk]
+    # A leaves the prod OU after the render: the pack's data still holds it, as the PDF did.
+    AwsAccount.objects.filter(account_id=A).update(ous=[SANDBOX], ou_path="Root/sandbox")
+    rebuilt = report_data(framework=framework, period=period, aws_ou=PROD, pin=pin)
+    assert {a.account_id for a in rebuilt.aws_accounts} == {A, C}
+    fresh = report_data(framework=framework, period=period, aws_ou=PROD)
+    assert {a.account_id for a in fresh.aws_accounts} == {C}
