@@ -17,6 +17,7 @@ from pixaudit.controls.models import Control, Framework
 from pixaudit.evidence.selectors import collector_title
 from pixaudit.lib.display import format_when
 from pixaudit.lib.single_line import validate_single_line
+from pixaudit.reports.forms import AwsScopeFields
 
 
 class DateInput(forms.DateInput):
@@ -212,8 +213,11 @@ class AcceptInvitationForm(forms.Form):
         return data
 
 
-class EngagementReportForm(forms.Form):
-    """Which of the engagement's frameworks to report on (the period is the window)."""
+class EngagementReportForm(AwsScopeFields):
+    """Which of the engagement's frameworks to report on (the period is the window), and
+    optionally one AWS account or OU to limit it to."""
+
+    field_order = ["framework"]
 
     framework = forms.ModelChoiceField(
         queryset=Framework.objects.none(), to_field_name="key", empty_label=None

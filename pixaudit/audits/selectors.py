@@ -244,9 +244,10 @@ def engagement_downloads(*, engagement: Engagement, user: User) -> list[Download
         rendered = (
             f", rendered {report.finished_at:%Y-%m-%d %H:%M} UTC" if report.finished_at else ""
         )
+        limited = f", limited to {report.aws_scope_label}" if report.aws_scoped else ""
         about = (
             f"report #{report.pk}, {report.period_start:%Y-%m-%d} to {report.period_end:%Y-%m-%d}"
-            f"{rendered}, SHA-256 {report.sha256[:16]}…"
+            f"{limited}{rendered}, SHA-256 {report.sha256[:16]}…"
         )
         name = entry.framework.name
         stamp = " (stamped with your name and the time)" if report.watermark_downloads else ""

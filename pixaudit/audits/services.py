@@ -158,22 +158,31 @@ def engagement_report_request(
     framework: Framework,
     actor: User | None,
     request: HttpRequest | None = None,
+    aws_account: str = "",
+    aws_ou: str = "",
 ) -> tuple[Report, bool]:
     """Queue the engagement's report for ``framework`` on the ``reports`` queue.
 
     The period is the engagement's window (``report_scope_resolve(engagement_id=...)``). If a
     report of this engagement and framework is already queued or running, it is returned
     instead of queuing another; the flag says whether a new one was queued.
-    ``ReportScopeError`` (e.g. a framework the engagement does not cover) propagates.
+    ``aws_account`` / ``aws_ou`` limit the report to one AWS account or OU (the same
+    scope is deduplicated the same way).
+    ``ReportScopeError`` (e.g. a framework the engagement does not cover, an unknown AWS
+    account) propagates.
     """
+    scope = report_scope_resolve(
+        framework_key=framework.key, engagement_id=engagement.pk,
+        aws_account=aws_account, aws_ou=aws_ou,
+    )  # fmt: skip
     active = (
         Report.objects.filter(engagement_id=engagement.pk, framework=framework)
+        .filter(aws_account=scope.aws_account, aws_ou=scope.aws_ou)
         .filter(status__in=[ReportStatus.QUEUED, ReportStatus.RUNNING])
         .first()
     )
     if active is not None:
         return active, False
-    scope = report_scope_resolve(framework_key=framework.key, engagement_id=engagement.pk)
     report = report_request(scope=scope, created_by=actor)
     audit_log_record(actor=actor, action="report.requested", obj=report, request=request,
                      **report_log_details(report))  # fmt: skip

@@ -281,9 +281,10 @@ def engagement_report_generate(request: HttpRequest, pk: int) -> HttpResponse:
         report, queued = services.engagement_report_request(
             engagement=engagement, framework=form.cleaned_data["framework"],
             actor=request.user, request=request,
+            aws_account=form.cleaned_data["aws_account"], aws_ou=form.cleaned_data["aws_ou"],
         )  # fmt: skip
-    except ReportScopeError as exc:
-        messages.error(request, f"The report cannot be produced: {exc}")
+    except ReportScopeError as exc:  # nothing is queued; the message says what to change
+        messages.error(request, f"The report cannot be produced: {exc}.")
         return redirect("audits:engagement_detail", pk=engagement.pk)
     if queued:
         messages.success(request, f"Report #{report.pk} queued: {report.get_status_display()}.")

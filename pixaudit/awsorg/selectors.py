@@ -153,6 +153,34 @@ def aws_scope(account: str = "", ou: str = "") -> AwsScope:
     return AwsScope(account, ou, dict(known_ous()).get(ou, ou) if ou else "", sorted(ids))
 
 
+def aws_connections_outside(scope: AwsScope) -> list[int]:
+    """Ids of the AWS integration connections a scope leaves out (one query; none when the
+    scope is not active). What a report limited to one account or OU drops: connections
+    that are not an AWS integration's (on-premises, SaaS, manual) are never in this list."""
+    if not scope.active:
+        return []
+    kept = set(scope.connections or ())
+    return sorted(
+        i
+        for i in AwsAccountConnection.objects.values_list("connection_id", flat=True)
+        if i not in kept
+    )
+
+
+def aws_scope_label(scope: AwsScope) -> str:
+    """The scope in words, as the pages and reports say it ("" when not active)."""
+    if not scope.active:
+        return ""
+    parts = []
+    if scope.account:
+        name = dict(known_accounts()).get(scope.account, scope.account)
+        parts.append(f"AWS account {name}")
+    if scope.ou:
+        parts.append(f"OU {scope.ou_label} ({scope.ou})" if scope.ou_label != scope.ou
+                     else f"OU {scope.ou}")  # fmt: skip
+    return " in ".join(parts)
+
+
 def known_accounts() -> list[tuple[str, str]]:
     """(account id, label) of every account some integration collects, for filters (one
     query when there is none)."""

@@ -27,6 +27,7 @@ failing day; the day a fix is recorded is passing.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cached_property
@@ -42,6 +43,7 @@ from pixaudit.posture.models import ApplicabilityDecision, CoverageDay
 
 __all__ = [
     "ControlCoverage",
+    "CoverageWithout",
     "DayStatus",
     "FrameworkCoverage",
     "control_coverage",
@@ -256,7 +258,11 @@ _RANK_OF = {"": _NONE, "pass": _PASS, "stale": _STALE, "error": _ERROR, "fail": 
 
 
 def _assertion_days(
-    assertion_ids: set[str], start: date, end: date, now: datetime
+    assertion_ids: set[str],
+    start: date,
+    end: date,
+    now: datetime,
+    rollup: dict[str, list[CoverageDay]] | None = None,
 ) -> dict[str, list[int]]:
     """assertion -> per-day result rank (``_NONE`` .. ``_FAIL``) (three queries).
 
@@ -264,15 +270,20 @@ def _assertion_days(
     between two rows carry the earlier row's end state, fresh until the day its evidence
     expires (``end_stale_on``: a day is judged at its end). Today is judged now: the exact
     expiry of the state that applies today is read for that one day.
+
+    ``rollup``: rows to use instead of the stored ones for the assertions it holds (a
+    report limited to one AWS account or OU, ``rollup.coverage_rows_without``).
     """
     if not assertion_ids:
         return {}
+    rollup = {a: r for a, r in (rollup or {}).items() if a in assertion_ids}
     ids = sorted(assertion_ids)
+    stored = sorted(set(ids) - set(rollup))
     today = now.astimezone(UTC).date()
     fields = (
         "assertion_id", "day", "until", "status", "end_status", "end_stale_on", "end_expires_at",
     )  # fmt: skip
-    in_window = CoverageDay.objects.filter(assertion_id__in=ids, day__lte=end, until__gte=start)
+    in_window = CoverageDay.objects.filter(assertion_id__in=stored, day__lte=end, until__gte=start)
     count = (end - start).days + 1
     known = max(0, min(count, (today - start).days + 1))  # later days stay _NONE
     today_index = (today - start).days
@@ -283,12 +294,21 @@ def _assertion_days(
     # Each assertion's last row before the window: its end state carries into the window.
     before = start - timedelta(days=1)
     last_day = dict(
-        CoverageDay.objects.filter(assertion_id__in=ids, day__lte=before)
+        CoverageDay.objects.filter(assertion_id__in=stored, day__lte=before)
         .values("assertion_id")
         .annotate(last=Max("day"))
         .values_list("assertion_id", "last")
     )
     carry: dict[str, tuple[int, int | None, datetime | None]] = {}
+    for assertion_id, own_rows in rollup.items():  # the same reads, from the given rows
+        earlier = [r for r in own_rows if r.day <= before]
+        if earlier:
+            last = max(earlier, key=lambda r: r.day)
+            carry[assertion_id] = (
+                _RANK_OF[last.end_status],
+                stale_index(last.end_stale_on),
+                last.end_expires_at,
+            )
     if last_day:
         prior = CoverageDay.objects.filter(
             assertion_id__in=sorted(last_day), day__in=sorted(set(last_day.values()))
@@ -297,9 +317,21 @@ def _assertion_days(
             if last_day.get(assertion_id) == day:
                 carry[assertion_id] = (_RANK_OF[end_status], stale_index(stale_on), expires)
     rows: dict[str, list[tuple]] = defaultdict(list)
-    for assertion_id, day, until, status, end_status, stale_on, expires in in_window.values_list(
-        *fields
-    ).order_by("assertion_id", "day"):
+    given = sorted(
+        (
+            (r.assertion_id, r.day, r.until, r.status, r.end_status, r.end_stale_on,
+             r.end_expires_at)
+            for own_rows in rollup.values()
+            for r in own_rows
+            if r.day <= end and r.until >= start
+        ),
+        key=lambda t: (t[0], t[1]),
+    )  # fmt: skip
+    stored_rows = in_window.values_list(*fields).order_by("assertion_id", "day") if stored else []
+    for assertion_id, day, until, status, end_status, stale_on, expires in [
+        *given,
+        *stored_rows,
+    ]:
         if day <= today:
             rows[assertion_id].append(
                 (
@@ -349,7 +381,12 @@ def _day_of(moment: datetime) -> date:
     return moment.astimezone(UTC).date()
 
 
-def _apply_acceptances(per_assertion: dict[str, list[int]], start: date, end: date) -> None:
+def _apply_acceptances(
+    per_assertion: dict[str, list[int]],
+    start: date,
+    end: date,
+    without: Collection[int] = (),
+) -> None:
     """Turn an assertion's failing days into ``_ACCEPTED`` where every exception of it that
     failed that day had a risk acceptance in force at the end of the day (one query).
 
@@ -358,7 +395,8 @@ def _apply_acceptances(per_assertion: dict[str, list[int]], start: date, end: da
     fix is recorded is passing), or on its one day when it opened and closed the same day.
     An acceptance is in force on day *d* when it was approved by the end of *d*, *d* is no
     later than its ``expires_on`` and it was not revoked by the end of *d*; the day after
-    the expiry the failure counts again.
+    the expiry the failure counts again. ``without``: connections whose exceptions do not
+    count (a report limited to one AWS account or OU leaves the others out).
     """
     from pixaudit.exceptions.models import AcceptanceStatus, ExceptionAcceptance, ExceptionRecord
 
@@ -372,9 +410,11 @@ def _apply_acceptances(per_assertion: dict[str, list[int]], start: date, end: da
         exception__assertion_id__in=ids, status__in=approved, decided_at__lt=until,
         expires_on__gte=start,
     ).values("exception__assertion_id")  # fmt: skip
+    records = ExceptionRecord.objects.filter(assertion_id__in=with_acceptance, opened_at__lt=until)
+    if without:
+        records = records.exclude(connection_id__in=sorted(without))
     rows = (
-        ExceptionRecord.objects.filter(assertion_id__in=with_acceptance, opened_at__lt=until)
-        .filter(models.Q(closed_at__isnull=True) | models.Q(closed_at__gte=since))
+        records.filter(models.Q(closed_at__isnull=True) | models.Q(closed_at__gte=since))
         .values_list(
             "pk", "assertion_id", "opened_at", "closed_at", "acceptances__status",
             "acceptances__decided_at", "acceptances__expires_on", "acceptances__revoked_at",
@@ -471,7 +511,12 @@ _PLAIN = {
 
 
 def _coverages(
-    controls: list[Control], mappings: dict[str, set[int]], start: date, end: date, now
+    controls: list[Control],
+    mappings: dict[str, set[int]],
+    start: date,
+    end: date,
+    now,
+    without: CoverageWithout | None = None,
 ) -> list[ControlCoverage]:
     if end < start:
         raise ValueError("The window ends before it starts.")
@@ -481,8 +526,17 @@ def _coverages(
             by_control[control_id].append(assertion_id)
     ids = [c.pk for c in controls]
     wanted = {a for c in controls for a in by_control.get(c.pk, ())}
-    per_assertion = _assertion_days(wanted, start, end, now)
-    _apply_acceptances(per_assertion, start, end)
+    rollup = None
+    if without is not None and without.connections:
+        from pixaudit.posture.rollup import coverage_rows_without
+
+        affected = {a for a in wanted if without.collector_of(a) in without.collector_keys}
+        rollup = coverage_rows_without(
+            connections=without.connections, assertion_ids=affected,
+            collector_keys=without.collector_keys, up_to_seq=without.up_to_seq,
+        )  # fmt: skip
+    per_assertion = _assertion_days(wanted, start, end, now, rollup)
+    _apply_acceptances(per_assertion, start, end, without.connections if without else ())
     soa = _soa_days(ids, start, end)
     uploads, required = _manual(ids)
     today = now.astimezone(UTC).date()
@@ -538,10 +592,37 @@ def _day_status(rank, day, today, excluded, uploads, required_since, i) -> str:
     return DayStatus.NO_EVIDENCE
 
 
+@dataclass(frozen=True)
+class CoverageWithout:
+    """Coverage as if some connections had never been collected (a report limited to one
+    AWS account or OU leaves the other accounts' connections out).
+
+    The checks of ``collector_keys`` (collectors those connections run) are rolled up
+    afresh from the other connections' history up to chain position ``up_to_seq``
+    (``rollup.coverage_rows_without``, the rollup's own rules); every other check reads the
+    stored rollup; those connections' exceptions do not count."""
+
+    connections: frozenset[int]
+    collector_keys: frozenset[str]
+    up_to_seq: int | None = None
+    #: assertion -> its collector key (``posture.selectors.assertion_catalog``).
+    collectors: dict[str, str] | None = None
+
+    def collector_of(self, assertion_id: str) -> str:
+        known = (self.collectors or {}).get(assertion_id)
+        return known or assertion_id.split(".", 1)[0]
+
+
 def framework_coverage(
-    *, framework: Framework, start: date, end: date, now: datetime | None = None
+    *,
+    framework: Framework,
+    start: date,
+    end: date,
+    now: datetime | None = None,
+    without: CoverageWithout | None = None,
 ) -> FrameworkCoverage:
-    """Coverage of every assessable control of ``framework`` (ten queries)."""
+    """Coverage of every assessable control of ``framework`` (ten queries; with
+    ``without``, two more and the history of the affected checks)."""
     from pixaudit.posture.selectors import scope_categories_exclude
 
     now = now or timezone.now()
@@ -556,7 +637,7 @@ def framework_coverage(
         )
     )
     mappings = effective_mappings(framework=framework)
-    items = _coverages(controls, mappings, start, end, now)
+    items = _coverages(controls, mappings, start, end, now, without)
     return FrameworkCoverage(framework, start, end, tuple(items))
 
 

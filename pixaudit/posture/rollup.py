@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from collections.abc import Collection
 from datetime import UTC, date, datetime, timedelta
 
 from django.db import transaction
@@ -25,7 +26,7 @@ from django.db import transaction
 from pixaudit.evidence.models import EvidenceItem, Finding, LatestResult
 from pixaudit.posture.models import CoverageDay
 
-__all__ = ["coverage_after_ingest", "coverage_rebuild", "result_worst"]
+__all__ = ["coverage_after_ingest", "coverage_rebuild", "coverage_rows_without", "result_worst"]
 
 logger = logging.getLogger("pixaudit.posture.rollup")
 
@@ -43,14 +44,14 @@ def _day_of(moment: datetime) -> date:
     return moment.astimezone(UTC).date()
 
 
-def _item_results(evidence_ids) -> dict[int, dict[str, str]]:
-    """evidence id -> {assertion id: worst rollup status of its findings} (one query)."""
+def _item_results(evidence_ids, assertion_ids=None) -> dict[int, dict[str, str]]:
+    """evidence id -> {assertion id: worst rollup status of its findings} (one query);
+    ``assertion_ids``: only those assertions."""
     result: dict[int, dict[str, str]] = defaultdict(dict)
-    rows = (
-        Finding.objects.filter(evidence_id__in=evidence_ids)
-        .values_list("evidence_id", "assertion_id", "status")
-        .distinct()
-    )
+    findings = Finding.objects.filter(evidence_id__in=evidence_ids)
+    if assertion_ids is not None:
+        findings = findings.filter(assertion_id__in=sorted(assertion_ids))
+    rows = findings.values_list("evidence_id", "assertion_id", "status").distinct()
     for evidence_id, assertion_id, status in rows:
         per = result[evidence_id]
         per[assertion_id] = result_worst(per.get(assertion_id, ""), _FROM_FINDING[status])
@@ -161,6 +162,46 @@ def coverage_rebuild(*, batch: int = 2000) -> int:
             "pk", "collector_key", "connection_id", "collected_at", "expires_at"
         )
     )
+    merged = _rollup(items, batch=batch)
+    with transaction.atomic():
+        CoverageDay.objects.all().delete()
+        CoverageDay.objects.bulk_create(merged, batch_size=5000)
+    logger.info("coverage rollup rebuilt: %d rows from %d collections", len(merged), len(items))
+    return len(merged)
+
+
+def coverage_rows_without(
+    *,
+    connections: Collection[int],
+    assertion_ids: Collection[str],
+    collector_keys: Collection[str],
+    up_to_seq: int | None = None,
+    batch: int = 2000,
+) -> dict[str, list[CoverageDay]]:
+    """The rollup of ``assertion_ids`` as if ``connections`` had never been collected:
+    assertion -> its rows by day (unsaved; built by the same rules as
+    :func:`coverage_rebuild`, from the history of ``collector_keys``' other connections up
+    to chain position ``up_to_seq``). What a report limited to one AWS account or OU reads
+    for the AWS checks instead of the stored, estate-wide rollup."""
+    items = EvidenceItem.objects.filter(collector_key__in=sorted(collector_keys)).exclude(
+        connection_id__in=sorted(connections)
+    )
+    if up_to_seq is not None:
+        items = items.filter(seq__lte=up_to_seq)
+    rows = list(
+        items.order_by("seq").values_list(
+            "pk", "collector_key", "connection_id", "collected_at", "expires_at"
+        )
+    )
+    out: dict[str, list[CoverageDay]] = {a: [] for a in assertion_ids}
+    for row in _rollup(rows, batch=batch, assertion_ids=set(assertion_ids)):
+        out[row.assertion_id].append(row)
+    return out
+
+
+def _rollup(items, *, batch: int, assertion_ids: set[str] | None = None) -> list[CoverageDay]:
+    """The rollup rows (merged into runs, unsaved) of ``items`` in chain order: ``(pk,
+    collector key, connection id, collected_at, expires_at)``."""
     # source -> (evidence expiry, {assertion: worst}) of its latest collection
     state: dict[tuple[str, int | None], tuple[datetime, dict[str, str]]] = {}
     reporting: dict[str, set[tuple[str, int | None]]] = defaultdict(set)
@@ -168,7 +209,7 @@ def coverage_rebuild(*, batch: int = 2000) -> int:
     seen: set[str] = set()
     for start in range(0, len(items), batch):
         chunk = items[start : start + batch]
-        results = _item_results([pk for pk, *_ in chunk])
+        results = _item_results([pk for pk, *_ in chunk], assertion_ids)
         for pk, key, connection_id, collected_at, expires_at in chunk:
             source = (key, connection_id)
             own = results.get(pk, {})
@@ -195,12 +236,7 @@ def coverage_rebuild(*, batch: int = 2000) -> int:
                 expires = min((state[s][0] for s in srcs), default=None)
                 row.end_expires_at = expires
                 row.end_stale_on = None if expires is None else _day_of(expires)
-    merged = _runs(rows.values())
-    with transaction.atomic():
-        CoverageDay.objects.all().delete()
-        CoverageDay.objects.bulk_create(merged, batch_size=5000)
-    logger.info("coverage rollup rebuilt: %d rows from %d collections", len(merged), len(items))
-    return len(merged)
+    return _runs(rows.values())
 
 
 def _runs(rows) -> list[CoverageDay]:

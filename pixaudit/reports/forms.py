@@ -57,3 +57,38 @@ class NarrativeForm(forms.Form):
         help_text="Who does what, how often, with which tool, and what evidence it leaves. "
         "Saving keeps the previous version in the history.",
     )  # fmt: skip
+
+
+class AwsScopeFields(forms.Form):
+    """Optional limit of a report to one AWS account or one OU (report forms).
+
+    The choices are the overview filter's: the accounts some AWS integration collects and
+    the OUs above them (``awsorg.selectors.known_accounts`` / ``known_ous``). The form only
+    reads the choice; ``reports.services.aws_scope_check`` decides (unknown account or OU,
+    both at once) and the view shows its message on the form.
+    """
+
+    aws_account = forms.CharField(label="AWS account", required=False, max_length=12)
+    aws_ou = forms.CharField(label="or AWS OU", required=False, max_length=80)
+
+    def __init__(self, *args, **kwargs):
+        from pixaudit.awsorg.selectors import known_accounts, known_ous
+
+        super().__init__(*args, **kwargs)
+        accounts = known_accounts()
+        self.aws_choices = bool(accounts)
+        if not accounts:  # no AWS integration account: nothing to choose, fields hidden
+            for name in ("aws_account", "aws_ou"):
+                self.fields[name].widget = forms.HiddenInput()
+            return
+        self.fields["aws_account"].widget = forms.Select(choices=[("", "Every account")] + accounts)
+        self.fields["aws_ou"].widget = forms.Select(choices=[("", "Every OU")] + known_ous())
+        self.fields["aws_account"].help_text = (
+            "Optional: limit the report to one AWS account or one OU. Other accounts' AWS "
+            "results and evidence are left out; everything else is kept."
+        )
+
+    def aws_scope_error(self, message: str) -> None:
+        """Show a refused scope (``ReportScopeError``) on the field it is about."""
+        field = "aws_ou" if message.startswith("OU ") else "aws_account"
+        self.add_error(field, message[:1].upper() + message[1:] + ".")

@@ -50,6 +50,13 @@ class Report(models.Model):
     #: The data-subject request register's evidence (collector ``privacy_requests``) is
     #: listed and packed only when selected (issue 20); fixed when the report is created.
     include_privacy_register = models.BooleanField(default=False)
+    #: Limited to one AWS account or one OU (``awsorg.selectors.aws_scope``); both empty:
+    #: every account. Other accounts' AWS results and evidence leave the report and its
+    #: packs; everything not collected by an AWS integration stays. Fixed at creation.
+    aws_account = models.CharField(max_length=12, blank=True, default="")
+    aws_ou = models.CharField(max_length=80, blank=True, default="")
+    #: The scope in words when the report was asked for (the OU path may change later).
+    aws_scope_label = models.CharField(max_length=300, blank=True, default="")
     watermark_text = models.CharField(
         max_length=200,
         blank=True,
@@ -80,8 +87,20 @@ class Report(models.Model):
         return self.status in (ReportStatus.QUEUED, ReportStatus.RUNNING)
 
     @property
+    def aws_scoped(self) -> bool:
+        return bool(self.aws_account or self.aws_ou)
+
+    @property
+    def aws_scope_log(self) -> dict[str, str] | None:
+        """The AWS scope as the audit log records it (None: every account)."""
+        if not self.aws_scoped:
+            return None
+        return {"account": self.aws_account, "ou": self.aws_ou, "label": self.aws_scope_label}
+
+    @property
     def filename(self) -> str:
-        return f"pixaudit-{self.framework.key}-{self.period_start}-{self.period_end}.pdf"
+        scope = f"-aws-{self.aws_account or self.aws_ou}" if self.aws_scoped else ""
+        return f"pixaudit-{self.framework.key}-{self.period_start}-{self.period_end}{scope}.pdf"
 
 
 class ReportEvidencePin(models.Model):
@@ -107,6 +126,12 @@ class ReportEvidencePin(models.Model):
     evidence_count = models.PositiveIntegerField(default=0)
     evidence_sha256 = models.CharField(
         max_length=64, help_text="SHA-256 of the canonical JSON list of the pinned ids."
+    )
+    aws_excluded_connections = models.JSONField(
+        null=True,
+        blank=True,
+        help_text="A report limited to one AWS account or OU: the AWS integration connections "
+        "it left out when rendered (null: not limited).",
     )
 
     def __str__(self) -> str:

@@ -232,12 +232,18 @@ def _write_evidence_index(writer: PackWriter, data: ReportData, paths: dict[int,
 
 def readme_text(data: ReportData, fingerprint: str, key_url: str = "") -> str:
     published = f"\n              published at {key_url}" if key_url else ""
+    aws = (
+        f"\nAWS scope:    limited to {data.aws_scope.label} (other AWS accounts' results and "
+        "evidence left out; everything not collected by an AWS integration kept)"
+        if data.aws_scope is not None
+        else ""
+    )
     return f"""pixaudit evidence pack
 ======================
 
 Organisation: {data.org_name}
 Framework:    {data.framework.name} ({data.framework.key})
-Period:       {data.period.start} to {data.period.end} (UTC, inclusive)
+Period:       {data.period.start} to {data.period.end} (UTC, inclusive){aws}
 Report:       generated {format_datetime(data.generated_at)} by pixaudit {data.version}
 Evidence:     exactly the {len(data.evidence)} item(s) the report was rendered from
 Chain head:   item {data.chain_head_seq}, {data.chain_head_hash}
@@ -404,6 +410,7 @@ def manifest_bytes(
             },
             "period": {"start": data.period.start, "end": data.period.end},
             "engagement_id": data.engagement_id,
+            **({"aws_scope": data.aws_scope.as_log()} if data.aws_scope is not None else {}),
             "generated_at": data.generated_at,
             "pixaudit_version": data.version,
             "chain_head": {"seq": data.chain_head_seq, "hash": data.chain_head_hash},

@@ -67,6 +67,10 @@ def report_context(data: ReportData, *, for_pdf: bool) -> dict:
         framework=data.framework, since=data.period.since, until=data.period.until,
         up_to_seq=data.chain_head_seq, now=data.generated_at,
     )  # fmt: skip
+    if data.aws_scope is not None:  # limited to one AWS account or OU: not the others'
+        exception_rows = [
+            r for r in exception_rows if r.record.connection_id not in data.aws_scope.excluded
+        ]
     by_control: dict[int, list] = defaultdict(list)
     for row in exception_rows:
         for control in row.controls:

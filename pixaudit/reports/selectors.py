@@ -33,6 +33,7 @@ from pixaudit.evidence.selectors_current import run_failure_rows
 from pixaudit.exceptions.acceptances import accepted_failures
 from pixaudit.posture.coverage import (
     ControlCoverage,
+    CoverageWithout,
     FrameworkCoverage,
     framework_coverage,
     tested_in_window,
@@ -88,6 +89,10 @@ class EvidencePin:
     chain_head_seq: int
     chain_head_hash: str
     as_of: datetime
+    #: A report limited to one AWS account or OU: the AWS integration connections it left
+    #: out when rendered (None: not limited). Kept so a pack rebuilt after the accounts or
+    #: OUs changed leaves out exactly what the PDF left out.
+    aws_excluded: tuple[int, ...] | None = None
 
 
 @dataclass
@@ -171,6 +176,9 @@ class ControlSection:
     #: Its exceptions in the period (``exceptions.selectors.ExceptionRow``, oldest first),
     #: set when the report is rendered (``rendering.report_context``).
     exceptions: list[Any] = field(default_factory=list)
+    #: Tested by an AWS collector or by an AWS integration's connections: a report limited
+    #: to one AWS account or OU says its scope in this control's section (only set then).
+    aws: bool = False
 
     @property
     def status_label(self) -> str:
@@ -247,6 +255,8 @@ class ReportData:
     coverage: FrameworkCoverage | None = None
     #: End-of-period results of the AWS controls per AWS account (:func:`aws_breakdown`).
     aws_accounts: list[Any] = field(default_factory=list)
+    #: Limited to one AWS account or OU (:class:`AwsReportScope`), None: every account.
+    aws_scope: AwsReportScope | None = None
 
     def pin(self) -> EvidencePin:
         """The pin that rebuilds exactly this data later (recorded when a report renders)."""
@@ -255,6 +265,9 @@ class ReportData:
             chain_head_seq=self.chain_head_seq,
             chain_head_hash=self.chain_head_hash,
             as_of=self.generated_at,
+            aws_excluded=(
+                tuple(sorted(self.aws_scope.excluded)) if self.aws_scope is not None else None
+            ),
         )
 
     @property
@@ -298,6 +311,45 @@ class ReportData:
     def exceptions(self) -> list[ControlSection]:
         """Controls excluded by the Statement of Applicability."""
         return [s for s in self.sections if s.status == ControlStatus.NOT_APPLICABLE]
+
+
+@dataclass(frozen=True)
+class AwsReportScope:
+    """A report limited to one AWS account or one OU.
+
+    ``excluded``: the AWS integration connections outside the scope, whose evidence,
+    results, run failures, risk acceptances and exceptions leave the report (from the
+    overview's own filter, ``awsorg.selectors.aws_scope``). Connections that no AWS
+    integration owns are never excluded: non-AWS controls and evidence stay unchanged.
+    """
+
+    account: str
+    ou: str
+    label: str
+    excluded: frozenset[int]
+
+    def as_log(self) -> dict[str, str]:
+        return {"account": self.account, "ou": self.ou, "label": self.label}
+
+
+def aws_report_scope(
+    *, account: str = "", ou: str = "", label: str = "", pin: EvidencePin | None = None
+) -> AwsReportScope | None:
+    """The scope of a report limited to ``account`` or ``ou`` (None when neither is given).
+
+    A rendered report's ``pin`` says which connections it left out; otherwise they are read
+    now through ``aws_scope`` (the overview's ``?account=``/``?ou=`` filter) and
+    ``aws_connections_outside``."""
+    from pixaudit.awsorg.selectors import aws_connections_outside, aws_scope, aws_scope_label
+
+    if not account and not ou:
+        return None
+    if pin is not None and pin.aws_excluded is not None:
+        return AwsReportScope(account, ou, label or account or ou, frozenset(pin.aws_excluded))
+    scope = aws_scope(account, ou)
+    return AwsReportScope(
+        account, ou, label or aws_scope_label(scope), frozenset(aws_connections_outside(scope))
+    )
 
 
 #: The collector of the data-subject request register (``pixaudit.privacy``): its evidence
@@ -424,6 +476,7 @@ def _fill_run_failures(
     period: Period,
     evidence_by_id: dict[int, EvidenceRow],
     now: datetime,
+    excluded: frozenset[int] = frozenset(),
 ) -> None:
     """A connection whose last collection in the period failed for good (after its last
     stored evidence in the period) has an ERROR result for every assertion it proves, as on
@@ -440,7 +493,11 @@ def _fill_run_failures(
     for item in evidence_by_id.values():
         if item.connection_id is not None:
             stored[item.connection_id] = max(stored.get(item.connection_id, 0), item.run_id)
-    failed = [run for conn, run in newest.items() if run > stored.get(conn, 0)]
+    failed = [
+        run
+        for conn, run in newest.items()
+        if run > stored.get(conn, 0) and conn not in excluded  # other AWS accounts: out
+    ]
     if not failed:
         return
     for run in CollectionRun.objects.filter(pk__in=failed).select_related("connection"):
@@ -537,6 +594,9 @@ def report_data(
     engagement_name: str = "",
     pin: EvidencePin | None = None,
     include_privacy_register: bool = True,
+    aws_account: str = "",
+    aws_ou: str = "",
+    aws_scope_label: str = "",
 ) -> ReportData:
     """Everything a report, a pack and an OSCAL export say about a framework and a period.
 
@@ -548,6 +608,12 @@ def report_data(
     evidence up to that head (so an item appended meanwhile is neither listed nor counted
     in the head). With ``pin`` (a rendered report's) exactly the pinned evidence is used, as
     of the instant it was pinned; :class:`PinnedEvidenceMissing` if an item is gone.
+
+    ``aws_account`` / ``aws_ou`` limit the report to one AWS account or OU
+    (:func:`aws_report_scope`): evidence, results, run failures and risk acceptances of the
+    other accounts' AWS integration connections are left out; everything else is kept.
+    Coverage by day of the AWS checks is rolled up afresh without those connections
+    (``posture.coverage.CoverageWithout``).
     """
     from django.conf import settings
 
@@ -561,6 +627,12 @@ def report_data(
         evidence = _evidence_pinned(period=period, pin=pin)
     if not include_privacy_register:
         evidence = [e for e in evidence if e.collector_key != PRIVACY_REGISTER_COLLECTOR]
+    aws = aws_report_scope(account=aws_account, ou=aws_ou, label=aws_scope_label, pin=pin)
+    # Only a scoped report needs to know which checks are AWS checks (one query).
+    aws_keys = _aws_collector_keys(evidence) if aws is not None else set()
+    if aws is not None:
+        evidence = [e for e in evidence if e.connection_id not in aws.excluded]
+    excluded = aws.excluded if aws is not None else frozenset()
     controls = list(assessable_controls(framework=framework, as_of=now))
     control_ids = {c.pk for c in controls}
     mappings = {a: ids & control_ids for a, ids in effective_mappings(framework=framework).items()}
@@ -571,7 +643,7 @@ def report_data(
     history = _period_history(sorted(results), period, evidence_by_id)
     _fill_results(results, history, evidence_by_id)
     _fill_failing_and_thresholds(results, evidence_by_id)
-    _fill_run_failures(results, period, evidence_by_id, now)
+    _fill_run_failures(results, period, evidence_by_id, now, excluded)
     for result in results.values():
         result.latest_evidence_seqs = sorted(
             evidence_by_id[i].seq for i in result.latest_evidence_ids
@@ -592,13 +664,23 @@ def report_data(
     as_of = min(now, period.until)
     manual_states = manual_states_as_of(controls=controls, as_of=as_of)
     # FAIL results at the period end whose exceptions had a risk acceptance in force then.
-    accepted = accepted_failures(assertion_ids=results, at=as_of, up_to_seq=seq)
+    accepted = _accepted(results, as_of, seq, excluded)
     manual = manual_in_period(controls=controls, period=period, up_to_seq=seq)
     if pin is not None:
         pinned_ids = set(pin.evidence_ids)
         manual = {k: [m for m in v if m.evidence_id in pinned_ids] for k, v in manual.items()}
     narratives = control_narratives(controls=controls, as_of=now)
-    coverage = framework_coverage(framework=framework, start=period.start, end=period.end, now=now)
+    without = None
+    if aws is not None:  # the other AWS accounts' connections leave the coverage too
+        without = CoverageWithout(
+            connections=aws.excluded,
+            collector_keys=frozenset(aws_keys),
+            up_to_seq=seq,
+            collectors={a: meta.get("collector_key", "") for a, meta in catalog.items()},
+        )
+    coverage = framework_coverage(
+        framework=framework, start=period.start, end=period.end, now=now, without=without
+    )
     coverage_of = {item.control.pk: item for item in coverage.controls}
     sections = []
     for control in controls:
@@ -630,6 +712,7 @@ def report_data(
                 narratives.get(control.pk),
                 manual.get(control.pk, []),
                 coverage_of.get(control.pk),
+                aws=any(a.collector_key in aws_keys for a in own),
             )  # fmt: skip
         )
     # The Coverage chapter knows what was collected in the period too (one meaning of
@@ -677,7 +760,36 @@ def report_data(
         ],
         coverage=coverage,
         aws_accounts=aws_breakdown(sections),
+        aws_scope=aws,
     )
+
+
+def _aws_collector_keys(evidence: list[EvidenceRow]) -> set[str]:
+    """Collector keys whose assertions are AWS checks: the registered AWS collectors and
+    any collector an AWS integration's connection collected in the period."""
+    from collectors import registry
+    from pixaudit.awsorg.models import AwsAccountConnection
+
+    registry.discover()
+    keys = {cls.key for cls in registry.all_collectors() if cls.source == "aws"}
+    linked = set(AwsAccountConnection.objects.values_list("connection_id", flat=True))
+    keys.update(e.collector_key for e in evidence if e.connection_id in linked)
+    return keys
+
+
+def _accepted(
+    results: dict[str, AssertionResult], at: datetime, seq: int, excluded: frozenset[int]
+) -> dict[str, int]:
+    """``accepted_failures`` per assertion, without the risk acceptances of excluded
+    connections (a report limited to one AWS account or OU; one query either way)."""
+    if not excluded:
+        return accepted_failures(assertion_ids=results, at=at, up_to_seq=seq)
+    out: dict[str, int] = defaultdict(int)
+    per = accepted_failures(assertion_ids=results, at=at, up_to_seq=seq, by_connection=True)
+    for (assertion_id, connection_id), n in per.items():
+        if connection_id not in excluded:
+            out[assertion_id] += n
+    return dict(out)
 
 
 def aws_breakdown(sections: list[ControlSection]) -> list[Any]:
@@ -725,11 +837,13 @@ def report_evidence_pin(*, report: Report) -> EvidencePin | None:
     row = ReportEvidencePin.objects.filter(report_id=report.pk).first()
     if row is None:
         return None
+    excluded = row.aws_excluded_connections
     return EvidencePin(
         evidence_ids=tuple(row.evidence_ids),
         chain_head_seq=report.chain_head_seq,
         chain_head_hash=report.chain_head_hash,
         as_of=row.as_of,
+        aws_excluded=tuple(excluded) if excluded is not None else None,
     )
 
 
@@ -743,9 +857,15 @@ def report_evidence_pin_summary(*, report: Report) -> dict[str, Any] | None:
 
 
 def report_latest_succeeded(
-    *, framework: Framework, period: Period, engagement_id: int | None
+    *,
+    framework: Framework,
+    period: Period,
+    engagement_id: int | None,
+    aws_account: str = "",
+    aws_ou: str = "",
 ) -> Report | None:
-    """The newest succeeded report of exactly this framework, period and engagement."""
+    """The newest succeeded report of exactly this framework, period, engagement and AWS
+    scope (by default: not limited to an AWS account or OU)."""
     return (
         Report.objects.select_related("framework")
         .filter(
@@ -753,6 +873,8 @@ def report_latest_succeeded(
             period_start=period.start,
             period_end=period.end,
             engagement_id=engagement_id,
+            aws_account=aws_account,
+            aws_ou=aws_ou,
             status=ReportStatus.SUCCEEDED,
         )
         .order_by("-finished_at", "-id")

@@ -64,6 +64,36 @@ class ReportScope:
     engagement_name: str = ""
     #: List and pack the data-subject request register's evidence (default: left out).
     include_privacy_register: bool = False
+    #: Limited to one AWS account or one OU (both empty: every account); see
+    #: :func:`aws_scope_check`. ``aws_scope_label`` says it in words.
+    aws_account: str = ""
+    aws_ou: str = ""
+    aws_scope_label: str = ""
+
+
+def aws_scope_check(*, account: str = "", ou: str = "") -> tuple[str, str, str]:
+    """``(account, ou, label)`` of a report limited to one AWS account or one OU, checked
+    against the accounts and OUs known from stored evidence (the overview filter's
+    choices, ``awsorg.selectors.known_accounts`` / ``known_ous``); ``("", "", "")`` for
+    neither. Raises :class:`ReportScopeError` with a message a user can act on."""
+    from pixaudit.awsorg.selectors import aws_scope, aws_scope_label, known_accounts, known_ous
+
+    account, ou = (account or "").strip(), (ou or "").strip()
+    if not account and not ou:
+        return "", "", ""
+    if account and ou:
+        raise ReportScopeError("limit the report to one AWS account or to one OU, not both")
+    if account and account not in dict(known_accounts()):
+        raise ReportScopeError(
+            f"AWS account {account[:40]!r} has no collected evidence: choose one of the "
+            "accounts an AWS integration collects"
+        )
+    if ou and ou not in dict(known_ous()):
+        raise ReportScopeError(
+            f"OU {ou[:80]!r} is not above any collected AWS account: choose one of the OUs "
+            "an AWS integration's account listing found"
+        )
+    return account, ou, aws_scope_label(aws_scope(account, ou))
 
 
 def report_scope_resolve(
@@ -73,6 +103,8 @@ def report_scope_resolve(
     end: date | None = None,
     engagement_id: int | None = None,
     include_privacy_register: bool = False,
+    aws_account: str = "",
+    aws_ou: str = "",
 ) -> ReportScope:
     """Framework + period from explicit values, or from an audit engagement.
 
@@ -83,7 +115,11 @@ def report_scope_resolve(
     ``include_privacy_register``: the data-subject request register's evidence is left out
     of the report and its packs unless selected. With an engagement, the engagement's own
     setting decides (what its auditors may see), whatever is passed here.
+
+    ``aws_account`` / ``aws_ou``: limit the report to one AWS account or one OU
+    (:func:`aws_scope_check`; an unknown one is a :class:`ReportScopeError`).
     """
+    aws = aws_scope_check(account=aws_account, ou=aws_ou)
     name = ""
     if engagement_id is not None:
         include_privacy_register = _engagement_shares_privacy_register(engagement_id)
@@ -124,7 +160,7 @@ def report_scope_resolve(
         period = Period(start, end)
     if period.end < period.start:
         raise ReportScopeError(f"the period ends ({period.end}) before it starts ({period.start})")
-    return ReportScope(framework, period, engagement_id, name, bool(include_privacy_register))
+    return ReportScope(framework, period, engagement_id, name, bool(include_privacy_register), *aws)
 
 
 def _engagement_shares_privacy_register(engagement_id: int) -> bool:
@@ -146,6 +182,9 @@ def report_create(*, scope: ReportScope, created_by: Any = None) -> Report:
         period_end=scope.period.end,
         engagement_id=scope.engagement_id,
         include_privacy_register=scope.include_privacy_register,
+        aws_account=scope.aws_account,
+        aws_ou=scope.aws_ou,
+        aws_scope_label=scope.aws_scope_label,
         created_by=created_by if getattr(created_by, "pk", None) else None,
     )
 
@@ -182,6 +221,9 @@ def report_data_for(*, report: Report, now: datetime | None = None) -> ReportDat
         engagement_name=name,
         pin=report_evidence_pin(report=report),
         include_privacy_register=report.include_privacy_register,
+        aws_account=report.aws_account,
+        aws_ou=report.aws_ou,
+        aws_scope_label=report.aws_scope_label,
     )
 
 
@@ -251,6 +293,7 @@ def report_mark_succeeded(
         evidence_ids=ids,
         evidence_count=len(ids),
         evidence_sha256=hashlib.sha256(canonical_bytes(ids)).hexdigest(),
+        aws_excluded_connections=(list(pin.aws_excluded) if pin.aws_excluded is not None else None),
     )
     Report.objects.filter(pk=report.pk).update(
         status=ReportStatus.SUCCEEDED,
@@ -282,6 +325,8 @@ def report_log_details(report: Report, **extra: Any) -> dict[str, Any]:
         "period": {"start": report.period_start.isoformat(), "end": report.period_end.isoformat()},
         "engagement_id": report.engagement_id,
         "include_privacy_register": report.include_privacy_register,
+        # One AWS account or OU the report is limited to (None: every account).
+        "aws_scope": report.aws_scope_log,
         **extra,
     }
 
@@ -387,6 +432,9 @@ def oscal_export(*, scope: ReportScope) -> tuple[dict, dict]:
         engagement_id=scope.engagement_id,
         engagement_name=scope.engagement_name,
         include_privacy_register=scope.include_privacy_register,
+        aws_account=scope.aws_account,
+        aws_ou=scope.aws_ou,
+        aws_scope_label=scope.aws_scope_label,
     )
     catalog = oscal.catalog_document(framework=scope.framework, now=data.generated_at)
     results = oscal.assessment_results_document(data=data, evidence_paths=evidence_pack_paths(data))

@@ -209,6 +209,8 @@ def pack_build_log_details(build: PackBuild, **extra: Any) -> dict[str, Any]:
         "framework": report.framework.key,
         "period": {"start": report.period_start.isoformat(), "end": report.period_end.isoformat()},
         "engagement_id": report.engagement_id,
+        # The pack is the report's: limited to the AWS account or OU the report is.
+        "aws_scope": report.aws_scope_log,
         "pack_build_id": build.pk,
         "sha256": build.sha256,
         "size": build.size,

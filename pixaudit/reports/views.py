@@ -24,6 +24,7 @@ from pixaudit.accounts.permissions import action_required, can
 from pixaudit.auditlog.services import audit_log_record
 from pixaudit.controls.models import Framework
 from pixaudit.reports import services, services_packs, signing
+from pixaudit.reports.forms import AwsScopeFields
 from pixaudit.reports.models import PackAudience, PackBuild, Report, ReportStatus
 from pixaudit.reports.periods import EngagementUnavailable, engagement_scope
 from pixaudit.reports.rendering import report_html
@@ -34,7 +35,8 @@ from pixaudit.reports.selectors import (
 )
 
 
-class ReportForm(forms.Form):
+class ReportForm(AwsScopeFields):
+    field_order = ["framework", "start", "end", "include_privacy_register"]
     framework = forms.ModelChoiceField(
         queryset=Framework.objects.order_by("key"), to_field_name="key", empty_label=None
     )
@@ -65,13 +67,20 @@ def report_list(request: HttpRequest) -> HttpResponse:
         if not can_create:
             raise PermissionDenied("reports.create")
         form = ReportForm(request.POST)
+        scope = None
         if form.is_valid():
-            scope = services.report_scope_resolve(
-                framework_key=form.cleaned_data["framework"].key,
-                start=form.cleaned_data["start"],
-                end=form.cleaned_data["end"],
-                include_privacy_register=form.cleaned_data["include_privacy_register"],
-            )
+            try:
+                scope = services.report_scope_resolve(
+                    framework_key=form.cleaned_data["framework"].key,
+                    start=form.cleaned_data["start"],
+                    end=form.cleaned_data["end"],
+                    include_privacy_register=form.cleaned_data["include_privacy_register"],
+                    aws_account=form.cleaned_data["aws_account"],
+                    aws_ou=form.cleaned_data["aws_ou"],
+                )
+            except services.ReportScopeError as exc:  # e.g. an unknown AWS account
+                form.aws_scope_error(str(exc))
+        if scope is not None:
             report = services.report_request(scope=scope, created_by=request.user)
             details = services.report_log_details(report)
             audit_log_record(action="report.requested", obj=report, request=request, **details)

@@ -21,6 +21,12 @@ def add_scope_arguments(parser: CommandParser) -> None:
     parser.add_argument(
         "--engagement", type=int, help="Audit engagement id: its window and framework."
     )
+    parser.add_argument(
+        "--aws-account", default="", help="Limit the report to this AWS account (12 digits)."
+    )
+    parser.add_argument(
+        "--aws-ou", default="", help="Limit the report to the AWS accounts under this OU id."
+    )
 
 
 def resolve_scope(options: dict):
@@ -32,6 +38,8 @@ def resolve_scope(options: dict):
             start=options.get("start"),
             end=options.get("end"),
             engagement_id=options.get("engagement"),
+            aws_account=options.get("aws_account") or "",
+            aws_ou=options.get("aws_ou") or "",
         )
     except ReportScopeError as exc:
         raise CommandError(str(exc)) from None

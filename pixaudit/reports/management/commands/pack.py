@@ -47,6 +47,8 @@ class Command(BaseCommand):
                     framework=scope.framework,
                     period=scope.period,
                     engagement_id=scope.engagement_id,
+                    aws_account=scope.aws_account,
+                    aws_ou=scope.aws_ou,
                 )
             how = "rendered earlier; --render for a new one"
             if report is None:
