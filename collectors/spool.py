@@ -20,9 +20,17 @@ import os
 import tempfile
 from array import array
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, overload
 
-__all__ = ["RUN_BYTES", "RecordFile", "SortedSpool"]
+__all__ = [
+    "RUN_BYTES",
+    "RecordFile",
+    "SortedSpool",
+    "SpoolError",
+    "on_disk",
+    "temporary_file",
+]
 
 #: Bytes of records (with a per-record allowance for Python's object overhead) sorted in
 #: memory before they are written out as one sorted run.
@@ -36,6 +44,31 @@ _FAN_IN = 32
 _WRITE_BUFFER = 64 * 1024
 
 
+class SpoolError(Exception):
+    """A temporary file could not be created, written or read (no space, no directory)."""
+
+
+@contextmanager
+def on_disk(doing: str) -> Iterator[None]:
+    """Turn an ``OSError`` of the block into a :class:`SpoolError` saying what to do."""
+    # The OS error says what went wrong (no space, no such directory); the message says
+    # where, that nothing was stored, and what to change.
+    try:
+        yield
+    except OSError as exc:
+        raise SpoolError(
+            f"could not {doing} a temporary file in {tempfile.gettempdir()} "
+            f"({exc.strerror or exc}); nothing was stored. Free space there or point TMPDIR "
+            "at a directory with room for the largest collection."
+        ) from exc
+
+
+def temporary_file(prefix: str) -> Any:
+    """An anonymous temporary file (``SpoolError`` when it cannot be created)."""
+    with on_disk("create"):
+        return tempfile.TemporaryFile(prefix=prefix)
+
+
 def _checked(record: bytes) -> bytes:
     if b"\n" in record:
         raise ValueError("a record may not contain a newline")
@@ -46,7 +79,8 @@ def _read_lines(fd: int, start: int, end: int) -> Iterator[bytes]:
     """The newline-terminated records stored in ``[start, end)`` of ``fd``, in order."""
     position, tail = start, b""
     while position < end:
-        block = os.pread(fd, min(_BLOCK, end - position), position)
+        with on_disk("read"):
+            block = os.pread(fd, min(_BLOCK, end - position), position)
         if not block:
             raise OSError(f"spool file ended at {position:,}, expected {end:,} bytes")
         position += len(block)
@@ -66,7 +100,7 @@ class RecordFile(Sequence):
     """
 
     def __init__(self, decode: Callable[[bytes], Any] | None = None):
-        self._file = tempfile.TemporaryFile(prefix="pixaudit-records-")
+        self._file = temporary_file("pixaudit-records-")
         self._decode = decode or bytes
         self._starts = array("q")
         self._end = 0
@@ -86,9 +120,10 @@ class RecordFile(Sequence):
     def _flush(self) -> None:
         if self._buffer:
             self._buffer.append(b"")
-            self._file.write(b"\n".join(self._buffer))
+            with on_disk("write"):
+                self._file.write(b"\n".join(self._buffer))
+                self._file.flush()
             self._buffer, self._buffered = [], 0
-            self._file.flush()
 
     def raw(self) -> Iterator[bytes]:
         """The records' bytes in order, undecoded."""
@@ -163,12 +198,13 @@ class SortedSpool:
         if not self._pending:
             return
         if self._file is None:
-            self._file = tempfile.TemporaryFile(prefix="pixaudit-sort-")
+            self._file = temporary_file("pixaudit-sort-")
         self._pending.sort(key=self._key)
         self._pending.append(b"")
         data = b"\n".join(self._pending)
-        self._file.write(data)
-        self._file.flush()
+        with on_disk("write"):
+            self._file.write(data)
+            self._file.flush()
         self._runs.append((self._end, self._end + len(data)))
         self._end += len(data)
         self._pending, self._pending_bytes = [], 0
@@ -196,21 +232,22 @@ class SortedSpool:
         """Merge the first ``_FAN_IN`` runs into one run written at the end of the file."""
         group, self._runs = self._runs[:_FAN_IN], self._runs[_FAN_IN:]
         start = self._end
-        self._file.seek(start)
         buffer: list[bytes] = []
         buffered = 0
-        for record in self._merged(group):
-            buffer.append(record)
-            buffered += len(record) + 1
-            if buffered >= _BLOCK:
+        with on_disk("write"):
+            self._file.seek(start)
+            for record in self._merged(group):
+                buffer.append(record)
+                buffered += len(record) + 1
+                if buffered >= _BLOCK:
+                    buffer.append(b"")
+                    self._file.write(b"\n".join(buffer))
+                    buffer, buffered = [], 0
+            if buffer:
                 buffer.append(b"")
                 self._file.write(b"\n".join(buffer))
-                buffer, buffered = [], 0
-        if buffer:
-            buffer.append(b"")
-            self._file.write(b"\n".join(buffer))
-        self._file.flush()
-        self._end = self._file.tell()
+            self._file.flush()
+            self._end = self._file.tell()
         self._runs.insert(0, (start, self._end))  # first: equal keys keep their order
 
     def close(self) -> None:

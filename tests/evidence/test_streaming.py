@@ -156,3 +156,22 @@ def test_memory_does_not_grow_with_the_population(monkeypatch, media_root, field
     # the rows and findings (the runner before) cost about 2,500 bytes per row. The failing
     # resources (50 at both sizes) each cost an exception and a task entry: not growth here.
     assert per_row < 100, f"{per_row:.0f} bytes per row (peaks {small_peak:,} / {large_peak:,})"
+
+
+@pytest.mark.django_db
+def test_no_room_for_temporary_files_fails_the_run_clearly(monkeypatch, media_root, field_keys,
+                                                           tmp_path):  # fmt: skip
+    import tempfile
+
+    from collectors import registry
+
+    missing = tmp_path / "no-such-dir"
+    monkeypatch.setattr(tempfile, "tempdir", str(missing))
+    with registry.temporarily(_Population):
+        run = collection_run_create(collector_key=_Population.key, params={"count": 5000},
+                                    trigger="cli")  # fmt: skip
+        run = collection_run_execute(run_id=run.pk)
+    assert run.status == "failed" and not run.error_permanent and run.error_kind == "storage"
+    assert run.error_message.startswith(f"could not create a temporary file in {missing} (")
+    assert "nothing was stored" in run.error_message and "TMPDIR" in run.error_message
+    assert EvidenceItem.objects.count() == 0 and StoredFinding.objects.count() == 0

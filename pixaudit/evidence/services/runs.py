@@ -29,6 +29,7 @@ from collectors.base import REDACTED, redact_params, validate_params
 from collectors.base import Finding as SdkFinding
 from collectors.destinations import destination_errors
 from collectors.evaluate import validate_thresholds
+from collectors.spool import SpoolError
 from pixaudit.evidence import run_errors
 from pixaudit.evidence.canonical import (
     canonical_bytes,
@@ -589,6 +590,9 @@ def _execute_claimed(
     except ArtifactTooLarge as exc:
         logger.warning("run %s of %s: %s", run.pk, key, exc)
         return _fail(run, str(exc), permanent=True, kind=run_errors.TOO_LARGE)
+    except SpoolError as exc:  # the worker's temporary space, not the collector: transient
+        logger.error("run %s of %s: %s", run.pk, key, exc)
+        return _fail(run, str(exc), permanent=False, kind=run_errors.STORAGE)
     except CollectorError as exc:
         logger.warning("run %s of %s failed: %s", run.pk, key, redact(exc.message))
         return _fail(run, redact(exc.message), permanent=exc.permanent, kind=exc.kind or "")

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import IO, Any, Protocol
@@ -30,7 +29,7 @@ from typing import IO, Any, Protocol
 from collectors import Collector, CollectorError
 from collectors.evaluate import finding_from_record, finding_record, iter_findings
 from collectors.schema import coerce_chunks
-from collectors.spool import RecordFile, SortedSpool
+from collectors.spool import RecordFile, SortedSpool, on_disk, temporary_file
 from pixaudit.evidence.canonical import CanonicalFormError, canonical_bytes
 from pixaudit.evidence.integrity import digest_json, findings_digest
 from pixaudit.evidence.storage import artifact_max_bytes, artifact_size_check
@@ -100,7 +99,7 @@ def document_write(document: dict[str, Any], key: str, spool: SortedSpool,
     """Write ``{**document, key: rows}`` canonically, the rows taken from ``spool`` in
     order, to a temporary file; hash, measure and scan it as it is written."""
     rows = RecordFile(json.loads)
-    out = tempfile.TemporaryFile(prefix="pixaudit-artifact-")
+    out = temporary_file("pixaudit-artifact-")
     digest = hashlib.sha256()
     size = 0
     pending: list[bytes] = []
@@ -114,15 +113,17 @@ def document_write(document: dict[str, Any], key: str, spool: SortedSpool,
         pending.append(part)
         pending_bytes += len(part)
         if pending_bytes >= _COPY:
-            out.write(b"".join(pending))
+            with on_disk("write"):
+                out.write(b"".join(pending))
             pending.clear()
             pending_bytes = 0
 
     for part in _document_parts(document, key, spool.sorted(), rows):
         emit(part)
-    out.write(b"".join(pending))
-    out.flush()
-    out.seek(0)
+    with on_disk("write"):
+        out.write(b"".join(pending))
+        out.flush()
+        out.seek(0)
     artifact_size_check(size)
     return SpooledDocument(file=out, size=size, sha256=digest.hexdigest(), rows=rows)
 
