@@ -34,7 +34,7 @@ __all__ = [
 
 #: Bytes of records (with a per-record allowance for Python's object overhead) sorted in
 #: memory before they are written out as one sorted run.
-RUN_BYTES = 4 * 1024 * 1024
+RUN_BYTES = 1024 * 1024
 _RECORD_OVERHEAD = 48  # a bytes object's header and its slot in the list
 #: Bytes read at a time from each run being merged.
 _BLOCK = 64 * 1024
