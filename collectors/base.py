@@ -12,7 +12,7 @@ import json
 import math
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import StrEnum
@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 # that the HTTP chokepoint and the context can use them without importing this module.
 from collectors.errors import CollectorError, ErrorKind, ParamError
 from collectors.redaction import REDACTED
+from collectors.spool import RecordFile
 
 if TYPE_CHECKING:
     from collectors.context import CollectionContext
@@ -339,7 +340,7 @@ class Finding:
 
 
 RowCheck = Callable[[dict[str, Any], dict[str, Any]], Any]
-TableCheck = Callable[[list[dict[str, Any]], dict[str, Any]], Iterable[Any]]
+TableCheck = Callable[[Sequence[dict[str, Any]], dict[str, Any]], Iterable[Any]]
 
 
 def _exception_text(exc: BaseException) -> str:
@@ -354,8 +355,11 @@ class Assertion:
     ``per="row"``: ``check(row, params)`` returns an :class:`Outcome`, a ``(status, message)``
     tuple, or ``None`` when the row is not applicable (no finding). ``per="table"``:
     ``check(rows, params)`` returns an iterable of outcomes (or ``(status, message[,
-    resource])`` tuples); an outcome without a resource applies to ``"*"``. ``params`` declare
-    tunable thresholds with defaults; variants are thresholds, not copies.
+    resource])`` tuples); an outcome without a resource applies to ``"*"``. Its ``rows`` are
+    a read-only sequence (``len``, iteration, indexing; in the runner a
+    :class:`collectors.spool.RecordFile` reading them from disk, so iterate rather than copy
+    it). ``params`` declare tunable thresholds with defaults; variants are thresholds, not
+    copies.
     """
 
     id: str
@@ -390,10 +394,24 @@ class Assertion:
         raised by the check becomes an ERROR finding for that resource (or ``"*"`` for table
         checks) instead of aborting the evaluation.
         """
+        return list(
+            self.iter_evaluate(rows, resource_column=resource_column, thresholds=thresholds)
+        )
+
+    def iter_evaluate(
+        self,
+        rows: Sequence[Mapping[str, Any]],
+        *,
+        resource_column: str,
+        thresholds: Mapping[str, Any] | None = None,
+    ) -> Iterator[Finding]:
+        """:meth:`evaluate` as a generator: a row check's findings come one row at a time
+        (the runner writes them to disk as they come). Thresholds are validated before the
+        first finding."""
         params = self.validate_thresholds(thresholds)
         if self.per == "table":
-            return self._evaluate_table(rows, params)
-        findings: list[Finding] = []
+            yield from self._evaluate_table(rows, params)
+            return
         for index, row in enumerate(rows):
             default_resource = _resource_of(row, resource_column, index)
             try:
@@ -403,14 +421,16 @@ class Assertion:
                 outcome = _to_outcome(result, default_resource)
             except Exception as exc:  # a broken check must not hide other results
                 outcome = Outcome(Status.ERROR, f"Check failed: {_exception_text(exc)}")
-            findings.append(self._finding(outcome, default_resource, params))
-        return findings
+            yield self._finding(outcome, default_resource, params)
 
     def _evaluate_table(
         self, rows: Sequence[Mapping[str, Any]], params: dict[str, Any]
     ) -> list[Finding]:
+        # A RecordFile (the runner's rows on disk) returns fresh rows on every access, so
+        # it is passed as it is; a list is copied so a check cannot change the caller's rows.
+        table = rows if isinstance(rows, RecordFile) else [dict(r) for r in rows]
         try:
-            results = list(self.check([dict(r) for r in rows], dict(params)) or ())
+            results = list(self.check(table, dict(params)) or ())
             outcomes = [_to_outcome(r, "*") for r in results]
         except Exception as exc:  # a broken check must not hide other results
             outcomes = [Outcome(Status.ERROR, f"Check failed: {_exception_text(exc)}")]

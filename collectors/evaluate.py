@@ -7,13 +7,21 @@ plugin's tests see exactly what production computes.
 from __future__ import annotations
 
 import difflib
+import json
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from collectors.base import Collector, Finding, ParamError, Status
+from collectors.base import Collector, Finding, ParamError, Severity, Status
 
-__all__ = ["evaluate_assertions", "unknown_assertion_message", "validate_thresholds"]
+__all__ = [
+    "evaluate_assertions",
+    "finding_from_record",
+    "finding_record",
+    "iter_findings",
+    "unknown_assertion_message",
+    "validate_thresholds",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -86,7 +94,49 @@ def evaluate_assertions(
     read, while a PASS on ``"*"`` (a witness was seen) stands next to the ERROR. Invalid
     ``thresholds`` raise :class:`ParamError` before anything is evaluated.
     """
+    return list(iter_findings(cls, rows, errors, thresholds=thresholds))
+
+
+def iter_findings(
+    cls: type[Collector],
+    rows: Sequence[Mapping[str, Any]],
+    errors: Sequence[Mapping[str, Any]],
+    *,
+    thresholds: Mapping[str, Mapping[str, Any]] | None = None,
+) -> Iterator[Finding]:
+    """:func:`evaluate_assertions` as a generator, in the same order (assertions in
+    declaration order, rows in order, then the errors' findings).
+
+    The runner passes the rows as a :class:`collectors.spool.RecordFile` and writes each
+    finding to disk as it comes, so neither the rows nor the findings of a large population
+    are all in memory. Thresholds are validated before the first finding.
+    """
     resolved = validate_thresholds(cls, thresholds)
+    error_findings = _error_findings(cls, errors, resolved)
+    shadowed = {(f.assertion_id, f.resource) for f in error_findings if f.resource != "*"}
+    unseen = {f.assertion_id for f in error_findings if f.resource == "*"}
+    for a in cls.assertions:
+        for finding in a.iter_evaluate(
+            rows, resource_column=cls.resource_column, thresholds=resolved[a.id]
+        ):
+            if (finding.assertion_id, finding.resource) in shadowed:
+                continue
+            if (
+                finding.resource == "*"
+                and finding.assertion_id in unseen
+                and finding.status in (Status.FAIL, Status.WARN)
+            ):
+                continue
+            yield finding
+    yield from error_findings
+
+
+def _error_findings(
+    cls: type[Collector],
+    errors: Sequence[Mapping[str, Any]],
+    resolved: Mapping[str, Mapping[str, Any]],
+) -> list[Finding]:
+    """One ERROR finding per recorded error and assertion it concerns."""
     error_findings: list[Finding] = []
     for error in errors:
         named = [i for i in error.get("assertions") or () if i in cls.assertions_by_id]
@@ -112,21 +162,25 @@ def evaluate_assertions(
                     controls=a.controls,
                 )
             )
-    shadowed = {(f.assertion_id, f.resource) for f in error_findings if f.resource != "*"}
-    unseen = {f.assertion_id for f in error_findings if f.resource == "*"}
-    findings: list[Finding] = []
-    for a in cls.assertions:
-        for finding in a.evaluate(
-            rows, resource_column=cls.resource_column, thresholds=resolved[a.id]
-        ):
-            if (finding.assertion_id, finding.resource) in shadowed:
-                continue
-            if (
-                finding.resource == "*"
-                and finding.assertion_id in unseen
-                and finding.status in (Status.FAIL, Status.WARN)
-            ):
-                continue
-            findings.append(finding)
-    findings.extend(error_findings)
-    return findings
+    return error_findings
+
+
+def finding_record(finding: Finding) -> bytes:
+    """One finding as one line of JSON (for :class:`collectors.spool.RecordFile`)."""
+    return json.dumps(
+        finding.to_dict(), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    ).encode("utf-8")
+
+
+def finding_from_record(record: bytes) -> Finding:
+    """The finding :func:`finding_record` wrote."""
+    value = json.loads(record)
+    return Finding(
+        assertion_id=value["assertion_id"],
+        resource=value["resource"],
+        status=Status(value["status"]),
+        severity=Severity(value["severity"]),
+        message=value["message"],
+        thresholds=value["thresholds"],
+        controls=tuple(value["controls"]),
+    )

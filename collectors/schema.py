@@ -18,7 +18,7 @@ from __future__ import annotations
 import itertools
 import math
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -28,7 +28,7 @@ import pandas as pd
 
 from collectors.base import CollectorError, Column
 
-__all__ = ["DATETIME_FORMAT", "coerce_rows", "format_date", "format_datetime"]
+__all__ = ["DATETIME_FORMAT", "coerce_chunks", "coerce_rows", "format_date", "format_datetime"]
 
 #: strftime form of canonical datetimes (always UTC, microseconds, ``Z``).
 DATETIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
@@ -313,11 +313,26 @@ def coerce_rows(columns: Sequence[Column], rows: Iterable[Any]) -> list[dict[str
     if isinstance(rows, Sequence):
         return _coerce_chunk(columns, rows)
     out: list[dict[str, Any]] = []
+    for chunk in coerce_chunks(columns, rows):
+        out.extend(chunk)
+    return out
+
+
+def coerce_chunks(
+    columns: Sequence[Column], rows: Iterable[Any], *, size: int = 0
+) -> Iterator[list[dict[str, Any]]]:
+    """:func:`coerce_rows` as a stream: coerced rows ``size`` (default :data:`STREAM_CHUNK`)
+    at a time, in the collector's order, with row indices in error messages counted from the
+    first row of the whole stream.
+
+    The runner consumes a collection this way so that only one chunk of rows is in memory
+    while the rest is written to disk (:mod:`collectors.spool`).
+    """
     iterator = iter(rows)
-    while chunk := list(itertools.islice(iterator, STREAM_CHUNK)):
-        offset = len(out)
+    offset = 0
+    while chunk := list(itertools.islice(iterator, size or STREAM_CHUNK)):
         try:
-            out.extend(_coerce_chunk(columns, chunk))
+            coerced = _coerce_chunk(columns, chunk)
         except CollectorError as exc:
             found = _ROW_INDEX_RE.search(str(exc))
             if not offset or found is None:
@@ -326,8 +341,9 @@ def coerce_rows(columns: Sequence[Column], rows: Iterable[Any]) -> list[dict[str
             raise CollectorError(
                 message, permanent=exc.permanent, action=exc.action, kind=exc.kind
             ) from None
+        offset += len(chunk)
         del chunk
-    return out
+        yield coerced
 
 
 def _coerce_chunk(columns: Sequence[Column], rows: Sequence[Any]) -> list[dict[str, Any]]:

@@ -87,8 +87,8 @@ _ADVICE = {
         "collector bug"
     ),
     STORAGE: (
-        "the evidence could not be stored (the store is full, read-only or unreachable): "
-        "fix the storage; the next attempt retries"
+        "the evidence could not be stored (the store, or the worker's temporary space, is "
+        "full, read-only or unreachable): fix the storage; the next attempt retries"
     ),
     INTERNAL: (
         "the collector failed unexpectedly: the server log has the details; report it with "

@@ -126,10 +126,11 @@ def artifact_path(sha256: str) -> str:
     return f"evidence/sha256/{sha256[:2]}/{sha256[2:4]}/{sha256}.json"
 
 
-def artifact_store(data: bytes | list[bytes], sha256: str) -> str:
-    """Store ``data`` (bytes or parts) under its content address; return the name."""
+def artifact_store(data: Source, sha256: str, *, size: int | None = None) -> str:
+    """Store ``data`` (bytes, parts, or a file of ``size`` bytes) under its content address;
+    return the name."""
     name = artifact_path(sha256)
-    blob_store(name, data, sha256=sha256, size=data_size(data))
+    blob_store(name, data, sha256=sha256, size=data_size(data) if size is None else size)
     return name
 
 

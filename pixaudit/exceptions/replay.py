@@ -22,8 +22,10 @@ the open exceptions; :func:`replay_items` streams items and their findings in ba
 
 from __future__ import annotations
 
+import itertools
+import operator
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -124,12 +126,22 @@ class Replay:
         self.by_source[(stretch.connection_id, stretch.collector_key)].discard(stretch.key)
         self._touch(stretch)
 
-    def apply(self, item: dict[str, Any], findings: list[tuple[str, str, str, str, str]]) -> None:
+    def apply(
+        self, item: dict[str, Any], findings: Iterable[tuple[str, str, str, str, str]]
+    ) -> None:
         """One item (``id, seq, collected_at, collector_key, connection_id, appended``) and its
-        findings as ``(assertion_id, resource, status, severity, message)`` in id order."""
+        findings as ``(assertion_id, resource, status, severity, message)`` in id order
+        (iterated once: they may be streamed from the database)."""
+        # Only what can change the register is kept: FAIL and ERROR (an ERROR is the worst
+        # status and so blocks a FAIL of the same pair), and every finding of a pair with an
+        # open exception (it closes, extends or keeps it). A PASS or WARN of any other pair
+        # changes nothing, and a large item is mostly those.
         chosen: dict[tuple[str, str], tuple[str, str, str, str, str]] = {}
+        open_keys, conn = self.open, item["connection_id"]
         for finding in findings:
             pair = (finding[0], finding[1])
+            if finding[2] not in ("fail", "error") and (conn, *pair) not in open_keys:
+                continue
             current = chosen.get(pair)
             if current is None or _STATUS_RANK.get(finding[2], 9) < _STATUS_RANK.get(current[2], 9):
                 chosen[pair] = finding
@@ -166,8 +178,11 @@ class Replay:
                 self._close(self.open[key], item, EndReason.GONE)
 
 
-def items_after(seq: int) -> Iterator[tuple[dict[str, Any], list[tuple[str, str, str, str, str]]]]:
-    """Every item after chain position ``seq``, in order, with its findings (batched reads)."""
+def items_after(
+    seq: int,
+) -> Iterator[tuple[dict[str, Any], Iterator[tuple[str, str, str, str, str]]]]:
+    """Every item after chain position ``seq``, in order, with its findings (batched reads;
+    read an item's findings before asking for the next item)."""
     rows = (
         EvidenceItem.objects.filter(seq__gt=seq)
         .order_by("seq")
@@ -195,14 +210,20 @@ def items_after(seq: int) -> Iterator[tuple[dict[str, Any], list[tuple[str, str,
 
 
 def _with_findings(batch: list[dict[str, Any]]):
-    findings: dict[int, list[tuple[str, str, str, str, str]]] = {row["id"]: [] for row in batch}
+    # One query for the batch's findings, ordered by item; each item's findings are handed
+    # on as a stream (the consumer reads them before asking for the next item), so a large
+    # item's findings are never all in memory.
     rows = (
-        Finding.objects.filter(evidence_id__in=list(findings))
+        Finding.objects.filter(evidence_id__in=[row["id"] for row in batch])
         .order_by("evidence_id", "id")
         .values_list("evidence_id", "assertion_id", "resource", "status", "severity", "message")
-        .iterator(chunk_size=5000)
+        .iterator(chunk_size=1000)
     )
-    for evidence_id, *rest in rows:
-        findings[evidence_id].append(tuple(rest))
+    groups = itertools.groupby(rows, key=operator.itemgetter(0))
+    group = next(groups, None)
     for row in batch:
-        yield row, findings.pop(row["id"])
+        if group is not None and group[0] == row["id"]:
+            yield row, (finding[1:] for finding in group[1])
+            group = next(groups, None)
+        else:
+            yield row, iter(())

@@ -254,7 +254,13 @@ def control_changes_apply(*, item: EvidenceItem | None = None, now=None) -> dict
     """Compare every control's status with the last one seen; act on each change."""
     now = now or timezone.now()
     checked = (
-        set(Finding.objects.filter(evidence=item).values_list("assertion_id", flat=True))
+        # Distinct in the database: a large item has one finding per resource.
+        set(
+            Finding.objects.filter(evidence=item)
+            .order_by()
+            .values_list("assertion_id", flat=True)
+            .distinct()
+        )
         if item is not None
         else set()
     )

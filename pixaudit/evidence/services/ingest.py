@@ -14,7 +14,7 @@ import socket
 from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import IO, Any
 
 from django.conf import settings
 from django.db import connection as db_connection
@@ -282,25 +282,30 @@ def evidence_ingest(
     *,
     run: CollectionRun,
     cls: type[Collector],
-    data: bytes | list[bytes],
+    data: bytes | list[bytes] | IO[bytes],
     sha256: str,
     collected_at: datetime,
     rows_count: int,
     findings: Sequence[SdkFinding],
     provenance: dict[str, Any],
     effective_at: datetime | None = None,
+    size: int | None = None,
+    digest: tuple[str, bool] | None = None,
+    counts: dict[str, int] | None = None,
 ) -> EvidenceItem:
     """Store the artifact, then append item + findings + latest state and finish the run.
 
     Everything after the artifact write happens in one transaction: a failure leaves no
     item, no finding and no change to the latest state (at most an unreferenced artifact).
+    ``data`` may be a file (then ``size`` is given); ``digest`` and ``counts``, when the
+    caller computed them on the way (the runner's spooled findings), are not recomputed.
     """
-    size = data_size(data)
+    size = data_size(data) if size is None else size
     artifact_size_check(size)
-    path = artifact_store(data, sha256)
+    path = artifact_store(data, sha256, size=size)
     # Sorting and hashing the findings happens before the lock is taken.
-    digest = _digest_of(findings)
-    counts = finding_counts(findings)
+    digest = digest or _digest_of(findings)
+    counts = counts or finding_counts(findings)
     with transaction.atomic():
         head = chain_lock()
         # Compare-and-set under the run's row lock: a run the stale sweep already failed

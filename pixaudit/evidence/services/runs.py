@@ -14,7 +14,7 @@ import json
 import logging
 import time
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -28,13 +28,11 @@ from collectors import CollectionContext, Collector, CollectorError, ParamError
 from collectors.base import REDACTED, redact_params, validate_params
 from collectors.base import Finding as SdkFinding
 from collectors.destinations import destination_errors
-from collectors.evaluate import evaluate_assertions, validate_thresholds
-from collectors.schema import coerce_rows
+from collectors.evaluate import validate_thresholds
+from collectors.spool import SpoolError
 from pixaudit.evidence import run_errors
 from pixaudit.evidence.canonical import (
-    CanonicalFormError,
     canonical_bytes,
-    canonical_parts_with_list,
     format_datetime,
 )
 from pixaudit.evidence.models import (
@@ -61,16 +59,19 @@ from pixaudit.evidence.services.ingest import (
     RunNotRunning,
     evidence_ingest,
     evidence_post_ingest,
-    finding_counts,
 )
 from pixaudit.evidence.services.run_failures import current_state_failures_sync
+from pixaudit.evidence.services.streaming import (
+    document_write,
+    findings_spool,
+    row_bytes,
+    rows_spool,
+)
 from pixaudit.evidence.storage import (
     ArtifactStoreError,
     ArtifactTooLarge,
     artifact_max_bytes,
     artifact_size_check,
-    data_sha256,
-    data_size,
 )
 from pixaudit.lib.processes import process_identity
 
@@ -145,7 +146,7 @@ class CollectorIsAppRegister(Exception):
 class RunResult:
     """What a run produced, attached as ``run.result`` (for the CLI; not stored as such)."""
 
-    findings: list[SdkFinding] = field(default_factory=list)
+    findings: Sequence[SdkFinding] = field(default_factory=list)  # on disk after a run
     rows_count: int = 0
     sha256: str = ""
     evidence: EvidenceItem | None = None
@@ -325,24 +326,43 @@ class _Redactor:
             text = text.replace(secret, REDACTED)
         return text
 
-    def leaks_into(self, data: bytes | list[bytes]) -> bool:
+    def leaks_into(self, data: bytes | Iterable[bytes]) -> bool:
         """Whether a secret appears in ``data`` (bytes, or parts: searched part by part and
         across each boundary between two parts)."""
+        scanner = self.scanner()
+        for part in [data] if isinstance(data, bytes) else data:
+            scanner.feed(part)
+        return scanner.found
+
+    def scanner(self) -> _LeakScanner:
+        """An incremental :meth:`leaks_into`: ``feed`` parts as they are written."""
         needles = set()
         for secret in self.secrets:
             needles.add(secret.encode("utf-8"))
             needles.add(canonical_bytes(secret)[1:-1])  # as it would appear inside JSON
-        if not needles:
-            return False
-        parts = data if isinstance(data, list) else [data]
-        overlap = max(map(len, needles)) - 1
-        previous = b""
-        for part in parts:
-            window = previous[-overlap:] + part[:overlap] if overlap else b""
-            if any(n in part or n in window for n in needles):
-                return True
-            previous = part if len(part) >= overlap else (previous + part)[-overlap:]
-        return False
+        return _LeakScanner(needles)
+
+
+class _LeakScanner:
+    """Finds any of ``needles`` in bytes fed part by part, across part boundaries too."""
+
+    def __init__(self, needles: set[bytes]):
+        self.needles = needles
+        self.found = False
+        self._overlap = max(map(len, needles)) - 1 if needles else 0
+        self._previous = b""
+
+    def feed(self, part: bytes) -> None:
+        if self.found or not self.needles:
+            return
+        overlap = self._overlap
+        window = self._previous[-overlap:] + part[:overlap] if overlap else b""
+        if any(n in part or n in window for n in self.needles):
+            self.found = True
+        if len(part) >= overlap:
+            self._previous = part[-overlap:] if overlap else b""
+        else:
+            self._previous = (self._previous + part)[-overlap:]
 
 
 def retry_backoff(attempt: int) -> timedelta:
@@ -577,23 +597,27 @@ def _execute_claimed(
             thresholds=thresholds,  # the ones the findings below are evaluated with
         )
         collected_at = ctx.now()
-        rows = coerce_rows(cls.columns, cls().collect(ctx))
-        # Deterministic order whatever the collector returned: identical collections must
-        # produce identical bytes (and so share one content-addressed artifact). Each row is
-        # canonicalised once, counting the size: an artifact above the limit stops here,
-        # before the document is built.
-        rows, row_bytes = _sorted_canonical_rows(rows)
-        findings = evaluate_assertions(cls, rows, ctx.errors, thresholds=run.thresholds or None)
-        document = _document(run, cls, ctx, params, rows, collected_at)
+        # Row by row (pixaudit.evidence.services.streaming): the rows go to disk as the
+        # collector yields them, sorted there by their canonical bytes (identical
+        # collections must produce identical bytes, and so share one content-addressed
+        # artifact); the document is written to a temporary file, then the assertions run
+        # over the sorted rows and each finding goes to disk. Memory does not grow with the
+        # population; an artifact above the limit stops before the document is built.
+        spool = rows_spool(cls, cls().collect(ctx))
+        scanner = redact.scanner()
+        document = _document(run, cls, ctx, params, [], collected_at)
         del document["rows"]
-        # The artifact stays a list of parts (the rows' bytes computed above): hashed,
-        # checked and written part by part, never joined into one more copy.
-        data = canonical_parts_with_list(document, "rows", row_bytes)
-        del row_bytes, document
-        artifact_size_check(data_size(data))
+        spooled = document_write(document, "rows", spool, scanner)
+        rows_count = len(spooled.rows)
+        evaluated = findings_spool(cls, spooled.rows, ctx.errors,
+                                   thresholds=run.thresholds or None, scanner=scanner)  # fmt: skip
+        spooled.rows.close()
     except ArtifactTooLarge as exc:
         logger.warning("run %s of %s: %s", run.pk, key, exc)
         return _fail(run, str(exc), permanent=True, kind=run_errors.TOO_LARGE)
+    except SpoolError as exc:  # the worker's temporary space, not the collector: transient
+        logger.error("run %s of %s: %s", run.pk, key, exc)
+        return _fail(run, str(exc), permanent=False, kind=run_errors.STORAGE)
     except CollectorError as exc:
         logger.warning("run %s of %s failed: %s", run.pk, key, redact(exc.message))
         return _fail(run, redact(exc.message), permanent=exc.permanent, kind=exc.kind or "")
@@ -613,8 +637,7 @@ def _execute_claimed(
             permanent=False,
             kind=run_errors.INTERNAL,
         )
-    findings_bytes = canonical_bytes([f.to_dict() for f in findings])
-    if redact.leaks_into(data) or redact.leaks_into(findings_bytes):
+    if scanner.found:
         logger.error("run %s of %s: output contained a secret value; not stored", run.pk, key)
         return _fail(
             run,
@@ -623,12 +646,11 @@ def _execute_claimed(
             permanent=True,
             kind=run_errors.SECRET_IN_OUTPUT,
         )
-    sha256 = data_sha256(data)
-    run.result = RunResult(findings=findings, rows_count=len(rows), sha256=sha256)
+    findings, counts = evaluated.findings, evaluated.counts
+    run.result = RunResult(findings=findings, rows_count=rows_count, sha256=spooled.sha256)
     if not store:
-        counts = finding_counts(findings)
         CollectionRun.objects.filter(pk=run.pk).update(
-            status=RunStatus.SUCCEEDED, finished_at=timezone.now(), rows_count=len(rows),
+            status=RunStatus.SUCCEEDED, finished_at=timezone.now(), rows_count=rows_count,
             findings_pass=counts["pass"], findings_fail=counts["fail"],
             findings_warn=counts["warn"], findings_error=counts["error"],
         )  # fmt: skip
@@ -642,7 +664,7 @@ def _execute_claimed(
         # Calls per action, and so per resource type: the API-call floor is checked on it.
         "api_call_counts": ctx.api_call_counts,
         # Calls per resource of the collector's type (its rows), for the API-call floor.
-        "api_calls_per_resource": _calls_per_resource(cls.key, ctx.api_call_counts, len(rows)),
+        "api_calls_per_resource": _calls_per_resource(cls.key, ctx.api_call_counts, rows_count),
         "params": redact_params(cls.params, params),
         "errors": [dict(e) for e in ctx.errors],
         "worker": run.worker,
@@ -651,9 +673,9 @@ def _execute_claimed(
     }
     try:
         item = evidence_ingest(
-            run=run, cls=cls, data=data, sha256=sha256, collected_at=collected_at,
-            rows_count=len(rows), findings=findings,
-            provenance=_json_safe(provenance),
+            run=run, cls=cls, data=spooled.file, sha256=spooled.sha256, size=spooled.size,
+            collected_at=collected_at, rows_count=rows_count, findings=findings,
+            provenance=_json_safe(provenance), digest=evaluated.digest, counts=counts,
         )  # fmt: skip
     except RunNotRunning:
         logger.warning("run %s of %s was failed by the stale-run sweep; not stored", run.pk, key)
@@ -693,23 +715,16 @@ def _sorted_canonical_rows(rows: list[dict[str, Any]]) -> tuple[list[dict], list
     keys: list[bytes] = []
     total = 2  # the list's brackets; each row adds its bytes and a comma
     for index, row in enumerate(rows):
-        key = _row_bytes(row, index)
+        key = row_bytes(row, index)
         total += len(key) + (1 if index else 0)
         if total > limit:
             keys.clear()
             for later, rest in enumerate(rows[index + 1 :], start=index + 1):
-                total += len(_row_bytes(rest, later)) + 1
+                total += len(row_bytes(rest, later)) + 1
             artifact_size_check(total, what=f"the evidence of {len(rows):,} rows")
         keys.append(key)
     order = sorted(range(len(rows)), key=keys.__getitem__)
     return [rows[i] for i in order], [keys[i] for i in order]
-
-
-def _row_bytes(row: dict[str, Any], index: int) -> bytes:
-    try:
-        return canonical_bytes(row)
-    except CanonicalFormError as exc:  # e.g. a set inside a json column
-        raise CollectorError(f"row {index}: {exc}", permanent=True) from None
 
 
 def _json_safe(value: Any) -> Any:
