@@ -457,8 +457,9 @@ def _time_budget() -> float | None:
 
 def _document(
     run: CollectionRun, cls: type[Collector], ctx: CollectionContext, params: dict,
-    rows: list[dict], collected_at: datetime,
+    collected_at: datetime,
 ) -> dict[str, Any]:  # fmt: skip
+    """The evidence document without its ``rows`` (spliced in by ``document_write``)."""
     conn = run.connection if run.connection_id else None
     return {
         "collector": {"key": cls.key, "version": int(cls.version), "title": cls.title},
@@ -471,7 +472,6 @@ def _document(
         "columns": [
             {"name": c.name, "dtype": c.dtype, "description": c.description} for c in cls.columns
         ],
-        "rows": rows,
         "errors": [dict(e) for e in ctx.errors],
     }
 
@@ -605,8 +605,7 @@ def _execute_claimed(
         # population; an artifact above the limit stops before the document is built.
         spool = rows_spool(cls, cls().collect(ctx))
         scanner = redact.scanner()
-        document = _document(run, cls, ctx, params, [], collected_at)
-        del document["rows"]
+        document = _document(run, cls, ctx, params, collected_at)
         spooled = document_write(document, "rows", spool, scanner)
         rows_count = len(spooled.rows)
         evaluated = findings_spool(cls, spooled.rows, ctx.errors,
