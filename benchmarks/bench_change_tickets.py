@@ -38,9 +38,9 @@ setup_django("pixaudit_bench_change_tickets")
 from django.utils import timezone  # noqa: E402
 
 from collectors.base import Finding, Severity, Status  # noqa: E402
-from pixaudit.changes.selectors import artifact_rows  # noqa: E402
 from pixaudit.changes.services import _CHANGE_COLUMNS, change_tickets_refresh  # noqa: E402
 from pixaudit.evidence.models import Connection  # noqa: E402
+from pixaudit.evidence.selectors_artifacts import artifact_rows  # noqa: E402
 from pixaudit.evidence.services.append import evidence_append  # noqa: E402
 from pixaudit.evidence.storage import artifact_read  # noqa: E402
 

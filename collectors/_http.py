@@ -49,6 +49,7 @@ __all__ = [
     "HTTPSession",
     "RetryBudget",
     "check_response",
+    "check_response_reworded",
     "is_rate_limited",
     "iter_link_pages",
     "safe_url",
@@ -338,6 +339,23 @@ def check_response(response: requests.Response) -> requests.Response:
     if status >= 500:
         raise CollectorError(base, permanent=False, kind=ErrorKind.SERVER)
     raise CollectorError(base, permanent=True, kind=ErrorKind.REQUEST)
+
+
+def check_response_reworded(
+    response: requests.Response,
+    reword: Callable[[CollectorError], str],
+    *,
+    action: str | None = None,
+) -> requests.Response:
+    """:func:`check_response` whose error says ``reword(error)`` instead (e.g. with the API's
+    own message or the operation), with the same permanence and kind and the given
+    ``action``; raised without chaining the original."""
+    try:
+        return check_response(response)
+    except CollectorError as exc:
+        raise CollectorError(
+            reword(exc), permanent=exc.permanent, kind=exc.kind, action=action
+        ) from None
 
 
 def _next_link(response: requests.Response) -> str | None:

@@ -18,7 +18,7 @@ from urllib.parse import quote
 import requests
 
 from collectors import CollectionContext, CollectorError, Param
-from collectors._http import check_response
+from collectors._http import check_response, check_response_reworded
 
 __all__ = ["JIRA_PARAMS", "JiraAPI", "jira_error"]
 
@@ -97,15 +97,7 @@ class JiraAPI:
         """GET and return the JSON body; an error status raises :class:`CollectorError`
         carrying Jira's own message (e.g. a project that does not exist)."""
         response = self.get(operation, *parts, **query)
-        if response.status_code >= 400:
-            try:
-                check_response(response)
-            except CollectorError as exc:
-                raise CollectorError(
-                    f"{jira_error(response)} ({operation})",
-                    permanent=exc.permanent,
-                    kind=exc.kind,
-                ) from None
+        check_response_reworded(response, lambda _: f"{jira_error(response)} ({operation})")
         try:
             return response.json()
         except ValueError:

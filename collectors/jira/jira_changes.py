@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from collectors import (
@@ -14,13 +14,18 @@ from collectors import (
     Outcome,
     Param,
     Severity,
-    Status,
     assertion,
     register,
 )
+from collectors._tickets import (
+    TicketWorkflow,
+    approval_outcome,
+    oldest_first,
+    parse_time,
+    workflow_outcome,
+)
 from collectors.errors import ErrorKind
 from collectors.jira._api import JIRA_PARAMS, JiraAPI
-from collectors.schema import format_datetime
 
 _KEY = "jira_changes"
 _APPROVED = f"{_KEY}.approved_before_done"
@@ -35,16 +40,15 @@ _DONE_PARAM = Param(
     default=_DONE_DEFAULT,
     help="Statuses that mean the change is done or in production (case-insensitive).",
 )
-
-
-def _time(value: Any) -> datetime | None:
-    """Jira's ``2026-11-30T10:00:00.000+0000`` as an aware datetime (None when absent)."""
-    if not value:
-        return None
-    text = str(value)
-    if len(text) > 5 and text[-5] in "+-" and text[-3] != ":":  # +0000 -> +00:00
-        text = f"{text[:-2]}:{text[-2:]}"
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+#: Jira's rows for the shared checks: done is a status (a ticket created done is done since
+#: its creation); approvers and assignees are compared by display name.
+_SHAPE = TicketWorkflow(
+    done_move="to",
+    done_current="status",
+    done_since=("created",),
+    approver="by",
+    assignee="assignee",
+)
 
 
 def _person(value: Any) -> str | None:
@@ -64,28 +68,13 @@ def status_transitions(histories: Iterable[dict[str, Any]]) -> list[dict[str, An
     the canonical UTC form of datetime columns, so times compare as strings)."""
     moves = []
     for history in histories:
-        at = _time(history.get("created"))
+        at = parse_time(history.get("created"))
         by = _person(history.get("author"))
         for item in history.get("items") or []:
             if item.get("fieldId") == "status" or item.get("field") == "status":
                 moves.append({"at": at, "by": by, "from": item.get("fromString"),
                               "to": item.get("toString")})  # fmt: skip
-    moves.sort(key=lambda m: (m["at"] is None, m["at"] or 0))  # stable: same-time order kept
-    return [{**m, "at": format_datetime(m["at"]) if m["at"] else None} for m in moves]
-
-
-def _lower(values: Iterable[str] | None) -> set[str]:
-    return {v.strip().lower() for v in values or [] if v and v.strip()}
-
-
-def _first_done(row: dict[str, Any], done: set[str]) -> str | None:
-    """When the ticket first entered a done status (its creation if it was created done)."""
-    for move in row["transitions"]:
-        if str(move["to"] or "").lower() in done:
-            return move["at"]
-    if str(row["status"] or "").lower() in done:
-        return str(row["created"])
-    return None
+    return oldest_first(moves)
 
 
 @register
@@ -210,31 +199,14 @@ class JiraChangesCollector(Collector):
         """PASS when the ticket entered an approval status before it first entered a done
         status (by someone other than the assignee when ``independent``); not applicable
         while it is not done."""
-        key = row["key"]
-        if row["transitions"] is None:
-            return Outcome(Status.ERROR, f"The history of {key} could not be read: "
-                           f"{row['read_error']}.")  # fmt: skip
-        done_at = _first_done(row, _lower(params["done_statuses"]))
-        if done_at is None:
-            return None
-        approval = _lower(params["approval_statuses"])
-        approvals = [m for m in row["transitions"] if str(m["to"] or "").lower() in approval]
-        before = [m for m in approvals if m["at"] and m["at"] <= done_at]
-        if params["independent"]:
-            others = [m for m in before if m["by"] != row["assignee"]]
-            if before and not others:
-                return Outcome(Status.FAIL, f"{key} was approved only by its assignee "
-                               f"{row['assignee']}.")  # fmt: skip
-            before = others
-        if before:
-            first = before[0]
-            return Outcome(Status.PASS, f"{key} approved ({first['to']}) by {first['by']} at "
-                           f"{first['at']}, before done at {done_at}.")  # fmt: skip
-        if approvals:
-            return Outcome(Status.FAIL, f"{key} was approved at {approvals[0]['at']}, after it "
-                           f"was done at {done_at}.")  # fmt: skip
-        return Outcome(Status.FAIL, f"{key} was done at {done_at} without an approval "
-                       f"({', '.join(params['approval_statuses'])}).")  # fmt: skip
+        return approval_outcome(
+            row,
+            _SHAPE,
+            done=params["done_statuses"],
+            states=params["approval_statuses"],
+            independent=params["independent"],
+            how=", ".join(params["approval_statuses"]),
+        )
 
     @assertion(
         _WORKFLOW,
@@ -258,20 +230,7 @@ class JiraChangesCollector(Collector):
     def followed_required_workflow(row: dict[str, Any], params: dict[str, Any]) -> Outcome | None:
         """PASS when every required status was entered before the first done status; not
         applicable while the ticket is not done."""
-        key = row["key"]
-        if row["transitions"] is None:
-            return Outcome(Status.ERROR, f"The history of {key} could not be read: "
-                           f"{row['read_error']}.")  # fmt: skip
-        done_at = _first_done(row, _lower(params["done_statuses"]))
-        if done_at is None:
-            return None
-        entered = _lower(m["to"] for m in row["transitions"] if m["at"] and m["at"] <= done_at)
-        missing = [s for s in params["required_statuses"] if s.strip().lower() not in entered]
-        if missing:
-            return Outcome(Status.FAIL, f"{key} was done at {done_at} without passing through "
-                           f"{', '.join(missing)}.")  # fmt: skip
-        return Outcome(Status.PASS, f"{key} passed through "
-                       f"{', '.join(params['required_statuses'])} before done.")  # fmt: skip
+        return workflow_outcome(row, _SHAPE, params["required_statuses"], params["done_statuses"])
 
 
 def _jql(params: dict[str, Any]) -> str:
@@ -326,9 +285,9 @@ def _row(api: JiraAPI, issue: dict[str, Any], field: str | None) -> dict[str, An
         "status": (fields.get("status") or {}).get("name"),
         "reporter": _person(fields.get("reporter")),
         "assignee": _person(fields.get("assignee")),
-        "created": _time(fields.get("created")),
-        "updated": _time(fields.get("updated")),
-        "resolved": _time(fields.get("resolutiondate")),
+        "created": parse_time(fields.get("created")),
+        "updated": parse_time(fields.get("updated")),
+        "resolved": parse_time(fields.get("resolutiondate")),
         "transitions": transitions,
         "approvers": approvers,
         "read_error": error,

@@ -30,7 +30,7 @@ from typing import Any
 import requests
 
 from collectors import CollectionContext, CollectorError, Param
-from collectors._http import HTTPSession, check_response
+from collectors._http import HTTPSession, check_response_reworded
 from collectors.errors import ErrorKind
 
 __all__ = ["LINEAR_PARAMS", "LinearAPI", "graphql_errors"]
@@ -221,16 +221,9 @@ class LinearAPI:
                 kind=ErrorKind.PERMISSION if forbidden else ErrorKind.REQUEST,
                 action=action,
             )
-        if response.status_code >= 400:
-            try:
-                check_response(response)
-            except CollectorError as exc:
-                raise CollectorError(
-                    f"Linear {operation}: {exc.message}",
-                    permanent=exc.permanent,
-                    kind=exc.kind,
-                    action=action,
-                ) from None
+        check_response_reworded(
+            response, lambda exc: f"Linear {operation}: {exc.message}", action=action
+        )
         data = body.get("data") if isinstance(body, dict) else None
         if not isinstance(data, dict):
             raise CollectorError(

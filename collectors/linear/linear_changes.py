@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from collectors import (
@@ -14,13 +14,18 @@ from collectors import (
     Outcome,
     Param,
     Severity,
-    Status,
     assertion,
     register,
 )
+from collectors._tickets import (
+    TicketWorkflow,
+    approval_outcome,
+    oldest_first,
+    parse_time,
+    workflow_outcome,
+)
 from collectors.errors import ErrorKind
 from collectors.linear._api import LINEAR_PARAMS, LinearAPI
-from collectors.schema import format_datetime
 
 _KEY = "linear_changes"
 _APPROVED = f"{_KEY}.approved_before_done"
@@ -40,6 +45,19 @@ _DONE_PARAM = Param(
     choices=STATE_TYPES,
     help="Workflow state types that mean the change is done (Linear's Done states are of "
     "type completed).",
+)
+#: Linear's rows for the shared checks: done is a state type (an issue created done is done
+#: since its completion); approvers and assignees are compared by user id, an entry without
+#: an actor is an integration's, and approvals come from states and labels.
+_SHAPE = TicketWorkflow(
+    done_move="to_type",
+    done_current="state_type",
+    done_since=("completed", "created"),
+    approver="by_id",
+    assignee="assignee_id",
+    state_via="state {to}",
+    persons_only=True,
+    late_names_via=True,
 )
 
 _HISTORY_FIELDS = """
@@ -84,13 +102,6 @@ HISTORY_QUERY = f"""query IssueHistory($id: String!, $first: Int!, $after: Strin
 }}"""
 
 
-def _time(value: Any) -> datetime | None:
-    """Linear's ``2026-11-30T10:00:00.000Z`` as an aware datetime (None when absent)."""
-    if not value:
-        return None
-    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-
-
 def _person(value: Any) -> str | None:
     """A user as its name (email, then id, when no name is set)."""
     if not isinstance(value, dict):
@@ -114,7 +125,7 @@ def history_events(
     """
     states, labels = [], []
     for entry in entries:
-        at = _time(entry.get("createdAt"))
+        at = parse_time(entry.get("createdAt"))
         actor = entry.get("actor")
         who = {"at": at, "by": _person(actor),
                "by_id": actor.get("id") if isinstance(actor, dict) else None}  # fmt: skip
@@ -128,40 +139,7 @@ def history_events(
         if added or removed:
             labels.append({**who, "added": added, "removed": removed})
 
-    def ordered(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        events.sort(key=lambda e: (e["at"] is None, e["at"] or 0))  # stable for equal times
-        return [{**e, "at": format_datetime(e["at"]) if e["at"] else None} for e in events]
-
-    return ordered(states), ordered(labels)
-
-
-def _lower(values: Iterable[str] | None) -> set[str]:
-    return {v.strip().lower() for v in values or [] if v and v.strip()}
-
-
-def _first_done(row: dict[str, Any], done: set[str]) -> str | None:
-    """When the issue first entered a done state type (its completion time when the
-    history shows no such move, e.g. an issue created done)."""
-    for move in row["transitions"]:
-        if str(move["to_type"] or "").lower() in done:
-            return move["at"]
-    if str(row["state_type"] or "").lower() in done:
-        return str(row["completed"] or row["created"])
-    return None
-
-
-def approvals(row: dict[str, Any], states: set[str], labels: set[str]) -> list[dict[str, Any]]:
-    """The issue's approvals, oldest first: moves into an approval state and additions of an
-    approval label (lower-cased names), as ``{at, by, by_id, via}``."""
-    found = [{"at": m["at"], "by": m["by"], "by_id": m["by_id"], "via": f"state {m['to']}"}
-             for m in row["transitions"] if str(m["to"] or "").lower() in states]  # fmt: skip
-    for change in row["label_changes"]:
-        for name in change["added"]:
-            if name.lower() in labels:
-                found.append({"at": change["at"], "by": change["by"], "by_id": change["by_id"],
-                              "via": f"label {name}"})  # fmt: skip
-    found.sort(key=lambda a: (a["at"] is None, a["at"] or ""))
-    return found
+    return oldest_first(states), oldest_first(labels)
 
 
 @register
@@ -340,37 +318,18 @@ class LinearChangesCollector(Collector):
         """PASS when a person other than the assignee (anyone when not ``independent``)
         approved the issue before it first entered a done state; not applicable while it
         is not done."""
-        key = row["key"]
-        if row["transitions"] is None:
-            return Outcome(Status.ERROR, f"The history of {key} could not be read: "
-                           f"{row['read_error']}.")  # fmt: skip
-        done_at = _first_done(row, _lower(params["done_state_types"]))
-        if done_at is None:
-            return None
-        found = approvals(row, _lower(params["approval_states"]), _lower(params["approval_labels"]))
-        before = [a for a in found if a["at"] and a["at"] <= done_at]
-        people = [a for a in before if a["by_id"]]
-        if before and not people:
-            return Outcome(Status.FAIL, f"{key} was approved ({before[0]['via']}) only by an "
-                           "integration or automation, not a person.")  # fmt: skip
-        if params["independent"]:
-            others = [a for a in people if a["by_id"] != row["assignee_id"]]
-            if people and not others:
-                return Outcome(Status.FAIL, f"{key} was approved only by its assignee "
-                               f"{row['assignee']}.")  # fmt: skip
-            people = others
-        if people:
-            first = people[0]
-            return Outcome(Status.PASS, f"{key} approved ({first['via']}) by {first['by']} at "
-                           f"{first['at']}, before done at {done_at}.")  # fmt: skip
-        if found:
-            return Outcome(Status.FAIL, f"{key} was approved ({found[0]['via']}) at "
-                           f"{found[0]['at']}, after it was done at {done_at}.")  # fmt: skip
         how = [f"state {s}" for s in params["approval_states"]] + [
             f"label {s}" for s in params["approval_labels"]
         ]
-        return Outcome(Status.FAIL, f"{key} was done at {done_at} without an approval "
-                       f"({', '.join(how) or 'none configured'}).")  # fmt: skip
+        return approval_outcome(
+            row,
+            _SHAPE,
+            done=params["done_state_types"],
+            states=params["approval_states"],
+            labels=params["approval_labels"],
+            independent=params["independent"],
+            how=", ".join(how) or "none configured",
+        )
 
     @assertion(
         _WORKFLOW,
@@ -394,20 +353,7 @@ class LinearChangesCollector(Collector):
     def followed_required_workflow(row: dict[str, Any], params: dict[str, Any]) -> Outcome | None:
         """PASS when every required state was entered before the first done state; not
         applicable while the issue is not done."""
-        key = row["key"]
-        if row["transitions"] is None:
-            return Outcome(Status.ERROR, f"The history of {key} could not be read: "
-                           f"{row['read_error']}.")  # fmt: skip
-        done_at = _first_done(row, _lower(params["done_state_types"]))
-        if done_at is None:
-            return None
-        entered = _lower(m["to"] for m in row["transitions"] if m["at"] and m["at"] <= done_at)
-        missing = [s for s in params["required_states"] if s.strip().lower() not in entered]
-        if missing:
-            return Outcome(Status.FAIL, f"{key} was done at {done_at} without passing through "
-                           f"{', '.join(missing)}.")  # fmt: skip
-        return Outcome(Status.PASS, f"{key} passed through "
-                       f"{', '.join(params['required_states'])} before done.")  # fmt: skip
+        return workflow_outcome(row, _SHAPE, params["required_states"], params["done_state_types"])
 
 
 def _filter(team_id: str, since: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -460,9 +406,9 @@ def _row(api: LinearAPI, issue: dict[str, Any]) -> dict[str, Any]:
         "assignee_id": assignee.get("id") if isinstance(assignee, dict) else None,
         "creator": _person(issue.get("creator")),
         "labels": sorted(_names((issue.get("labels") or {}).get("nodes"))),
-        "created": _time(issue.get("createdAt")),
-        "updated": _time(issue.get("updatedAt")),
-        "completed": _time(issue.get("completedAt")),
+        "created": parse_time(issue.get("createdAt")),
+        "updated": parse_time(issue.get("updatedAt")),
+        "completed": parse_time(issue.get("completedAt")),
         "transitions": transitions,
         "label_changes": label_changes,
         "read_error": error,

@@ -31,8 +31,9 @@ from collectors.change.change_tickets import NOT_JUDGED, ChangeTicketsCollector
 from collectors.evaluate import evaluate_assertions
 from collectors.schema import coerce_rows, format_datetime
 from pixaudit.auditlog.services import audit_log_record
-from pixaudit.changes.selectors import Source, artifact_rows, latest_sources
+from pixaudit.changes.selectors import Source, latest_sources
 from pixaudit.evidence.models import EvidenceItem, Finding, LatestResult
+from pixaudit.evidence.selectors_artifacts import artifact_rows
 from pixaudit.evidence.services.append import evidence_append
 
 __all__ = [

@@ -18,9 +18,9 @@ from django.core.management import call_command
 
 from collectors.testing import serve_fixtures
 from pixaudit.auditlog.models import AuditEvent
-from pixaudit.changes import selectors
 from pixaudit.changes.services import TICKET_POPULATIONS, change_tickets_refresh
 from pixaudit.controls.models import CheckMapping
+from pixaudit.evidence import selectors_artifacts
 from pixaudit.evidence.integrity import verify_chain
 from pixaudit.evidence.models import Connection, EvidenceItem, Finding, LatestResult
 from pixaudit.evidence.services import (
@@ -367,18 +367,18 @@ def test_artifact_rows_are_streamed_and_checked(media_root, catalogs, at_now,  #
                                                 monkeypatch) -> None:  # fmt: skip
     item = _github("GitHub")
     monkeypatch.setattr(
-        selectors,
+        selectors_artifacts,
         "artifact_chunks",
         lambda path: iter(
             [artifact_read(path)[i : i + 7] for i in range(0, len(artifact_read(path)), 7)]
         ),
     )
-    rows = list(selectors.artifact_rows(item, ("pull_request", "issue_keys")))
+    rows = list(selectors_artifacts.artifact_rows(item, ("pull_request", "issue_keys")))
     assert rows[0] == {"pull_request": "acme-corp/api#101", "issue_keys": ["OPS-7", "PAY-12"]}
     assert len(rows) == item.row_count
     bad = EvidenceItem(seq=item.seq, artifact_path=item.artifact_path, sha256="0" * 64)
-    with pytest.raises(selectors.ArtifactUnreadable, match="does not match its SHA-256"):
-        list(selectors.artifact_rows(bad, ("pull_request",)))
+    with pytest.raises(selectors_artifacts.ArtifactUnreadable, match="does not match its SHA-256"):
+        list(selectors_artifacts.artifact_rows(bad, ("pull_request",)))
 
 
 def test_lower_case_linear_branch_of_a_configured_team(media_root, catalogs, at_now) -> None:  # noqa: F811

@@ -10,7 +10,13 @@ import pytest
 import requests
 
 from collectors import CollectorError, RetryBudget
-from collectors._http import HTTPSession, check_response, iter_link_pages, safe_url
+from collectors._http import (
+    HTTPSession,
+    check_response,
+    check_response_reworded,
+    iter_link_pages,
+    safe_url,
+)
 from collectors.testing import make_context, serve_fixtures
 
 FIXTURES = Path(__file__).parent / "fixtures" / "sdk_http"
@@ -54,6 +60,23 @@ def test_retries_give_up_after_max_retries() -> None:
     assert info.value.permanent is False
     assert "HTTP 500" in info.value.message
     assert sleep.calls == [1.0, 2.0]
+
+
+def test_reworded_error_keeps_permanence_and_kind_and_names_the_action() -> None:
+    routes = {"GET /gone": {"status": 404, "body": {"error": "no such project"}},
+              "GET /fine": {"body": ["ok"]}}  # fmt: skip
+    with serve_fixtures(routes=routes) as server:
+        session = HTTPSession(sleep=FakeSleep())
+        fine = session.get(server.url("/fine"))
+        assert check_response_reworded(fine, lambda exc: "unused") is fine
+        with pytest.raises(CollectorError) as info:
+            check_response_reworded(session.get(server.url("/gone")),
+                                    lambda exc: f"Acme getProject: {exc.message}",
+                                    action="acme:getProject")  # fmt: skip
+    error = info.value
+    assert error.message.startswith("Acme getProject: HTTP 404")
+    assert error.permanent is True and error.kind == "request"
+    assert error.action == "acme:getProject" and error.__cause__ is None
 
 
 def test_retry_after_http_date_and_rate_limit_reset() -> None:

@@ -9,40 +9,11 @@ count (a deferred import is still a cycle).
 
 from __future__ import annotations
 
-import ast
-from pathlib import Path
-
-import pixaudit
-from tests.reviews.test_import_structure import find_cycle
-
-ROOT = Path(pixaudit.__file__).parent
-APPS = ("posture", "exceptions")
-
-
-def _module_name(path: Path) -> str:
-    parts = list(path.relative_to(ROOT.parent).with_suffix("").parts)
-    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
-
-
-def _graph() -> dict[str, set[str]]:
-    paths = [p for app in APPS for p in (ROOT / app).rglob("*.py") if "migrations" not in p.parts]
-    modules = {_module_name(p) for p in paths}
-    graph: dict[str, set[str]] = {}
-    for path in paths:
-        found: set[str] = set()
-        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
-            names: list[str] = []
-            if isinstance(node, ast.Import):
-                names = [alias.name for alias in node.names]
-            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-                names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
-            found |= {n for n in names if n in modules}
-        graph[_module_name(path)] = found - {_module_name(path)}
-    return graph
+from tests.import_graph import find_cycle, import_graph
 
 
 def test_posture_and_exceptions_modules_import_no_circle() -> None:
-    graph = _graph()
+    graph = import_graph("posture", "exceptions")
     cycle = find_cycle(graph)
     assert cycle is None, " -> ".join(cycle or [])
     assert "pixaudit.exceptions.selectors" not in graph["pixaudit.posture.selectors"]

@@ -38,4 +38,6 @@ def test_daily_takes_the_readiness_snapshots_and_does_the_review_day(catalogs, m
     assert ReadinessSnapshot.objects.count() == len(catalogs)
     assert f"Readiness snapshots taken: {len(catalogs)}" in out and "Access reviews:" in out
     assert "Exceptions register: 0 item(s) replayed" in out
+    assert "Leaver test: skipped (no HR evidence yet)" in out
+    assert "Vendor register: skipped (empty register)" in out
     assert "Change tickets: skipped (no github_pull_requests evidence)" in out

@@ -6,8 +6,8 @@ from collections import Counter
 
 from django.core.management.base import BaseCommand, CommandError
 
-from pixaudit.changes.selectors import ArtifactUnreadable
 from pixaudit.changes.services import change_tickets_refresh
+from pixaudit.evidence.selectors_artifacts import ArtifactUnreadable
 
 
 class Command(BaseCommand):

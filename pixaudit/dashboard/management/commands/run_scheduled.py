@@ -29,6 +29,20 @@ from pixaudit.reviews.jobs import reviews_daily_job
 from pixaudit.tasks.jobs import tasks_daily_job, work_tick_job
 from pixaudit.vendors.jobs import vendors_daily_job
 
+#: Daily jobs that append platform evidence, in order: the line's label, the job, the rest
+#: of the line when it appended (formatted with the job's result), and the reason printed
+#: when it skipped (its result has no ``evidence``).
+_EVIDENCE_JOBS = (
+    ("Leaver test", people_daily_job, "{accounts} accounts", "no HR evidence yet"),
+    ("Vendor register", vendors_daily_job, "{reminders} reminder(s) sent", "empty register"),
+    (
+        "Change tickets",
+        change_tickets_job,
+        "{changes} change(s)",
+        "no github_pull_requests evidence",
+    ),
+)
+
 
 class Command(BaseCommand):
     help = (
@@ -87,23 +101,12 @@ class Command(BaseCommand):
                 f"Exceptions register: {exceptions['items']} item(s) replayed, "
                 f"{exceptions['expired_acceptances']} acceptance expiry(ies) recorded"
             )
-            leavers = people_daily_job()
-            if "evidence" in leavers:
-                self.stdout.write(f"Leaver test: evidence #{leavers['evidence']}, "
-                                  f"{leavers['accounts']} accounts")  # fmt: skip
-            else:
-                self.stdout.write("Leaver test: skipped (no HR evidence yet)")
-            vendors = vendors_daily_job()
-            if "evidence" in vendors:
-                self.stdout.write(f"Vendor register: evidence #{vendors['evidence']}, "
-                                  f"{vendors['reminders']} reminder(s) sent")  # fmt: skip
-            else:
-                self.stdout.write("Vendor register: skipped (empty register)")
-            tickets = change_tickets_job()
-            if "evidence" in tickets:
-                self.stdout.write(f"Change tickets: evidence #{tickets['evidence']}, "
-                                  f"{tickets['changes']} change(s)")  # fmt: skip
-            else:
-                self.stdout.write("Change tickets: skipped (no github_pull_requests evidence)")
+            for label, job, appended, skipped in _EVIDENCE_JOBS:
+                result = job()
+                if "evidence" in result:
+                    detail = appended.format(**result)
+                    self.stdout.write(f"{label}: evidence #{result['evidence']}, {detail}")
+                else:
+                    self.stdout.write(f"{label}: skipped ({skipped})")
             packs = pack_builds_sweep_job()
             self.stdout.write(f"Evidence pack files removed by retention: {packs['swept']}")
