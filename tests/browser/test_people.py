@@ -48,7 +48,8 @@ def test_manager_runs_the_leaver_test_and_fixes_an_orphan(live_server, page, log
     bad = tmp_path / "bad.csv"
     bad.write_text(header + "E1,Alice,alice@acme.example,active,2021-03-01,\nE2,Dan,,gone,,\n")
     good = tmp_path / "people.csv"
-    left = (now.date() - timedelta(days=3)).isoformat()
+    # Counted from the day the accounts were seen (an hour ago: _github), midnight-proof.
+    left = ((now - timedelta(hours=1)).date() - timedelta(days=3)).isoformat()
     good.write_text(header + "E1,Alice,alice@acme.example,active,2021-03-01,\n"
                     f"E2,Dan Leaver,dan@acme.example,terminated,2019-05-06,{left}\n")  # fmt: skip
 

@@ -51,15 +51,18 @@ def _gh(login: str, email: str | None = None, status: str = "active") -> dict:
 @pytest.fixture
 def world(media_root, catalogs, users):  # type: ignore[no-untyped-def]
     now = timezone.now()
+    seen = now - timedelta(hours=1)
     hr = Connection.objects.create(name="HR export", collector_key="hris_people",
                                    params={"provider": "file"})  # fmt: skip
-    hr_upload(connection=hr, filename="people.csv", data=_csv(now.date()), user=users.manager)
+    # Dates count from the day the accounts were seen (an hour ago), so that a run just after
+    # midnight still finds Dan active 3 days after his termination.
+    hr_upload(connection=hr, filename="people.csv", data=_csv(seen.date()), user=users.manager)
     gh = Connection.objects.create(name="GitHub acme", collector_key="github_org", params={})
     rows = [_gh("alice-gh", "alice@acme.example"), _gh("dan-gh", "dan@acme.example"),
             _gh("carol-gh", "carol@acme.example"), _gh("deploy-bot"), _gh("ci-bot"),
             _gh("mallory")]  # fmt: skip
     evidence_append(collector_key="github_org", document={"rows": rows}, connection_id=gh.pk,
-                    collected_at=now - timedelta(hours=1), expires_at=now + timedelta(days=1),
+                    collected_at=seen, expires_at=now + timedelta(days=1),
                     rows_count=len(rows))  # fmt: skip
     declaration_save(resource="org:acme/user:deploy-bot", kind="service", employee_id="E1",
                      user=users.manager)  # fmt: skip

@@ -27,7 +27,10 @@ from tests.security.helpers import client_for, pdf_make
 
 pytestmark = pytest.mark.django_db
 
-TODAY = timezone.localdate()
+
+def _today():  # type: ignore[no-untyped-def]
+    """Read per test, not at import: a run that crosses midnight must not shift the dates."""
+    return timezone.localdate()
 
 
 def _pdf(name: str = "answer.pdf") -> SimpleUploadedFile:
@@ -36,11 +39,11 @@ def _pdf(name: str = "answer.pdf") -> SimpleUploadedFile:
 
 def _create(reference: str, days_ago: int, kind: str = "access", **kw) -> DataSubjectRequest:
     return request_create(reference=reference, kind=kind,
-                          received_on=TODAY - timedelta(days=days_ago), **kw)  # fmt: skip
+                          received_on=_today() - timedelta(days=days_ago), **kw)  # fmt: skip
 
 
 def _complete(item: DataSubjectRequest, days_ago: int, user=None) -> DataSubjectRequest:
-    return request_complete(request=item, completed_on=TODAY - timedelta(days=days_ago),
+    return request_complete(request=item, completed_on=_today() - timedelta(days=days_ago),
                             upload=_pdf(), file_name="answer.pdf", user=user)  # fmt: skip
 
 
@@ -59,12 +62,12 @@ def test_due_date_is_received_plus_the_configured_days_and_kept_on_the_row(media
                                                                            settings):  # fmt: skip
     settings.PIXAUDIT_DSR_DUE_DAYS = 10
     item = _create("DSR-1", 3)
-    assert (item.due_days, item.due_on) == (10, TODAY - timedelta(days=3) + timedelta(days=10))
+    assert (item.due_days, item.due_on) == (10, _today() - timedelta(days=3) + timedelta(days=10))
     settings.PIXAUDIT_DSR_DUE_DAYS = 30
     moved = request_update(request=item, reference="DSR-1", kind="access",
-                           received_on=TODAY - timedelta(days=4))  # fmt: skip
-    assert moved.due_on == TODAY - timedelta(days=4) + timedelta(days=10)
-    assert _create("DSR-2", 0).due_on == TODAY + timedelta(days=30)
+                           received_on=_today() - timedelta(days=4))  # fmt: skip
+    assert moved.due_on == _today() - timedelta(days=4) + timedelta(days=10)
+    assert _create("DSR-2", 0).due_on == _today() + timedelta(days=30)
 
 
 @pytest.mark.parametrize(
@@ -75,12 +78,14 @@ def test_due_date_is_received_plus_the_configured_days_and_kept_on_the_row(media
         ({"reference": "DSR\n1"}, "reference", "single line"),
         ({"kind": "deletion"}, "kind", "Choose the kind"),
         ({"received_on": None}, "received_on", "received"),
-        ({"received_on": TODAY + timedelta(days=1)}, "received_on", "future"),
-        ({"identity_verified_on": TODAY - timedelta(days=9)}, "identity_verified_on", "before"),
+        ({"received_on": timedelta(days=1)}, "received_on", "future"),
+        ({"identity_verified_on": timedelta(days=-9)}, "identity_verified_on", "before"),
     ],
 )
 def test_bad_requests_are_refused_with_a_clear_error(media_root, fields, field, text):
-    values = {"reference": "DSR-9", "kind": "access", "received_on": TODAY - timedelta(days=2),
+    # Dates are given as offsets from today so that parametrisation does not fix the day.
+    fields = {k: _today() + v if isinstance(v, timedelta) else v for k, v in fields.items()}
+    values = {"reference": "DSR-9", "kind": "access", "received_on": _today() - timedelta(days=2),
               **fields}  # fmt: skip
     with pytest.raises(PrivacyError) as caught:
         request_create(**values)
@@ -97,17 +102,17 @@ def test_references_are_unique(media_root):
 def test_completion_needs_a_date_not_before_receipt_and_the_evidence_file(media_root):
     item = _create("DSR-1", 10)
     with pytest.raises(PrivacyError) as caught:
-        request_complete(request=item, completed_on=TODAY - timedelta(days=11), upload=None,
+        request_complete(request=item, completed_on=_today() - timedelta(days=11), upload=None,
                          file_name="")  # fmt: skip
     assert "before the request was received" in caught.value.errors["completed_on"]
     assert "Attach the evidence" in caught.value.errors["file"]
     with pytest.raises(PrivacyError, match="in the future"):
-        request_complete(request=item, completed_on=TODAY + timedelta(days=1), upload=_pdf(),
+        request_complete(request=item, completed_on=_today() + timedelta(days=1), upload=_pdf(),
                          file_name="answer.pdf")  # fmt: skip
     item.refresh_from_db()
     assert item.completed_on is None
     done = _complete(item, 0)
-    assert done.completed_on == TODAY and done.evidence_file_name == "answer.pdf"
+    assert done.completed_on == _today() and done.evidence_file_name == "answer.pdf"
     assert done.evidence_content_type == "application/pdf" and len(done.evidence_sha256) == 64
     with pytest.raises(PrivacyError, match="already completed"):
         _complete(done, 0)
@@ -117,11 +122,11 @@ def test_completion_file_gets_the_manual_evidence_checks(media_root, settings):
     item = _create("DSR-1", 10)
     exe = SimpleUploadedFile("answer.pdf", b"MZ\x90\x00" + b"\x00" * 200, "application/pdf")
     with pytest.raises(PrivacyError) as caught:
-        request_complete(request=item, completed_on=TODAY, upload=exe, file_name="answer.pdf")
+        request_complete(request=item, completed_on=_today(), upload=exe, file_name="answer.pdf")
     assert "executable" in caught.value.errors["file"]
     settings.PIXAUDIT_MANUAL_MAX_BYTES = 1024
     with pytest.raises(PrivacyError) as caught:
-        request_complete(request=item, completed_on=TODAY, file_name="log.txt",
+        request_complete(request=item, completed_on=_today(), file_name="log.txt",
                          upload=SimpleUploadedFile("log.txt", b"erased\n" * 500))  # fmt: skip
     assert "larger than the 1024 bytes limit" in caught.value.errors["file"]
     item.refresh_from_db()
@@ -163,7 +168,7 @@ def test_list_filters_by_state_and_kind(media_root, users):
 
 def test_create_edit_and_complete_through_the_pages(media_root, users):
     client = client_for(users.manager)
-    received = TODAY - timedelta(days=3)
+    received = _today() - timedelta(days=3)
     response = client.post(reverse("privacy:create"), {
         "reference": "DSR-77", "kind": "rectification", "received_on": received.isoformat(),
     })  # fmt: skip
@@ -176,20 +181,21 @@ def test_create_edit_and_complete_through_the_pages(media_root, users):
     assert refused.status_code == 400 and b"already recorded" in refused.content
     response = client.post(reverse("privacy:edit", args=[item.pk]), {
         "reference": "DSR-77", "kind": "erasure", "received_on": received.isoformat(),
-        "identity_verified_on": TODAY.isoformat(), "notes": "ID checked by phone",
+        "identity_verified_on": _today().isoformat(), "notes": "ID checked by phone",
     })  # fmt: skip
     assert response.status_code == 302
     item.refresh_from_db()
-    assert (item.kind, item.identity_verified_on) == ("erasure", TODAY)
+    assert (item.kind, item.identity_verified_on) == ("erasure", _today())
     url = reverse("privacy:complete", args=[item.pk])
-    no_file = client.post(url, {"completed_on": TODAY.isoformat()})
+    no_file = client.post(url, {"completed_on": _today().isoformat()})
     assert no_file.status_code == 400 and b"Attach the evidence" in no_file.content
     early = client.post(url, {"completed_on": (received - timedelta(days=1)).isoformat(),
                               "file": _pdf()})  # fmt: skip
     assert early.status_code == 400 and b"before the request was received" in early.content
-    assert client.post(url, {"completed_on": TODAY.isoformat(), "file": _pdf()}).status_code == 302
+    done = client.post(url, {"completed_on": _today().isoformat(), "file": _pdf()})
+    assert done.status_code == 302
     item.refresh_from_db()
-    assert item.completed_on == TODAY and item.completed_by == users.manager
+    assert item.completed_on == _today() and item.completed_by == users.manager
     download = client.get(reverse("privacy:evidence_download", args=[item.pk]))
     assert download.status_code == 200
     assert b"".join(download.streaming_content).startswith(b"%PDF")
@@ -202,7 +208,7 @@ def test_an_oversized_completion_file_is_refused_while_it_streams(media_root, us
     item = _create("DSR-1", 3)
     response = client_for(users.manager).post(
         reverse("privacy:complete", args=[item.pk]),
-        {"completed_on": TODAY.isoformat(), "file": SimpleUploadedFile("big.txt", b"a" * 5000)},
+        {"completed_on": _today().isoformat(), "file": SimpleUploadedFile("big.txt", b"a" * 5000)},
     )
     assert response.status_code == 413 and b"limit" in response.content
     item.refresh_from_db()
@@ -211,7 +217,7 @@ def test_an_oversized_completion_file_is_refused_while_it_streams(media_root, us
 
 def test_monthly_metrics(media_root):
     _register()
-    rows = {m["month"]: m for m in monthly_metrics(today=TODAY)}
+    rows = {m["month"]: m for m in monthly_metrics(today=_today())}
     assert sum(m["received"] for m in rows.values()) == 4
     assert sum(m["completed"] for m in rows.values()) == 2
     assert sum(m["overdue"] for m in rows.values()) == 2  # the late one and the open overdue
