@@ -30,7 +30,6 @@ from pixaudit.controls.selectors import effective_mappings
 from pixaudit.evidence.models import MAX_ATTEMPTS, CollectionRun, EvidenceItem, Finding, RunStatus
 from pixaudit.evidence.selectors import chain_head
 from pixaudit.evidence.selectors_current import run_failure_rows
-from pixaudit.exceptions.acceptances import accepted_failures
 from pixaudit.posture.coverage import (
     ControlCoverage,
     CoverageWithout,
@@ -56,6 +55,13 @@ from pixaudit.reports.periods import (  # noqa: F401 - re-exported for callers
     Period,
     engagement_scope,
     period_default,
+)
+from pixaudit.reports.selectors_aws import (
+    AwsReportScope,
+    accepted_outside,
+    aws_breakdown,
+    aws_collector_keys,
+    aws_report_scope,
 )
 from pixaudit.reports.selectors_scope import (
     SampleSummary,
@@ -311,45 +317,6 @@ class ReportData:
     def exceptions(self) -> list[ControlSection]:
         """Controls excluded by the Statement of Applicability."""
         return [s for s in self.sections if s.status == ControlStatus.NOT_APPLICABLE]
-
-
-@dataclass(frozen=True)
-class AwsReportScope:
-    """A report limited to one AWS account or one OU.
-
-    ``excluded``: the AWS integration connections outside the scope, whose evidence,
-    results, run failures, risk acceptances and exceptions leave the report (from the
-    overview's own filter, ``awsorg.selectors.aws_scope``). Connections that no AWS
-    integration owns are never excluded: non-AWS controls and evidence stay unchanged.
-    """
-
-    account: str
-    ou: str
-    label: str
-    excluded: frozenset[int]
-
-    def as_log(self) -> dict[str, str]:
-        return {"account": self.account, "ou": self.ou, "label": self.label}
-
-
-def aws_report_scope(
-    *, account: str = "", ou: str = "", label: str = "", pin: EvidencePin | None = None
-) -> AwsReportScope | None:
-    """The scope of a report limited to ``account`` or ``ou`` (None when neither is given).
-
-    A rendered report's ``pin`` says which connections it left out; otherwise they are read
-    now through ``aws_scope`` (the overview's ``?account=``/``?ou=`` filter) and
-    ``aws_connections_outside``."""
-    from pixaudit.awsorg.selectors import aws_connections_outside, aws_scope, aws_scope_label
-
-    if not account and not ou:
-        return None
-    if pin is not None and pin.aws_excluded is not None:
-        return AwsReportScope(account, ou, label or account or ou, frozenset(pin.aws_excluded))
-    scope = aws_scope(account, ou)
-    return AwsReportScope(
-        account, ou, label or aws_scope_label(scope), frozenset(aws_connections_outside(scope))
-    )
 
 
 #: The collector of the data-subject request register (``pixaudit.privacy``): its evidence
@@ -629,7 +596,7 @@ def report_data(
         evidence = [e for e in evidence if e.collector_key != PRIVACY_REGISTER_COLLECTOR]
     aws = aws_report_scope(account=aws_account, ou=aws_ou, label=aws_scope_label, pin=pin)
     # Only a scoped report needs to know which checks are AWS checks (one query).
-    aws_keys = _aws_collector_keys(evidence) if aws is not None else set()
+    aws_keys = aws_collector_keys(evidence) if aws is not None else set()
     if aws is not None:
         evidence = [e for e in evidence if e.connection_id not in aws.excluded]
     excluded = aws.excluded if aws is not None else frozenset()
@@ -664,7 +631,7 @@ def report_data(
     as_of = min(now, period.until)
     manual_states = manual_states_as_of(controls=controls, as_of=as_of)
     # FAIL results at the period end whose exceptions had a risk acceptance in force then.
-    accepted = _accepted(results, as_of, seq, excluded)
+    accepted = accepted_outside(results, as_of, seq, excluded)
     manual = manual_in_period(controls=controls, period=period, up_to_seq=seq)
     if pin is not None:
         pinned_ids = set(pin.evidence_ids)
@@ -762,66 +729,6 @@ def report_data(
         aws_accounts=aws_breakdown(sections),
         aws_scope=aws,
     )
-
-
-def _aws_collector_keys(evidence: list[EvidenceRow]) -> set[str]:
-    """Collector keys whose assertions are AWS checks: the registered AWS collectors and
-    any collector an AWS integration's connection collected in the period."""
-    from collectors import registry
-    from pixaudit.awsorg.models import AwsAccountConnection
-
-    registry.discover()
-    keys = {cls.key for cls in registry.all_collectors() if cls.source == "aws"}
-    linked = set(AwsAccountConnection.objects.values_list("connection_id", flat=True))
-    keys.update(e.collector_key for e in evidence if e.connection_id in linked)
-    return keys
-
-
-def _accepted(
-    results: dict[str, AssertionResult], at: datetime, seq: int, excluded: frozenset[int]
-) -> dict[str, int]:
-    """``accepted_failures`` per assertion, without the risk acceptances of excluded
-    connections (a report limited to one AWS account or OU; one query either way)."""
-    if not excluded:
-        return accepted_failures(assertion_ids=results, at=at, up_to_seq=seq)
-    out: dict[str, int] = defaultdict(int)
-    per = accepted_failures(assertion_ids=results, at=at, up_to_seq=seq, by_connection=True)
-    for (assertion_id, connection_id), n in per.items():
-        if connection_id not in excluded:
-            out[assertion_id] += n
-    return dict(out)
-
-
-def aws_breakdown(sections: list[ControlSection]) -> list[Any]:
-    """The AWS controls' end-of-period results per AWS account (``AccountCounts`` with the
-    refs of the controls failing or in error there), worst accounts first. Only results
-    from the connections of an AWS integration count; the account and OU path of a result
-    follow from its connection (``pixaudit.awsorg.selectors``; the OU path is the one the
-    integration's last listing saw)."""
-    from pixaudit.awsorg.selectors import account_breakdown, connection_places
-
-    rows: list[tuple[int | None, str, int]] = []
-    failing: dict[int | None, list[str]] = defaultdict(list)
-    for section in sections:
-        for result in section.assertions:
-            for connection_id, counts in result.by_connection.items():
-                rows.extend((connection_id, status, n) for status, n in counts.items())
-                bad = counts.get("fail", 0) + counts.get("error", 0)
-                if bad and section.control.ref not in failing[connection_id]:
-                    failing[connection_id].append(section.control.ref)
-    accounts = account_breakdown(rows)
-    places = connection_places(failing)
-    by_account: dict[str, list[str]] = defaultdict(list)
-    for connection_id, refs in failing.items():
-        place = places.get(connection_id) if connection_id is not None else None
-        if place is not None:
-            by_account[place.account_id].extend(
-                r for r in refs if r not in by_account[place.account_id]
-            )
-    order = {s.control.ref: i for i, s in enumerate(sections)}
-    for entry in accounts:
-        entry.controls_failing = sorted(by_account.get(entry.account_id, []), key=order.get)
-    return accounts
 
 
 def evidence_pin_current(*, period: Period, now: datetime | None = None) -> EvidencePin:

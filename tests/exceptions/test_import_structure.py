@@ -26,7 +26,7 @@ def test_the_shared_read_is_the_same_function_everywhere() -> None:
     from pixaudit.exceptions import acceptances
     from pixaudit.exceptions import selectors as exceptions_selectors
     from pixaudit.posture import selectors as posture_selectors
-    from pixaudit.reports import selectors as report_selectors
+    from pixaudit.reports import selectors_aws as report_selectors
 
     shared = acceptances.accepted_failures
     assert exceptions_selectors.accepted_failures is shared
