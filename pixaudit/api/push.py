@@ -26,7 +26,7 @@ from django.utils import timezone
 from collectors.push import PushCollector, PushRejected, push_evaluate
 from pixaudit.api.models import ApiToken
 from pixaudit.auditlog.services import audit_log_record
-from pixaudit.evidence.canonical import canonical_parts_with_list, format_datetime
+from pixaudit.evidence.canonical import canonical_parts_with_list, format_datetime, json_safe
 from pixaudit.evidence.models import (
     CollectionRun,
     Connection,
@@ -36,7 +36,7 @@ from pixaudit.evidence.models import (
 )
 from pixaudit.evidence.services.connections import collector_class
 from pixaudit.evidence.services.ingest import evidence_ingest, evidence_post_ingest
-from pixaudit.evidence.services.runs import _json_safe, _sorted_canonical_rows
+from pixaudit.evidence.services.streaming import rows_sorted
 from pixaudit.evidence.storage import artifact_size_check, data_sha256, data_size
 from pixaudit.lib.processes import process_identity
 
@@ -154,7 +154,7 @@ def evidence_push(
     thresholds = dict(connection.thresholds) if connection is not None else {}
     coerced, findings = push_evaluate(cls, rows, thresholds=thresholds or None)
     # Same order and bytes as a pulled collection of the same rows.
-    coerced, row_bytes = _sorted_canonical_rows(coerced)
+    coerced, row_bytes = rows_sorted(coerced)
     collected_at = timezone.now()
     document = _document(cls, coerced, collected_at, token, metadata, connection)
     del document["rows"]
@@ -188,7 +188,7 @@ def evidence_push(
             item = evidence_ingest(
                 run=run, cls=cls, data=data, sha256=data_sha256(data),
                 collected_at=collected_at, rows_count=len(coerced), findings=findings,
-                provenance=_json_safe(provenance),
+                provenance=json_safe(provenance),
             )  # fmt: skip
             audit_log_record(actor=token.user, action="evidence.pushed", obj=item,
                              request=request, collector=cls.key, rows=len(coerced),

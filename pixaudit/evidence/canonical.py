@@ -141,6 +141,11 @@ def canonical_bytes_with_list(obj: dict[str, Any], key: str, items: Sequence[byt
     return b"".join(canonical_parts_with_list(obj, key, items))
 
 
+def json_safe(value: Any) -> Any:
+    """``value`` as plain JSON types (tuples become lists) for a JSONField, e.g. provenance."""
+    return json.loads(canonical_bytes(value))
+
+
 def sha256_hex(data: bytes) -> str:
     """Lower-case hex SHA-256 of ``data``."""
     return hashlib.sha256(data).hexdigest()

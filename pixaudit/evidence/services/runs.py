@@ -10,7 +10,6 @@ whose output contains a secret is refused rather than stored.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 import traceback
@@ -34,6 +33,7 @@ from pixaudit.evidence import run_errors
 from pixaudit.evidence.canonical import (
     canonical_bytes,
     format_datetime,
+    json_safe,
 )
 from pixaudit.evidence.models import (
     CollectionRun,
@@ -64,14 +64,11 @@ from pixaudit.evidence.services.run_failures import current_state_failures_sync
 from pixaudit.evidence.services.streaming import (
     document_write,
     findings_spool,
-    row_bytes,
     rows_spool,
 )
 from pixaudit.evidence.storage import (
     ArtifactStoreError,
     ArtifactTooLarge,
-    artifact_max_bytes,
-    artifact_size_check,
 )
 from pixaudit.lib.processes import process_identity
 
@@ -674,7 +671,7 @@ def _execute_claimed(
         item = evidence_ingest(
             run=run, cls=cls, data=spooled.file, sha256=spooled.sha256, size=spooled.size,
             collected_at=collected_at, rows_count=rows_count, findings=findings,
-            provenance=_json_safe(provenance), digest=evaluated.digest, counts=counts,
+            provenance=json_safe(provenance), digest=evaluated.digest, counts=counts,
         )  # fmt: skip
     except RunNotRunning:
         logger.warning("run %s of %s was failed by the stale-run sweep; not stored", run.pk, key)
@@ -704,31 +701,6 @@ def _execute_claimed(
     run.result.evidence = item
     evidence_post_ingest(item=item)
     return run
-
-
-def _sorted_canonical_rows(rows: list[dict[str, Any]]) -> tuple[list[dict], list[bytes]]:
-    """Rows sorted by their canonical bytes, and those bytes; raises ``ArtifactTooLarge`` as
-    soon as the rows alone pass ``PIXAUDIT_ARTIFACT_MAX_BYTES`` (it then measures the rest
-    without keeping it, so the error names the real size)."""
-    limit = artifact_max_bytes()
-    keys: list[bytes] = []
-    total = 2  # the list's brackets; each row adds its bytes and a comma
-    for index, row in enumerate(rows):
-        key = row_bytes(row, index)
-        total += len(key) + (1 if index else 0)
-        if total > limit:
-            keys.clear()
-            for later, rest in enumerate(rows[index + 1 :], start=index + 1):
-                total += len(row_bytes(rest, later)) + 1
-            artifact_size_check(total, what=f"the evidence of {len(rows):,} rows")
-        keys.append(key)
-    order = sorted(range(len(rows)), key=keys.__getitem__)
-    return [rows[i] for i in order], [keys[i] for i in order]
-
-
-def _json_safe(value: Any) -> Any:
-    # Provenance goes into a JSONField: tuples (ctx.errors' assertions) become lists.
-    return json.loads(canonical_bytes(value))
 
 
 def collection_run_fail_abandoned(

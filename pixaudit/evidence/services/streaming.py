@@ -39,6 +39,7 @@ __all__ = [
     "SpooledFindings",
     "document_write",
     "findings_spool",
+    "rows_sorted",
     "rows_spool",
 ]
 
@@ -74,6 +75,27 @@ def rows_spool(cls: type[Collector], rows: Iterable[Any]) -> SortedSpool:
     if total > limit:
         artifact_size_check(total, what=f"the evidence of {count:,} rows")
     return spool
+
+
+def rows_sorted(rows: list[dict[str, Any]]) -> tuple[list[dict], list[bytes]]:
+    """The in-memory form of :func:`rows_spool`, for payloads already bounded by the upload
+    limit (API pushes): rows sorted by their canonical bytes, and those bytes. Raises
+    ``ArtifactTooLarge`` as soon as the rows alone pass ``PIXAUDIT_ARTIFACT_MAX_BYTES`` (it
+    then measures the rest without keeping it, so the error names the real size)."""
+    limit = artifact_max_bytes()
+    keys: list[bytes] = []
+    total = 2  # the list's brackets; each row adds its bytes and a comma
+    for index, row in enumerate(rows):
+        key = row_bytes(row, index)
+        total += len(key) + (1 if index else 0)
+        if total > limit:
+            keys.clear()
+            for later, rest in enumerate(rows[index + 1 :], start=index + 1):
+                total += len(row_bytes(rest, later)) + 1
+            artifact_size_check(total, what=f"the evidence of {len(rows):,} rows")
+        keys.append(key)
+    order = sorted(range(len(rows)), key=keys.__getitem__)
+    return [rows[i] for i in order], [keys[i] for i in order]
 
 
 def row_bytes(row: Mapping[str, Any], index: int) -> bytes:
