@@ -131,8 +131,9 @@ class CollectionContext:
     (``{assertion_id: {threshold: value}}``, defaults filled by the runner and
     :func:`collectors.testing.run_collector`; empty when none were given). Assertions get
     theirs as ``params``; ``collect`` reads one only when what a row records depends on it
-    (``github_pull_requests``: ``ticket_projects`` decides which lower-case branch names
-    are ticket keys), and says so in its documentation.
+    (``github_pull_requests``: ``ticket_projects`` decides which lower-case words in titles,
+    branch names, bodies and commit messages are ticket keys), and says so in its
+    documentation.
     """
 
     def __init__(

@@ -56,9 +56,20 @@ def _time(value: Any) -> datetime | None:
     return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
 
 
-def issue_keys(*texts: str | None) -> list[str]:
-    """Sorted, distinct issue keys (``ABC-123``, upper case only) found in the texts."""
-    return sorted({key for text in texts if text for key in ISSUE_KEY_RE.findall(text)})
+def issue_keys(*texts: str | None, projects: re.Pattern[str] | None = None) -> list[str]:
+    """Sorted, distinct issue keys found in the texts, without duplicates.
+
+    Every upper-case ``ABC-123`` key counts. With ``projects`` (from
+    :func:`project_key_pattern`) a key of a configured project also counts in any case and
+    is recorded in upper case (``eng-42: fix login`` -> ``ENG-42``); a lower-case word of
+    another project (``utf-8``, ``sha-256``) never does."""
+    found: set[str] = set()
+    for text in texts:
+        if not text:
+            continue
+        found.update(ISSUE_KEY_RE.findall(text))
+        found.update(project_issue_keys(text, projects))
+    return sorted(found)
 
 
 def ticket_projects(values: list[str] | None) -> list[str]:
@@ -66,21 +77,28 @@ def ticket_projects(values: list[str] | None) -> list[str]:
     return list(dict.fromkeys(p.strip().upper() for p in values or [] if p and p.strip()))
 
 
-def branch_key_pattern(projects: list[str]) -> re.Pattern[str] | None:
-    """A pattern for ``<project>-<number>`` of the given projects in any case (Linear
-    suggests branch names such as ``alice/eng-42-fix-login``); None without projects."""
+def project_key_pattern(projects: list[str]) -> re.Pattern[str] | None:
+    """A pattern for ``<project>-<number>`` of the given projects in any case, between word
+    boundaries (no letter or digit glued on either side: ``preeng-42`` and ``eng-42x`` are
+    not keys); None without projects.
+
+    Linear suggests lower-case branch names (``alice/eng-42-fix-login``) and people write
+    ``eng-42: fix login`` in titles and commit messages. ``re.ASCII`` keeps the case folding
+    to ASCII letters, so that e.g. the Kelvin sign does not pass for a ``K``."""
     if not projects:
         return None
     names = "|".join(re.escape(p) for p in sorted(projects, key=len, reverse=True))
-    return re.compile(rf"(?<![A-Za-z0-9])({names})-([1-9][0-9]*)(?![A-Za-z0-9])", re.IGNORECASE)
+    return re.compile(
+        rf"(?<![A-Za-z0-9])({names})-([1-9][0-9]*)(?![A-Za-z0-9])", re.IGNORECASE | re.ASCII
+    )
 
 
-def branch_issue_keys(branch: str | None, pattern: re.Pattern[str] | None) -> list[str]:
-    """Sorted, distinct keys of the configured projects in a branch name, in upper case
+def project_issue_keys(text: str | None, pattern: re.Pattern[str] | None) -> list[str]:
+    """Sorted, distinct keys of the configured projects in a text, in upper case
     (``alice/eng-42-fix-login`` -> ``ENG-42``); none without a pattern."""
-    if not branch or pattern is None:
+    if not text or pattern is None:
         return []
-    return sorted({f"{m.group(1).upper()}-{m.group(2)}" for m in pattern.finditer(branch)})
+    return sorted({f"{m.group(1).upper()}-{m.group(2)}" for m in pattern.finditer(text)})
 
 
 def approvers_at(reviews: list[dict[str, Any]], merged_at: datetime) -> list[str]:
@@ -184,14 +202,20 @@ class GithubPullRequestsCollector(Collector):
 
     ``approvers`` are the reviewers whose latest verdict (APPROVED, CHANGES_REQUESTED or
     DISMISSED; comments do not count) submitted before ``merged_at`` is APPROVED. Issue keys
-    (``ABC-123``, upper case) are taken from the title, the head branch name and the body;
-    the body itself is not kept. When the ``cites_a_ticket`` threshold ``ticket_projects``
-    is set, a key of one of those projects written in lower (or mixed) case in the head
-    branch name also counts and is recorded in upper case (Linear suggests branch names such
-    as ``alice/eng-42-fix-login``: ``ENG-42`` with ``ENG`` configured); without configured
-    projects, and in titles, bodies and commit messages, only upper-case keys count (a plain
-    ``abc-123`` is too often something else). So ``issue_keys`` depends on that threshold
-    as it stood at collection time (recorded with each finding).
+    (``ABC-123``, upper case) are taken from the title, the head branch name and the body
+    (commit messages for a direct push); the body itself is not kept. When the
+    ``cites_a_ticket`` threshold ``ticket_projects`` is set, a key of one of those projects
+    written in lower (or mixed) case in any of these texts also counts and is recorded in
+    upper case, once (Linear suggests branch names such as ``alice/eng-42-fix-login``, and
+    titles say ``eng-42: fix login``: ``ENG-42`` with ``ENG`` configured). A letter or digit
+    glued on either side (``preeng-42``, ``eng-42x``) makes it no key. Without configured
+    projects, and for every project that is not configured, only upper-case keys count (a
+    plain ``utf-8`` or ``sha-256`` is not a ticket). So ``issue_keys`` depends on that
+    threshold as it stood at collection time (recorded with each finding).
+
+    Versions: 3 read a configured project's lower-case key in the head branch name only
+    (with ``ctx.thresholds``); 4 reads it in the title, body and commit messages as well, so
+    a change titled ``eng-42: fix login`` cites ``ENG-42``.
 
     Direct pushes: a ``PushEvent`` to the default branch in the window whose ``head`` is not
     the merge commit of a pull request merged in the window becomes a row of
@@ -222,7 +246,7 @@ class GithubPullRequestsCollector(Collector):
 
     key = _KEY
     title = "GitHub pull requests merged to default branches"
-    version = 3
+    version = 4
     params = (
         *GITHUB_PARAMS,
         Param(
@@ -262,8 +286,8 @@ class GithubPullRequestsCollector(Collector):
         Column(
             "issue_keys",
             "json",
-            "Issue keys (ABC-123) in title, branch or body; a key of a ticket_projects project "
-            "in a lower-case branch name (abc-123) is recorded upper-cased.",
+            "Issue keys (ABC-123) in title, branch or body (a direct push: commit messages); "
+            "a key of a ticket_projects project in lower case (abc-123) is recorded upper-cased.",
         ),
         Column("read_error", "string", "What could not be read for this pull request."),
         Column(
@@ -457,15 +481,15 @@ class GithubPullRequestsCollector(Collector):
                 "list",
                 help="Project keys (Jira projects, Linear teams) a ticket must belong to, e.g. "
                 "CHG, ENG; empty: any upper-case key. When set, a key of these projects in "
-                "lower case in the head branch name (Linear's eng-42-fix-login) counts too.",
+                "lower case (Linear's branch eng-42-fix-login, a title 'eng-42: fix') counts too.",
             ),
         ),
     )
     def cites_a_ticket(row: dict[str, Any], params: dict[str, Any]) -> Outcome:
         """PASS when the title, branch or body (commit messages for a direct push) cites an
         issue key of one of ``ticket_projects`` (any upper-case ``ABC-123`` key when none are
-        set; with projects set, the head branch may cite one in lower case, which collection
-        recorded in ``issue_keys`` in upper case)."""
+        set; with projects set, any of these texts may cite one in lower case, which
+        collection recorded in ``issue_keys`` in upper case)."""
         where = row["pull_request"]
         projects = ticket_projects(params["ticket_projects"])
         keys = row["issue_keys"] or []
@@ -548,7 +572,7 @@ def _repository_rows(
     branch = sys.intern(str(repo.get("default_branch") or "main"))
     state = _Branch()
     projects = ticket_projects(ctx.thresholds.get(_TICKET, {}).get("ticket_projects"))
-    pattern = branch_key_pattern(projects)
+    pattern = project_key_pattern(projects)
     _read_protection(api, owner, name, branch, state)
     _read_pushes(ctx, api, owner, name, branch, since, state)
     shared = {
@@ -597,7 +621,7 @@ def _repository_rows(
             "merged_by": _name(push["actor"]),
             "approvers": None,
             "check_conclusions": None,
-            "issue_keys": issue_keys(*messages),
+            "issue_keys": issue_keys(*messages, projects=pattern),
             "read_error": None,
         }
 
@@ -609,12 +633,12 @@ def _row(
     merged_at: datetime,
     state: _Branch,
     shared: dict[str, Any],
-    branch_keys: re.Pattern[str] | None = None,
+    projects: re.Pattern[str] | None = None,
 ) -> dict[str, Any]:
     """One row from a pull request of the list, its reviews and its head commit's checks.
 
-    ``branch_keys`` (from :func:`branch_key_pattern`) also reads the configured projects'
-    keys written in lower case in the head branch name."""
+    ``projects`` (from :func:`project_key_pattern`) also reads the configured projects'
+    keys written in lower case in the title, the head branch name and the body."""
     owner, name = full_name.split("/", 1)
     number = int(pull["number"])
     head = pull.get("head") or {}
@@ -663,12 +687,7 @@ def _row(
         "merged_by": _name(merged_by.get("login")) if isinstance(merged_by, dict) else None,
         "approvers": approvers,
         "check_conclusions": state.share(conclusions),
-        "issue_keys": sorted(
-            {
-                *issue_keys(pull.get("title"), head_ref, pull.get("body")),
-                *branch_issue_keys(head_ref, branch_keys),
-            }
-        ),
+        "issue_keys": issue_keys(pull.get("title"), head_ref, pull.get("body"), projects=projects),
         "read_error": "; ".join(errors) or None,
     }
 

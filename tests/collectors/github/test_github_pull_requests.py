@@ -15,9 +15,10 @@ from collectors.github._generated import serve_generated_pull_requests
 from collectors.github.github_pull_requests import (
     GithubPullRequestsCollector,
     approvers_at,
-    branch_issue_keys,
-    branch_key_pattern,
     issue_keys,
+    project_issue_keys,
+    project_key_pattern,
+    ticket_projects,
 )
 from collectors.lint import lint_collector
 from collectors.testing import load_json, make_context, run_collector, serve_fixtures
@@ -288,20 +289,47 @@ def test_linear_identifiers_are_issue_keys() -> None:
     assert issue_keys("alice/eng-42-fix-login") == []
 
 
-def test_lower_case_branch_keys_of_configured_projects() -> None:
-    pattern = branch_key_pattern(["ENG", "OPS2"])
-    assert branch_issue_keys("alice/eng-42-fix-login", pattern) == ["ENG-42"]
-    assert branch_issue_keys("ops2-7_and_Eng-5/ENG-42", pattern) == ["ENG-42", "ENG-5", "OPS2-7"]
-    # another project, a longer word, a leading zero, a letter glued on: not keys
-    for branch in ("alice/web-3-copy", "alice/engine-42", "eng-042-x", "xeng-4", "eng-4b"):
-        assert branch_issue_keys(branch, pattern) == [], branch
-    assert branch_key_pattern([]) is None
-    assert branch_issue_keys("alice/eng-42-fix-login", None) == []
+def test_lower_case_keys_of_configured_projects() -> None:
+    pattern = project_key_pattern(["ENG", "OPS2"])
+    assert project_issue_keys("alice/eng-42-fix-login", pattern) == ["ENG-42"]
+    assert project_issue_keys("ops2-7_and_Eng-5/ENG-42", pattern) == ["ENG-42", "ENG-5", "OPS2-7"]
+    # another project, a longer word, a leading zero, a letter or digit glued on: not keys
+    for text in ("alice/web-3-copy", "alice/engine-42", "eng-042-x", "xeng-4", "eng-4b",
+                 "preeng-42", "eng-42x", "2eng-4", "eng-42a: fix"):  # fmt: skip
+        assert project_issue_keys(text, pattern) == [], text
+    assert project_key_pattern([]) is None
+    assert project_issue_keys("alice/eng-42-fix-login", None) == []
+    # case folding is ASCII only: the Kelvin sign (U+212A) is not a K
+    assert project_issue_keys("\u212aey-1 key-2", project_key_pattern(["KEY"])) == ["KEY-2"]
+
+
+def test_lower_case_keys_in_titles_bodies_and_commit_messages() -> None:
+    """Version 4: a configured project's key counts in any case in every text read (title,
+    branch, body, commit messages), upper-cased and once; nothing else changes."""
+    projects = project_key_pattern(ticket_projects([" eng ", "sec"]))
+    assert issue_keys("eng-42: fix login", projects=projects) == ["ENG-42"]
+    assert issue_keys("Tune retries", "carol/retries", "Closes Eng-7.", projects=projects) == [
+        "ENG-7"
+    ]
+    assert issue_keys("wip", "hotfix (sec-3)\n\nno time for a PR", projects=projects) == ["SEC-3"]
+    # one key, however often and in whatever case it is written
+    texts = ("ENG-42 eng-42: fix", "alice/eng-42-fix", "See eng-42, Eng-42 and eNG-42.")
+    assert issue_keys(*texts, projects=projects) == ["ENG-42"]
+    # unconfigured lower-case words are never keys; upper-case keys of any project still are
+    assert issue_keys("utf-8 logs, sha-256 digests, ops-7", projects=projects) == []
+    assert issue_keys("OPS-7: utf-8 (eng-5)", projects=projects) == ["ENG-5", "OPS-7"]
+    # word boundaries: a letter or digit glued on either side makes no key
+    assert issue_keys("preeng-42 eng-42x 1eng-3 sec-3a", projects=projects) == []
+    # without configured projects only upper case counts, as before
+    assert issue_keys("eng-42: fix login", "Closes Eng-7") == []
+    assert issue_keys("eng-42: fix login", projects=None) == []
 
 
 def _lower_case_routes() -> dict[str, object]:
     """api#102 merged from Linear's suggested branch carol/eng-42-tune-retries, its title
-    citing eng-5 in lower case (recorded: "Tune retries" from carol/retries)."""
+    citing eng-5 and its body eng-7 (twice) in lower case beside words that are not keys
+    (recorded: "Tune retries" from carol/retries, empty body); mallory's direct push dd01
+    cites eng-9 in its commit message (recorded: no key)."""
     routes = load_json(FIXTURES / "routes.json")
     changed = {}
     for route in ("GET /repos/acme-corp/api/pulls", "GET /repos/acme-corp/api/pulls/102"):
@@ -311,12 +339,22 @@ def _lower_case_routes() -> dict[str, object]:
             if pull["number"] == 102:
                 pull["head"]["ref"] = "carol/eng-42-tune-retries"
                 pull["title"] = "Tune retries (eng-5)"
+                pull["body"] = ("Follow-up of eng-7 (ENG-7). Logs are utf-8, digests sha-256; "
+                                "not preeng-9 nor eng-10x.")  # fmt: skip
+    events = changed["GET /repos/acme-corp/api/events"] = copy.deepcopy(
+        routes["GET /repos/acme-corp/api/events"]
+    )
+    for event in events["body"]:
+        for commit in (event.get("payload") or {}).get("commits") or ():
+            if commit["sha"].startswith("dd01"):
+                commit["message"] = "hotfix: raise the payment timeout (eng-9)"
     return changed
 
 
-def test_lower_case_branch_cites_a_configured_project_only() -> None:
-    """With ticket_projects ENG the lower-case branch key counts, upper-cased in issue_keys;
-    without configured projects, and in the title, lower case never counts."""
+def test_lower_case_keys_cite_a_configured_project_only() -> None:
+    """With ticket_projects ENG a lower-case ENG key counts in the branch, title, body and
+    commit messages, upper-cased and once in issue_keys; without configured projects lower
+    case never counts."""
     with serve_fixtures(FIXTURES, routes=_lower_case_routes()) as server:
         plain = run_collector(
             GithubPullRequestsCollector, _params(server.base_url, repositories=["api"]), now=NOW
@@ -325,15 +363,20 @@ def test_lower_case_branch_cites_a_configured_project_only() -> None:
             GithubPullRequestsCollector, _params(server.base_url, repositories=["api"]),
             now=NOW, thresholds={TICKET: {"ticket_projects": [" eng ", "PAY"]}},
         )  # fmt: skip
-    plain_102 = next(r for r in plain.rows if r["pull_request"] == "acme-corp/api#102")
-    assert plain_102["issue_keys"] == []
-    assert plain.statuses(TICKET)["acme-corp/api#102"] == Status.FAIL
+    push = "acme-corp/api@dd01eeeeeeee"
+    plain_rows = {r["pull_request"]: r for r in plain.rows}
+    assert plain_rows["acme-corp/api#102"]["issue_keys"] == ["ENG-7"]  # the upper-case one
+    assert plain_rows[push]["issue_keys"] == []
+    assert plain.statuses(TICKET)[push] == Status.FAIL
     rows = {r["pull_request"]: r for r in configured.rows}
-    assert rows["acme-corp/api#102"]["issue_keys"] == ["ENG-42"]  # not ENG-5 (title)
+    # branch ENG-42, title ENG-5, body ENG-7 (once); utf-8, sha-256, preeng-9, eng-10x: none
+    assert rows["acme-corp/api#102"]["issue_keys"] == ["ENG-42", "ENG-5", "ENG-7"]
+    assert rows[push]["issue_keys"] == ["ENG-9"]  # the commit message
     assert rows["acme-corp/api#101"]["issue_keys"] == ["OPS-7", "PAY-12"]  # unchanged
     assert configured.finding(TICKET, "acme-corp/api#102").message == (
-        "acme-corp/api#102 cites ENG-42."
+        "acme-corp/api#102 cites ENG-42, ENG-5, ENG-7."
     )
+    assert configured.finding(TICKET, push).message == f"{push} cites ENG-9."
     assert configured.finding(TICKET, "acme-corp/api#102").thresholds == {
         "ticket_projects": [" eng ", "PAY"]
     }
