@@ -39,11 +39,13 @@ APPROVED = "change_tickets.ticket_approved"
 PUSH = "acme-corp/api@dd01eeeeeeee"
 
 
-def _github_routes(branch_102: str | None = None, body_7: str | None = None) -> dict:
+def _github_routes(branch_102: str | None = None, body_7: str | None = None,
+                   title_102: str | None = None) -> dict:  # fmt: skip
     """The recorded organisation, without the secondary rate limit (the runner really
     sleeps) and with mallory's direct push citing OPS-9 in its commit message; optionally
-    api#102 merged from ``branch_102`` (recorded: carol/retries, no key) and web#7 with the
-    body ``body_7`` (recorded: "See web-12 and WEB-12")."""
+    api#102 merged from ``branch_102`` (recorded: carol/retries, no key) or titled
+    ``title_102`` (recorded: "Tune retries"), and web#7 with the body ``body_7`` (recorded:
+    "See web-12 and WEB-12")."""
     routes = json.loads((FIXTURES / "github_pull_requests" / "routes.json").read_text())
     web = routes["GET /repos/acme-corp/web/pulls"]
     events = copy.deepcopy(routes["GET /repos/acme-corp/api/events"])
@@ -52,13 +54,14 @@ def _github_routes(branch_102: str | None = None, body_7: str | None = None) -> 
             if commit["sha"].startswith("dd01"):
                 commit["message"] = "hotfix: raise the payment timeout (OPS-9)"
     changed = {"GET /repos/acme-corp/web/pulls": web[-1], "GET /repos/acme-corp/api/events": events}
-    if branch_102:
+    if branch_102 or title_102:
         for route in ("GET /repos/acme-corp/api/pulls", "GET /repos/acme-corp/api/pulls/102"):
             answer = changed[route] = copy.deepcopy(routes[route])
             pulls = answer["body"] if isinstance(answer["body"], list) else [answer["body"]]
             for pull in pulls:
                 if pull["number"] == 102:
-                    pull["head"]["ref"] = branch_102
+                    pull["head"]["ref"] = branch_102 or pull["head"]["ref"]
+                    pull["title"] = title_102 or pull["title"]
     if body_7 is not None:
         answer = changed["GET /repos/acme-corp/web/pulls/7"] = copy.deepcopy(
             routes["GET /repos/acme-corp/web/pulls/7"]
@@ -407,3 +410,36 @@ def test_lower_case_linear_branch_of_a_configured_team(media_root, catalogs, at_
     assert joined["acme-corp/api#102"]["cited_keys"] == ["ENG-1"]
     assert joined["acme-corp/api#102"]["source_seq"] == configured.seq
     assert joined["acme-corp/api#102"]["approval"]["ENG-1"]["collector"] == "linear_changes"
+
+
+def test_lower_case_title_key_of_a_configured_project(media_root, catalogs, at_now) -> None:  # noqa: F811
+    """github_pull_requests v4: api#102 titled "ops-21: tune retries ..." (branch
+    carol/retries, empty body) cites OPS-21 when the connection's ticket_projects include
+    OPS, and the join finds it in jira_changes; utf-8 and sha-256 in the same title are no
+    keys, and web#7's "See web-12 and WEB-12" cites WEB-12 once."""
+    _jira({"PAY-12": "CHG-1", "OPS-21": "CHG-1", "WEB-12": "CHG-1"})
+    routes = _github_routes(title_102="ops-21: tune retries (utf-8 logs, sha-256 digests)")
+    plain = _github("GitHub plain", routes=routes)
+    assert _verdicts(plain, "github_pull_requests.cites_a_ticket")["acme-corp/api#102"] == "fail"
+    assert _verdicts(_latest_join(), IN_POPULATION)["acme-corp/api#102"] == "fail"  # no key
+
+    projects = {"github_pull_requests.cites_a_ticket": {"ticket_projects": ["OPS", "PAY", "WEB"]}}
+    configured = _github("GitHub", routes=routes, thresholds=projects)
+    assert configured.collector_version == 4
+    cites = _verdicts(configured, "github_pull_requests.cites_a_ticket")
+    assert cites["acme-corp/api#102"] == "pass"
+    rows = {
+        r["pull_request"]: r for r in json.loads(artifact_read(configured.artifact_path))["rows"]
+    }
+    assert rows["acme-corp/api#102"]["head_branch"] == "carol/retries"  # the title alone
+    assert rows["acme-corp/api#102"]["issue_keys"] == ["OPS-21"]
+    assert rows["acme-corp/web#7"]["issue_keys"] == ["WEB-12"]
+    item = _latest_join()  # the more recent connection's rows are kept
+    assert _verdicts(item, IN_POPULATION)["acme-corp/api#102"] == "pass"
+    assert _verdicts(item, APPROVED)["acme-corp/api#102"] == "pass"
+    joined = {r["change"]: r for r in json.loads(artifact_read(item.artifact_path))["rows"]}
+    assert joined["acme-corp/api#102"]["cited_keys"] == ["OPS-21"]
+    assert joined["acme-corp/api#102"]["source_seq"] == configured.seq
+    assert joined["acme-corp/api#102"]["approval"]["OPS-21"]["collector"] == "jira_changes"
+    assert joined["acme-corp/web#7"]["cited_keys"] == ["WEB-12"]
+    assert _verdicts(item, APPROVED)["acme-corp/web#7"] == "pass"
