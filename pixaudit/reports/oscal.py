@@ -153,7 +153,13 @@ def assessment_results_document(
     *, data: ReportData, evidence_paths: dict[int, list[str]]
 ) -> dict[str, Any]:
     """Observations from evidence items, findings from control status (see module doc)."""
-    key = (data.framework.key, data.period.start, data.period.end, data.chain_head_hash)
+    key: tuple[Any, ...] = (
+        data.framework.key, data.period.start, data.period.end, data.chain_head_hash
+    )  # fmt: skip
+    scope = data.aws_scope
+    if scope is not None:  # another document than the unscoped one: other UUIDs
+        key += ("aws", scope.account, scope.ou)
+    suffix = f" ({scope.label})" if scope is not None else ""
     observations = []
     resources = []
     observation_of: dict[int, str] = {}
@@ -244,7 +250,8 @@ def assessment_results_document(
             "title": "Continuous automated assessment",
             "description": (
                 "pixaudit assesses continuously; there is no separate assessment plan. The "
-                "scope is the framework's catalog and the period of these results."
+                "scope is the framework's catalog and the period of these results"
+                + (f", limited to {scope.label}." if scope is not None else ".")
             ),
         }
     )
@@ -257,17 +264,30 @@ def assessment_results_document(
     )
     result: dict[str, Any] = {
         "uuid": _uuid("result", *key),
-        "title": f"{data.framework.name}: {data.period}",
+        "title": f"{data.framework.name}: {data.period}{suffix}",
         "description": (
             f"Automated evidence for {data.org_name} from {data.period.start} to "
             f"{data.period.end} (UTC). Evidence chain head: item {data.chain_head_seq}, "
-            f"{data.chain_head_hash}."
+            f"{data.chain_head_hash}." + (f" {scope.statement}" if scope is not None else "")
         ),
         "start": _ts(data.period.since),
         "end": _ts(data.period.until),
         "props": [
             {"name": "chain-head", "ns": NS, "value": data.chain_head_hash},
             {"name": "framework-key", "ns": NS, "value": data.framework.key},
+            *(
+                [
+                    {"name": name, "ns": NS, "value": value}
+                    for name, value in (
+                        ("aws-account", scope.account),
+                        ("aws-ou", scope.ou),
+                        ("aws-scope", scope.label),
+                    )
+                    if value
+                ]
+                if scope is not None
+                else []
+            ),
             *(
                 [
                     {"name": "coverage", "ns": NS, "value": data.coverage.coverage_display},
@@ -295,7 +315,7 @@ def assessment_results_document(
         "assessment-results": {
             "uuid": _uuid("assessment-results", *key, data.generated_at.isoformat()),
             "metadata": {
-                "title": f"{data.framework.name} assessment results, {data.period}",
+                "title": f"{data.framework.name} assessment results, {data.period}{suffix}",
                 "last-modified": _ts(data.generated_at),
                 "version": data.version,
                 "oscal-version": OSCAL_VERSION,

@@ -34,6 +34,19 @@ class AwsReportScope:
     def as_log(self) -> dict[str, str]:
         return {"account": self.account, "ou": self.ou, "label": self.label}
 
+    @property
+    def statement(self) -> str:
+        """The scope in one paragraph, as the report's cover and scope chapter and the OSCAL
+        assessment results say it."""
+        return (
+            f"This report is limited to {self.label}: the results, failing resources, "
+            "evidence, coverage by day, collection failures, risk acceptances and exceptions "
+            "that AWS integrations collected from other AWS accounts are left out of every "
+            "chapter. Controls, evidence and results not collected by an AWS integration "
+            "(other sources, manual evidence, access reviews) are kept unchanged, and so is "
+            "the Statement of Applicability."
+        )
+
 
 def aws_report_scope(
     *, account: str = "", ou: str = "", label: str = "", pin: Any = None

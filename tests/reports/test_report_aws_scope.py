@@ -277,3 +277,26 @@ def test_a_rebuilt_report_leaves_out_what_it_left_out_when_rendered(org):
     assert {a.account_id for a in rebuilt.aws_accounts} == {A, C}
     fresh = report_data(framework=framework, period=period, aws_ou=PROD)
     assert {a.account_id for a in fresh.aws_accounts} == {C}
+
+
+def test_oscal_results_of_a_scoped_report_say_the_scope_and_stay_valid(org):
+    from pixaudit.reports.services import oscal_export
+    from tests.reports.oscal_schema import errors
+
+    scope = report_scope_resolve(framework_key=FRAMEWORK, aws_account=A)
+    _, scoped = oscal_export(scope=scope)
+    assert errors(scoped, "assessment-results") == []
+    result = scoped["assessment-results"]["results"][0]
+    props = {p["name"]: p["value"] for p in result["props"]}
+    assert props["aws-account"] == A and "aws-ou" not in props
+    assert props["aws-scope"] == scope.aws_scope_label and A in props["aws-scope"]
+    assert f"This report is limited to {scope.aws_scope_label}" in result["description"]
+    assert result["title"].endswith(f"({scope.aws_scope_label})")
+    observed = {o["description"] for o in result["observations"]}
+    assert not any(org[B].name in d or org[C].name in d for d in observed)
+    assert any(org[A].name in d for d in observed) and any("On-prem" in d for d in observed)
+    # The unscoped document says nothing of a scope and has other UUIDs.
+    _, everything = oscal_export(scope=report_scope_resolve(framework_key=FRAMEWORK))
+    whole = everything["assessment-results"]["results"][0]
+    assert not {"aws-account", "aws-ou", "aws-scope"} & {p["name"] for p in whole["props"]}
+    assert "limited to" not in whole["description"] and whole["uuid"] != result["uuid"]
