@@ -259,7 +259,6 @@ class ReportPdf(ApiView):
             filename=report.filename,
             content_type="application/pdf",
         )
-        response["Content-Length"] = str(report.size)
         response["ETag"] = etag
         response["Cache-Control"] = "private, max-age=0, must-revalidate"
         digest = base64.b64encode(bytes.fromhex(report.sha256)).decode()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from datetime import date, timedelta
 
 import pytest
@@ -35,6 +36,7 @@ from pixaudit.reports.models import Report, ReportStatus
 from pixaudit.reports.services import report_create, report_scope_resolve
 from tests.api.helpers import api_client, token_for
 from tests.dashboard.conftest import media_root  # noqa: F401
+from tests.jobs.conftest import skip_on_shared_memory_sqlite, wait_for
 from tests.reports.test_report_scope import _pdf_text
 from tests.security.helpers import (
     client_for,
@@ -365,3 +367,44 @@ def test_schema_and_reference_page_show_the_report_endpoints(people):
     for path in ("/api/v1/reports/", "/api/v1/reports/{id}/", "/api/v1/reports/{id}/pdf/"):
         assert f"<code>{path}</code>" in text, path
     assert "<code>write:reports</code>" in text
+
+
+@pytest.fixture
+def worker():
+    from pixaudit.lib import embedded_worker
+
+    embedded_worker.embedded_worker_start()
+    yield
+    embedded_worker.embedded_worker_stop()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_post_answers_at_once_while_a_worker_renders(people, worker, monkeypatch):
+    """With a worker (the embedded one, as in runserver), POST does not wait for the render;
+    the report's url follows it to the PDF."""
+    skip_on_shared_memory_sqlite()
+    from pixaudit.reports import services
+    from pixaudit.reports.rendering import RenderedPdf
+
+    pdf = b"%PDF-1.7\n% stands in for WeasyPrint's seconds of work\n%%EOF\n"
+
+    def slow_pdf(data, progress=None):
+        time.sleep(3)
+        return RenderedPdf(pdf, 1)
+
+    monkeypatch.setattr(services, "report_pdf", slow_pdf)
+    client = _manager(people)
+    started = time.monotonic()
+    response = _post(client, {"framework": "soc2-2017"})
+    answered = time.monotonic() - started
+    assert response.status_code == 202 and answered < 2.0, answered
+    url = response.json()["url"]
+    assert client.get(url).json()["status"] in ("queued", "running")
+    assert client.get(f"{url}pdf/").status_code == 409
+    body = wait_for(
+        lambda: (b := client.get(url).json())["status"] == "succeeded" and b,
+        timeout=60, what="the report to render",
+    )  # fmt: skip
+    assert body["sha256"] == hashlib.sha256(pdf).hexdigest() and body["page_count"] == 1
+    download = client.get(body["pdf_url"])
+    assert b"".join(download.streaming_content) == pdf
