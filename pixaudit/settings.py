@@ -363,7 +363,8 @@ REST_FRAMEWORK = {
 SPECTACULAR_SETTINGS = {
     "TITLE": "pixaudit API",
     "DESCRIPTION": "Compliance evidence: read posture, findings and evidence; push evidence "
-    "from CI. Token authentication (Authorization: Bearer pxa_…), RFC 9457 errors.",
+    "from CI; request and download reports. Token authentication (Authorization: Bearer "
+    "pxa_…), RFC 9457 errors.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": "/api/v1",
@@ -372,6 +373,8 @@ SPECTACULAR_SETTINGS = {
         "pixaudit.api.schema.postprocess",
     ],
     "OAS_VERSION": "3.1.0",
+    # Several models have a ``status``: the report's gets its own name.
+    "ENUM_NAME_OVERRIDES": {"ReportStatusEnum": "pixaudit.reports.models.ReportStatus"},
 }
 # Tokens: default and maximum lifetime (days); rate limits per token and per client address.
 PIXAUDIT_API_TOKEN_DAYS = env_int("PIXAUDIT_API_TOKEN_DAYS", 90, minimum=1)

@@ -15,6 +15,7 @@ class Scope(models.TextChoices):
     READ = "read", "read: everything your role can see"
     WRITE_EVIDENCE = "write:evidence", "write:evidence: push and upload evidence, answer requests"
     WRITE_RUNS = "write:runs", "write:runs: start collection runs"
+    WRITE_REPORTS = "write:reports", "write:reports: request report renders (admins, managers)"
     ADMIN = "admin", "admin: the audit log (admins only)"
 
 

@@ -2,7 +2,9 @@
 
 Each API view declares ``access = {"GET": (scope, action), "POST": (scope, action)}``;
 ``action`` is a key of ``pixaudit.accounts.permissions.ACTIONS`` (the same table the pages
-use), so a token never does more than its user could do in the app.
+use), so a token never does more than its user could do in the app. A view may also declare
+``role_refusals = {role: message}``: a role the action never allows is then refused with that
+message (before the scope check), e.g. auditors, who get reports only through engagements.
 """
 
 from __future__ import annotations
@@ -35,6 +37,9 @@ class ScopeAndRole(BasePermission):
             raise exceptions.MethodNotAllowed(request.method)
         scope, action = required
         assert action in ACTIONS, action
+        refusal = getattr(view, "role_refusals", {}).get(getattr(request.user, "role", None))
+        if refusal is not None and not can(request.user, action):
+            raise exceptions.PermissionDenied(refusal)
         if scope not in token.scopes:
             raise exceptions.PermissionDenied(f"This token does not have the {scope!r} scope.")
         if token.push_connection_id is not None and not getattr(view, "push_endpoint", False):

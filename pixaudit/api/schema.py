@@ -90,8 +90,10 @@ def postprocess(result: dict[str, Any], generator, request, public) -> dict[str,
                 op["responses"].setdefault(
                     code, {"description": _DESCRIPTIONS[code], "content": problem}
                 )
-            if code_ok := op["responses"].get("422"):
-                code_ok["content"] = problem
+            for code, response in op["responses"].items():
+                # An error a view declares itself (e.g. 409) is a problem too.
+                if code == "422" or (code[0] in "45" and not response.get("content")):
+                    response["content"] = problem
             access = getattr(view, "access", {}).get(method.upper()) if view else None
             if access:
                 scope, action = access

@@ -33,6 +33,8 @@ SCOPE_ROLES: dict[str, frozenset[str]] = {
     Scope.READ: frozenset(Role.values),
     Scope.WRITE_EVIDENCE: frozenset(Role.values),
     Scope.WRITE_RUNS: frozenset({Role.ADMIN, Role.COMPLIANCE_MANAGER, Role.ENGINEER}),
+    # Requesting a report is a manager's action on the site (``reports.create``).
+    Scope.WRITE_REPORTS: frozenset({Role.ADMIN, Role.COMPLIANCE_MANAGER}),
     Scope.ADMIN: frozenset({Role.ADMIN}),
 }
 #: How often ``last_used_at`` is written at most (a write per request would cost throughput).

@@ -8,6 +8,7 @@ from rest_framework.settings import api_settings
 
 from pixaudit.api import views_pages as pages
 from pixaudit.api import views_read as r
+from pixaudit.api import views_reports as reports
 from pixaudit.api import views_write as w
 from pixaudit.api.views_base import ApiMixin
 
@@ -52,6 +53,9 @@ urlpatterns = [
     path("v1/audit-log/", r.AuditLogList.as_view(), name="audit_log"),
     path("v1/commitments/", r.CommitmentList.as_view(), name="commitment_list"),
     path("v1/push/<slug:key>/", w.PushView.as_view(), name="push"),
+    path("v1/reports/", reports.ReportList.as_view(), name="report_list"),
+    path("v1/reports/<int:pk>/", reports.ReportDetail.as_view(), name="report_detail"),
+    path("v1/reports/<int:pk>/pdf/", reports.ReportPdf.as_view(), name="report_pdf"),
     # Pages (session sign-in).
     path("v1/reference/", pages.reference, name="reference"),
     path("v1/reference/openapi.json", pages.reference_schema, name="reference_schema"),

@@ -42,6 +42,8 @@ from pixaudit.reviews.models import Campaign
 from pixaudit.reviews.services.campaigns import ReviewError, entries_decide
 
 WRITE_EVIDENCE = "write:evidence"
+#: The largest id a database key holds (a larger one is a 400, never a database error).
+MAX_ID = 2**63 - 1
 
 
 class PushView(ApiView):
@@ -187,8 +189,9 @@ class ManualEvidenceView(ManualEvidenceList):
 
 class AnswerSerializer(serializers.Serializer):
     note = serializers.CharField(allow_blank=True, default="", max_length=10_000)
-    evidence = serializers.ListField(child=serializers.IntegerField(min_value=1), default=list,
-                                     max_length=500)  # fmt: skip
+    evidence = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=MAX_ID), default=list, max_length=500
+    )
 
 
 class EvidenceRequestAnswer(ApiView):
@@ -224,7 +227,7 @@ class EvidenceRequestAnswer(ApiView):
 
 
 class DecisionSerializer(serializers.Serializer):
-    entry = serializers.IntegerField(min_value=1)
+    entry = serializers.IntegerField(min_value=1, max_value=MAX_ID)
     decision = serializers.ChoiceField(choices=["keep", "revoke", "modify"])
     note = serializers.CharField(allow_blank=True, default="", max_length=2000)
 

@@ -87,3 +87,23 @@ def test_an_unrouted_api_path_answers_with_problem_details(world):
     # Outside the API the branded HTML page stays.
     page = api_client(token_for(world.engineer, ["read"])).get("/no-such-page/")
     assert page.status_code == 404 and page["Content-Type"].startswith("text/html")
+
+
+def test_ids_beyond_a_database_key_are_a_400_not_a_server_error(world):
+    """Found by the schema fuzz on SQLite (whose integers stop at 2**63 - 1)."""
+    client = api_client(token_for(world.manager, ["write:evidence"]))
+    too_big = 2**63
+    decisions = client.post(
+        f"/api/v1/reviews/{world.campaign.pk}/decisions/",
+        {"decisions": [{"entry": too_big, "decision": "keep"}]},
+        content_type="application/json",
+    )
+    assert decisions.status_code == 400
+    assert decisions.json()["errors"][0]["field"] == "decisions.0.entry"
+    answer = client.post(
+        f"/api/v1/engagements/{world.engagement.pk}/requests/{world.request.pk}/answer/",
+        {"note": "x", "evidence": [too_big]},
+        content_type="application/json",
+    )
+    assert answer.status_code == 400
+    assert answer.json()["errors"][0]["field"] == "evidence.0"

@@ -564,6 +564,16 @@ API_CHANGES: dict[str, ApiCase] = {
         lambda w: {"key": "ci_deployments"},
         lambda w: {"rows": [_PUSH_ROW]},
     ),  # fmt: skip
+    "api:report_list": ApiCase(
+        _api_as("M", ["write:reports"]),
+        "report.requested",
+        NONE,
+        lambda w: {
+            "framework": "soc2-2017",
+            "period_start": str(w.engagement.window_start),
+            "period_end": str(w.engagement.window_end),
+        },
+    ),  # fmt: skip
 }
 API_DOWNLOADS: dict[str, ApiCase] = {
     "api:evidence_artifact": ApiCase(
@@ -574,13 +584,16 @@ API_DOWNLOADS: dict[str, ApiCase] = {
         "evidence.downloaded",
         lambda w: {"pk": w.engagement.pk, "evidence_pk": w.evidence_in.pk},
     ),  # fmt: skip
+    "api:report_pdf": ApiCase(
+        _api_as("E", ["read"]), "report.downloaded", lambda w: {"pk": w.report.pk}
+    ),  # fmt: skip
 }
 API_READS = frozenset({
     "api:schema", "api:framework_list", "api:framework_controls", "api:framework_coverage",
     "api:finding_list",
     "api:evidence_list", "api:evidence_detail", "api:run_list", "api:run_detail",
     "api:connection_list", "api:connection_detail", "api:engagement_list",
-    "api:engagement_evidence", "api:audit_log", "api:commitment_list",
+    "api:engagement_evidence", "api:audit_log", "api:commitment_list", "api:report_detail",
 })  # fmt: skip
 
 

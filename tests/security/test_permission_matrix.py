@@ -533,6 +533,13 @@ API_MATRIX: dict[str, tuple[Kwargs, dict[str, dict[str, int]]]] = {
     # Pushing evidence: internal users' tokens with write:evidence (empty body: 400).
     "api:push": (PUSH, {
         "GET": API_POST_ONLY, "POST": exp(A=400, M=400, E=400, AU=403, EXP=401, ANON=401)}),
+    # Reports, as on /reports/: internal users read and download the PDF, managers request
+    # (write:reports; an empty request names no framework: 400); auditors only through
+    # their engagement's page (403 saying so).
+    "api:report_list": (NONE, {
+        "GET": API_INTERNAL, "POST": exp(A=400, M=400, E=403, AU=403, EXP=401, ANON=401)}),
+    "api:report_detail": (REP, {"GET": API_INTERNAL, "POST": API_GET_ONLY}),
+    "api:report_pdf": (REP, {"GET": API_INTERNAL, "POST": API_GET_ONLY}),
 }  # fmt: skip
 
 #: Pages not yet wired to roles: only the anonymous answer (302 to login) is asserted. To
