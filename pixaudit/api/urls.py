@@ -6,6 +6,7 @@ from django.urls import path
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework.settings import api_settings
 
+from pixaudit.api import views_packs as packs
 from pixaudit.api import views_pages as pages
 from pixaudit.api import views_read as r
 from pixaudit.api import views_reports as reports
@@ -56,6 +57,10 @@ urlpatterns = [
     path("v1/reports/", reports.ReportList.as_view(), name="report_list"),
     path("v1/reports/<int:pk>/", reports.ReportDetail.as_view(), name="report_detail"),
     path("v1/reports/<int:pk>/pdf/", reports.ReportPdf.as_view(), name="report_pdf"),
+    path("v1/reports/<int:pk>/packs/", packs.ReportPacks.as_view(), name="report_packs"),
+    path("v1/pack-builds/<int:pk>/", packs.PackBuildDetail.as_view(), name="pack_build_detail"),
+    path("v1/pack-builds/<int:pk>/download/", packs.PackBuildDownload.as_view(),
+         name="pack_build_download"),
     # Pages (session sign-in).
     path("v1/reference/", pages.reference, name="reference"),
     path("v1/reference/openapi.json", pages.reference_schema, name="reference_schema"),
