@@ -50,6 +50,7 @@ from tests.security.helpers import (
     totp_now,
     user_make,
 )
+from tests.security.matrix_objects import PACK
 from tests.security.test_permission_matrix import MATRIX, UNNAMED, all_patterns
 
 pytestmark = pytest.mark.django_db
@@ -574,6 +575,9 @@ API_CHANGES: dict[str, ApiCase] = {
             "period_end": str(w.engagement.window_end),
         },
     ),  # fmt: skip
+    "api:report_packs": ApiCase(
+        _api_as("M", ["write:reports"]), "pack.build_requested", lambda w: {"pk": w.report.pk}
+    ),  # fmt: skip
 }
 API_DOWNLOADS: dict[str, ApiCase] = {
     "api:evidence_artifact": ApiCase(
@@ -587,6 +591,7 @@ API_DOWNLOADS: dict[str, ApiCase] = {
     "api:report_pdf": ApiCase(
         _api_as("E", ["read"]), "report.downloaded", lambda w: {"pk": w.report.pk}
     ),  # fmt: skip
+    "api:pack_build_download": ApiCase(_api_as("M", ["read"]), "pack.downloaded", PACK),
 }
 API_READS = frozenset({
     "api:schema", "api:framework_list", "api:framework_controls", "api:framework_coverage",
@@ -594,6 +599,7 @@ API_READS = frozenset({
     "api:evidence_list", "api:evidence_detail", "api:run_list", "api:run_detail",
     "api:connection_list", "api:connection_detail", "api:engagement_list",
     "api:engagement_evidence", "api:audit_log", "api:commitment_list", "api:report_detail",
+    "api:pack_build_detail",
 })  # fmt: skip
 
 

@@ -493,6 +493,7 @@ POST_MATRIX: dict[str, tuple[Kwargs, dict[str, int]]] = {
 API_INTERNAL = exp(A=200, M=200, E=200, AU=403, EXP=401, ANON=401)
 API_ENGAGEMENT = exp(A=200, M=200, E=403, AU=200, EXP=401, ANON=401)
 API_ANY = exp(A=200, M=200, E=200, AU=200, EXP=401, ANON=401)
+API_MANAGERS = exp(A=200, M=200, E=403, AU=403, EXP=401, ANON=401)
 API_POST_ONLY = exp(A=405, M=405, E=405, AU=405, EXP=401, ANON=401)
 API_GET_ONLY = API_POST_ONLY
 EV: Kwargs = lambda w: {"pk": w.evidence_in.pk}  # noqa: E731
@@ -540,6 +541,13 @@ API_MATRIX: dict[str, tuple[Kwargs, dict[str, dict[str, int]]]] = {
         "GET": API_INTERNAL, "POST": exp(A=400, M=400, E=403, AU=403, EXP=401, ANON=401)}),
     "api:report_detail": (REP, {"GET": API_INTERNAL, "POST": API_GET_ONLY}),
     "api:report_pdf": (REP, {"GET": API_INTERNAL, "POST": API_GET_ONLY}),
+    # Evidence packs, as on the report pages: admins and managers build (write:reports; each
+    # a build of their own: 202) and download (packs.download); engineers and auditors are
+    # refused with a 403 that says where to go instead. Only internal builds are served.
+    "api:report_packs": (REP, {
+        "GET": API_MANAGERS, "POST": exp(A=202, M=202, E=403, AU=403, EXP=401, ANON=401)}),
+    "api:pack_build_detail": (PACK, {"GET": API_MANAGERS, "POST": API_GET_ONLY}),
+    "api:pack_build_download": (PACK, {"GET": API_MANAGERS, "POST": API_GET_ONLY}),
 }  # fmt: skip
 
 #: Pages not yet wired to roles: only the anonymous answer (302 to login) is asserted. To
