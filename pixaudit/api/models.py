@@ -15,7 +15,10 @@ class Scope(models.TextChoices):
     READ = "read", "read: everything your role can see"
     WRITE_EVIDENCE = "write:evidence", "write:evidence: push and upload evidence, answer requests"
     WRITE_RUNS = "write:runs", "write:runs: start collection runs"
-    WRITE_REPORTS = "write:reports", "write:reports: request report renders (admins, managers)"
+    WRITE_REPORTS = (
+        "write:reports",
+        "write:reports: request report renders and evidence pack builds (admins, managers)",
+    )
     ADMIN = "admin", "admin: the audit log (admins only)"
 
 
