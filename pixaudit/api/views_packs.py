@@ -133,7 +133,7 @@ class ReportPacks(ApiList):
         },
     )
     def post(self, request, pk: int):
-        body = PackRequestSerializer(data=request.data if request.data else {})
+        body = PackRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         report = _report(pk)
         _require_rendered(report)

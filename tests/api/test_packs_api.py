@@ -180,7 +180,7 @@ def test_a_build_under_way_is_returned_and_the_download_waits_for_it(people, ren
     first = _ask(client, rendered.pk)
     assert first.status_code == 202, first.content
     body = first.json()
-    again = _ask(client, rendered.pk)
+    again = client.generic("POST", _packs(rendered.pk))  # no body at all (curl -X POST)
     assert again.status_code == 200 and again.json()["id"] == body["id"]
     assert again["Location"] == body["url"]
     assert AuditEvent.objects.filter(action="pack.build_requested").count() == 1  # as the site
@@ -243,6 +243,8 @@ def test_a_failed_build_says_why_and_is_built_again_with_retry_of(people, render
         assert response.status_code == 400, (request_body, response.content)
         errors = {e["field"]: e["detail"] for e in response.json()["errors"]}
         assert errors == expected, request_body
+    not_an_object = client.post(_packs(rendered.pk), "[1]", content_type="application/json")
+    assert not_an_object.status_code == 400, not_an_object.content
     assert PackBuild.objects.count() == 2
 
 
