@@ -19,9 +19,7 @@ not at all (as on the site); both are refused with a 403 that says so.
 
 from __future__ import annotations
 
-import base64
-
-from django.http import FileResponse, HttpResponseNotModified
+from django.http import FileResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, serializers
@@ -29,6 +27,7 @@ from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 
 from pixaudit.accounts.models import Role
+from pixaudit.api.downloads import not_modified, with_digest
 from pixaudit.api.problems import ProblemException
 from pixaudit.api.serializers_packs import (
     PackBuildSerializer,
@@ -213,12 +212,9 @@ class PackBuildDownload(ApiView):
             )
         if build.swept_at is not None:
             raise ProblemException(410, swept_sentence(build))
-        etag = f'"{build.sha256}"'
-        match = request.headers.get("If-None-Match", "")
-        if etag in [t.strip() for t in match.split(",")] or match.strip() == "*":
-            response = HttpResponseNotModified()
-            response["ETag"] = etag
-            return response
+        unchanged = not_modified(request, build.sha256)
+        if unchanged is not None:
+            return unchanged
         try:
             fh = pack_build_open(build=build)
         except PackUnavailable as exc:  # gone from storage, or changed since it was built
@@ -232,9 +228,5 @@ class PackBuildDownload(ApiView):
         response = FileResponse(
             fh, as_attachment=True, filename=build.filename, content_type="application/zip"
         )
-        response["ETag"] = etag
         response["X-Content-SHA256"] = build.sha256
-        response["Cache-Control"] = "private, max-age=0, must-revalidate"
-        digest = base64.b64encode(bytes.fromhex(build.sha256)).decode()
-        response["Repr-Digest"] = f"sha-256=:{digest}:"
-        return response
+        return with_digest(response, build.sha256)

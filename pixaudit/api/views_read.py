@@ -4,10 +4,9 @@ log, commitments."""
 
 from __future__ import annotations
 
-import base64
 from datetime import UTC, timedelta
 
-from django.http import Http404, HttpResponseNotModified, StreamingHttpResponse
+from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
@@ -15,6 +14,7 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework.response import Response
 
 from pixaudit.api import serializers as s
+from pixaudit.api.downloads import not_modified, with_digest
 from pixaudit.api.views_base import (
     ApiList,
     ApiRetrieve,
@@ -241,12 +241,9 @@ class EvidenceDetail(ApiRetrieve):
 def artifact_response(request, item: EvidenceItem):
     """The artifact's canonical JSON with ``ETag`` (its SHA-256; 304 on ``If-None-Match``)
     and ``Repr-Digest``; each full download is audit-logged."""
-    etag = f'"{item.sha256}"'
-    match = request.headers.get("If-None-Match", "")
-    if etag in [t.strip() for t in match.split(",")] or match.strip() == "*":
-        response = HttpResponseNotModified()
-        response["ETag"] = etag
-        return response
+    unchanged = not_modified(request, item.sha256)
+    if unchanged is not None:
+        return unchanged
     if not artifact_exists(item.artifact_path):
         raise Http404("The artifact file is missing from storage.")
     audit_log_record(action="evidence.downloaded", obj=item, request=request._request,
@@ -255,9 +252,7 @@ def artifact_response(request, item: EvidenceItem):
         artifact_chunks(item.artifact_path), content_type="application/json"
     )
     response["Content-Length"] = str(item.size)
-    response["ETag"] = etag
-    response["Cache-Control"] = "private, max-age=0, must-revalidate"
-    response["Repr-Digest"] = f"sha-256=:{base64.b64encode(bytes.fromhex(item.sha256)).decode()}:"
+    with_digest(response, item.sha256)
     return response
 
 

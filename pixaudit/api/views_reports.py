@@ -14,10 +14,8 @@ name), never from ``/reports/``; these endpoints refuse them with a 403 that say
 
 from __future__ import annotations
 
-import base64
-
 from django.core.files.storage import default_storage
-from django.http import FileResponse, Http404, HttpResponseNotModified
+from django.http import FileResponse, Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
@@ -25,6 +23,7 @@ from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 
 from pixaudit.accounts.models import Role
+from pixaudit.api.downloads import not_modified, with_digest
 from pixaudit.api.problems import ProblemException
 from pixaudit.api.serializers_reports import ReportRequestSerializer, ReportSerializer
 from pixaudit.api.views_base import ApiList, ApiRetrieve, ApiView, QueryReader
@@ -243,12 +242,9 @@ class ReportPdf(ApiView):
                 f"Report {report.pk} failed and has no PDF ({why}); request a new one with "
                 "POST /api/v1/reports/.",
             )
-        etag = f'"{report.sha256}"'
-        match = request.headers.get("If-None-Match", "")
-        if etag in [t.strip() for t in match.split(",")] or match.strip() == "*":
-            response = HttpResponseNotModified()
-            response["ETag"] = etag
-            return response
+        unchanged = not_modified(request, report.sha256)
+        if unchanged is not None:
+            return unchanged
         if not report.file_path or not default_storage.exists(report.file_path):
             raise Http404(f"Report {report.pk}'s PDF is missing from storage.")
         audit_log_record(action="report.downloaded", obj=report, request=request._request,
@@ -259,8 +255,4 @@ class ReportPdf(ApiView):
             filename=report.filename,
             content_type="application/pdf",
         )
-        response["ETag"] = etag
-        response["Cache-Control"] = "private, max-age=0, must-revalidate"
-        digest = base64.b64encode(bytes.fromhex(report.sha256)).decode()
-        response["Repr-Digest"] = f"sha-256=:{digest}:"
-        return response
+        return with_digest(response, report.sha256)
