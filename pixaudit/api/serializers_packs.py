@@ -7,7 +7,7 @@ from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from pixaudit.api.serializers_reports import AwsScopeSerializer
+from pixaudit.api.serializers_reports import AbsoluteLinks, AwsScopeSerializer
 from pixaudit.reports.models import PackBuild, PackBuildStatus
 from pixaudit.reports.services_packs import pack_build_swept_message
 
@@ -27,7 +27,7 @@ def _ready(build: PackBuild) -> bool:
     return build.status == PackBuildStatus.SUCCEEDED
 
 
-class PackBuildSerializer(serializers.ModelSerializer):
+class PackBuildSerializer(AbsoluteLinks, serializers.ModelSerializer):
     """One build of a report's evidence pack, as the build's page on the site follows it;
     what exists only once built is null before."""
 
@@ -58,10 +58,6 @@ class PackBuildSerializer(serializers.ModelSerializer):
                   "finished_at", "swept_at", "swept_message", "url", "download_url",
                   "report_url", "page_url"]  # fmt: skip
         read_only_fields = fields
-
-    def _absolute(self, path: str) -> str:
-        request = self.context.get("request")
-        return request.build_absolute_uri(path) if request is not None else path
 
     @extend_schema_field(
         serializers.CharField(

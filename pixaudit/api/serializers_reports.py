@@ -46,7 +46,17 @@ def _pin(report: Report) -> ReportEvidencePin | None:
         return None
 
 
-class ReportSerializer(serializers.ModelSerializer):
+class AbsoluteLinks:
+    """Links as absolute URLs of the request being answered (paths without a request)."""
+
+    context: dict
+
+    def _absolute(self, path: str) -> str:
+        request = self.context.get("request")
+        return request.build_absolute_uri(path) if request is not None else path
+
+
+class ReportSerializer(AbsoluteLinks, serializers.ModelSerializer):
     """A report as the report page shows it; what exists only once rendered is null before."""
 
     framework = serializers.CharField(source="framework.key")
@@ -75,10 +85,6 @@ class ReportSerializer(serializers.ModelSerializer):
                   "created_at", "started_at", "finished_at", "url", "pdf_url",
                   "page_url"]  # fmt: skip
         read_only_fields = fields
-
-    def _absolute(self, path: str) -> str:
-        request = self.context.get("request")
-        return request.build_absolute_uri(path) if request is not None else path
 
     @extend_schema_field(
         serializers.CharField(
