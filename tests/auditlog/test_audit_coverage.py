@@ -41,6 +41,14 @@ from pixaudit.evidence.services.append import evidence_append
 from pixaudit.people.services import hr_upload, lifecycle_run
 from pixaudit.reviews.models import Campaign
 from pixaudit.reviews.services import entries_decide
+from tests.auditlog.api_cases import (
+    API_CHANGES,
+    API_DOWNLOADS,
+    API_READS,
+    Kwargs,
+    first_entry,
+    upload_data,
+)
 from tests.security.fixtures import World
 from tests.security.helpers import (
     PASSWORD,
@@ -50,13 +58,9 @@ from tests.security.helpers import (
     totp_now,
     user_make,
 )
-from tests.security.matrix_objects import PACK
 from tests.security.test_permission_matrix import MATRIX, UNNAMED, all_patterns
 
 pytestmark = pytest.mark.django_db
-
-Kwargs = Callable[[World], dict]
-NONE: Kwargs = lambda w: {}  # noqa: E731
 
 
 def _kwargs(name: str) -> Kwargs:
@@ -129,22 +133,10 @@ def _campaign_data(w: World) -> dict:
             "due_on": (timezone.now().date() + timedelta(days=7)).isoformat()}  # fmt: skip
 
 
-def _first_entry(w: World):
-    return w.campaign.entries.order_by("pk").first()
-
-
 def _all_decided(w: World) -> dict:
     decisions = {e.pk: ("keep", "") for e in w.campaign.entries.all()}
     entries_decide(campaign=w.campaign, decisions=decisions, user=w.manager)
     return {}
-
-
-def _upload_data(w: World) -> dict:
-    today = timezone.now().date()
-    upload = SimpleUploadedFile("pentest.pdf", pdf_make("pen test"), "application/pdf")
-    return {"title": "Pen test 2027", "kind": "other", "effective_on": today.isoformat(),
-            "valid_until": (today + timedelta(days=365)).isoformat(),
-            "controls": "soc2-2017:CC6.1", "file": upload}  # fmt: skip
 
 
 def _task_closed(w: World) -> dict:
@@ -165,7 +157,7 @@ def _hr_connection(w: World) -> Connection:
                                      params={"provider": "file"})  # fmt: skip
 
 
-def _hr_upload_data(w: World) -> dict:
+def _hrupload_data(w: World) -> dict:
     upload = SimpleUploadedFile("people.csv", _HR_CSV, "text/csv")
     return {"connection": str(_hr_connection(w).pk), "file": upload}
 
@@ -315,16 +307,16 @@ CHANGES: dict[str, Case] = {
     ),  # fmt: skip
     "reviews:campaign_create": Case(as_role("M"), "review.campaign_start", _campaign_data),
     "reviews:campaign_decide": Case(
-        as_role("M"), "review.decide", lambda w: {f"decision-{_first_entry(w).pk}": "keep"}
+        as_role("M"), "review.decide", lambda w: {f"decision-{first_entry(w).pk}": "keep"}
     ),
     "reviews:campaign_assign": Case(
         as_role("M"),
         "review.assign",
-        lambda w: {f"reviewer-{_first_entry(w).pk}": str(w.engineer.pk)},
+        lambda w: {f"reviewer-{first_entry(w).pk}": str(w.engineer.pk)},
     ),  # fmt: skip
     "reviews:campaign_complete": Case(as_role("M"), "review.campaign_complete", _all_decided),
     "reviews:campaign_cancel": Case(as_role("M"), "review.campaign_cancel"),
-    "manualevidence:upload": Case(as_role("M"), "manual_evidence.upload", _upload_data),
+    "manualevidence:upload": Case(as_role("M"), "manual_evidence.upload", upload_data),
     "people:run": Case(as_role("M"), "people.lifecycle_run", _leaver_test_data),
     "people:mappings": Case(
         as_role("M"),
@@ -336,7 +328,7 @@ CHANGES: dict[str, Case] = {
             "d-employee_id": "E1",
         },
     ),  # fmt: skip
-    "people:hr_upload": Case(as_role("M"), "people.hr_uploaded", _hr_upload_data),
+    "people:hr_upload": Case(as_role("M"), "people.hr_uploaded", _hrupload_data),
     "people:review": Case(as_role("M"), "review.campaign_start", _review_data),
     "privacy:create": Case(as_role("M"), "privacy.request_created", _dsr_data),
     "privacy:edit": Case(as_role("M"), "privacy.request_updated", _dsr_data),
@@ -511,95 +503,6 @@ READS = frozenset({
     "signing_key_public",
     # The API reference page and its OpenAPI schema (the code's shape, no data).
     "api:reference", "api:reference_schema",
-})  # fmt: skip
-
-
-# --- The REST API: token clients; every change and download names the token --------------
-def _api_as(role: str, scopes: list[str]) -> Callable[[World], Client]:
-    def make(w: World) -> Client:
-        user = {"A": w.admin, "M": w.manager, "E": w.engineer, "AU": w.auditor}[role]
-        secret = token_create(user=user, name="audit-test", scopes=scopes).secret
-        return Client(headers={"Authorization": f"Bearer {secret}"})
-
-    return make
-
-
-@dataclass
-class ApiCase:
-    who: Callable[[World], Client]
-    action: str
-    kwargs: Kwargs
-    body: Callable[[World], dict] = field(default=lambda w: {})
-    multipart: bool = False
-
-
-_PUSH_ROW = {"deployment": "acme/shop@production#1", "repository": "acme/shop",
-             "commit": "abc123", "deployed_at": "2026-03-01T10:00:00Z", "author": "alice",
-             "reviewers": ["bob"], "tests_passed": True}  # fmt: skip
-API_CHANGES: dict[str, ApiCase] = {
-    "api:connection_run": ApiCase(
-        _api_as("E", ["write:runs"]), "connection.run_requested", lambda w: {"pk": w.connection.pk}
-    ),  # fmt: skip
-    "api:manual_evidence": ApiCase(
-        _api_as("M", ["write:evidence"]),
-        "manual_evidence.upload",
-        NONE,
-        _upload_data,
-        multipart=True,
-    ),  # fmt: skip
-    "api:request_answer": ApiCase(
-        _api_as("M", ["write:evidence"]),
-        "evidence_request.answered",
-        lambda w: {"pk": w.engagement.pk, "request_pk": w.request.pk},
-        lambda w: {"note": "See the attached log."},
-    ),  # fmt: skip
-    "api:review_decisions": ApiCase(
-        _api_as("M", ["write:evidence"]),
-        "review.decide",
-        lambda w: {"pk": w.campaign.pk},
-        lambda w: {"decisions": [{"entry": _first_entry(w).pk, "decision": "keep"}]},
-    ),  # fmt: skip
-    "api:push": ApiCase(
-        _api_as("E", ["write:evidence"]),
-        "evidence.pushed",
-        lambda w: {"key": "ci_deployments"},
-        lambda w: {"rows": [_PUSH_ROW]},
-    ),  # fmt: skip
-    "api:report_list": ApiCase(
-        _api_as("M", ["write:reports"]),
-        "report.requested",
-        NONE,
-        lambda w: {
-            "framework": "soc2-2017",
-            "period_start": str(w.engagement.window_start),
-            "period_end": str(w.engagement.window_end),
-        },
-    ),  # fmt: skip
-    "api:report_packs": ApiCase(
-        _api_as("M", ["write:reports"]), "pack.build_requested", lambda w: {"pk": w.report.pk}
-    ),  # fmt: skip
-}
-API_DOWNLOADS: dict[str, ApiCase] = {
-    "api:evidence_artifact": ApiCase(
-        _api_as("E", ["read"]), "evidence.downloaded", lambda w: {"pk": w.evidence_in.pk}
-    ),  # fmt: skip
-    "api:engagement_artifact": ApiCase(
-        _api_as("AU", ["read"]),
-        "evidence.downloaded",
-        lambda w: {"pk": w.engagement.pk, "evidence_pk": w.evidence_in.pk},
-    ),  # fmt: skip
-    "api:report_pdf": ApiCase(
-        _api_as("E", ["read"]), "report.downloaded", lambda w: {"pk": w.report.pk}
-    ),  # fmt: skip
-    "api:pack_build_download": ApiCase(_api_as("M", ["read"]), "pack.downloaded", PACK),
-}
-API_READS = frozenset({
-    "api:schema", "api:framework_list", "api:framework_controls", "api:framework_coverage",
-    "api:finding_list",
-    "api:evidence_list", "api:evidence_detail", "api:run_list", "api:run_detail",
-    "api:connection_list", "api:connection_detail", "api:engagement_list",
-    "api:engagement_evidence", "api:audit_log", "api:commitment_list", "api:report_detail",
-    "api:pack_build_detail",
 })  # fmt: skip
 
 
